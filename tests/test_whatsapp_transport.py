@@ -352,6 +352,12 @@ def test_parse_no_contacts_uses_message_from():
     assert [m.user_ref for m in result.messages] == [WA_ID]
 
 
+def test_parse_contradicting_contact_is_not_merged():
+    msg = message("text", {"body": "halo"}, sender="628111")
+    (m,) = parse_webhook(one(msg, [contact("628222", "ID.2")])).messages
+    assert m.user_ref == "628111" and m.user_id is None
+
+
 def test_parse_no_identity_at_all_is_a_problem():
     msg = message("text", {"body": "halo"}, sender=None)
     result = parse_webhook(one(msg, []))
@@ -741,7 +747,7 @@ async def test_client_batch_failure_keeps_what_was_not_sent(graph_api):
 
 async def test_client_keeps_order_per_recipient_under_concurrency(graph_api):
     a, b = Address.phone("628111"), Address.phone("628222")
-    graph_api.fail_next("131056")  # the first send to `a` must be retried before `a`'s 2nd
+    graph_api.fail_next("131056")  # whichever send comes first is retried; order must hold
     async with make_client(graph_api) as client:
         await asyncio.gather(
             client.send_replies(a, [Reply("a1"), Reply("a2")]),

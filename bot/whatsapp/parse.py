@@ -280,9 +280,18 @@ def _matching_contact(
             return contact
         if user_id and _str(contact.get("user_id")) == user_id:
             return contact
-    # Only one contact in this change: it is the sender. With several and no match we
-    # refuse to guess, so one resident's message is never attributed to another.
-    return contacts[0] if len(contacts) == 1 else None
+    # Only one contact in this change and it does not contradict the message: it is the
+    # sender. With several and no match we refuse to guess, so one resident's message is
+    # never attributed to another.
+    if len(contacts) != 1:
+        return None
+    only = contacts[0]
+    other_wa_id, other_user_id = _str(only.get("wa_id")), _str(only.get("user_id"))
+    if (wa_id and other_wa_id and other_wa_id != wa_id) or (
+        user_id and other_user_id and other_user_id != user_id
+    ):
+        return None
+    return only
 
 
 def _inbound(msg: Mapping[str, Any], mtype: str, at: datetime) -> Inbound | None:
