@@ -9,7 +9,7 @@ never less than the character count, so an emoji cannot push a title over the li
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,7 +199,9 @@ def _fits_list(choices: Sequence[Choice], opts: RenderOptions) -> bool:
     )
 
 
-def _with_lead(text: str, to: Address, opts: RenderOptions, build) -> list[dict[str, Any]]:
+def _with_lead(
+    text: str, to: Address, opts: RenderOptions, build: Callable[[str], dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Keep the end of the text (≤1024) with the buttons; anything before goes first as text.
 
     The question usually comes last, so it stays next to its answers.
