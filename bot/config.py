@@ -1,0 +1,245 @@
+"""Deployment configuration: one YAML file for what differs between deployments.
+
+Areas, cadre routes, time zone, retention, local services and hotline overrides live
+in the file (`--config` or TEMANJIWA_CONFIG); secrets only ever come from the
+environment. An invalid file stops start-up with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from flows.messages import Choice
+from flows.runtime import EngineSettings
+
+CONFIG_ENV = "TEMANJIWA_CONFIG"
+TIMEZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+TIMEZONE_LABELS = {v: k for k, v in TIMEZONES.items()}
+SECRET_KEYS = {"token", "secret", "password", "app_secret", "access_token", "api_key"}
+
+
+class ConfigError(Exception):
+    """A deployment file mistake; the message names the key and says what to write."""
+
+
+@dataclass(frozen=True)
+class Area:
+    id: str
+    label: str
+    route: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where alerts for an area go: a Telegram group and/or WhatsApp numbers."""
+
+    id: str
+    name: str
+    telegram_chat_id: int | None = None
+    whatsapp_numbers: tuple[str, ...] = ()
+    supervisor: str | None = None  # the next route in the fallback chain
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    kind: str
+    contact: str = ""
+    hours: str = ""
+    area: str | None = None
+    example: bool = False
+
+
+@dataclass(frozen=True)
+class Retention:
+    inactive_days: int = 90
+    closed_case_days: int = 30
+
+
+@dataclass(frozen=True)
+class Escalation:
+    urgent_minutes: int = 5
+    high_minutes: int = 30
+    check_minutes: int = 24 * 60
+
+
+@dataclass(frozen=True)
+class Config:
+    timezone: str = "Asia/Jakarta"
+    areas: tuple[Area, ...] = ()
+    routes: dict[str, Route] = field(default_factory=dict)
+    default_route: str | None = None
+    services: tuple[Service, ...] = ()
+    hotlines: dict[str, str] = field(default_factory=dict)
+    retention: Retention = Retention()
+    escalation: Escalation = Escalation()
+    database: str | None = None
+    content: str | None = None
+    cadres: dict[str, Any] = field(default_factory=dict)
+    telegram: dict[str, Any] = field(default_factory=dict)
+    whatsapp: dict[str, Any] = field(default_factory=dict)
+    source: str = "(defaults)"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def timezone_label(self) -> str:
+        return TIMEZONE_LABELS.get(self.timezone, self.timezone)
+
+    def route_for_area(self, area_id: str | None) -> Route | None:
+        area = next((a for a in self.areas if a.id == area_id), None)
+        route_id = area.route if area and area.route else self.default_route
+        return self.routes.get(route_id) if route_id else None
+
+    def services_text(self) -> str:
+        lines = []
+        for s in self.services:
+            mark = " (CONTOH)" if s.example else ""
+            detail = " · ".join(x for x in (s.contact, s.hours) if x)
+            lines.append(f"• {s.name}{mark}" + (f": {detail}" if detail else ""))
+        return "\n".join(lines)
+
+    def engine_settings(self) -> EngineSettings:
+        return EngineSettings(
+            areas=tuple(Choice(a.id, a.label) for a in self.areas),
+            services_text=self.services_text(),
+            hotline_texts=dict(self.hotlines),
+            timezone=self.tz,
+        )
+
+
+def _fail(key: str, message: str) -> ConfigError:
+    return ConfigError(f"{key}: {message}")
+
+
+def _int(data: dict, key: str, default: int, where: str) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _fail(f"{where}.{key}", f"must be a whole number above 0, got {value!r}")
+    return value
+
+
+def _check_no_secrets(data: Any, where: str) -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if str(key).lower() in SECRET_KEYS and value:
+                raise _fail(f"{where}{key}", "secrets must come from the environment, not the "
+                            "config file (see README: Configuration)")
+            _check_no_secrets(value, f"{where}{key}.")
+
+
+def parse_config(data: Any, source: str = "(inline)") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _fail("(top level)", "the config file must be a mapping of keys")
+    known = {"timezone", "areas", "routes", "default_route", "services", "hotlines", "retention",
+             "escalation", "database", "content", "cadres", "telegram", "whatsapp"}
+    for key in data:
+        if key not in known:
+            raise _fail(str(key), f"unknown key; known keys: {', '.join(sorted(known))}")
+    _check_no_secrets(data, "")
+
+    tz_raw = str(data.get("timezone", "WIB"))
+    timezone = TIMEZONES.get(tz_raw.upper(), tz_raw)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail("timezone", f"'{tz_raw}' is not WIB, WITA, WIT or a time zone name") from None
+
+    routes: dict[str, Route] = {}
+    for rid, raw in (data.get("routes") or {}).items():
+        where = f"routes.{rid}"
+        if not isinstance(raw, dict):
+            raise _fail(where, "must be a mapping with name and telegram_chat_id/whatsapp_numbers")
+        chat = raw.get("telegram_chat_id")
+        if chat is not None and (isinstance(chat, bool) or not isinstance(chat, int)):
+            raise _fail(f"{where}.telegram_chat_id", "must be a number such as -1001234567890")
+        numbers = raw.get("whatsapp_numbers") or []
+        if not isinstance(numbers, list):
+            raise _fail(f"{where}.whatsapp_numbers", "must be a list")
+        routes[str(rid)] = Route(str(rid), str(raw.get("name") or rid), chat,
+                                 tuple(str(n) for n in numbers), raw.get("supervisor"))
+    for route in routes.values():
+        if route.supervisor and route.supervisor not in routes:
+            raise _fail(f"routes.{route.id}.supervisor", f"'{route.supervisor}' is not a route")
+    default_route = data.get("default_route")
+    if default_route is not None and default_route not in routes:
+        raise _fail("default_route", f"'{default_route}' is not one of routes")
+
+    areas = []
+    for i, raw in enumerate(data.get("areas") or []):
+        where = f"areas[{i}]"
+        if not isinstance(raw, dict) or not raw.get("id") or not raw.get("label"):
+            raise _fail(where, "needs id and label")
+        if raw.get("route") and raw["route"] not in routes:
+            raise _fail(f"{where}.route", f"'{raw['route']}' is not one of routes")
+        if len(str(raw["label"])) > 24:
+            raise _fail(f"{where}.label", "at most 24 characters (WhatsApp list rows)")
+        areas.append(Area(str(raw["id"]), str(raw["label"]), raw.get("route")))
+
+    services = []
+    for i, raw in enumerate(data.get("services") or []):
+        if not isinstance(raw, dict) or not raw.get("name"):
+            raise _fail(f"services[{i}]", "needs at least a name")
+        services.append(Service(str(raw["name"]), str(raw.get("kind", "")),
+                                str(raw.get("contact", "")), str(raw.get("hours", "")),
+                                raw.get("area"), bool(raw.get("example", False))))
+
+    hotlines = data.get("hotlines") or {}
+    if not isinstance(hotlines, dict):
+        raise _fail("hotlines", "must map a hotline id to its text")
+
+    retention_raw = data.get("retention") or {}
+    escalation_raw = data.get("escalation") or {}
+    return Config(
+        timezone=timezone,
+        areas=tuple(areas),
+        routes=routes,
+        default_route=default_route,
+        services=tuple(services),
+        hotlines={str(k): str(v) for k, v in hotlines.items()},
+        retention=Retention(
+            _int(retention_raw, "inactive_days", 90, "retention"),
+            _int(retention_raw, "closed_case_days", 30, "retention"),
+        ),
+        escalation=Escalation(
+            _int(escalation_raw, "urgent_minutes", 5, "escalation"),
+            _int(escalation_raw, "high_minutes", 30, "escalation"),
+            _int(escalation_raw, "check_minutes", 24 * 60, "escalation"),
+        ),
+        database=data.get("database"),
+        content=data.get("content"),
+        cadres=dict(data.get("cadres") or {}),
+        telegram=dict(data.get("telegram") or {}),
+        whatsapp=dict(data.get("whatsapp") or {}),
+        source=source,
+    )
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read the deployment file (argument, else TEMANJIWA_CONFIG, else built-in defaults)."""
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        return Config()
+    file = Path(chosen)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{file}{where}: not valid YAML") from None
+    try:
+        return parse_config(data, str(file))
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None

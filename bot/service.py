@@ -1,0 +1,162 @@
+"""Conversations: the one path every channel uses for a resident's message.
+
+platform id → user_key (HMAC) → load session → engine → one storage transaction
+(session, results, cases…) → replies. The transaction commits before any reply is
+returned, so whatever the bot says has already been recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flows.messages import Event, Inbound, Reply
+from flows.runtime import Engine, HistoryItem
+from flows.session import Session
+from storage.base import Store, Transaction
+from storage.keys import user_key
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+EffectHandler = Callable[["EffectContext", Event], Awaitable[list[Event]]]
+
+FALLBACK_ERROR = (
+    "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
+    "Jika kamu dalam bahaya, hubungi 112 atau SEJIWA 119 ext 8."
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Turn:
+    replies: list[Reply]
+    events: list[Event]
+    user_key: str
+
+
+@dataclass
+class EffectContext:
+    """What an effect handler may use: the open transaction and who/when the turn is."""
+
+    tx: Transaction
+    user_key: str
+    channel: str
+    session: Session
+    now: datetime
+
+
+class _StoreContext:
+    """The engine's window on storage: only the resident's own history."""
+
+    def __init__(self, store: Store, key: str):
+        self.store = store
+        self.key = key
+
+    async def history(self) -> Sequence[HistoryItem]:
+        return await self.store.history(self.key)
+
+
+class _KeyedLocks:
+    """One asyncio.Lock per resident, dropped when nobody waits (memory stays flat)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def __call__(self, key: str):
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        await lock.acquire()
+        return _Release(self, key, lock)
+
+    def _release(self, key: str, lock: asyncio.Lock) -> None:
+        lock.release()
+        _lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
+
+
+class _Release:
+    def __init__(self, owner: _KeyedLocks, key: str, lock: asyncio.Lock):
+        self.owner, self.key, self.lock = owner, key, lock
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.owner._release(self.key, self.lock)
+
+
+class Conversations:
+    def __init__(self, engine: Engine, store: Store, secret: bytes, *,
+                 clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.store = store
+        self.secret = secret
+        self.clock = clock
+        self._locks = _KeyedLocks()
+        self.effects: dict[str, EffectHandler] = {
+            "screening_completed": self._store_result,
+        }
+
+    def key_for(self, channel: str, platform_user_id: str) -> str:
+        return user_key(self.secret, channel, str(platform_user_id))
+
+    async def handle(self, channel: str, platform_user_id: str, inbound: Inbound) -> Turn:
+        """Answer one message; per resident, messages are handled strictly one at a time."""
+        key = self.key_for(channel, platform_user_id)
+        async with await self._locks(key):
+            return await self._handle_locked(channel, key, inbound)
+
+    async def _handle_locked(self, channel: str, key: str, inbound: Inbound) -> Turn:
+        now = self.clock()
+        if inbound.at is None or inbound.at.tzinfo is None:
+            inbound = Inbound(inbound.text, inbound.choice, inbound.node, inbound.media, now)
+        stored = await self.store.load_session(key)
+        try:
+            result = await self.engine.handle(stored.session if stored else None, inbound,
+                                              _StoreContext(self.store, key))
+        except Exception:
+            log.exception("engine failed; answering with the fallback message")
+            return Turn([Reply(self._error_text())], [Event("engine_error")], key)
+        events = list(result.events)
+        deleted = any(e.name == "delete_requested" for e in events)
+        async with self.store.transaction() as tx:
+            ctx = EffectContext(tx, key, channel, result.session, now)
+            for event in list(events):
+                handler = self.effects.get(event.name)
+                if handler is not None:
+                    events.extend(await handler(ctx, event))
+            if deleted:
+                await tx.delete_user(key)
+            else:
+                await tx.save_session(key, result.session, now)
+        return Turn(result.replies, events, key)
+
+    def _error_text(self) -> str:
+        template = self.engine.content.system.texts.get("error")
+        return template.source if template else FALLBACK_ERROR
+
+    async def _store_result(self, ctx: EffectContext, event: Event) -> list[Event]:
+        """Keep a screening result in the resident's history: adults who consented only."""
+        session = ctx.session
+        minors = self.engine.content.system.minor_age_groups
+        if not session.has_consent or session.profile.get("age_group") in minors:
+            return []
+        data = event.data
+        try:
+            score = float(data.get("score") or 0)
+        except (TypeError, ValueError):
+            log.error("screening_completed without a numeric score from %s", data.get("instrument"))
+            return []
+        await ctx.tx.add_result(ctx.user_key, str(data.get("instrument")), score,
+                                str(data.get("band")), list(data.get("flags") or []), ctx.now)
+        return []

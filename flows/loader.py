@@ -1,0 +1,584 @@
+"""Reads `content/id/` into a `Content` model, collecting every problem on the way.
+
+Structure is checked here (required keys, types, unknown keys); cross-references
+and the shape of the whole graph are checked in `flows.linter`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+from flows.expressions import ExpressionError, compile_expression
+from flows.i18n import _
+from flows.model import (
+    BandRange,
+    Bands,
+    Branch,
+    ChoiceSpec,
+    Content,
+    Flow,
+    Hotline,
+    Node,
+    Route,
+    SystemTexts,
+)
+from flows.problems import Problem
+from flows.templates import parse_template
+from flows.yamlload import LineDict, LineList, load_yaml
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+NODE_KEYS = {
+    "say", "set", "flags", "emit", "consent", "choices", "scale", "choices_from", "input",
+    "min", "max", "score", "save", "reask", "other", "next", "goto", "call", "with", "end",
+    "branch", "bands", "note",
+}
+CHOICE_KEYS = {
+    "id", "label", "value", "description", "synonyms", "accepts", "next", "goto", "call",
+    "with", "end",
+}
+FLOW_KEYS = {"flow", "title", "consent", "start", "params", "nodes", "note", "description"}
+ROLES = ("consent", "menu", "help", "stop", "delete", "crisis")
+COMMANDS = ("menu", "help", "stop", "delete", "start")
+REQUIRED_TEXTS = ("reprompt", "unsupported_media", "stale_button", "too_long", "unknown_flow")
+
+
+class _Reader:
+    """Collects problems for one file while its parts are converted."""
+
+    def __init__(self, file: str, problems: list[Problem]):
+        self.file = file
+        self.problems = problems
+
+    def problem(self, line: int | None, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(self.file, line, message, hint))
+
+    def unknown_keys(self, data: LineDict, allowed: set[str], where: str) -> None:
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = (
+                    _("Did you mean '{close}'?").format(close=close[0])
+                    if close
+                    else _("Allowed here: {keys}.").format(keys=", ".join(sorted(allowed)))
+                )
+                self.problem(
+                    data.line_of(key),
+                    _("Unknown key '{key}' in {where}.").format(key=key, where=where),
+                    hint,
+                )
+
+    def text(self, value: Any, line: int, what: str):
+        if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+            self.problem(
+                line,
+                _("{what} must be a text.").format(what=what),
+                _("Write the text after the colon, in quotes if it contains ':' or '#'."),
+            )
+            return None
+        source = str(value)
+        if not source.strip():
+            self.problem(line, _("{what} is empty.").format(what=what), _("Write the text."))
+            return None
+        return parse_template(source)
+
+
+def _as_number(value: Any) -> float | int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    return None
+
+
+def read_route(reader: _Reader, data: LineDict, where: str) -> Route | None:
+    """The one route in `data` (next/goto/call/end), or None if it has none."""
+    present = [k for k in ("goto", "call", "end") if k in data]
+    if "next" in data and "call" not in data:
+        present.insert(0, "next")
+    if len(present) > 1:
+        reader.problem(
+            data.line_of(present[1]),
+            _("{where} has more than one way to continue ({keys}).").format(
+                where=where, keys=", ".join(present)),
+            _("Keep only one of next / goto / call / end (call may be followed by next)."),
+        )
+    if not present:
+        return None
+    kind = present[0]
+    line = data.line_of(kind)
+    target = data.get(kind)
+    if kind == "end":
+        if target is not True:
+            reader.problem(line, _("'end' must be: end: true"), _("Write end: true"))
+        return Route("end", line=line)
+    if not isinstance(target, str) or not target.strip():
+        reader.problem(
+            line,
+            _("'{kind}' must name a node or flow.").format(kind=kind),
+            _("Write for example: {kind}: menu").format(kind=kind),
+        )
+        return None
+    with_values: dict[str, Any] = {}
+    if "with" in data:
+        if kind != "call":
+            reader.problem(data.line_of("with"), _("'with' only works together with 'call'."))
+        elif not isinstance(data["with"], dict):
+            reader.problem(data.line_of("with"), _("'with' must be a list of name: value."))
+        else:
+            with_values = {
+                str(k): parse_template(v) if isinstance(v, str) else v
+                for k, v in data["with"].items()
+            }
+    returns_to = data.get("next") if kind == "call" else None
+    if kind == "call" and returns_to is not None and not isinstance(returns_to, str):
+        reader.problem(data.line_of("next"), _("'next' must name a node."))
+        returns_to = None
+    return Route(kind, target.strip(), returns_to, with_values, line)
+
+
+def _read_choice(reader: _Reader, raw: Any, line: int, where: str) -> ChoiceSpec | None:
+    if not isinstance(raw, LineDict):
+        reader.problem(
+            line,
+            _("Each choice in {where} must have at least an id and a label.").format(where=where),
+            _("Write for example: - {{id: ya, label: Ya}}"),
+        )
+        return None
+    reader.unknown_keys(raw, CHOICE_KEYS, _("a choice"))
+    choice_id = raw.get("id")
+    if choice_id is None or not ID_RE.match(str(choice_id)):
+        reader.problem(
+            raw.line,
+            _("A choice in {where} has a missing or invalid id '{id}'.").format(
+                where=where, id=choice_id),
+            _("Use lowercase letters, digits and _ only, e.g. id: sering"),
+        )
+        return None
+    label = reader.text(raw.get("label"), raw.line_of("label"), _("The label of choice '{id}'")
+                        .format(id=choice_id))
+    if label is None:
+        return None
+    value = raw.get("value")
+    if value is not None and _as_number(value) is None:
+        reader.problem(
+            raw.line_of("value"),
+            _("The value of choice '{id}' is '{value}', which is not a number.").format(
+                id=choice_id, value=value),
+            _("Write a number such as 0, 1, 2 or 3 (without quotes)."),
+        )
+        value = None
+    synonyms = raw.get("synonyms") or []
+    if not isinstance(synonyms, list):
+        reader.problem(raw.line_of("synonyms"), _("'synonyms' must be a list of words."))
+        synonyms = []
+    accepts = raw.get("accepts")
+    if accepts is True:  # YAML 1.1 reads a bare yes as true
+        accepts = "yes"
+    elif accepts is False:
+        accepts = "no"
+    if accepts not in (None, "yes", "no"):
+        reader.problem(raw.line_of("accepts"), _("'accepts' must be yes or no."))
+        accepts = None
+    return ChoiceSpec(
+        id=str(choice_id),
+        label=label,
+        value=_as_number(value),
+        description=str(raw["description"]) if raw.get("description") else None,
+        synonyms=tuple(str(s) for s in synonyms),
+        accepts=accepts,
+        route=read_route(reader, raw, _("choice '{id}'").format(id=choice_id)),
+        line=raw.line,
+    )
+
+
+def read_choices(reader: _Reader, raw: Any, line: int, where: str) -> tuple[ChoiceSpec, ...]:
+    if not isinstance(raw, LineList) or not raw:
+        reader.problem(line, _("'choices' in {where} must be a list.").format(where=where),
+                       _("Start each choice on its own line with '- '."))
+        return ()
+    choices = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        choice = _read_choice(reader, item, raw.line_of(i), where)
+        if choice is None:
+            continue
+        if choice.id in seen:
+            reader.problem(
+                choice.line,
+                _("Two choices in {where} have the id '{id}' (also on line {first}).").format(
+                    where=where, id=choice.id, first=seen[choice.id]),
+                _("Give every choice of a question its own id."),
+            )
+        seen[choice.id] = choice.line
+        choices.append(choice)
+    return tuple(choices)
+
+
+def _read_emit(reader: _Reader, raw: Any, line: int) -> list[dict[str, Any]]:
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("event"), str):
+            reader.problem(line, _("'emit' needs an event name."),
+                           _("Write for example: emit: {{event: screening_completed}}"))
+            continue
+        out.append({
+            str(k): parse_template(v) if isinstance(v, str) and k != "event" else v
+            for k, v in item.items()
+        })
+    return out
+
+
+def _read_bands(reader: _Reader, raw: Any, line: int, where: str) -> Bands | None:
+    if not isinstance(raw, LineDict):
+        reader.problem(line, _("'bands' in {where} must have score, save and ranges.").format(
+            where=where))
+        return None
+    reader.unknown_keys(raw, {"score", "save", "ranges"}, "bands")
+    score = raw.get("score")
+    ranges_raw = raw.get("ranges")
+    if not isinstance(score, str):
+        reader.problem(raw.line, _("'bands' needs 'score:' naming the score to read."))
+        return None
+    if not isinstance(ranges_raw, LineList) or not ranges_raw:
+        reader.problem(raw.line, _("'bands' needs a list of 'ranges'."))
+        return None
+    ranges = []
+    for i, item in enumerate(ranges_raw):
+        if not isinstance(item, LineDict):
+            reader.problem(ranges_raw.line_of(i), _("Each range needs key, min and max."))
+            continue
+        reader.unknown_keys(item, {"key", "min", "max", "label", "next", "goto", "call", "with",
+                                   "end"}, _("a band range"))
+        lo, hi = _as_number(item.get("min")), _as_number(item.get("max"))
+        key = item.get("key")
+        if not isinstance(key, str) or lo is None or hi is None:
+            reader.problem(
+                item.line,
+                _("A band range needs a key and numeric min and max."),
+                _("Write for example: - {{key: mild, min: 5, max: 9, next: hasil_ringan}}"),
+            )
+            continue
+        if lo > hi:
+            reader.problem(item.line, _("The range '{key}' has min {lo} above max {hi}.").format(
+                key=key, lo=lo, hi=hi), _("Swap min and max."))
+        ranges.append(BandRange(key, lo, hi, str(item.get("label") or key),
+                                read_route(reader, item, _("range '{key}'").format(key=key)),
+                                item.line))
+    return Bands(score, str(raw.get("save") or "band"), tuple(ranges), raw.line)
+
+
+def _read_node(reader: _Reader, flow_id: str, node_id: str, raw: Any, line: int,
+               scales: dict[str, tuple[ChoiceSpec, ...]]) -> Node | None:
+    where = _("node '{node}'").format(node=node_id)
+    if not ID_RE.match(str(node_id)):
+        reader.problem(line, _("The node name '{node}' is not valid.").format(node=node_id),
+                       _("Use lowercase letters, digits and _ only."))
+    if not isinstance(raw, LineDict):
+        reader.problem(line, _("The {where} is empty or not a block of keys.").format(where=where),
+                       _("Indent the node's keys (say:, next:, …) under its name."))
+        return None
+    reader.unknown_keys(raw, NODE_KEYS, where)
+    node = Node(id=str(node_id), flow=flow_id, line=line)
+
+    if "say" in raw:
+        bubbles = raw["say"] if isinstance(raw["say"], list) else [raw["say"]]
+        says = []
+        for i, bubble in enumerate(bubbles):
+            at = raw["say"].line_of(i) if isinstance(raw["say"], LineList) else raw.line_of("say")
+            template = reader.text(bubble, at, _("A bubble of {where}").format(where=where))
+            if template is not None:
+                says.append(template)
+        node.say = tuple(says)
+    if "set" in raw:
+        if isinstance(raw["set"], dict):
+            node.sets = {str(k): parse_template(v) if isinstance(v, str) else v
+                         for k, v in raw["set"].items()}
+        else:
+            reader.problem(raw.line_of("set"), _("'set' must be a list of name: value."))
+    if "flags" in raw:
+        if isinstance(raw["flags"], dict):
+            for name, cond in raw["flags"].items():
+                try:
+                    node.flags[str(name)] = compile_expression(cond)
+                except ExpressionError as exc:
+                    reader.problem(raw["flags"].line_of(name),
+                                   _("The condition of flag '{flag}' is not valid: {err}.").format(
+                                       flag=name, err=exc),
+                                   _("Write for example: item9 > 0"))
+        else:
+            reader.problem(raw.line_of("flags"), _("'flags' must be a list of flag: condition."))
+    if "emit" in raw:
+        node.emits = _read_emit(reader, raw["emit"], raw.line_of("emit"))
+    if "consent" in raw:
+        if raw["consent"] in ("given", "withdrawn"):
+            node.consent = raw["consent"]
+        else:
+            reader.problem(raw.line_of("consent"), _("'consent' must be given or withdrawn."))
+
+    if "choices" in raw:
+        node.choices = read_choices(reader, raw["choices"], raw.line_of("choices"), where)
+    if "scale" in raw:
+        if raw["scale"] in scales:
+            node.choices = node.choices + scales[raw["scale"]]
+        else:
+            reader.problem(
+                raw.line_of("scale"),
+                _("The scale '{scale}' does not exist.").format(scale=raw["scale"]),
+                _("Known scales (scales.yaml): {names}.").format(names=", ".join(sorted(scales))),
+            )
+    if "choices_from" in raw:
+        if raw["choices_from"] == "areas":
+            node.choices_from = "areas"
+        else:
+            reader.problem(raw.line_of("choices_from"), _("'choices_from' can only be: areas."))
+    if "input" in raw:
+        if raw["input"] in ("number", "yesno"):
+            node.input = raw["input"]
+        else:
+            reader.problem(raw.line_of("input"), _("'input' must be number or yesno."))
+        for bound in ("min", "max"):
+            if bound in raw:
+                if _as_number(raw[bound]) is None:
+                    reader.problem(raw.line_of(bound), _("'{bound}' must be a number.").format(
+                        bound=bound))
+                else:
+                    setattr(node, bound, _as_number(raw[bound]))
+    for key in ("score", "save"):
+        if key in raw:
+            if isinstance(raw[key], str) and raw[key].strip():
+                setattr(node, key, raw[key].strip())
+            else:
+                reader.problem(raw.line_of(key), _("'{key}' must name a variable.").format(key=key))
+    if "reask" in raw:
+        node.reask = reader.text(raw["reask"], raw.line_of("reask"), "'reask'")
+    if "other" in raw:
+        other = raw["other"]
+        node.other = Route("next", str(other), line=raw.line_of("other")) if isinstance(
+            other, str) else None
+
+    if "branch" in raw:
+        node.branch = _read_branch(reader, raw["branch"], raw.line_of("branch"), where)
+    if "bands" in raw:
+        node.bands = _read_bands(reader, raw["bands"], raw.line_of("bands"), where)
+    node.route = read_route(reader, raw, where)
+    return node
+
+
+def _read_branch(reader: _Reader, raw: Any, line: int, where: str) -> tuple[Branch, ...]:
+    if not isinstance(raw, LineList) or not raw:
+        reader.problem(line, _("'branch' in {where} must be a list of if/else.").format(
+            where=where))
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        at = raw.line_of(i)
+        if not isinstance(item, LineDict) or ("if" not in item and "else" not in item):
+            reader.problem(at, _("Each branch needs 'if:' (or 'else:' for the last one)."))
+            continue
+        if "else" in item:
+            target = item["else"]
+            if isinstance(target, str):
+                route = Route("next", target, line=at)
+            elif isinstance(target, LineDict):
+                route = read_route(reader, target, "else")
+            else:
+                route = None
+            if route is None:
+                reader.problem(at, _("'else' must say where to go, e.g. else: hasil"))
+                continue
+            out.append(Branch(None, route, at))
+            continue
+        try:
+            condition = compile_expression(item["if"])
+        except ExpressionError as exc:
+            reader.problem(at, _("The condition '{cond}' is not valid: {err}.").format(
+                cond=item["if"], err=exc), _("Write for example: total >= 10"))
+            continue
+        route = read_route(reader, item, "branch")
+        if route is None:
+            reader.problem(at, _("This branch does not say where to go."),
+                           _("Add next:, goto:, call: or end: true."))
+            continue
+        out.append(Branch(condition, route, at))
+    return tuple(out)
+
+
+def _read_flow(reader: _Reader, data: Any, scales) -> Flow | None:
+    if not isinstance(data, LineDict):
+        reader.problem(1, _("A flow file must start with 'flow:' and have 'nodes:'."))
+        return None
+    reader.unknown_keys(data, FLOW_KEYS, _("the flow"))
+    flow_id = data.get("flow")
+    if not isinstance(flow_id, str) or not ID_RE.match(flow_id):
+        reader.problem(data.line_of("flow"),
+                       _("The flow id '{id}' is missing or not valid.").format(id=flow_id),
+                       _("Write flow: <name> with lowercase letters, digits and _ only."))
+        return None
+    nodes_raw = data.get("nodes")
+    if not isinstance(nodes_raw, LineDict) or not nodes_raw:
+        reader.problem(data.line_of("nodes"), _("The flow '{id}' has no nodes.").format(
+            id=flow_id), _("Add 'nodes:' with at least one node."))
+        return None
+    nodes: dict[str, Node] = {}
+    for node_id, raw in nodes_raw.items():
+        node = _read_node(reader, flow_id, str(node_id), raw, nodes_raw.line_of(node_id), scales)
+        if node is not None:
+            nodes[node.id] = node
+    start = data.get("start") or next(iter(nodes_raw))
+    params = data.get("params") or []
+    consent = data.get("consent", "required")
+    if consent not in ("required", "not_required"):
+        reader.problem(data.line_of("consent"), _("'consent' must be required or not_required."))
+    return Flow(
+        id=flow_id,
+        title=str(data.get("title") or flow_id),
+        file=reader.file,
+        line=data.line,
+        start=str(start),
+        nodes=nodes,
+        consent_required=consent != "not_required",
+        params=tuple(str(p) for p in params) if isinstance(params, list) else (),
+    )
+
+
+def _read_scales(reader: _Reader, data: Any) -> dict[str, tuple[ChoiceSpec, ...]]:
+    if data is None:
+        return {}
+    if not isinstance(data, LineDict) or not isinstance(data.get("scales"), LineDict):
+        reader.problem(1, _("scales.yaml must start with 'scales:'."))
+        return {}
+    scales_raw = data["scales"]
+    return {
+        str(name): read_choices(reader, raw, scales_raw.line_of(name),
+                                _("scale '{name}'").format(name=name))
+        for name, raw in scales_raw.items()
+    }
+
+
+def _read_hotlines(reader: _Reader, data: Any):
+    hotlines: dict[str, Hotline] = {}
+    groups: dict[str, tuple[str, ...]] = {}
+    if not isinstance(data, LineDict) or not isinstance(data.get("hotlines"), LineDict):
+        reader.problem(1, _("hotlines.yaml must have 'hotlines:'."))
+        return hotlines, groups
+    for hid, raw in data["hotlines"].items():
+        at = data["hotlines"].line_of(hid)
+        if not isinstance(raw, dict) or not raw.get("text"):
+            reader.problem(at, _("The hotline '{id}' needs a text.").format(id=hid))
+            continue
+        hotlines[str(hid)] = Hotline(str(hid), str(raw.get("name") or hid), str(raw["text"]))
+    raw_groups = data.get("groups") or LineDict()
+    for gid, members in raw_groups.items():
+        at = raw_groups.line_of(gid)
+        if not isinstance(members, list):
+            reader.problem(at, _("The hotline group '{id}' must be a list.").format(id=gid))
+            continue
+        for m in members:
+            if m not in hotlines:
+                reader.problem(at, _("The hotline group '{g}' names '{m}', which is not a hotline.")
+                               .format(g=gid, m=m), _("Add it under hotlines: or fix the name."))
+        groups[str(gid)] = tuple(str(m) for m in members if m in hotlines)
+    return hotlines, groups
+
+
+def _read_system(reader: _Reader, data: Any) -> SystemTexts | None:
+    if not isinstance(data, LineDict):
+        reader.problem(1, _("system.yaml is missing or empty."))
+        return None
+    flows_raw = data.get("flows") or {}
+    commands_raw = data.get("commands") or {}
+    texts_raw = data.get("texts") or {}
+    for role in ROLES:
+        if role not in flows_raw:
+            reader.problem(data.line_of("flows"), _("system.yaml: flows has no '{role}'.").format(
+                role=role), _("Name the flow that plays this part, e.g. {role}: {role}").format(
+                role=role))
+    for command in COMMANDS:
+        if not commands_raw.get(command):
+            reader.problem(data.line_of("commands"),
+                           _("system.yaml: commands has no words for '{cmd}'.").format(cmd=command))
+    texts = {}
+    for key in REQUIRED_TEXTS:
+        if key not in texts_raw:
+            reader.problem(data.line_of("texts"), _("system.yaml: texts has no '{key}'.").format(
+                key=key), _("Add the text the bot says in that case."))
+    for key, value in texts_raw.items():
+        template = reader.text(value, texts_raw.line_of(key), f"texts.{key}")
+        if template is not None:
+            texts[str(key)] = template
+    return SystemTexts(
+        consent_version=str(data.get("consent_version") or "1"),
+        minor_age_groups=tuple(str(a) for a in data.get("minor_age_groups") or ()),
+        flows={str(k): str(v) for k, v in flows_raw.items()},
+        commands={str(k): tuple(str(w).strip().lower() for w in (v or ()))
+                  for k, v in commands_raw.items()},
+        texts=texts,
+        file=reader.file,
+    )
+
+
+def _display(path: Path) -> str:
+    """The path as the editor typed it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
+    """Read every file; returns the model (None if unusable) and all structural problems."""
+    problems: list[Problem] = []
+    root = Path(directory)
+
+    def load(path: Path):
+        display = _display(path)
+        data, found = load_yaml(path, display)
+        problems.extend(found)
+        return data, _Reader(display, problems)
+
+    if not root.is_dir():
+        return None, [Problem(str(root), None, _("The content folder does not exist."))]
+    for name in ("system.yaml", "hotlines.yaml", "scales.yaml"):
+        if not (root / name).is_file():
+            problems.append(Problem(_display(root / name), None, _("This file is missing."),
+                                    _("Every content folder needs {name}.").format(name=name)))
+    scales: dict[str, tuple[ChoiceSpec, ...]] = {}
+    if (root / "scales.yaml").is_file():
+        data, reader = load(root / "scales.yaml")
+        scales = _read_scales(reader, data)
+    hotlines, groups = {}, {}
+    if (root / "hotlines.yaml").is_file():
+        data, reader = load(root / "hotlines.yaml")
+        hotlines, groups = _read_hotlines(reader, data)
+    system = None
+    if (root / "system.yaml").is_file():
+        data, reader = load(root / "system.yaml")
+        system = _read_system(reader, data)
+
+    flows: dict[str, Flow] = {}
+    unreadable: set[str] = set()
+    for path in sorted((root / "flows").glob("*.yaml")):
+        data, reader = load(path)
+        if data is None:
+            unreadable.add(path.stem)
+            continue
+        flow = _read_flow(reader, data, scales)
+        if flow is None:
+            continue
+        if flow.id in flows:
+            problems.append(Problem(
+                reader.file, flow.line,
+                _("The flow id '{id}' is already used in {other}.").format(
+                    id=flow.id, other=flows[flow.id].file),
+                _("Every flow needs its own id; rename one of them."),
+            ))
+            continue
+        flows[flow.id] = flow
+    if system is None:
+        return None, problems
+    content = Content(str(root), flows, scales, hotlines, groups, system, frozenset(unreadable))
+    return content, problems

@@ -1,0 +1,161 @@
+"""The embedded default store: one SQLite file via aiosqlite, WAL, migrations on open.
+
+One connection writes (behind an asyncio lock, one transaction at a time) and one reads,
+so reads never see half-written turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import aiosqlite
+
+from flows.runtime import HistoryItem
+from flows.session import Session
+from storage.base import StoredSession
+from storage.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+# Tables holding per-resident rows (children before parents): what /hapus deletes.
+USER_TABLES: tuple[str, ...] = ("results", "sessions")
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",  # deleted rows are zeroed, not left in free pages
+    "PRAGMA busy_timeout=5000",
+)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+class SqliteTransaction:
+    """Writes of one turn; committed together by `SqliteStore.transaction()`."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self.db = db
+
+    async def save_session(self, user_key: str, session: Session, now: datetime) -> None:
+        await self.db.execute(
+            """INSERT INTO sessions (user_key, state, consent_at, consent_version, locale,
+                                     created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(user_key) DO UPDATE SET state=excluded.state,
+                   consent_at=excluded.consent_at, consent_version=excluded.consent_version,
+                   locale=excluded.locale, updated_at=excluded.updated_at""",
+            (user_key, json.dumps(session.to_dict(), separators=(",", ":")), session.consent_at,
+             session.consent_version, session.locale, _iso(now), _iso(now)),
+        )
+
+    async def add_result(self, user_key: str, instrument: str, score: float, band: str,
+                         flags: Sequence[str], at: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO results (user_key, instrument, score, band, flags, completed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (user_key, instrument, score, band, json.dumps(list(flags)), _iso(at)),
+        )
+
+    async def delete_user(self, user_key: str) -> None:
+        for table in USER_TABLES:
+            await self.db.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._write: aiosqlite.Connection | None = None
+        self._read: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in PRAGMAS:
+            await self._write.execute(pragma)
+        await self._migrate(self._write)
+        self._read = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in PRAGMAS[1:]:
+            await self._read.execute(pragma)
+        self._read.row_factory = aiosqlite.Row
+
+    async def close(self) -> None:
+        for conn in (self._read, self._write):
+            if conn is not None:
+                await conn.close()
+        self._read = self._write = None
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        assert self._read is not None, "store is not open"
+        return self._read
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = row[0] if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            log.info("applying schema migration %d", number)
+            await db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};"
+                                   "\nCOMMIT;")
+
+    async def schema_version(self) -> int:
+        async with self.reader.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        assert self._write is not None, "store is not open"
+        async with self._lock:
+            await self._write.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTransaction(self._write)
+            except BaseException:
+                await self._write.execute("ROLLBACK")
+                raise
+            await self._write.execute("COMMIT")
+
+    async def load_session(self, user_key: str) -> StoredSession | None:
+        async with self.reader.execute(
+            "SELECT state, updated_at FROM sessions WHERE user_key = ?", (user_key,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return StoredSession(Session.from_dict(json.loads(row["state"])),
+                             datetime.fromisoformat(row["updated_at"]))
+
+    async def history(self, user_key: str) -> list[HistoryItem]:
+        async with self.reader.execute(
+            "SELECT instrument, score, band, completed_at FROM results WHERE user_key = ? "
+            "ORDER BY completed_at", (user_key,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [HistoryItem(r["instrument"], r["score"], r["band"],
+                            datetime.fromisoformat(r["completed_at"])) for r in rows]
+
+    async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
+        async with self.transaction() as tx:
+            cursor = await tx.db.execute(
+                "INSERT OR IGNORE INTO inbound_seen (channel, update_id, seen_at) VALUES (?, ?, ?)",
+                (channel, update_id, _iso(now)),
+            )
+            return cursor.rowcount == 1
