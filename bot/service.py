@@ -48,6 +48,7 @@ class EffectContext:
     tx: Transaction
     user_key: str
     channel: str
+    platform_user_id: str  # only to encrypt a contact address the resident agreed to; never stored plain
     session: Session
     now: datetime
 
@@ -114,9 +115,10 @@ class Conversations:
         """Answer one message; per resident, messages are handled strictly one at a time."""
         key = self.key_for(channel, platform_user_id)
         async with await self._locks(key):
-            return await self._handle_locked(channel, key, inbound)
+            return await self._handle_locked(channel, str(platform_user_id), key, inbound)
 
-    async def _handle_locked(self, channel: str, key: str, inbound: Inbound) -> Turn:
+    async def _handle_locked(self, channel: str, platform_user_id: str, key: str,
+                             inbound: Inbound) -> Turn:
         now = self.clock()
         if inbound.at is None or inbound.at.tzinfo is None:
             inbound = Inbound(inbound.text, inbound.choice, inbound.node, inbound.media, now)
@@ -130,7 +132,7 @@ class Conversations:
         events = list(result.events)
         deleted = any(e.name == "delete_requested" for e in events)
         async with self.store.transaction() as tx:
-            ctx = EffectContext(tx, key, channel, result.session, now)
+            ctx = EffectContext(tx, key, channel, platform_user_id, result.session, now)
             for event in list(events):
                 handler = self.effects.get(event.name)
                 if handler is not None:
