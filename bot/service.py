@@ -48,7 +48,7 @@ class EffectContext:
     tx: Transaction
     user_key: str
     channel: str
-    platform_user_id: str  # only to encrypt a contact address the resident agreed to; never stored plain
+    platform_user_id: str  # only to encrypt an agreed contact address; never stored plain
     session: Session
     now: datetime
 
