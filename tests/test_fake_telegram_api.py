@@ -26,6 +26,8 @@ from telegram.ext import (
 from tests.fakes import FakeTelegram, running_application
 from tests.fakes.telegram_api import WaitTimeout, parse_html
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+
 GUARD = 10.0  # seconds; only a guard against a hanging test
 
 

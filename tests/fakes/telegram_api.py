@@ -1579,14 +1579,21 @@ class FakeTelegram:
     # ------------------------------------------------------------------ control routes
 
     def push_text_bulk(
-        self, n: int, *, chats: int = 100, first_chat_id: int = 10_000, text: str = "halo"
+        self,
+        n: int,
+        *,
+        chats: int = 100,
+        first_chat_id: int = 10_000,
+        text: str = "halo",
+        start: bool = True,
     ) -> tuple[int, int]:
-        """Queue `n` private text messages round-robin over `chats` chats; the first
-        message of every chat is "/start". Returns (first, last) update_id."""
+        """Queue `n` private text messages round-robin over `chats` chats; with `start` the
+        first message of every chat is "/start". Returns (first, last) update_id."""
         first = self._next_update_id
         for i in range(n):
             chat_id = first_chat_id + i % chats
-            self.push_message(chat_id, chat_id, "/start" if i < chats else f"{text} {i}")
+            body = "/start" if start and i < chats else f"{text} {i}"
+            self.push_message(chat_id, chat_id, body)
         return first, self._next_update_id - 1
 
     async def _ctl_push(self, request: Request) -> Response:
@@ -1601,6 +1608,7 @@ class FakeTelegram:
             chats=int(data.get("chats", 100)),
             first_chat_id=int(data.get("first_chat_id", 10_000)),
             text=str(data.get("text", "halo")),
+            start=bool(data.get("start", True)),
         )
         return JSONResponse({"first": first, "last": last})
 
@@ -1747,9 +1755,21 @@ class FakeTelegramProcess:
         return data["update_ids"]
 
     async def push_text_bulk(
-        self, n: int, *, chats: int = 100, first_chat_id: int = 10_000, text: str = "halo"
+        self,
+        n: int,
+        *,
+        chats: int = 100,
+        first_chat_id: int = 10_000,
+        text: str = "halo",
+        start: bool = True,
     ) -> tuple[int, int]:
-        body = {"n": n, "chats": chats, "first_chat_id": first_chat_id, "text": text}
+        body = {
+            "n": n,
+            "chats": chats,
+            "first_chat_id": first_chat_id,
+            "text": text,
+            "start": start,
+        }
         data = await self._control("POST", "push_text_bulk", json=body)
         return data["first"], data["last"]
 

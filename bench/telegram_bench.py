@@ -1,0 +1,334 @@
+"""Telegram throughput benchmark: a bare python-telegram-bot echo bot (the floor) and, side
+by side, any other bot built by a `build_application(...)` factory.
+
+    python -m bench.telegram_bench                       # echo floor, 5,000 updates
+    python -m bench.telegram_bench --updates 20000 --chats 2000 --concurrency 1,64
+    python -m bench.telegram_bench --bot temanjiwa=bot.telegram.app:build_application
+
+How it measures
+* The fake Bot API (tests/fakes/telegram_api.py) runs in a *child process*, so the CPU time
+  reported is the bot process's alone (`time.process_time()`, all threads of this process).
+* The bot polls the fake over 127.0.0.1 like it would poll api.telegram.org.
+* Warm-up: every chat sends "/start" (imports, caches, first connections, first rows in a
+  database are done before the clock starts). Then N free-text messages ("halo <i>"),
+  round-robin over the chats, are queued at once and the clock runs until the bot has
+  confirmed all of them (getUpdates offset past the last one) and finished handling them
+  (`Application.update_queue.join()`: every update's handlers returned).
+* No rate limiter: `AIORateLimiter` caps sending at ~30 messages/s (Telegram's own limit),
+  which would measure the limiter, not the bot. The factory receives `rate_limiter=None`
+  and the run is refused if the built bot still has one.
+* Handlers with `block=False` finish outside the measured window; the numbers then
+  understate the work.
+
+Factory contract (for the real bot): a callable, sync or async, returning a PTB
+`Application`. It is called with those of these keyword arguments it declares (or all of
+them if it takes **kwargs):
+    token, base_url, base_file_url   -> point the bot at the fake server (required)
+    builder                          -> an ApplicationBuilder already set up with the above,
+                                        concurrency and no rate limiter
+    concurrent_updates (int)         -> 1 = sequential, n > 1 = up to n updates at once
+    rate_limiter (None)
+    data_dir (str), db_path (str)    -> a fresh temporary directory / SQLite path per run
+plus any `--bot-arg key=value`. The bench refuses a bot whose base_url is not the fake's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import importlib
+import inspect
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/telegram_bench.py` works too
+    sys.path.insert(0, str(ROOT))
+
+from telegram import Update  # noqa: E402
+from telegram.ext import (  # noqa: E402
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramProcess  # noqa: E402
+
+Factory = Callable[..., Any]
+
+
+# ---------------------------------------------------------------------- the floor
+
+
+def build_echo_application(
+    *, token: str, base_url: str, base_file_url: str, concurrent_updates: int = 1
+) -> Application:
+    """The cheapest useful bot: /start greets, any text is echoed. No rate limiter."""
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .concurrent_updates(concurrent_updates if concurrent_updates > 1 else False)
+    )
+    app = builder.build()
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text("Halo! Aku Teman Jiwa.")
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(update.effective_message.text)
+
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+    return app
+
+
+# ---------------------------------------------------------------------- plumbing
+
+
+@dataclass
+class Result:
+    bot: str
+    concurrency: int
+    updates: int
+    seconds: float
+    cpu_seconds: float
+    replies: int
+    errors: int
+    duplicates: int
+    server_cpu_seconds: float
+
+    @property
+    def updates_per_second(self) -> float:
+        return self.updates / self.seconds if self.seconds else float("inf")
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        return 1000 * self.cpu_seconds / self.updates
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "updates_per_second": round(self.updates_per_second, 1),
+            "cpu_ms_per_update": round(self.cpu_ms_per_update, 4),
+        }
+
+
+def load_factory(spec: str) -> Factory:
+    """ "package.module:callable" -> the callable."""
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise SystemExit(f"--bot expects NAME=module:callable, got {spec!r}")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
+
+
+async def build(factory: Factory, offered: dict[str, Any]) -> Application:
+    parameters = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        kwargs = offered
+    else:
+        kwargs = {k: v for k, v in offered.items() if k in parameters}
+    app = factory(**kwargs)
+    if inspect.isawaitable(app):
+        app = await app
+    if not isinstance(app, Application):
+        raise TypeError(f"factory returned {type(app).__name__}, expected an Application")
+    if not app.bot.base_url.startswith(offered["base_url"]):
+        raise RuntimeError(
+            f"the bot talks to {app.bot.base_url!r}, not to the fake server: refusing to run"
+        )
+    if getattr(app.bot, "rate_limiter", None) is not None:
+        raise RuntimeError("the bot has a rate limiter: throughput would measure the limiter")
+    return app
+
+
+async def run_one(
+    name: str,
+    factory: Factory,
+    *,
+    updates: int,
+    chats: int,
+    concurrency: int,
+    extra: dict[str, Any],
+    profile: cProfile.Profile | None = None,
+) -> Result:
+    with FakeTelegramProcess() as server, tempfile.TemporaryDirectory() as tmp:
+        builder = (
+            ApplicationBuilder()
+            .token(DEFAULT_TOKEN)
+            .base_url(server.base_url)
+            .base_file_url(server.base_file_url)
+            .concurrent_updates(concurrency if concurrency > 1 else False)
+        )
+        offered = {
+            "token": DEFAULT_TOKEN,
+            "base_url": server.base_url,
+            "base_file_url": server.base_file_url,
+            "builder": builder,
+            "concurrent_updates": concurrency,
+            "rate_limiter": None,
+            "data_dir": tmp,
+            "db_path": str(Path(tmp) / "bench.sqlite3"),
+            **extra,
+        }
+        app = await build(factory, offered)
+        async with app:
+            await app.updater.start_polling(poll_interval=0.0, timeout=10)
+            await app.start()
+            try:
+                # Warm-up: every chat says /start once.
+                _, last = await server.push_text_bulk(chats, chats=chats, start=True)
+                await server.wait_acked(last)
+                await app.update_queue.join()
+                await server.reset_calls()
+                before = await server.stats()
+                gc.collect()
+
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                if profile is not None:
+                    profile.enable()
+                _, last = await server.push_text_bulk(updates, chats=chats, start=False)
+                await server.wait_acked(last, timeout=max(120.0, updates / 10))
+                await app.update_queue.join()
+                if profile is not None:
+                    profile.disable()
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+
+                after = await server.stats()
+            finally:
+                await app.updater.stop()
+                await app.stop()
+    return Result(
+        bot=name,
+        concurrency=concurrency,
+        updates=updates,
+        seconds=seconds,
+        cpu_seconds=cpu,
+        replies=after["calls"].get("sendMessage", 0),
+        errors=after["errors"],
+        duplicates=after["duplicates"],
+        server_cpu_seconds=after["cpu_seconds"] - before["cpu_seconds"],
+    )
+
+
+def table(results: list[Result], baseline: str) -> str:
+    header = (
+        f"{'bot':<12} {'conc':>4} {'updates':>8} {'seconds':>8} {'upd/s':>9} "
+        f"{'CPU ms/upd':>10} {'x floor':>8} {'replies/upd':>11} {'errors':>6} {'dup':>4} "
+        f"{'fake CPU s':>10}"
+    )
+    floor = {r.concurrency: r for r in results if r.bot == baseline}
+    lines = [header, "-" * len(header)]
+    for r in results:
+        base = floor.get(r.concurrency)
+        ratio = f"{r.cpu_ms_per_update / base.cpu_ms_per_update:.2f}" if base else "-"
+        lines.append(
+            f"{r.bot:<12} {r.concurrency:>4} {r.updates:>8} {r.seconds:>8.2f} "
+            f"{r.updates_per_second:>9.0f} {r.cpu_ms_per_update:>10.3f} {ratio:>8} "
+            f"{r.replies / r.updates:>11.2f} {r.errors:>6} {r.duplicates:>4} "
+            f"{r.server_cpu_seconds:>10.2f}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=5000, help="measured updates per run")
+    parser.add_argument("--chats", type=int, default=500, help="distinct private chats")
+    parser.add_argument(
+        "--concurrency",
+        default="1",
+        help="comma list; 1 = sequential (PTB default), n = concurrent_updates(n)",
+    )
+    parser.add_argument(
+        "--bot",
+        action="append",
+        default=[],
+        metavar="NAME=module:callable",
+        help="an extra bot to measure next to the echo floor (repeatable)",
+    )
+    parser.add_argument(
+        "--bot-arg", action="append", default=[], metavar="KEY=VALUE", help="extra factory kwarg"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case; the best is kept")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the last bot's runs")
+    parser.add_argument("--no-echo", action="store_true", help="skip the echo floor")
+    return parser.parse_args(argv)
+
+
+async def main_async(args: argparse.Namespace) -> list[Result]:
+    bots: list[tuple[str, Factory]] = []
+    if not args.no_echo:
+        bots.append(("echo", build_echo_application))
+    for item in args.bot:
+        name, _, spec = item.partition("=")
+        bots.append((name, load_factory(spec)))
+    extra = dict(kv.split("=", 1) for kv in args.bot_arg)
+    levels = [int(x) for x in str(args.concurrency).split(",") if x.strip()]
+    profile = cProfile.Profile() if args.profile else None
+
+    results: list[Result] = []
+    for name, factory in bots:
+        for level in levels:
+            best: Result | None = None
+            for _ in range(max(1, args.repeat)):
+                prof = profile if profile is not None and name == bots[-1][0] else None
+                result = await run_one(
+                    name,
+                    factory,
+                    updates=args.updates,
+                    chats=args.chats,
+                    concurrency=level,
+                    extra=extra,
+                    profile=prof,
+                )
+                if best is None or result.cpu_seconds < best.cpu_seconds:
+                    best = result
+            assert best is not None
+            results.append(best)
+            print(
+                f"  {name} concurrency={level}: {best.updates_per_second:.0f} updates/s, "
+                f"{best.cpu_ms_per_update:.3f} CPU ms/update",
+                file=sys.stderr,
+            )
+    if profile is not None:
+        profile.dump_stats(args.profile)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = asyncio.run(main_async(args))
+    print(table(results, baseline="echo"))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=2))
+    bad = [r for r in results if r.errors or r.duplicates or r.replies < r.updates]
+    for r in bad:
+        print(
+            f"warning: {r.bot} (concurrency {r.concurrency}): {r.errors} error answers, "
+            f"{r.duplicates} duplicate deliveries, {r.replies} replies for {r.updates} updates",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
