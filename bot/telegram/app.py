@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import datetime as dtm
 import logging
+import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,6 +49,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.service import FALLBACK_ERROR, Conversations, Turn
 from flows.messages import Choice, Inbound
@@ -324,8 +326,7 @@ class TelegramChannel:
             except Forbidden as exc:
                 raise _Blocked from exc
             except RetryAfter as exc:
-                wait = exc.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, dtm.timedelta) else wait
+                seconds = _retry_after_seconds(exc)
                 self.stats["send_retry_after"] += 1
                 if attempt == self.send_attempts:
                     break
@@ -351,6 +352,13 @@ class TelegramChannel:
         self.stats["send_failed"] += 1
         log.error("a message could not be sent after %d attempt(s)", self.send_attempts)
         return None
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, dtm.timedelta) else float(wait)
 
 
 def _markup(out: OutMessage) -> InlineKeyboardMarkup | None:
