@@ -3,7 +3,8 @@ by side, any other bot built by a `build_application(...)` factory.
 
     python -m bench.telegram_bench                       # echo floor, 5,000 updates
     python -m bench.telegram_bench --updates 20000 --chats 2000 --concurrency 1,64
-    python -m bench.telegram_bench --bot temanjiwa=bot.telegram.app:build_application
+    python -m bench.telegram_bench --full                # + the full Teman Jiwa bot
+    python -m bench.telegram_bench --bot mine=package.module:factory
 
 How it measures
 * The fake Bot API (tests/fakes/telegram_api.py) runs in a *child process*, so the CPU time
@@ -93,6 +94,38 @@ def build_echo_application(
 
     app.add_handler(CommandHandler("start", start))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+    return app
+
+
+async def build_temanjiwa_application(
+    *, token: str, base_url: str, base_file_url: str, concurrent_updates: int = 1, db_path: str
+) -> Application:
+    """The full bot: real content (content/id), engine, SQLite store in a temporary file,
+    `bot.telegram.build_application`. The runtime is closed in post_shutdown."""
+    import os
+
+    from bot.app import build_runtime
+    from bot.config import Config
+    from bot.telegram import build_application
+
+    os.environ.setdefault("TEMANJIWA_SECRET", "bench-only-secret")
+    runtime = await build_runtime(Config(), db_path=Path(db_path))
+    app = build_application(
+        runtime.conversations,
+        token=token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        rate_limiter=None,
+        concurrent_updates=concurrent_updates,
+    )
+    previous = app.post_shutdown
+
+    async def close(application: Application) -> None:
+        if previous is not None:
+            await previous(application)
+        await runtime.close()
+
+    app.post_shutdown = close
     return app
 
 
@@ -188,7 +221,10 @@ async def run_one(
             **extra,
         }
         app = await build(factory, offered)
+        # The same lifecycle as Application.run_polling, post_init and post_shutdown included.
         async with app:
+            if app.post_init is not None:
+                await app.post_init(app)
             await app.updater.start_polling(poll_interval=0.0, timeout=10)
             await app.start()
             try:
@@ -214,6 +250,8 @@ async def run_one(
             finally:
                 await app.updater.stop()
                 await app.stop()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
     return Result(
         bot=name,
         concurrency=concurrency,
@@ -270,6 +308,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--profile", metavar="PATH", help="cProfile the last bot's runs")
     parser.add_argument("--no-echo", action="store_true", help="skip the echo floor")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also measure the full Teman Jiwa bot (bot.telegram, real content, SQLite)",
+    )
     return parser.parse_args(argv)
 
 
@@ -277,6 +320,8 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
     bots: list[tuple[str, Factory]] = []
     if not args.no_echo:
         bots.append(("echo", build_echo_application))
+    if args.full:
+        bots.append(("temanjiwa", build_temanjiwa_application))
     for item in args.bot:
         name, _, spec = item.partition("=")
         bots.append((name, load_factory(spec)))
