@@ -1,0 +1,39 @@
+"""Crisis-sign detection in free-text messages: pure Python, no network, no models.
+
+    from flows.crisis import load_detector
+    detector = load_detector(Path("content/id/crisis/lexicon.yaml"))
+    detector.detect("pengen mati aja")  # Detection(level="check", category="suicide", ...)
+
+The words live in `content/id/crisis/lexicon.yaml`, written by editors; `lint_lexicon`
+reports its mistakes as `Problem`s. Policy decisions, in plain words:
+
+- Levels follow docs/clinical tiers: `check` = passive or unclear (wish to be dead, tired of
+  living, "ga kuat lagi"): the bot asks directly; `high` = active thoughts of suicide,
+  self-harm, wanting to hurt someone, disclosure of abuse, command voices; `urgent` = a plan,
+  means at hand, an attempt in progress, a goodbye message, or an urgency cue (malam ini,
+  sudah siap) with a `high` sign.
+- Negated signs do not count ("aku tidak ada keinginan untuk mati", "gak pernah kepikiran
+  bunuh diri"), except after a purpose word ("biar ga kepikiran bunuh diri terus" is a
+  request for help and counts).
+- Talk about the topic is not a crisis: an `info` word (artikel, berita, pencegahan, tanda,
+  skripsi, orang, remaja…) before the sign, or just after it, with no "aku/saya" closer.
+  "bagaimana mengenali tanda bunuh diri pada remaja?" → None.
+- Concern about a named person ("temanku mau bunuh diri", "adikku nyilet tangannya") is a
+  detection with `subject="other"`; suicide and self-harm about another person are
+  `check` (the bot asks and gives numbers to pass on) unless urgent (an attempt in progress
+  needs emergency services whoever it is). Violence, abuse and psychosis keep their level:
+  an armed relative on a rampage or a beaten child is a danger in the resident's home.
+"""
+
+from flows.crisis.detector import CrisisDetector, Detection, check_lines, load_detector
+from flows.crisis.lexicon import CATEGORIES, LEVELS, lint_lexicon
+
+__all__ = [
+    "CATEGORIES",
+    "LEVELS",
+    "CrisisDetector",
+    "Detection",
+    "check_lines",
+    "lint_lexicon",
+    "load_detector",
+]

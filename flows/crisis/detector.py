@@ -1,0 +1,421 @@
+"""The crisis detector: one free-text message → `Detection` or None.
+
+How a message is read (see `flows/crisis/__init__.py` for the policy in plain words):
+
+1. The text is cut into clauses (at . , ! ? ; : and line breaks) of clean words; each
+   word is looked up once (cached) and becomes the set of lexicon ids it stands for.
+2. Idioms (`not_crisis`) are matched first; the words they use are masked, so "mati" in
+   "listrik mati" can never be the "mati" of "pengen mati".
+3. Crisis phrases are matched in order, up to `MAX_GAP` other words between two of their
+   words, never across a negation word, never across a clause. A match is dropped when a
+   negation governs it ("aku tidak ada keinginan untuk mati"), or when it is talk about
+   the topic (an `info` word such as artikel/pencegahan/tanda before it, or right after
+   it, with no "aku/saya" in between).
+4. Each match gets a subject: "other" when a person word (temanku, dia, adik) stands just
+   before it, "self" otherwise. Suicide and self-harm about someone else become `check`
+   unless urgent. Urgency cues (malam ini, sudah siap, …) raise a match one level.
+5. The highest level wins; on a tie the most specific category, then the longest phrase.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from flows.crisis.lexicon import (
+    LEVELS,
+    MAX_GAP,
+    NUMBER_GROUP,
+    Lexicon,
+    Phrase,
+    read_lexicon,
+    word_ids,
+)
+from flows.crisis.text import clean_word, prepare, split_clauses
+from flows.problems import ContentError
+
+Level = Literal["check", "high", "urgent"]
+Subject = Literal["self", "other"]
+
+# When two categories reach the same level, the more specific one names the detection:
+# voices commanding self-harm are psychosis; a beating by a husband is abuse.
+PRECEDENCE = {"psychosis": 5, "abuse": 4, "violence": 3, "self_harm": 2, "suicide": 1}
+NEGATION_REACH = 4  # filler words allowed between a negation and the phrase it negates
+SUBJECT_REACH = 3  # words before a match searched for who it is about
+INFO_REACH_BACK = 5  # words before a match searched for artikel/pencegahan/tanda…
+INFO_REACH_AHEAD = 3  # … and after it, in the same clause
+_CACHE_LIMIT = 200_000
+_EMPTY: frozenset[str] = frozenset()
+_NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What the detector found. `matched` lists the lexicon phrases (never the resident's
+    words), strongest first, then any urgency cue. `subject` is "other" when the words are
+    about another person (a friend, a child) rather than the resident."""
+
+    level: Level
+    category: str
+    matched: tuple[str, ...]
+    subject: Subject = "self"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    phrase: Phrase
+    ids: frozenset[str]
+    negates: bool  # the phrase itself holds a negation word ("tidak mau hidup lagi")
+
+
+@dataclass(frozen=True)
+class _Match:
+    entry: _Entry
+    start: int
+    clause_end: int
+    subject: Subject
+
+
+class CrisisDetector:
+    """Detects crisis signs in free text; build it with `load_detector`."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        context = lexicon.context
+        self._negation = context["negation"]
+        self._fillers = context["negation_fillers"]
+        self._purpose = context["purpose"]
+        self._self = context["self"]
+        self._other = context["other_person"]
+        common = self._negation | self._fillers | self._self | self._other
+        self._crisis = self._index(lexicon.crisis, common)
+        self._idioms = self._index(lexicon.not_crisis, common)
+        self._cues_anywhere = self._index(lexicon.cues_anywhere, common)
+        self._cues_after = self._index(lexicon.cues_after, common)
+        self._info = self._index(lexicon.info, common)
+        self._word_cache: dict[str, tuple[str, ...]] = {}
+        self._key_cache: dict[str, frozenset[str]] = {}
+
+    # ------------------------------------------------------------------ compile
+
+    def _index(self, phrases: list[Phrase], common: frozenset[str]) -> dict[str, list[_Entry]]:
+        """Each phrase filed under its least common word, tried only when all are present."""
+        index: dict[str, list[_Entry]] = defaultdict(list)
+        for phrase in phrases:
+            ids = phrase.ids
+            entry = _Entry(phrase, ids, bool(ids & self._negation))
+
+            def rarity(element: str) -> tuple[int, int]:
+                kind = 0 if element.startswith("<") else 1 if element in common else 2
+                return kind, len(element)
+
+            index[max(ids, key=rarity)].append(entry)
+        return dict(index)
+
+    # ------------------------------------------------------------------ words
+
+    def _keys(self, word: str) -> frozenset[str]:
+        found = self._key_cache.get(word)
+        if found is None:
+            found = _NUMBER if word.isdigit() else word_ids(self.lexicon, word)
+            if len(self._key_cache) > _CACHE_LIMIT:
+                self._key_cache.clear()
+            self._key_cache[word] = found
+        return found
+
+    def _words(self, raw: str) -> tuple[str, ...]:
+        found = self._word_cache.get(raw)
+        if found is None:
+            out: list[str] = []
+            abbreviations = self.lexicon.abbreviations
+            for word in clean_word(raw):
+                expansion = abbreviations.get(word)
+                if expansion:
+                    out.extend(expansion)
+                elif len(word) >= 6 and not self._keys(word):
+                    out.extend(self._split_compound(word))
+                else:
+                    out.append(word)
+            found = tuple(out)
+            if len(self._word_cache) > _CACHE_LIMIT:
+                self._word_cache.clear()
+            self._word_cache[raw] = found
+        return found
+
+    def _split_compound(self, word: str) -> tuple[str, ...]:
+        """'bunuhdiri' → bunuh diri, 'pengenmati' → pengen mati; otherwise the word."""
+        for cut in range(len(word) - 3, 2, -1):
+            head, tail = word[:cut], word[cut:]
+            if max(len(head), len(tail)) >= 4 and self._keys(head) and self._keys(tail):
+                return head, tail
+        return (word,)
+
+    def tokens(self, text: str) -> list[list[str]]:
+        """The clean words the detector sees, clause by clause (for editors and debugging)."""
+        return [
+            [w for raw in clause for w in self._words(raw)]
+            for clause in split_clauses(prepare(text))
+        ]
+
+    # ------------------------------------------------------------------ detection
+
+    def detect(self, text: str) -> Detection | None:
+        keys: list[frozenset[str]] = []
+        clauses: list[tuple[int, int]] = []
+        for clause in split_clauses(prepare(text)):
+            lo = len(keys)
+            for raw in clause:
+                for word in self._words(raw):
+                    keys.append(self._keys(word))
+            if len(keys) > lo:
+                clauses.append((lo, len(keys)))
+        if not keys:
+            return None
+        present = set().union(*keys)
+        candidates = self._candidates(self._crisis, present)
+        if not candidates:
+            return None
+        masked: set[int] = set()
+        for entry in self._candidates(self._idioms, present):
+            for combo, _lo, _hi in self._occurrences(entry, keys, clauses, masked, False):
+                for occurrence in combo:
+                    masked.update(occurrence)
+        topic: set[int] = set()
+        for entry in self._candidates(self._info, present):
+            for combo, _lo, _hi in self._occurrences(entry, keys, clauses, set(), False):
+                for occurrence in combo:
+                    topic.update(occurrence)
+        matches: list[_Match] = []
+        for entry in candidates:
+            for combo, lo, hi in self._occurrences(entry, keys, clauses, masked, True):
+                start = min(o[0] for o in combo)
+                end = max(o[-1] for o in combo)
+                used = {p for o in combo for p in o}
+                if topic and self._about_topic(keys, topic, start, end, lo, hi, used):
+                    continue
+                matches.append(_Match(entry, start, hi, self._subject(keys, start, lo, used)))
+                break
+        if not matches:
+            return None
+        cues: list[str] = []
+        boost_all = False
+        for entry in self._candidates(self._cues_anywhere, present):
+            if next(self._occurrences(entry, keys, clauses, masked, True), None):
+                cues.append(entry.phrase.text)
+                boost_all = True
+        after_cues = [
+            (
+                entry,
+                [
+                    (min(o[0] for o in combo), hi)
+                    for combo, _lo, hi in self._occurrences(entry, keys, clauses, masked, True)
+                ],
+            )
+            for entry in self._candidates(self._cues_after, present)
+        ]
+        scored = []
+        for match in matches:
+            phrase = match.entry.phrase
+            level = phrase.level
+            boosted = boost_all
+            for entry, spots in after_cues:
+                if any(hi == match.clause_end and start > match.start for start, hi in spots):
+                    boosted = True
+                    if entry.phrase.text not in cues:
+                        cues.append(entry.phrase.text)
+            if boosted:
+                level = min(level + 1, len(LEVELS))
+            if match.subject == "other" and phrase.category in ("suicide", "self_harm"):
+                level = level if level == len(LEVELS) else 1
+            scored.append((level, PRECEDENCE.get(phrase.category, 0), phrase.size, match))
+        scored.sort(key=lambda s: s[:3], reverse=True)
+        level, _precedence, _size, best = scored[0]
+        matched = list(dict.fromkeys(s[3].entry.phrase.text for s in scored))
+        matched += [c for c in cues if c not in matched]
+        return Detection(
+            level=LEVELS[level - 1],
+            category=best.entry.phrase.category,
+            matched=tuple(matched),
+            subject=best.subject,
+        )
+
+    @staticmethod
+    def _candidates(index: dict[str, list[_Entry]], present: set[str]) -> list[_Entry]:
+        found = []
+        for key in present:
+            for entry in index.get(key, ()):
+                if entry.ids <= present:
+                    found.append(entry)
+        return found
+
+    # ------------------------------------------------------------------ matching
+
+    def _occurrences(
+        self,
+        entry: _Entry,
+        keys: list[frozenset[str]],
+        clauses: list[tuple[int, int]],
+        masked: set[int],
+        check: bool,
+    ) -> Iterator[tuple[list[tuple[int, ...]], int, int]]:
+        """Where the phrase occurs: (one position tuple per part, clause start, clause end).
+
+        With `check`, occurrences governed by a negation are skipped."""
+        parts = entry.phrase.parts
+        allow_negation = entry.negates
+        for lo, hi in clauses:
+            found = []
+            for part in parts:
+                occurrences = self._part(part, keys, lo, hi, masked, allow_negation)
+                if check and not allow_negation:
+                    occurrences = [o for o in occurrences if not self._negated(keys, o[0], lo)]
+                if not occurrences:
+                    break
+                found.append(occurrences)
+            else:
+                if len(found) == 1:
+                    for occurrence in found[0]:
+                        yield [occurrence], lo, hi
+                else:
+                    combo = _combine(found, [], set())
+                    if combo:
+                        yield combo, lo, hi
+
+    def _part(
+        self,
+        part: tuple[str, ...],
+        keys: list[frozenset[str]],
+        lo: int,
+        hi: int,
+        masked: set[int],
+        allow_negation: bool,
+    ) -> list[tuple[int, ...]]:
+        first = part[0]
+        out = []
+        for i in range(lo, hi):
+            if first in keys[i] and i not in masked:
+                rest = self._extend(part, 1, i, hi, keys, masked, allow_negation)
+                if rest is not None:
+                    out.append((i, *rest))
+        return out
+
+    def _extend(
+        self,
+        part: tuple[str, ...],
+        j: int,
+        at: int,
+        hi: int,
+        keys: list[frozenset[str]],
+        masked: set[int],
+        allow_negation: bool,
+    ) -> tuple[int, ...] | None:
+        if j == len(part):
+            return ()
+        element = part[j]
+        for q in range(at + 1, min(at + 2 + MAX_GAP, hi)):
+            if element in keys[q] and q not in masked:
+                rest = self._extend(part, j + 1, q, hi, keys, masked, allow_negation)
+                if rest is not None:
+                    return (q, *rest)
+            if not allow_negation and keys[q] & self._negation:
+                return None  # "pengen ga mati" is not "pengen mati"
+        return None
+
+    def _negated(self, keys: list[frozenset[str]], start: int, lo: int) -> bool:
+        """A negation word just before, perhaps over fillers ("tidak ada keinginan untuk")."""
+        j, steps = start - 1, 0
+        while j >= lo and steps <= NEGATION_REACH:
+            here = keys[j]
+            if here & self._negation:
+                # "biar ga kepikiran bunuh diri" asks for help, it does not deny
+                return not (j - 1 >= lo and keys[j - 1] & self._purpose)
+            if not here & self._fillers:
+                return False
+            j -= 1
+            steps += 1
+        return False
+
+    def _about_topic(
+        self,
+        keys: list[frozenset[str]],
+        topic: set[int],
+        start: int,
+        end: int,
+        lo: int,
+        hi: int,
+        used: set[int],
+    ) -> bool:
+        """Talk about the topic (article, prevention, signs), not about the resident.
+
+        An info phrase shortly before the sign in the same clause, or right after it, with
+        no "aku/saya" and no named person (temanku: see `_subject`) closer to the sign."""
+        if any(keys[p] & self._self for p in used):
+            return False
+        person = self._self | self._other
+        for j in range(start - 1, max(start - 1 - INFO_REACH_BACK, lo - 1), -1):
+            if j in topic:
+                return True
+            if keys[j] & person:
+                return False
+        for j in range(end + 1, min(end + 1 + INFO_REACH_AHEAD, hi)):
+            if j in topic:
+                return True
+            if keys[j] & person:
+                return False
+        return False
+
+    def _subject(self, keys: list[frozenset[str]], start: int, lo: int, used: set[int]) -> Subject:
+        if any(keys[p] & self._self for p in used):
+            return "self"
+        for j in range(start - 1, max(start - 1 - SUBJECT_REACH, lo - 1), -1):
+            if keys[j] & self._self:
+                # "temen gw", "kakak saya": a person of mine is the subject
+                return "other" if j - 1 >= lo and keys[j - 1] & self._other else "self"
+            if keys[j] & self._other:
+                return "other"
+        return "self"
+
+
+def _combine(
+    found: list[list[tuple[int, ...]]], chosen: list[tuple[int, ...]], used: set[int]
+) -> list[tuple[int, ...]] | None:
+    """One occurrence per part of a "a + b" phrase, none sharing a word."""
+    if len(chosen) == len(found):
+        return chosen
+    for occurrence in found[len(chosen)]:
+        if used.isdisjoint(occurrence):
+            result = _combine(found, [*chosen, occurrence], used | set(occurrence))
+            if result:
+                return result
+    return None
+
+
+def load_detector(path: Path) -> CrisisDetector:
+    """Load and check the lexicon; raises `ContentError` listing every error found."""
+    lexicon, problems = read_lexicon(Path(path))
+    if lexicon is None:
+        raise ContentError([p for p in problems if p.severity == "error"])
+    return CrisisDetector(lexicon)
+
+
+def check_lines(detector: CrisisDetector, lines: Iterable[str]) -> Iterator[dict]:
+    """One result per message: {text, crisis, level, category, matched}."""
+    for line in lines:
+        text = line.rstrip("\r\n")
+        found = detector.detect(text)
+        yield {
+            "text": text,
+            "crisis": found is not None,
+            "level": found.level if found else None,
+            "category": found.category if found else None,
+            "matched": list(found.matched) if found else [],
+        }
+
+
+def dumps(result: dict) -> str:
+    """A `check_lines` result as one JSON line (UTF-8 text kept readable)."""
+    return json.dumps(result, ensure_ascii=False)

@@ -1,0 +1,196 @@
+"""Turning what residents type into comparable words, without any lexicon knowledge.
+
+Two halves, applied the same way to the resident's message and to the editors' phrases,
+so both sides always meet in the same form:
+
+- `clauses(text)`: lowercase, strip accents and zero-width characters, join spaced or
+  hyphenated letters ("b u n u h", "b-u-n-u-h"), cut at sentence and comma punctuation,
+  and split each piece into words.
+- `clean_word(word)`: digits used as letters ("m4t1"), "2" for reduplication ("mati2an"),
+  repeated letters ("matiii" → "mati", and also "tinggal" → "tingal": every run of one
+  letter becomes a single letter on both sides, so spelling length never matters).
+- `family(base)`: the affixed forms of an Indonesian base word (membunuh, dibunuh,
+  bunuhin, nyayat, nyakitin, pembunuhan, …), generated ahead of time so that looking a
+  word up while a message is checked is a single dictionary access.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+VOWELS = frozenset("aeiou")
+
+# Endings that only add person or emphasis; stripped while looking a word up
+# (aku → akulah, diri → diriku, hidup → hidupnya), longest first.
+PARTICLES = ("nyalah", "nya", "nye", "lah", "kah", "pun", "tah", "ku", "mu")
+
+# Endings that make a verb or noun: generated into each base word's family.
+_DERIVATIONAL = ("", "kan", "in", "i", "an")
+
+# A hyphen before one of these joins the pieces: "luka-in", "sakit-in", "bunuh-nya".
+_HYPHEN_SUFFIXES = frozenset({"in", "an", "i", "kan", "nya", "ku", "mu", "lah", "kah", "pun"})
+
+_LEET = str.maketrans(
+    {
+        "4": "a",
+        "@": "a",
+        "1": "i",
+        "3": "e",
+        "0": "o",
+        "5": "s",
+        "$": "s",
+        "7": "t",
+        "9": "g",
+        "6": "g",
+        "8": "b",
+    }
+)
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_APOSTROPHES = dict.fromkeys(map(ord, "'`\u2018\u2019\u02bc"), None)
+_ELLIPSIS = re.compile(r"\.{2,}|\u2026")
+# Three or more single letters (or digits) separated by spaces, hyphens, dots, stars:
+# "b u n u h", "b-u-n-u-h", "m.a.t.i".
+_SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ \t\-._*]+[^\W_]){2,}(?![^\W_])")
+_SPACED_SEPARATORS = re.compile(r"[ \t\-._*]+")
+_CLAUSE_BREAK = re.compile(r"[.,!?;:()\[\]{}\"\n\r|/\\]+")
+_WORD = re.compile(r"[^\W_]+(?:[-@$][^\W_]*)*")
+_REPEATS = re.compile(r"(.)\1+")
+_REDUP_TWO = re.compile(r"([a-z]+)2([a-z]*)")
+
+
+def prepare(text: str) -> str:
+    """Lowercase, NFKC, no accents, no zero-width characters, spaced letters joined."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(_ZERO_WIDTH)
+    if not text.isascii():
+        text = "".join(
+            c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)
+        )
+    text = text.translate(_APOSTROPHES)
+    text = _ELLIPSIS.sub(" ", text)
+    return _SPACED.sub(lambda m: _SPACED_SEPARATORS.sub("", m.group(0)), text)
+
+
+def split_clauses(text: str) -> list[list[str]]:
+    """Prepared text → clauses (cut at . , ! ? ; : and line breaks) of raw words."""
+    out = []
+    for piece in _CLAUSE_BREAK.split(text):
+        words = _WORD.findall(piece)
+        if words:
+            out.append(words)
+    return out
+
+
+def collapse(word: str) -> str:
+    """Every run of one letter becomes one letter: "matiii" → "mati", "tinggal" → "tingal"."""
+    return _REPEATS.sub(r"\1", word)
+
+
+def _one(word: str) -> str:
+    """Clean one hyphen-free word: digits as letters, repeated letters."""
+    if not word.isalpha() and not word.isdigit():
+        m = _REDUP_TWO.fullmatch(word)
+        if m:
+            return _reduplicated(collapse(m[1]), collapse(m[1] + m[2]))[0]
+        word = word.translate(_LEET)
+        word = "".join(c for c in word if c.isalnum())
+    return collapse(word)
+
+
+def _reduplicated(first: str, second: str) -> list[str]:
+    """'luka-luka' → luka, 'dipukul-pukul' → dipukul; 'mati-matian' stays one other word."""
+    if first == second or first.endswith(second):
+        return [first]
+    return [first + "~" + second]
+
+
+def clean_word(raw: str) -> list[str]:
+    """One raw word from `split_clauses` → one or more clean words."""
+    if "-" not in raw:
+        word = _one(raw)
+        return [word] if word else []
+    parts = [_one(p) for p in raw.split("-")]
+    parts = [p for p in parts if p]
+    if len(parts) == 2:
+        first, second = parts
+        if second in _HYPHEN_SUFFIXES:
+            return [collapse(first + second)]
+        if (
+            first == second
+            or (len(first) >= 3 and second.startswith(first))
+            or (len(second) >= 3 and first.endswith(second))
+        ):
+            return _reduplicated(first, second)
+    return parts
+
+
+# ------------------------------------------------------------------ morphology
+
+
+def _nasal(base: str, me: str) -> set[str]:
+    """meN-/peN- forms: bunuh → membunuh, tusuk → menusuk, sayat → menyayat, iris → mengiris."""
+    c, rest = base[0], base[1:]
+    if c in VOWELS:
+        return {me + "ng" + base}
+    if c == "p":
+        return {me + "m" + rest, me + "m" + base}  # memukul; memperkosa
+    if c in "bfv":
+        return {me + "m" + base}
+    if c == "t":
+        return {me + "n" + rest}
+    if c in "dcjz":
+        return {me + "n" + base}
+    if c == "s":
+        return {me + "ny" + rest}
+    if c == "k":
+        return {me + "ng" + rest}
+    if c in "gh":
+        return {me + "ng" + base}
+    return {me + base}  # l r m n w y: melukai, merusak
+
+
+def _colloquial(base: str) -> set[str]:
+    """Spoken active forms: ngebunuh, mukul, nusuk, nyayat, nyekik, ngiris, ngilang, mbunuh."""
+    c, rest = base[0], base[1:]
+    out = {"nge" + base}
+    if c in VOWELS:
+        out.add("ng" + base)
+    elif c == "p":
+        out.add("m" + rest)
+    elif c == "b":
+        out.add("m" + base)
+    elif c == "t":
+        out.add("n" + rest)
+    elif c in "dj":
+        out.add("n" + base)
+    elif c in "cs":
+        out.add("ny" + rest)
+    elif c == "k":
+        out.add("ng" + rest)
+    elif c == "g":
+        out.add("ng" + base)
+    elif c == "h":
+        out.update(("ng" + rest, "ng" + base))
+    return out
+
+
+def family(base: str) -> set[str]:
+    """Every clean spelling that counts as a form of the clean base word.
+
+    Short words (fewer than 4 letters: aku, mau, dia) only match themselves. Longer ones
+    get the active prefixes (meN-, peN-, nge-, and the spoken nasal forms), di-, ku-, kau-,
+    the endings -kan/-in/-i/-an, and ke-…-an. The prefix ter- is left out on purpose
+    ("tergantung" means "it depends"), and so is the accidental ke- ("keiris pisau").
+    """
+    if len(base) < 4 or not VOWELS.intersection(base):
+        return {base}
+    stems = {base, "di" + base, "ku" + base, "kau" + base}
+    stems |= _nasal(base, "me") | _nasal(base, "pe") | _colloquial(base)
+    forms = {collapse(stem + end) for stem in stems for end in _DERIVATIONAL}
+    forms.add(collapse("ke" + base + "an"))
+    return forms
+
+
+def strip_particle(word: str) -> list[str]:
+    """The word without one emphasis/person ending, if it leaves at least 3 letters."""
+    return [word[: -len(p)] for p in PARTICLES if word.endswith(p) and len(word) - len(p) >= 3]
