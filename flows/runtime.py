@@ -8,7 +8,6 @@ the question the resident is answering → the flow's next nodes until one waits
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,7 +89,7 @@ class Engine:
     async def handle(self, session: Session | None, inbound: Inbound,
                      context: EngineContext | None = None) -> Turn:
         """Answer one inbound message. The given session is not modified."""
-        run = _Run(self, copy.deepcopy(session) if session else Session(), inbound,
+        run = _Run(self, session.clone() if session else Session(), inbound,
                    context or _NoContext())
         await run.handle()
         return Turn(run.replies, run.events, run.session)

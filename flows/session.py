@@ -6,7 +6,7 @@ resident typed: only choice ids, numbers, yes/no and the profile fields below.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -46,12 +46,34 @@ class Session:
         top = self.top
         return f"{top.flow}.{top.node}" if top and top.waiting else None
 
+    def clone(self) -> Session:
+        """A copy the engine may change freely (cheaper than deepcopy: values are plain)."""
+        return Session.from_dict(self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "stack": [
+                {"flow": f.flow, "node": f.node, "vars": _copy_vars(f.vars), "resume": f.resume,
+                 "rerender": f.rerender, "waiting": f.waiting}
+                for f in self.stack
+            ],
+            "profile": dict(self.profile),
+            "consent_at": self.consent_at,
+            "consent_version": self.consent_version,
+            "pending_start": self.pending_start,
+            "locale": self.locale,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:
         data = dict(data)
-        data["stack"] = [Frame(**f) for f in data.get("stack", [])]
+        data["stack"] = [Frame(**{**f, "vars": _copy_vars(f.get("vars", {}))})
+                         for f in data.get("stack", [])]
+        data["profile"] = dict(data.get("profile") or {})
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _copy_vars(values: dict[str, Any]) -> dict[str, Any]:
+    """Frame variables hold numbers, strings, booleans and lists of strings (flags)."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in values.items()}
