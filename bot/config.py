@@ -113,6 +113,7 @@ class Config:
             services_text=self.services_text(),
             hotline_texts=dict(self.hotlines),
             timezone=self.tz,
+            retention_days=self.retention.inactive_days,
         )
 
 

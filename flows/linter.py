@@ -24,8 +24,8 @@ WA_MAX_BUTTONS = 3
 WA_MAX_ROWS = 10
 
 PROFILE_FIELDS = {"age_group", "area", "pregnant"}
-GLOBAL_NAMES = {"today", "now", "consent_at", "consent_version", "history", "services", "areas",
-                "flags"}
+GLOBAL_NAMES = {"today", "now", "consent_at", "consent_version", "history", "history_count",
+                "services", "areas", "flags", "retention_days"}
 
 
 def lint_directory(directory: Path) -> list[Problem]:

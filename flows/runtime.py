@@ -67,6 +67,7 @@ class EngineSettings:
     hotline_texts: dict[str, str] = field(default_factory=dict)  # overrides by hotline id
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
     locale: str = "id"
+    retention_days: int = 90
 
 
 @dataclass
@@ -114,6 +115,7 @@ class _Run:
         self.events: list[Event] = []
         self._pending: list[tuple[str, str]] = []  # (text, node) bubbles not yet sent
         self._history: str | None = None
+        self._history_count = 0
         self._steps = 0
 
     # ------------------------------------------------------------------ entry point
@@ -401,7 +403,8 @@ class _Run:
             self.emit(emit["event"], **data)
         if node.consent:
             self.record_consent(node.consent)
-        if any("history" in t.names for t in node.say):
+        if any({"history", "history_count"} & t.names for t in node.say) or any(
+                "history_count" in b.condition.names for b in node.branch if b.condition):
             await self.load_history()
         for bubble in node.say:
             self.say_text(self.render(bubble, frame), frame, node)
@@ -568,6 +571,10 @@ class _Run:
             return self.session.consent_version
         if name == "history":
             return self._history or ""
+        if name == "history_count":
+            return self._history_count
+        if name == "retention_days":
+            return self.settings.retention_days
         if name == "services":
             return self.settings.services_text
         if name == "areas":
@@ -616,6 +623,7 @@ class _Run:
         if self._history is not None:
             return
         items = await self.context.history()
+        self._history_count = len(items)
         lines = []
         for item in items:
             flow = self.content.flows.get(item.instrument)
