@@ -28,14 +28,13 @@ from typing import Literal
 
 from flows.crisis.lexicon import (
     LEVELS,
-    MAX_GAP,
     NUMBER_GROUP,
     Lexicon,
     Phrase,
     read_lexicon,
     word_ids,
 )
-from flows.crisis.text import clean_word, prepare, split_clauses
+from flows.crisis.text import clean_word, prepare, split_clauses, split_sentences, strip_particle
 from flows.problems import ContentError
 
 Level = Literal["check", "high", "urgent"]
@@ -76,8 +75,21 @@ class _Entry:
 class _Match:
     entry: _Entry
     start: int
-    clause_end: int
+    sentence_end: int
     subject: Subject
+
+
+class _Message:
+    """A message as the detector sees it: ids per word, and its sentence/clause bounds."""
+
+    __slots__ = ("clause_hi", "clause_lo", "keys", "sentence_lo", "sentences")
+
+    def __init__(self) -> None:
+        self.keys: list[frozenset[str]] = []
+        self.sentences: list[list[tuple[int, int]]] = []  # clauses (lo, hi) per sentence
+        self.clause_lo: list[int] = []  # per word: where its clause starts
+        self.clause_hi: list[int] = []
+        self.sentence_lo: list[int] = []
 
 
 class CrisisDetector:
@@ -94,9 +106,9 @@ class CrisisDetector:
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
         self._idioms = self._index(lexicon.not_crisis, common)
+        self._info = self._index(lexicon.info, common)
         self._cues_anywhere = self._index(lexicon.cues_anywhere, common)
         self._cues_after = self._index(lexicon.cues_after, common)
-        self._info = self._index(lexicon.info, common)
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._key_cache: dict[str, frozenset[str]] = {}
 
@@ -105,14 +117,14 @@ class CrisisDetector:
     def _index(self, phrases: list[Phrase], common: frozenset[str]) -> dict[str, list[_Entry]]:
         """Each phrase filed under its least common word, tried only when all are present."""
         index: dict[str, list[_Entry]] = defaultdict(list)
+
+        def rarity(element: str) -> tuple[int, int]:
+            kind = 0 if element.startswith("<") else 1 if element in common else 2
+            return kind, len(element)
+
         for phrase in phrases:
             ids = phrase.ids
             entry = _Entry(phrase, ids, bool(ids & self._negation))
-
-            def rarity(element: str) -> tuple[int, int]:
-                kind = 0 if element.startswith("<") else 1 if element in common else 2
-                return kind, len(element)
-
             index[max(ids, key=rarity)].append(entry)
         return dict(index)
 
@@ -134,6 +146,11 @@ class CrisisDetector:
             abbreviations = self.lexicon.abbreviations
             for word in clean_word(raw):
                 expansion = abbreviations.get(word)
+                if expansion is None and not self._keys(word):
+                    expansion = next(
+                        (abbreviations[w] for w in strip_particle(word) if w in abbreviations),
+                        None,
+                    )  # "tmnku" → teman
                 if expansion:
                     out.extend(expansion)
                 elif len(word) >= 6 and not self._keys(word):
@@ -161,50 +178,56 @@ class CrisisDetector:
             for clause in split_clauses(prepare(text))
         ]
 
+    def _read(self, text: str) -> _Message:
+        message = _Message()
+        keys = message.keys
+        for sentence in split_sentences(prepare(text)):
+            sentence_lo = len(keys)
+            clauses = []
+            for clause in sentence:
+                lo = len(keys)
+                for raw in clause:
+                    for word in self._words(raw):
+                        keys.append(self._keys(word))
+                if len(keys) > lo:
+                    clauses.append((lo, len(keys)))
+                    message.clause_lo.extend([lo] * (len(keys) - lo))
+                    message.clause_hi.extend([len(keys)] * (len(keys) - lo))
+            if clauses:
+                message.sentences.append(clauses)
+                message.sentence_lo.extend([sentence_lo] * (len(keys) - sentence_lo))
+        return message
+
     # ------------------------------------------------------------------ detection
 
     def detect(self, text: str) -> Detection | None:
-        keys: list[frozenset[str]] = []
-        clauses: list[tuple[int, int]] = []
-        for clause in split_clauses(prepare(text)):
-            lo = len(keys)
-            for raw in clause:
-                for word in self._words(raw):
-                    keys.append(self._keys(word))
-            if len(keys) > lo:
-                clauses.append((lo, len(keys)))
+        message = self._read(text)
+        keys = message.keys
         if not keys:
             return None
         present = set().union(*keys)
         candidates = self._candidates(self._crisis, present)
         if not candidates:
             return None
-        masked: set[int] = set()
-        for entry in self._candidates(self._idioms, present):
-            for combo, _lo, _hi in self._occurrences(entry, keys, clauses, masked, False):
-                for occurrence in combo:
-                    masked.update(occurrence)
-        topic: set[int] = set()
-        for entry in self._candidates(self._info, present):
-            for combo, _lo, _hi in self._occurrences(entry, keys, clauses, set(), False):
-                for occurrence in combo:
-                    topic.update(occurrence)
+        masked = self._positions(self._idioms, message, present, set())
+        topic = self._positions(self._info, message, present, set())
         matches: list[_Match] = []
         for entry in candidates:
-            for combo, lo, hi in self._occurrences(entry, keys, clauses, masked, True):
+            for combo, sentence_hi in self._occurrences(entry, message, masked, True):
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
-                if topic and self._about_topic(keys, topic, start, end, lo, hi, used):
+                if topic and self._about_topic(message, topic, start, end, used):
                     continue
-                matches.append(_Match(entry, start, hi, self._subject(keys, start, lo, used)))
+                subject = self._subject(message, start, used)
+                matches.append(_Match(entry, start, sentence_hi, subject))
                 break
         if not matches:
             return None
         cues: list[str] = []
         boost_all = False
         for entry in self._candidates(self._cues_anywhere, present):
-            if next(self._occurrences(entry, keys, clauses, masked, True), None):
+            if next(self._occurrences(entry, message, masked, True), None):
                 cues.append(entry.phrase.text)
                 boost_all = True
         after_cues = [
@@ -212,7 +235,7 @@ class CrisisDetector:
                 entry,
                 [
                     (min(o[0] for o in combo), hi)
-                    for combo, _lo, hi in self._occurrences(entry, keys, clauses, masked, True)
+                    for combo, hi in self._occurrences(entry, message, masked, True)
                 ],
             )
             for entry in self._candidates(self._cues_after, present)
@@ -223,7 +246,7 @@ class CrisisDetector:
             level = phrase.level
             boosted = boost_all
             for entry, spots in after_cues:
-                if any(hi == match.clause_end and start > match.start for start, hi in spots):
+                if any(hi == match.sentence_end and at > match.start for at, hi in spots):
                     boosted = True
                     if entry.phrase.text not in cues:
                         cues.append(entry.phrase.text)
@@ -252,53 +275,65 @@ class CrisisDetector:
                     found.append(entry)
         return found
 
+    def _positions(
+        self, index: dict[str, list[_Entry]], message: _Message, present: set[str], masked: set[int]
+    ) -> set[int]:
+        """Every word used by any occurrence of the phrases of `index` (idioms, info)."""
+        used: set[int] = set()
+        for entry in self._candidates(index, present):
+            for combo, _hi in self._occurrences(entry, message, masked, False):
+                for occurrence in combo:
+                    used.update(occurrence)
+        return used
+
     # ------------------------------------------------------------------ matching
 
     def _occurrences(
-        self,
-        entry: _Entry,
-        keys: list[frozenset[str]],
-        clauses: list[tuple[int, int]],
-        masked: set[int],
-        check: bool,
-    ) -> Iterator[tuple[list[tuple[int, ...]], int, int]]:
-        """Where the phrase occurs: (one position tuple per part, clause start, clause end).
+        self, entry: _Entry, message: _Message, masked: set[int], check: bool
+    ) -> Iterator[tuple[list[tuple[int, ...]], int]]:
+        """Where the phrase occurs: (one position tuple per part, end of its sentence).
 
-        With `check`, occurrences governed by a negation are skipped."""
-        parts = entry.phrase.parts
-        allow_negation = entry.negates
-        for lo, hi in clauses:
+        Each part lies inside one clause; the parts of "a + b" inside one sentence. With
+        `check`, occurrences governed by a negation are skipped."""
+        phrase = entry.phrase
+        keys = message.keys
+        for clauses in message.sentences:
             found = []
-            for part in parts:
-                occurrences = self._part(part, keys, lo, hi, masked, allow_negation)
-                if check and not allow_negation:
-                    occurrences = [o for o in occurrences if not self._negated(keys, o[0], lo)]
+            for part, gaps in zip(phrase.parts, phrase.gaps, strict=True):
+                occurrences = []
+                for lo, hi in clauses:
+                    for occurrence in self._part(part, gaps, keys, lo, hi, masked, entry):
+                        if check and not entry.negates and self._negated(keys, occurrence[0], lo):
+                            continue
+                        occurrences.append(occurrence)
                 if not occurrences:
                     break
                 found.append(occurrences)
             else:
+                sentence_hi = clauses[-1][1]
                 if len(found) == 1:
                     for occurrence in found[0]:
-                        yield [occurrence], lo, hi
+                        yield [occurrence], sentence_hi
                 else:
                     combo = _combine(found, [], set())
                     if combo:
-                        yield combo, lo, hi
+                        yield combo, sentence_hi
 
     def _part(
         self,
         part: tuple[str, ...],
+        gaps: tuple[int, ...],
         keys: list[frozenset[str]],
         lo: int,
         hi: int,
         masked: set[int],
-        allow_negation: bool,
+        entry: _Entry,
     ) -> list[tuple[int, ...]]:
         first = part[0]
         out = []
         for i in range(lo, hi):
             if first in keys[i] and i not in masked:
-                rest = self._extend(part, 1, i, hi, keys, masked, allow_negation)
+                rest = self._extend(part, gaps, 1, i, hi, keys, masked, entry.negates)
                 if rest is not None:
                     out.append((i, *rest))
         return out
@@ -306,22 +341,24 @@ class CrisisDetector:
     def _extend(
         self,
         part: tuple[str, ...],
+        gaps: tuple[int, ...],
         j: int,
         at: int,
         hi: int,
         keys: list[frozenset[str]],
         masked: set[int],
-        allow_negation: bool,
+        negates: bool,
     ) -> tuple[int, ...] | None:
+        """Positions of part[j:], element j within gaps[j] words after position `at`."""
         if j == len(part):
             return ()
         element = part[j]
-        for q in range(at + 1, min(at + 2 + MAX_GAP, hi)):
+        for q in range(at + 1, min(at + 2 + gaps[j], hi)):
             if element in keys[q] and q not in masked:
-                rest = self._extend(part, j + 1, q, hi, keys, masked, allow_negation)
+                rest = self._extend(part, gaps, j + 1, q, hi, keys, masked, negates)
                 if rest is not None:
                     return (q, *rest)
-            if not allow_negation and keys[q] & self._negation:
+            if not negates and keys[q] & self._negation:
                 return None  # "pengen ga mati" is not "pengen mati"
         return None
 
@@ -340,37 +377,34 @@ class CrisisDetector:
         return False
 
     def _about_topic(
-        self,
-        keys: list[frozenset[str]],
-        topic: set[int],
-        start: int,
-        end: int,
-        lo: int,
-        hi: int,
-        used: set[int],
+        self, message: _Message, topic: set[int], start: int, end: int, used: set[int]
     ) -> bool:
         """Talk about the topic (article, prevention, signs), not about the resident.
 
-        An info phrase shortly before the sign in the same clause, or right after it, with
-        no "aku/saya" and no named person (temanku: see `_subject`) closer to the sign."""
+        An info phrase shortly before the sign in the same sentence, or right after it in
+        the same clause, with no "aku/saya" closer to the sign."""
+        keys = message.keys
         if any(keys[p] & self._self for p in used):
             return False
-        person = self._self | self._other
-        for j in range(start - 1, max(start - 1 - INFO_REACH_BACK, lo - 1), -1):
+        for j in range(
+            start - 1, max(start - 1 - INFO_REACH_BACK, message.sentence_lo[start] - 1), -1
+        ):
             if j in topic:
                 return True
-            if keys[j] & person:
+            if keys[j] & self._self:
                 return False
-        for j in range(end + 1, min(end + 1 + INFO_REACH_AHEAD, hi)):
+        for j in range(end + 1, min(end + 1 + INFO_REACH_AHEAD, message.clause_hi[end])):
             if j in topic:
                 return True
-            if keys[j] & person:
+            if keys[j] & self._self:
                 return False
         return False
 
-    def _subject(self, keys: list[frozenset[str]], start: int, lo: int, used: set[int]) -> Subject:
+    def _subject(self, message: _Message, start: int, used: set[int]) -> Subject:
+        keys = message.keys
         if any(keys[p] & self._self for p in used):
             return "self"
+        lo = message.clause_lo[start]
         for j in range(start - 1, max(start - 1 - SUBJECT_REACH, lo - 1), -1):
             if keys[j] & self._self:
                 # "temen gw", "kakak saya": a person of mine is the subject

@@ -36,10 +36,12 @@ TOP_KEYS = (
     "groups",
 )
 NUMBER_GROUP = "angka"  # built in: any number written in digits belongs to <angka>
-MAX_GAP = 3  # other words allowed between two words of a phrase
+MAX_GAP = 3  # other words allowed between two words of a phrase, and where "..." is written
+FIXED_GAP = 0  # … of an idiom (not_crisis) or an info phrase, unless "..." is written
+GAP_MARKS = ("...", "\u2026")
 
 _GROUP_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_PHRASE_PUNCTUATION = re.compile(r"[.,!?;:()\[\]{}\"|/\\]")
+_PHRASE_PUNCTUATION = re.compile(r"[.,!?;:()\[\]{}\"|/\\\u2026]")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Phrase:
     text: str
     line: int
     parts: tuple[tuple[str, ...], ...]
+    gaps: tuple[tuple[int, ...], ...]  # per element: other words allowed before it
     category: str = ""
     level: int = 0  # 1 check, 2 high, 3 urgent; 0 for idioms and cues
 
@@ -444,8 +447,10 @@ class _Compiler:
                 )
             self.group_members[name] = ids
 
-    def phrase(self, text: str, line: int, category: str = "", level: int = 0) -> Phrase | None:
-        if _PHRASE_PUNCTUATION.search(text):
+    def phrase(
+        self, text: str, line: int, category: str = "", level: int = 0, gap: int = MAX_GAP
+    ) -> Phrase | None:
+        if _PHRASE_PUNCTUATION.search(" ".join(t for t in text.split() if t not in GAP_MARKS)):
             self.error(
                 line,
                 _("The phrase '{text}' contains punctuation.").format(text=text),
@@ -455,10 +460,23 @@ class _Compiler:
                 ),
             )
             return None
-        parts = []
+        parts, gaps = [], []
         for part_text in text.split("+"):
             elements: list[str] = []
+            part_gaps: list[int] = []
+            wide = False
             for token in part_text.split():
+                if token in GAP_MARKS:
+                    if not elements:
+                        self.error(
+                            line,
+                            _("'...' must stand between two words ('{text}').").format(text=text),
+                            _("Write it like this: <alat> ... mati"),
+                        )
+                        return None
+                    wide = True
+                    continue
+                before = len(elements)
                 if token.startswith("<") or token.endswith(">"):
                     name = token.strip("<>").lower()
                     if not (token.startswith("<") and token.endswith(">")) or (
@@ -490,6 +508,18 @@ class _Compiler:
                 else:
                     for word in self.clean_single(token):
                         elements.extend(self.spec_id(w) for w in self.expand(word))
+                added = len(elements) - before
+                if added:
+                    part_gaps.append(MAX_GAP if wide else gap)
+                    part_gaps.extend([0] * (added - 1))  # words of one abbreviation stay together
+                    wide = False
+            if wide:
+                self.error(
+                    line,
+                    _("'...' must stand between two words ('{text}').").format(text=text),
+                    _("Write it like this: <alat> ... mati"),
+                )
+                return None
             if not elements:
                 self.error(
                     line,
@@ -498,10 +528,11 @@ class _Compiler:
                 )
                 return None
             parts.append(tuple(elements))
-        return Phrase(text, line, tuple(parts), category, level)
+            gaps.append(tuple(part_gaps))
+        return Phrase(text, line, tuple(parts), tuple(gaps), category, level)
 
-    def phrases(self, entries: list[tuple[str, int]]) -> list[Phrase]:
-        return [p for text, line in entries if (p := self.phrase(text, line))]
+    def phrases(self, entries: list[tuple[str, int]], gap: int = MAX_GAP) -> list[Phrase]:
+        return [p for text, line in entries if (p := self.phrase(text, line, gap=gap))]
 
     def context_ids(self, name: str) -> frozenset[str]:
         ids = set()
@@ -590,10 +621,10 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         for text, line, category, level in reader.crisis
         if (p := compiler.phrase(text, line, category, level_of[level]))
     ]
-    not_crisis = compiler.phrases(reader.not_crisis)
+    not_crisis = compiler.phrases(reader.not_crisis, FIXED_GAP)
     cues_anywhere = compiler.phrases(reader.cues["anywhere"])
     cues_after = compiler.phrases(reader.cues["after"])
-    info = compiler.phrases(reader.context["info"])
+    info = compiler.phrases(reader.context["info"], FIXED_GAP)
     context = {name: compiler.context_ids(name) for name in CONTEXT_WORDS}
     compiler.check_duplicates(crisis, not_crisis)
     if not crisis and not any(p.severity == "error" for p in reader.problems):

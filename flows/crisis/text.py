@@ -53,7 +53,8 @@ _ELLIPSIS = re.compile(r"\.{2,}|\u2026")
 # "b u n u h", "b-u-n-u-h", "m.a.t.i".
 _SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ \t\-._*]+[^\W_]){2,}(?![^\W_])")
 _SPACED_SEPARATORS = re.compile(r"[ \t\-._*]+")
-_CLAUSE_BREAK = re.compile(r"[.,!?;:()\[\]{}\"\n\r|/\\]+")
+_SENTENCE_BREAK = re.compile(r"[.!?;\n\r]+")
+_CLAUSE_BREAK = re.compile(r"[,:()\[\]{}\"|/\\]+")
 _WORD = re.compile(r"[^\W_]+(?:[-@$][^\W_]*)*")
 _REPEATS = re.compile(r"(.)\1+")
 _REDUP_TWO = re.compile(r"([a-z]+)2([a-z]*)")
@@ -71,14 +72,22 @@ def prepare(text: str) -> str:
     return _SPACED.sub(lambda m: _SPACED_SEPARATORS.sub("", m.group(0)), text)
 
 
-def split_clauses(text: str) -> list[list[str]]:
-    """Prepared text → clauses (cut at . , ! ? ; : and line breaks) of raw words."""
+def split_sentences(text: str) -> list[list[list[str]]]:
+    """Prepared text → sentences (cut at . ! ? ; and line breaks) → clauses (cut at , : and
+    brackets) → raw words."""
     out = []
-    for piece in _CLAUSE_BREAK.split(text):
-        words = _WORD.findall(piece)
-        if words:
-            out.append(words)
+    for sentence in _SENTENCE_BREAK.split(text):
+        clauses = [
+            words for piece in _CLAUSE_BREAK.split(sentence) if (words := _WORD.findall(piece))
+        ]
+        if clauses:
+            out.append(clauses)
     return out
+
+
+def split_clauses(text: str) -> list[list[str]]:
+    """Prepared text → clauses of raw words, sentence boundaries dropped."""
+    return [clause for sentence in split_sentences(text) for clause in sentence]
 
 
 def collapse(word: str) -> str:
@@ -192,5 +201,14 @@ def family(base: str) -> set[str]:
 
 
 def strip_particle(word: str) -> list[str]:
-    """The word without one emphasis/person ending, if it leaves at least 3 letters."""
-    return [word[: -len(p)] for p in PARTICLES if word.endswith(p) and len(word) - len(p) >= 3]
+    """The word without one emphasis/person ending, if it leaves at least 2 letters (hpku).
+
+    Letters were collapsed, so "anakku" arrives as "anaku": "anak" is tried before "ana"."""
+    out = []
+    for p in PARTICLES:
+        if word.endswith(p) and len(word) - len(p) >= 2:
+            base = word[: -len(p)]
+            if base[-1] != p[0]:
+                out.append(base + p[0])
+            out.append(base)
+    return out
