@@ -34,7 +34,15 @@ from flows.crisis.lexicon import (
     read_lexicon,
     word_ids,
 )
-from flows.crisis.text import clean_word, prepare, split_clauses, split_sentences, strip_particle
+from flows.crisis.text import (
+    CLITICS,
+    clean_word,
+    prepare,
+    split_clauses,
+    split_clitic,
+    split_sentences,
+    strip_particle,
+)
 from flows.problems import ContentError
 
 Level = Literal["check", "high", "urgent"]
@@ -82,10 +90,11 @@ class _Match:
 class _Message:
     """A message as the detector sees it: ids per word, and its sentence/clause bounds."""
 
-    __slots__ = ("clause_hi", "clause_lo", "keys", "sentence_lo", "sentences")
+    __slots__ = ("clause_hi", "clause_lo", "keys", "light", "sentence_lo", "sentences")
 
     def __init__(self) -> None:
         self.keys: list[frozenset[str]] = []
+        self.light: set[int] = set()  # split-off -ku/-mu: not counted as a word in between
         self.sentences: list[list[tuple[int, int]]] = []  # clauses (lo, hi) per sentence
         self.clause_lo: list[int] = []  # per word: where its clause starts
         self.clause_hi: list[int] = []
@@ -153,15 +162,24 @@ class CrisisDetector:
                     )  # "tmnku" → teman
                 if expansion:
                     out.extend(expansion)
-                elif len(word) >= 6 and not self._keys(word):
-                    out.extend(self._split_compound(word))
+                elif not self._keys(word):
+                    out.extend(self._split_compound(word) if len(word) >= 6 else (word,))
                 else:
-                    out.append(word)
+                    out.extend(self._split_clitic(word))
             found = tuple(out)
             if len(self._word_cache) > _CACHE_LIMIT:
                 self._word_cache.clear()
             self._word_cache[raw] = found
         return found
+
+    def _split_clitic(self, word: str) -> tuple[str, ...]:
+        """'memukulku' → memukul ku; a word the lexicon knows as it is stays whole."""
+        if word in self.lexicon.surfaces or word in self.lexicon.exact:
+            return (word,)
+        for base, clitic in split_clitic(word):
+            if self._keys(base):
+                return base, clitic
+        return (word,)
 
     def _split_compound(self, word: str) -> tuple[str, ...]:
         """'bunuhdiri' → bunuh diri, 'pengenmati' → pengen mati; otherwise the word."""
@@ -187,8 +205,11 @@ class CrisisDetector:
             for clause in sentence:
                 lo = len(keys)
                 for raw in clause:
-                    for word in self._words(raw):
+                    words = self._words(raw)
+                    for word in words:
                         keys.append(self._keys(word))
+                    if len(words) > 1 and words[-1] in CLITICS:
+                        message.light.add(len(keys) - 1)
                 if len(keys) > lo:
                     clauses.append((lo, len(keys)))
                     message.clause_lo.extend([lo] * (len(keys) - lo))
@@ -302,7 +323,7 @@ class CrisisDetector:
             for part, gaps in zip(phrase.parts, phrase.gaps, strict=True):
                 occurrences = []
                 for lo, hi in clauses:
-                    for occurrence in self._part(part, gaps, keys, lo, hi, masked, entry):
+                    for occurrence in self._part(part, gaps, message, lo, hi, masked, entry):
                         if check and not entry.negates and self._negated(keys, occurrence[0], lo):
                             continue
                         occurrences.append(occurrence)
@@ -323,17 +344,18 @@ class CrisisDetector:
         self,
         part: tuple[str, ...],
         gaps: tuple[int, ...],
-        keys: list[frozenset[str]],
+        message: _Message,
         lo: int,
         hi: int,
         masked: set[int],
         entry: _Entry,
     ) -> list[tuple[int, ...]]:
         first = part[0]
+        keys = message.keys
         out = []
         for i in range(lo, hi):
             if first in keys[i] and i not in masked:
-                rest = self._extend(part, gaps, 1, i, hi, keys, masked, entry.negates)
+                rest = self._extend(part, gaps, 1, i, hi, message, masked, entry.negates)
                 if rest is not None:
                     out.append((i, *rest))
         return out
@@ -345,7 +367,7 @@ class CrisisDetector:
         j: int,
         at: int,
         hi: int,
-        keys: list[frozenset[str]],
+        message: _Message,
         masked: set[int],
         negates: bool,
     ) -> tuple[int, ...] | None:
@@ -353,13 +375,19 @@ class CrisisDetector:
         if j == len(part):
             return ()
         element = part[j]
-        for q in range(at + 1, min(at + 2 + gaps[j], hi)):
+        keys = message.keys
+        budget = gaps[j]
+        for q in range(at + 1, hi):
             if element in keys[q] and q not in masked:
-                rest = self._extend(part, gaps, j + 1, q, hi, keys, masked, negates)
+                rest = self._extend(part, gaps, j + 1, q, hi, message, masked, negates)
                 if rest is not None:
                     return (q, *rest)
             if not negates and keys[q] & self._negation:
                 return None  # "pengen ga mati" is not "pengen mati"
+            if q not in message.light:
+                budget -= 1
+                if budget < 0:
+                    return None
         return None
 
     def _negated(self, keys: list[frozenset[str]], start: int, lo: int) -> bool:

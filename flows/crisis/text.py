@@ -24,6 +24,9 @@ VOWELS = frozenset("aeiou")
 # Endings that only add person or emphasis; stripped while looking a word up
 # (aku → akulah, diri → diriku, hidup → hidupnya), longest first.
 PARTICLES = ("nyalah", "nya", "nye", "lah", "kah", "pun", "tah", "ku", "mu")
+# Of those, the pronouns: split off as their own word, so "memukulku" reads "memukul ku"
+# (= aku) and "temanku" reads "teman ku".
+CLITICS = ("ku", "mu")
 
 # Endings that make a verb or noun: generated into each base word's family.
 _DERIVATIONAL = ("", "kan", "in", "i", "an")
@@ -98,24 +101,25 @@ def collapse(word: str) -> str:
 def _one(word: str) -> str:
     """Clean one hyphen-free word: digits as letters, repeated letters."""
     if not word.isalpha() and not word.isdigit():
-        m = _REDUP_TWO.fullmatch(word)
-        if m:
-            return _reduplicated(collapse(m[1]), collapse(m[1] + m[2]))[0]
         word = word.translate(_LEET)
         word = "".join(c for c in word if c.isalnum())
     return collapse(word)
 
 
 def _reduplicated(first: str, second: str) -> list[str]:
-    """'luka-luka' → luka, 'dipukul-pukul' → dipukul; 'mati-matian' stays one other word."""
+    """'luka-luka' → luka luka, 'dipukul-pukul' → dipukul pukul (both words stay, so
+    "pegang pegang" can differ from "pegang"); 'mati-matian' stays one other word."""
     if first == second or first.endswith(second):
-        return [first]
+        return [first, second]
     return [first + "~" + second]
 
 
 def clean_word(raw: str) -> list[str]:
     """One raw word from `split_clauses` → one or more clean words."""
     if "-" not in raw:
+        m = _REDUP_TWO.fullmatch(raw)
+        if m:  # "mati2an", "luka2"
+            return _reduplicated(collapse(m[1]), collapse(m[1] + m[2]))
         word = _one(raw)
         return [word] if word else []
     parts = [_one(p) for p in raw.split("-")]
@@ -198,6 +202,18 @@ def family(base: str) -> set[str]:
     forms = {collapse(stem + end) for stem in stems for end in _DERIVATIONAL}
     forms.add(collapse("ke" + base + "an"))
     return forms
+
+
+def split_clitic(word: str) -> list[tuple[str, str]]:
+    """Candidate (word, pronoun) splits of -ku/-mu: "memukulku" → ("memukul", "ku")."""
+    out = []
+    for clitic in CLITICS:
+        if word.endswith(clitic) and len(word) - len(clitic) >= 2:
+            base = word[: -len(clitic)]
+            if base[-1] != clitic[0]:
+                out.append((base + clitic[0], clitic))  # "anakku" arrives as "anaku"
+            out.append((base, clitic))
+    return out
 
 
 def strip_particle(word: str) -> list[str]:
