@@ -44,9 +44,27 @@ def pick(reply) -> Inbound:
     return Inbound(choice=ids[0], node=reply.node)
 
 
-async def resident(conversations, user: str, flow: str, latencies: list[float]) -> int:
+class Pacer:
+    """Releases messages at a fixed offered rate (0 = as fast as possible)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1 / rate if rate else 0.0
+        self.next_at = time.perf_counter()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.perf_counter()
+        self.next_at = max(self.next_at + self.interval, now)
+        if self.next_at > now:
+            await asyncio.sleep(self.next_at - now)
+
+
+async def resident(conversations, user: str, flow: str, latencies: list[float],
+                   pacer: Pacer) -> int:
     inbound = Inbound(text=f"/start {flow}")
     for sent in range(1, 60):
+        await pacer.wait()
         started = time.perf_counter()
         turn = await conversations.handle("bench", user, inbound)
         latencies.append(time.perf_counter() - started)
@@ -81,7 +99,8 @@ def prefill(db_path: Path, count: int) -> None:
     db.close()
 
 
-async def scenario(residents: int, prefilled: int, flow: str, content: Path | None) -> dict:
+async def scenario(residents: int, prefilled: int, flow: str, content: Path | None,
+                   rate: float = 0) -> dict:
     os.environ.setdefault("TEMANJIWA_SECRET", "bench")
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.db"
@@ -91,9 +110,11 @@ async def scenario(residents: int, prefilled: int, flow: str, content: Path | No
             prefill(db_path, prefilled)
             await runtime.store.open()
         latencies: list[float] = []
+        pacer = Pacer(rate)
         started = time.perf_counter()
         counts = await asyncio.gather(*(
-            resident(runtime.conversations, f"r{i}", flow, latencies) for i in range(residents)
+            resident(runtime.conversations, f"r{i}", flow, latencies, pacer)
+            for i in range(residents)
         ))
         elapsed = time.perf_counter() - started
         await runtime.close()
@@ -101,6 +122,7 @@ async def scenario(residents: int, prefilled: int, flow: str, content: Path | No
     return {
         "residents": residents,
         "prefilled": prefilled,
+        "offered_per_s": rate or "max",
         "messages": sum(counts),
         "seconds": round(elapsed, 2),
         "messages_per_s": round(sum(counts) / elapsed),
@@ -116,23 +138,28 @@ def main() -> int:
     parser.add_argument("--prefill", type=int, default=0)
     parser.add_argument("--flow", default="phq9")
     parser.add_argument("--content", type=Path, default=None)
-    parser.add_argument("--both", action="store_true", help="run 0 and 100,000 prefilled")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="offered messages per second (0: all residents at once, flat out)")
+    parser.add_argument("--both", action="store_true",
+                        help="run 0 and 100,000 prefilled, flat out and at --rate (default 1000)")
     args = parser.parse_args()
     if args.both:
         rows = []
         for prefilled in (0, 100_000):
-            cmd = [sys.executable, __file__, "--residents", str(args.residents), "--prefill",
-                   str(prefilled), "--flow", args.flow]
-            if args.content:
-                cmd += ["--content", str(args.content)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            for rate in (0, args.rate or 1000):
+                cmd = [sys.executable, __file__, "--residents", str(args.residents), "--prefill",
+                       str(prefilled), "--flow", args.flow, "--rate", str(rate)]
+                if args.content:
+                    cmd += ["--content", str(args.content)]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         keys = list(rows[0])
         print(" | ".join(keys))
         for row in rows:
             print(" | ".join(str(row[k]) for k in keys))
         return 0
-    result = asyncio.run(scenario(args.residents, args.prefill, args.flow, args.content))
+    result = asyncio.run(scenario(args.residents, args.prefill, args.flow, args.content,
+                                  args.rate))
     print(json.dumps(result))
     return 0
 
