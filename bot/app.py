@@ -6,6 +6,7 @@ linter, the last good copy is served instead, so a broken edit never takes the b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -72,6 +73,44 @@ def load_detector(content_dir: Path) -> CrisisDetector | None:
     from flows.crisis import load_detector as load
 
     return load(lexicon)
+
+
+class ContentWatcher:
+    """Reloads content when its files change; a version that fails the linter is not served."""
+
+    def __init__(self, engine: Engine, directory: Path, keep_dir: Path):
+        self.engine = engine
+        self.directory = directory
+        self.keep_dir = keep_dir
+        self._seen = self.fingerprint()
+
+    def fingerprint(self) -> tuple[int, float]:
+        files = [p for p in self.directory.rglob("*") if p.is_file()]
+        return len(files), max((p.stat().st_mtime for p in files), default=0.0)
+
+    def check(self) -> bool:
+        """Reload if anything changed; True when new content is now served."""
+        current = self.fingerprint()
+        if current == self._seen:
+            return False
+        self._seen = current
+        try:
+            content = load_content(self.directory)
+            detector = load_detector(self.directory)
+        except Exception as exc:  # a content edit must never stop the bot
+            count = len(exc.problems) if isinstance(exc, ContentError) else 1
+            log.error("content changed but has %d problem(s); still serving the previous "
+                      "version. Run 'temanjiwa lint' to see them.", count)
+            return False
+        load_live_content(self.directory, self.keep_dir)  # refresh the last good copy
+        self.engine.replace_content(content, detector)
+        log.info("content reloaded from %s", self.directory)
+        return True
+
+    async def run(self, interval_s: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await asyncio.to_thread(self.check)
 
 
 @dataclass

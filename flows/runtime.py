@@ -80,8 +80,12 @@ class Turn:
 class Engine:
     def __init__(self, content: Content, settings: EngineSettings | None = None,
                  detector: CrisisDetector | None = None):
-        self.content = content
         self.settings = settings or EngineSettings()
+        self.replace_content(content, detector)
+
+    def replace_content(self, content: Content, detector: CrisisDetector | None) -> None:
+        """Serve new content from the next message on (sessions on removed nodes go home)."""
+        self.content = content
         self.detector = detector
         self.commands = {
             word: name for name, words in content.system.commands.items() for word in words
