@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
-from flows.messages import Event, Inbound, Reply
+from flows.messages import Choice, Event, Inbound, Reply
 from flows.runtime import Engine, HistoryItem
 from flows.session import Session
 from storage.base import Store, Transaction
@@ -34,11 +35,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """A message for someone other than this turn's resident (the cadre in a relay), or for a
+    resident from a cadre. Delivered by the channel named `channel` to `address` (its
+    platform id / chat id); never stored."""
+
+    channel: str
+    address: str
+    text: str
+    choices: tuple[Choice, ...] = ()
+    node: str = ""
+
+
 @dataclass
 class Turn:
     replies: list[Reply]
     events: list[Event]
     user_key: str
+    outbound: list[Outbound] = field(default_factory=list)  # send after `replies`
 
 
 @dataclass
@@ -51,6 +66,30 @@ class EffectContext:
     platform_user_id: str  # only to encrypt an agreed contact address; never stored plain
     session: Session
     now: datetime
+    replies: Sequence[Reply] = ()  # what the bot says this turn (e.g. which hotlines it gave)
+    # The resident's message, only for `escalate`/`crisis_detected` events when this very
+    # message triggered the crisis detector (see WORDS_EVENTS). In memory only: a handler
+    # must encrypt it before it touches the database, and only for an escalation.
+    inbound_text: str | None = None
+    outbound: list[Outbound] = field(default_factory=list)  # e.g. "relay ended" to a cadre
+
+
+@dataclass
+class Intercept:
+    """A turn hook's answer before the engine runs (bot/escalation.py: the relay)."""
+
+    turn: Turn | None = None  # answer with this and skip the engine
+    outbound: list[Outbound] = field(default_factory=list)  # deliver these as well
+
+
+class TurnHook(Protocol):
+    async def before_engine(self, channel: str, platform_user_id: str, key: str,
+                            inbound: Inbound, now: datetime) -> Intercept | None: ...
+
+    async def in_transaction(self, ctx: EffectContext) -> None: ...
+
+
+WORDS_EVENTS = ("escalate", "crisis_detected")
 
 
 class _StoreContext:
@@ -107,6 +146,7 @@ class Conversations:
         self.effects: dict[str, EffectHandler] = {
             "screening_completed": self._store_result,
         }
+        self.hook: TurnHook | None = None  # set by bot.escalation.install
 
     def key_for(self, channel: str, platform_user_id: str) -> str:
         return user_key(self.secret, channel, str(platform_user_id))
@@ -122,26 +162,45 @@ class Conversations:
         now = self.clock()
         if inbound.at is None or inbound.at.tzinfo is None:
             inbound = Inbound(inbound.text, inbound.choice, inbound.node, inbound.media, now)
+        intercept = None
+        if self.hook is not None:
+            intercept = await self.hook.before_engine(channel, platform_user_id, key, inbound, now)
+            if intercept is not None and intercept.turn is not None:
+                return intercept.turn
         stored = await self.store.load_session(key)
         try:
             result = await self.engine.handle(stored.session if stored else None, inbound,
                                               _StoreContext(self.store, key))
         except Exception:
             log.exception("engine failed; answering with the fallback message")
-            return Turn([Reply(self._error_text())], [Event("engine_error")], key)
+            return Turn([Reply(self._error_text())], [Event("engine_error")], key,
+                        intercept.outbound if intercept else [])
         events = list(result.events)
         deleted = any(e.name == "delete_requested" for e in events)
+        words = None  # the message that set off the crisis detector, for the cadre (encrypted)
+        if inbound.text and any(e.name == "crisis_detected" and e.data.get("source") ==
+                                "free_text" for e in events):
+            words = inbound.text
         async with self.store.transaction() as tx:
-            ctx = EffectContext(tx, key, channel, platform_user_id, result.session, now)
+            ctx = EffectContext(tx, key, channel, platform_user_id, result.session, now,
+                                result.replies)
             for event in list(events):
                 handler = self.effects.get(event.name)
                 if handler is not None:
-                    events.extend(await handler(ctx, event))
+                    with_words = words is not None and event.name in WORDS_EVENTS
+                    events.extend(await handler(replace(ctx, inbound_text=words)
+                                                if with_words else ctx, event))
+                elif event.name == "escalate":
+                    log.error("escalate event but no escalation handler installed: NO CADRE "
+                              "ALERT was written (call bot.escalation.install)")
+            if self.hook is not None:
+                await self.hook.in_transaction(ctx)
             if deleted:
                 await tx.delete_user(key)
             else:
                 await tx.save_session(key, result.session, now)
-        return Turn(result.replies, events, key)
+        outbound = (intercept.outbound if intercept else []) + ctx.outbound
+        return Turn(result.replies, events, key, outbound)
 
     def _error_text(self) -> str:
         template = self.engine.content.system.texts.get("error")

@@ -37,4 +37,102 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX inbound_seen_at ON inbound_seen(seen_at);
     """,
+    # 2: escalation (issue 4): cases, their event log, the alert outbox, cadres, invites, relays.
+    # Words and contact addresses are Fernet tokens (bot/crypto.py), never plain text.
+    """
+    CREATE TABLE cases (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        user_key TEXT,
+        status TEXT NOT NULL DEFAULT 'open',
+        level TEXT NOT NULL,
+        category TEXT NOT NULL,
+        source TEXT NOT NULL,
+        items TEXT NOT NULL DEFAULT '{}',
+        age_group TEXT,
+        area TEXT,
+        pregnant INTEGER,
+        contact_ok INTEGER,
+        share_words INTEGER,
+        safe_now INTEGER,
+        with_someone INTEGER,
+        bot_said TEXT NOT NULL DEFAULT '[]',
+        words_enc BLOB,
+        words_state TEXT NOT NULL DEFAULT 'none',
+        contact_enc BLOB,
+        route TEXT NOT NULL DEFAULT '',
+        tier INTEGER NOT NULL DEFAULT 0,
+        deadline_at TEXT,
+        claimed_by TEXT,
+        claimed_name TEXT,
+        claimed_at TEXT,
+        outcome TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_reply_at TEXT,
+        closed_at TEXT
+    );
+    CREATE UNIQUE INDEX cases_one_open ON cases(user_key)
+        WHERE status != 'closed' AND user_key IS NOT NULL;
+    CREATE INDEX cases_due ON cases(status, deadline_at);
+    CREATE TABLE case_events (
+        id INTEGER PRIMARY KEY,
+        case_id INTEGER REFERENCES cases(id),
+        user_key TEXT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL DEFAULT 'system',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX case_events_case ON case_events(case_id, id);
+    CREATE INDEX case_events_user ON case_events(user_key);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        idem_key TEXT NOT NULL UNIQUE,
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        route TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_by TEXT,
+        lease_until TEXT,
+        external_ref TEXT,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+    CREATE INDEX outbox_case ON outbox(case_id, kind);
+    CREATE TABLE cadres (
+        id INTEGER PRIMARY KEY,
+        actor_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        route TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE invites (
+        code_hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        route TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        cadre_id INTEGER REFERENCES cadres(id)
+    );
+    CREATE TABLE relays (
+        id INTEGER PRIMARY KEY,
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        user_key TEXT NOT NULL UNIQUE,
+        cadre_key TEXT NOT NULL,
+        cadre_name TEXT NOT NULL DEFAULT '',
+        cadre_enc BLOB NOT NULL,
+        state TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        accepted_at TEXT
+    );
+    CREATE INDEX relays_case ON relays(case_id);
+    """,
 ]

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
@@ -19,12 +19,15 @@ import aiosqlite
 from flows.runtime import HistoryItem
 from flows.session import Session
 from storage.base import StoredSession
+from storage.cases import forget_user
 from storage.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
 # Tables holding per-resident rows (children before parents): what /hapus deletes.
-USER_TABLES: tuple[str, ...] = ("results", "sessions")
+# Cases and case_events are not deleted but anonymised first (storage.cases.forget_user):
+# closed cases keep only anonymous statistics; a live relay ends (its row goes).
+USER_TABLES: tuple[str, ...] = ("relays", "results", "sessions")
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -66,6 +69,7 @@ class SqliteTransaction:
         )
 
     async def delete_user(self, user_key: str) -> None:
+        await forget_user(self.db, user_key, datetime.now(UTC))
         for table in USER_TABLES:
             await self.db.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
 

@@ -1,0 +1,459 @@
+"""Escalation: an `escalate` event becomes a case and its cadre alert, in the turn's transaction.
+
+Registered on `Conversations.effects` by `install()`; everything runs inside the one storage
+transaction of the resident's turn, before any reply is returned, so the bot never tells a
+resident "a cadre is being told" without the alert being durable (transactional outbox:
+the `outbox` row is delivered by bot/dispatcher.py, which survives restarts).
+
+- `escalate` (level, category, source): one open case per resident. A new case gets a short
+  code ("TJ-7K3Q"), the area's route (`Config.route_for_area`, else the default route), a
+  deadline for the fallback chain, and an outbox row; the effect emits
+  `escalation_created` (case, level, category). A second `escalate` for the same open case
+  raises its level if higher (re-alerting, `escalation_upgraded`), otherwise only merges
+  what is new.
+- `case_update` (contact_ok, share_words, safe_now, with_someone) updates the open case.
+  contact_ok: true seals the resident's contact address (channel + platform id) on the case
+  for the relay; false deletes it. share_words: true queues the resident's own words for the
+  cadre (a separate "words" delivery, then wiped); false wipes them at once.
+- The words: the service passes the message that set off the crisis detector (in memory
+  only) to `escalate`/`crisis_detected`; it is Fernet-sealed before it touches the database.
+- `delete_requested`: cases are anonymised (storage.cases.forget_user), a live relay ends
+  and its cadre is told.
+- As the service's `TurnHook`: before the engine, a resident in a relay with a cadre is
+  handled by bot/cadre.py; in every turn's transaction, an open case's "last replied" time
+  and the hotlines the bot showed are kept up to date.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.alerts import AlertSender
+from bot.config import Config
+from bot.crypto import Sealer, load_key
+from bot.service import Clock, Conversations, EffectContext, Intercept, utc_now
+from flows.messages import Event, Inbound, Reply
+from flows.session import Session
+from storage import cases
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("check", "high", "urgent")
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over a phone
+WORDS_LIMIT = 2000  # characters of the resident's words kept for the cadre
+ASQ_ITEMS = 5
+
+
+def new_case_code() -> str:
+    return "TJ-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(4))
+
+
+def sla_minutes(config: Config, level: str) -> int:
+    esc = config.escalation
+    return {"urgent": esc.urgent_minutes, "high": esc.high_minutes}.get(level, esc.check_minutes)
+
+
+def route_id_for_area(config: Config, area: str | None) -> str:
+    route = config.route_for_area(area)
+    return route.id if route else ""
+
+
+def next_route(config: Config, current: str, visited: Sequence[str]) -> str | None:
+    """The next tier of the fallback chain: the route's supervisor, else the default route."""
+    route = config.routes.get(current)
+    if route and route.supervisor and route.supervisor not in visited:
+        return route.supervisor
+    if config.default_route and config.default_route not in visited:
+        return config.default_route
+    return None
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "ya", "yes", "1"):
+            return True
+        if lowered in ("false", "tidak", "no", "0"):
+            return False
+    return None
+
+
+def _level(value: Any) -> str:
+    return value if value in LEVELS else "high"
+
+
+def items_from_session(session: Session, source: str, crisis_flow: str) -> dict[str, Any]:
+    """Item answers the cadre should see: the screening item that led here, and ASQ answers."""
+    items: dict[str, Any] = {}
+    match = re.fullmatch(r"([a-z0-9]+)_item(\d+)", source or "")
+    for frame in session.stack:
+        if match and frame.flow == match.group(1) and f"item{match.group(2)}" in frame.vars:
+            items[f"{match.group(1).upper()} butir {match.group(2)}"] = frame.vars[
+                f"item{match.group(2)}"
+            ]
+        if frame.flow == crisis_flow:
+            for i in range(1, ASQ_ITEMS + 1):
+                value = frame.vars.get(f"asq{i}")
+                if value is not None:
+                    items[f"ASQ {i}"] = "ya" if value in (1, True, "ya") else "tidak"
+    return items
+
+
+class Escalations:
+    """The effect handlers for escalation and the service's turn hook."""
+
+    def __init__(
+        self, conversations: Conversations, config: Config, sealer: Sealer, desk: Any = None
+    ):
+        self.conversations = conversations
+        self.config = config
+        self.sealer = sealer
+        self.desk = desk  # bot.cadre.CadreDesk: the resident side of the relay
+        engine = conversations.engine
+        self.crisis_flow = engine.content.role("crisis")
+        self._hotline_texts = {
+            hid: (engine.settings.hotline_texts.get(hid) or h.text, h.name)
+            for hid, h in engine.content.hotlines.items()
+        }
+        self._first_node_hotlines = self._crisis_start_hotlines()
+
+    def register(self) -> None:
+        effects = self.conversations.effects
+        effects["escalate"] = self.on_escalate
+        effects["case_update"] = self.on_case_update
+        effects["crisis_detected"] = self.on_crisis_detected
+        effects["delete_requested"] = self.on_delete
+        self.conversations.hook = self
+
+    # ------------------------------------------------------------------ what the bot said
+    def _crisis_start_hotlines(self) -> list[str]:
+        """Hotlines the crisis flow's first node always shows (the linter requires some)."""
+        content = self.conversations.engine.content
+        flow = content.flows.get(self.crisis_flow)
+        node = flow.nodes.get(flow.start) if flow else None
+        names: list[str] = []
+        for template in node.say if node else ():
+            for name in template.names:
+                kind, _dot, ident = name.partition(".")
+                ids = (
+                    [ident]
+                    if kind == "hotline"
+                    else list(content.hotline_groups.get(ident, ()))
+                    if kind == "hotlines"
+                    else []
+                )
+                for hid in ids:
+                    if hid in self._hotline_texts:
+                        names.append(self._hotline_texts[hid][1])
+        return names
+
+    def hotlines_in(self, replies: Sequence[Reply]) -> list[str]:
+        text = "\n".join(r.text for r in replies)
+        return [name for body, name in self._hotline_texts.values() if body and body in text]
+
+    @staticmethod
+    def _merge(old: Sequence[str], new: Sequence[str]) -> list[str]:
+        merged = list(old)
+        merged.extend(n for n in new if n not in merged)
+        return merged
+
+    # ------------------------------------------------------------------ effects
+    async def on_escalate(self, ctx: EffectContext, event: Event) -> list[Event]:
+        data = event.data
+        level = _level(data.get("level"))
+        category = str(data.get("category") or "suicide")
+        source = str(data.get("source") or "flow")
+        profile = ctx.session.profile
+        items = items_from_session(ctx.session, source, self.crisis_flow)
+        said = self.hotlines_in(ctx.replies)
+        case = await cases.open_case_for(ctx.tx, ctx.user_key)
+        if case is None:
+            return await self._create(ctx, level, category, source, items, said, profile)
+        changes: dict[str, Any] = {
+            "items": {**case.items, **items},
+            "bot_said": self._merge(case.bot_said, said),
+            "age_group": profile.get("age_group") or case.age_group,
+            "area": profile.get("area") or case.area,
+            "updated_at": ctx.now,
+        }
+        if LEVELS.index(level) <= LEVELS.index(_level(case.level)):
+            await cases.update_case(ctx.tx, case.id, **changes)
+            await cases.add_event(
+                ctx.tx,
+                case.id,
+                ctx.user_key,
+                ctx.now,
+                "escalate_repeat",
+                f"{level} {category} {source}",
+            )
+            await queue_updates(ctx.tx, case.id, case.code, ctx.now)
+            return []
+        deadline = ctx.now + timedelta(minutes=sla_minutes(self.config, level))
+        if case.status == "open" and case.deadline_at is not None:
+            deadline = min(deadline, case.deadline_at)
+        changes.update(
+            level=level,
+            category=category,
+            source=source,
+            deadline_at=deadline if case.status == "open" else case.deadline_at,
+        )
+        await cases.update_case(ctx.tx, case.id, **changes)
+        await cases.add_event(
+            ctx.tx,
+            case.id,
+            ctx.user_key,
+            ctx.now,
+            "upgraded",
+            f"{case.level} → {level} ({category}, {source})",
+        )
+        await cases.enqueue(ctx.tx, case.id, case.code, case.route, "alert", "upgrade", ctx.now)
+        await queue_updates(ctx.tx, case.id, case.code, ctx.now)
+        return [
+            Event("escalation_upgraded", {"case": case.code, "level": level, "category": category})
+        ]
+
+    async def _create(
+        self,
+        ctx: EffectContext,
+        level: str,
+        category: str,
+        source: str,
+        items: dict[str, Any],
+        said: list[str],
+        profile: dict[str, Any],
+    ) -> list[Event]:
+        code = new_case_code()
+        while await cases.code_taken(ctx.tx, code):
+            code = new_case_code()
+        route = route_id_for_area(self.config, profile.get("area"))
+        pregnant = profile.get("pregnant")
+        case_id = await cases.insert_case(
+            ctx.tx,
+            code=code,
+            user_key=ctx.user_key,
+            status="open",
+            level=level,
+            category=category,
+            source=source,
+            items=items,
+            age_group=profile.get("age_group"),
+            area=profile.get("area"),
+            pregnant=None if pregnant is None else _as_bool(pregnant),
+            bot_said=self._merge(self._first_node_hotlines, said),
+            route=route,
+            deadline_at=ctx.now + timedelta(minutes=sla_minutes(self.config, level)),
+            created_at=ctx.now,
+            updated_at=ctx.now,
+            last_reply_at=ctx.now,
+        )
+        await cases.add_event(
+            ctx.tx,
+            case_id,
+            ctx.user_key,
+            ctx.now,
+            "created",
+            f"{level} {category} {source} → {route or '(no route)'}",
+        )
+        await cases.enqueue(ctx.tx, case_id, code, route, "alert", "new", ctx.now)
+        if ctx.inbound_text:
+            case = await cases.case_by_id(ctx.tx, case_id)
+            assert case is not None
+            await self.keep_words(ctx, case, ctx.inbound_text)
+        log.info("case %s created (%s, %s) for route %s", code, level, category, route or "(none)")
+        return [Event("escalation_created", {"case": code, "level": level, "category": category})]
+
+    async def on_crisis_detected(self, ctx: EffectContext, event: Event) -> list[Event]:
+        """Crisis words while a case is already open: keep them (sealed) for the cadre."""
+        if not ctx.inbound_text:
+            return []
+        case = await cases.open_case_for(ctx.tx, ctx.user_key)
+        if case is not None:
+            await self.keep_words(ctx, case, ctx.inbound_text)
+        return []
+
+    async def keep_words(self, ctx: EffectContext, case: cases.CaseRow, text: str) -> None:
+        if case.share_words is False:
+            return  # the resident said no: nothing of what they type is kept
+        before = self.sealer.open(case.words_enc) if case.words_enc else None
+        words = f"{before}\n— {text}" if before else text
+        words = words[-WORDS_LIMIT:]
+        await cases.update_case(
+            ctx.tx,
+            case.id,
+            words_enc=self.sealer.seal(words),
+            words_state="held",
+            updated_at=ctx.now,
+        )
+        await cases.add_event(
+            ctx.tx,
+            case.id,
+            ctx.user_key,
+            ctx.now,
+            "words_kept",
+            "sealed; waiting for consent" if not case.share_words else "sealed",
+        )
+        if case.share_words:
+            await self.queue_words(ctx.tx, case.id, case.code, case.route, ctx.now)
+
+    async def queue_words(
+        self, tx: Any, case_id: int, code: str, route: str, now: datetime
+    ) -> None:
+        for target in await cases.routes_alerted(tx, case_id) or [route]:
+            await cases.enqueue(tx, case_id, code, target, "words", "words", now)
+
+    async def on_case_update(self, ctx: EffectContext, event: Event) -> list[Event]:
+        case = await cases.open_case_for(ctx.tx, ctx.user_key)
+        if case is None:
+            log.info("case_update without an open case: nothing to update")
+            return []
+        data = event.data
+        changes: dict[str, Any] = {"updated_at": ctx.now}
+        notes: list[str] = []
+        contact = _as_bool(data.get("contact_ok")) if "contact_ok" in data else None
+        if contact is True:
+            changes.update(
+                contact_ok=True,
+                contact_enc=self.sealer.seal_json(
+                    {"channel": ctx.channel, "id": ctx.platform_user_id}
+                ),
+            )
+            notes.append("contact_ok=yes")
+        elif contact is False:
+            changes.update(contact_ok=False, contact_enc=None)
+            notes.append("contact_ok=no")
+            if self.desk is not None:
+                ctx.outbound.extend(
+                    await self.desk.end_relays_of_case(ctx.tx, case, ctx.now, "resident_declined")
+                )
+        share = _as_bool(data.get("share_words")) if "share_words" in data else None
+        if share is True:
+            changes["share_words"] = True
+            notes.append("share_words=yes")
+            if case.words_enc is not None:
+                await self.queue_words(ctx.tx, case.id, case.code, case.route, ctx.now)
+        elif share is False:
+            changes.update(
+                share_words=False,
+                words_enc=None,
+                words_state=(
+                    "declined" if case.words_state in ("held", "none") else case.words_state
+                ),
+            )
+            await cases.cancel_pending(ctx.tx, case.id, ("words",))
+            notes.append("share_words=no (words wiped)")
+        for name in ("safe_now", "with_someone"):
+            value = _as_bool(data.get(name)) if name in data else None
+            if value is not None:
+                changes[name] = value
+                notes.append(f"{name}={'yes' if value else 'no'}")
+        items = items_from_session(ctx.session, case.source, self.crisis_flow)
+        changes["items"] = {**case.items, **items}
+        changes["bot_said"] = self._merge(case.bot_said, self.hotlines_in(ctx.replies))
+        await cases.update_case(ctx.tx, case.id, **changes)
+        await cases.add_event(
+            ctx.tx, case.id, ctx.user_key, ctx.now, "case_update", ", ".join(notes)
+        )
+        await queue_updates(ctx.tx, case.id, case.code, ctx.now)
+        return []
+
+    async def on_delete(self, ctx: EffectContext, event: Event) -> list[Event]:
+        case = await cases.open_case_for(ctx.tx, ctx.user_key)
+        relays = await cases.forget_user(ctx.tx, ctx.user_key, ctx.now)
+        for relay in relays:
+            code = case.code if case and case.id == relay.case_id else ""
+            if self.desk is not None:
+                ctx.outbound.extend(
+                    self.desk.tell_cadre_relay_over(relay, code, "resident_deleted")
+                )
+        if case is not None:  # the card says the resident can no longer be reached
+            await queue_updates(ctx.tx, case.id, case.code, ctx.now)
+        return []
+
+    # ------------------------------------------------------------------ TurnHook
+    async def before_engine(
+        self, channel: str, platform_user_id: str, key: str, inbound: Inbound, now: datetime
+    ) -> Intercept | None:
+        if self.desk is None:
+            return None
+        return await self.desk.resident_turn(channel, platform_user_id, key, inbound, now)
+
+    async def in_transaction(self, ctx: EffectContext) -> None:
+        await cases.touch_last_reply(ctx.tx, ctx.user_key, ctx.now)
+        said = self.hotlines_in(ctx.replies)
+        if said:
+            case = await cases.open_case_for(ctx.tx, ctx.user_key)
+            if case is not None and set(said) - set(case.bot_said):
+                await cases.update_case(ctx.tx, case.id, bot_said=self._merge(case.bot_said, said))
+
+
+async def queue_updates(tx: Any, case_id: int, code: str, now: datetime) -> None:
+    """Edit the alert cards already posted for this case (one pending update per route)."""
+    pending = {
+        r.route
+        for r in await cases.outbox_rows(tx, case_id)
+        if r.kind == "update" and r.state == "pending"
+    }
+    for route in await cases.routes_alerted(tx, case_id):
+        if route not in pending:
+            await cases.enqueue(tx, case_id, code, route, "update", "change", now)
+
+
+@dataclass
+class EscalationKit:
+    """What `install` wires: give `desk` to the channels, run `dispatcher` in the background."""
+
+    escalations: Escalations
+    desk: Any  # bot.cadre.CadreDesk
+    dispatcher: Any  # bot.dispatcher.Dispatcher
+    sealer: Sealer
+
+
+def install(
+    conversations: Conversations,
+    config: Config,
+    *,
+    sender: AlertSender,
+    db_path: Path | str | None,
+    clock: Clock = utc_now,
+    sealer: Sealer | None = None,
+) -> EscalationKit:
+    """Register escalation on a `Conversations` service and build its dispatcher and desk.
+
+    Call once at start-up, for every deployment (without it `escalate` events write no
+    alert): `kit = install(runtime.conversations, runtime.config, sender=...,
+    db_path=runtime.db_path)`, then run `kit.dispatcher.run_forever()` as a task.
+    """
+    from bot.cadre import CadreDesk
+    from bot.dispatcher import Dispatcher
+
+    sealer = sealer or Sealer(load_key(db_path))
+    store = conversations.store
+    desk = CadreDesk(
+        store,
+        config,
+        conversations.secret,
+        sealer,
+        clock=clock,
+        detector=lambda: conversations.engine.detector,
+        commands=lambda: conversations.engine.commands,
+    )
+    escalations = Escalations(conversations, config, sealer, desk)
+    escalations.register()
+    dispatcher = Dispatcher(store, sender, config, sealer, clock=clock)
+    if not config.default_route:
+        log.warning(
+            "no default_route in the deployment config: cases from residents without an "
+            "area route go to '(no route)'; set default_route (README: Escalation)"
+        )
+    return EscalationKit(escalations, desk, dispatcher, sealer)

@@ -1,0 +1,563 @@
+"""SQL for escalation: cases, their event log, the alert outbox, cadres, invites, relays.
+
+Every function takes the connection of an open transaction (`SqliteTransaction.db`, or
+the transaction itself) so a caller decides what commits together: a case and its first
+outbox row are written in the resident's turn transaction, or not at all.
+
+Outbox states: `pending` (due at `next_attempt_at`) → `sending` (claimed by one
+dispatcher `claimed_by` until `lease_until`) → `sent` | back to `pending` (after a failure,
+with backoff) | `cancelled` (the case closed first). A claim and the "sent" mark are both
+conditional updates of the same row, so two dispatchers never both own it; a row whose
+lease ran out (its dispatcher died) is claimed again with the same `idem_key`.
+
+Times are ISO-8601 strings in UTC (they sort as text).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+OPEN_STATES = ("open", "claimed")  # a case that is not closed
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _db(conn: Any) -> aiosqlite.Connection:
+    return getattr(conn, "db", conn)
+
+
+async def _rows(conn: Any, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    async with _db(conn).execute(sql, tuple(params)) as cursor:
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+
+
+async def _one(conn: Any, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+    rows = await _rows(conn, sql, params)
+    return rows[0] if rows else None
+
+
+# ---------------------------------------------------------------------------- cases
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    code: str
+    user_key: str | None
+    status: str
+    level: str
+    category: str
+    source: str
+    items: dict[str, Any]
+    age_group: str | None
+    area: str | None
+    pregnant: bool | None
+    contact_ok: bool | None
+    share_words: bool | None
+    safe_now: bool | None
+    with_someone: bool | None
+    bot_said: list[str]
+    words_enc: bytes | None
+    words_state: str
+    contact_enc: bytes | None
+    route: str
+    tier: int
+    deadline_at: datetime | None
+    claimed_by: str | None
+    claimed_name: str | None
+    claimed_at: datetime | None
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_reply_at: datetime | None
+    closed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+
+_BOOLS = ("pregnant", "contact_ok", "share_words", "safe_now", "with_someone")
+_TIMES = ("deadline_at", "claimed_at", "created_at", "updated_at", "last_reply_at", "closed_at")
+CASE_COLUMNS = (
+    "code",
+    "user_key",
+    "status",
+    "level",
+    "category",
+    "source",
+    "items",
+    "age_group",
+    "area",
+    "pregnant",
+    "contact_ok",
+    "share_words",
+    "safe_now",
+    "with_someone",
+    "bot_said",
+    "words_enc",
+    "words_state",
+    "contact_enc",
+    "route",
+    "tier",
+    "deadline_at",
+    "claimed_by",
+    "claimed_name",
+    "claimed_at",
+    "outcome",
+    "created_at",
+    "updated_at",
+    "last_reply_at",
+    "closed_at",
+)
+
+
+def _case(row: dict[str, Any] | None) -> CaseRow | None:
+    if row is None:
+        return None
+    data = dict(row)
+    data["items"] = json.loads(data["items"] or "{}")
+    data["bot_said"] = json.loads(data["bot_said"] or "[]")
+    for name in _BOOLS:
+        data[name] = None if data[name] is None else bool(data[name])
+    for name in _TIMES:
+        data[name] = parse_time(data[name])
+    return CaseRow(**data)
+
+
+def _column_value(name: str, value: Any) -> Any:
+    if name in ("items", "bot_said"):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if name in _BOOLS and value is not None:
+        return int(bool(value))
+    if name in _TIMES and isinstance(value, datetime):
+        return iso(value)
+    return value
+
+
+async def open_case_for(conn: Any, user_key: str) -> CaseRow | None:
+    return _case(
+        await _one(
+            conn, "SELECT * FROM cases WHERE user_key = ? AND status != 'closed'", (user_key,)
+        )
+    )
+
+
+async def case_by_code(conn: Any, code: str) -> CaseRow | None:
+    return _case(await _one(conn, "SELECT * FROM cases WHERE code = ?", (code.strip().upper(),)))
+
+
+async def case_by_id(conn: Any, case_id: int) -> CaseRow | None:
+    return _case(await _one(conn, "SELECT * FROM cases WHERE id = ?", (case_id,)))
+
+
+async def code_taken(conn: Any, code: str) -> bool:
+    return await _one(conn, "SELECT 1 FROM cases WHERE code = ?", (code,)) is not None
+
+
+async def insert_case(conn: Any, **fields: Any) -> int:
+    unknown = set(fields) - set(CASE_COLUMNS)
+    assert not unknown, unknown
+    names = list(fields)
+    cursor = await _db(conn).execute(
+        f"INSERT INTO cases ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        [_column_value(n, fields[n]) for n in names],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+async def update_case(conn: Any, case_id: int, **fields: Any) -> None:
+    unknown = set(fields) - set(CASE_COLUMNS)
+    assert not unknown, unknown
+    if not fields:
+        return
+    sets = ", ".join(f"{n} = ?" for n in fields)
+    await _db(conn).execute(
+        f"UPDATE cases SET {sets} WHERE id = ?",
+        [*(_column_value(n, v) for n, v in fields.items()), case_id],
+    )
+
+
+async def touch_last_reply(conn: Any, user_key: str, now: datetime) -> None:
+    await _db(conn).execute(
+        "UPDATE cases SET last_reply_at = ? WHERE user_key = ? AND status != 'closed'",
+        (iso(now), user_key),
+    )
+
+
+async def due_cases(conn: Any, now: datetime) -> list[CaseRow]:
+    """Unclaimed open cases whose deadline has passed: the next step of the fallback chain."""
+    rows = await _rows(
+        conn,
+        "SELECT * FROM cases WHERE status = 'open' AND deadline_at <= ? ORDER BY deadline_at",
+        (iso(now),),
+    )
+    return [c for c in map(_case, rows) if c is not None]
+
+
+async def list_cases(conn: Any, *, include_closed: bool = False, limit: int = 50) -> list[CaseRow]:
+    where = "" if include_closed else "WHERE status != 'closed'"
+    rows = await _rows(conn, f"SELECT * FROM cases {where} ORDER BY id DESC LIMIT ?", (limit,))
+    return [c for c in map(_case, rows) if c is not None]
+
+
+# ---------------------------------------------------------------------------- case events
+@dataclass(frozen=True)
+class CaseEvent:
+    id: int
+    case_id: int | None
+    at: datetime
+    kind: str
+    actor: str
+    detail: str
+
+
+async def add_event(
+    conn: Any,
+    case_id: int | None,
+    user_key: str | None,
+    at: datetime,
+    kind: str,
+    detail: str = "",
+    actor: str = "system",
+) -> None:
+    await _db(conn).execute(
+        "INSERT INTO case_events (case_id, user_key, at, kind, actor, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (case_id, user_key, iso(at), kind, actor, detail),
+    )
+
+
+async def events_of(conn: Any, case_id: int | None, kinds: Iterable[str] = ()) -> list[CaseEvent]:
+    kinds = tuple(kinds)
+    where = "case_id IS ?" + (f" AND kind IN ({', '.join('?' for _ in kinds)})" if kinds else "")
+    rows = await _rows(
+        conn,
+        f"SELECT id, case_id, at, kind, actor, detail FROM case_events WHERE {where} ORDER BY id",
+        (case_id, *kinds),
+    )
+    return [
+        CaseEvent(
+            r["id"],
+            r["case_id"],
+            datetime.fromisoformat(r["at"]),
+            r["kind"],
+            r["actor"],
+            r["detail"],
+        )
+        for r in rows
+    ]
+
+
+# ---------------------------------------------------------------------------- outbox
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    idem_key: str
+    case_id: int
+    route: str
+    kind: str  # alert | update | words
+    reason: str  # new | upgrade | sla | reminder | change | words
+    state: str
+    attempts: int
+    external_ref: str | None
+
+
+def _outbox(row: dict[str, Any]) -> OutboxRow:
+    return OutboxRow(
+        row["id"],
+        row["idem_key"],
+        row["case_id"],
+        row["route"],
+        row["kind"],
+        row["reason"],
+        row["state"],
+        row["attempts"],
+        row["external_ref"],
+    )
+
+
+async def enqueue(
+    conn: Any, case_id: int, code: str, route: str, kind: str, reason: str, now: datetime
+) -> str:
+    """Queue one delivery; returns its idempotency key (told to the sender on every attempt)."""
+    key = f"{code}:{kind}:{uuid.uuid4().hex[:12]}"
+    await _db(conn).execute(
+        "INSERT INTO outbox (idem_key, case_id, route, kind, reason, next_attempt_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (key, case_id, route, kind, reason, iso(now), iso(now)),
+    )
+    return key
+
+
+async def claim_due(
+    conn: Any, now: datetime, token: str, lease_until: datetime, limit: int
+) -> list[OutboxRow]:
+    """Take up to `limit` due rows for this dispatcher (call inside BEGIN IMMEDIATE)."""
+    rows = await _rows(
+        conn,
+        "SELECT id FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
+        "OR (state = 'sending' AND lease_until <= ?) ORDER BY id LIMIT ?",
+        (iso(now), iso(now), limit),
+    )
+    ids = [r["id"] for r in rows]
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    await _db(conn).execute(
+        f"UPDATE outbox SET state = 'sending', claimed_by = ?, lease_until = ?, "
+        f"attempts = attempts + 1 WHERE id IN ({marks})",
+        (token, iso(lease_until), *ids),
+    )
+    claimed = await _rows(conn, f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id", ids)
+    return [_outbox(r) for r in claimed]
+
+
+async def mark_sent(
+    conn: Any, row_id: int, token: str, now: datetime, external_ref: str | None
+) -> bool:
+    """True if this dispatcher still owned the row (its lease had not been taken over)."""
+    cursor = await _db(conn).execute(
+        "UPDATE outbox SET state = 'sent', sent_at = ?, external_ref = ?, claimed_by = NULL, "
+        "lease_until = NULL, last_error = NULL WHERE id = ? AND claimed_by = ? "
+        "AND state = 'sending'",
+        (iso(now), external_ref, row_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+async def mark_retry(conn: Any, row_id: int, token: str, next_at: datetime, error: str) -> bool:
+    cursor = await _db(conn).execute(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, "
+        "claimed_by = NULL, lease_until = NULL WHERE id = ? AND claimed_by = ? "
+        "AND state = 'sending'",
+        (iso(next_at), error[:300], row_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+async def mark_cancelled(conn: Any, row_id: int, token: str | None = None) -> None:
+    await _db(conn).execute(
+        "UPDATE outbox SET state = 'cancelled', claimed_by = NULL, lease_until = NULL "
+        "WHERE id = ? AND (? IS NULL OR claimed_by = ?)",
+        (row_id, token, token),
+    )
+
+
+async def cancel_pending(conn: Any, case_id: int, kinds: Iterable[str]) -> None:
+    kinds = tuple(kinds)
+    await _db(conn).execute(
+        f"UPDATE outbox SET state = 'cancelled', claimed_by = NULL, lease_until = NULL "
+        f"WHERE case_id = ? AND state = 'pending' AND kind IN ({', '.join('?' for _ in kinds)})",
+        (case_id, *kinds),
+    )
+
+
+async def routes_alerted(conn: Any, case_id: int) -> list[str]:
+    """Routes that have (or will get) an alert for this case, first alerted first."""
+    rows = await _rows(
+        conn,
+        "SELECT route, min(id) AS first FROM outbox WHERE case_id = ? "
+        "AND kind = 'alert' GROUP BY route ORDER BY first",
+        (case_id,),
+    )
+    return [r["route"] for r in rows]
+
+
+async def sent_alerts(conn: Any, case_id: int, route: str | None = None) -> list[OutboxRow]:
+    rows = await _rows(
+        conn,
+        "SELECT * FROM outbox WHERE case_id = ? AND kind = 'alert' AND state = 'sent' "
+        "AND external_ref IS NOT NULL AND (? IS NULL OR route = ?) ORDER BY id",
+        (case_id, route, route),
+    )
+    return [_outbox(r) for r in rows]
+
+
+async def unsent_count(conn: Any, case_id: int, kind: str) -> int:
+    row = await _one(
+        conn,
+        "SELECT count(*) AS n FROM outbox WHERE case_id = ? AND kind = ? "
+        "AND state IN ('pending', 'sending')",
+        (case_id, kind),
+    )
+    return int(row["n"]) if row else 0
+
+
+async def outbox_rows(conn: Any, case_id: int | None = None) -> list[OutboxRow]:
+    rows = await _rows(
+        conn, "SELECT * FROM outbox WHERE ? IS NULL OR case_id = ? ORDER BY id", (case_id, case_id)
+    )
+    return [_outbox(r) for r in rows]
+
+
+# ---------------------------------------------------------------------------- relays
+@dataclass(frozen=True)
+class RelayRow:
+    id: int
+    case_id: int
+    user_key: str
+    cadre_key: str
+    cadre_name: str
+    cadre_enc: bytes
+    state: str  # requested | active (an ended relay is deleted)
+    requested_at: datetime
+    accepted_at: datetime | None
+
+
+def _relay(row: dict[str, Any] | None) -> RelayRow | None:
+    if row is None:
+        return None
+    return RelayRow(
+        row["id"],
+        row["case_id"],
+        row["user_key"],
+        row["cadre_key"],
+        row["cadre_name"],
+        row["cadre_enc"],
+        row["state"],
+        datetime.fromisoformat(row["requested_at"]),
+        parse_time(row["accepted_at"]),
+    )
+
+
+async def relay_for_user(conn: Any, user_key: str) -> RelayRow | None:
+    return _relay(await _one(conn, "SELECT * FROM relays WHERE user_key = ?", (user_key,)))
+
+
+async def relay_for_case(conn: Any, case_id: int) -> RelayRow | None:
+    return _relay(await _one(conn, "SELECT * FROM relays WHERE case_id = ?", (case_id,)))
+
+
+async def relays_of_cadre(conn: Any, cadre_key: str) -> list[tuple[str, str]]:
+    rows = await _rows(
+        conn,
+        "SELECT c.code, r.state FROM relays r JOIN cases c "
+        "ON c.id = r.case_id WHERE r.cadre_key = ? ORDER BY r.id",
+        (cadre_key,),
+    )
+    return [(r["code"], r["state"]) for r in rows]
+
+
+async def insert_relay(
+    conn: Any,
+    case_id: int,
+    user_key: str,
+    cadre_key: str,
+    cadre_name: str,
+    cadre_enc: bytes,
+    now: datetime,
+) -> None:
+    await _db(conn).execute(
+        "INSERT INTO relays (case_id, user_key, cadre_key, cadre_name, cadre_enc, state, "
+        "requested_at) VALUES (?, ?, ?, ?, ?, 'requested', ?)",
+        (case_id, user_key, cadre_key, cadre_name, cadre_enc, iso(now)),
+    )
+
+
+async def activate_relay(conn: Any, relay_id: int, now: datetime) -> None:
+    await _db(conn).execute(
+        "UPDATE relays SET state = 'active', accepted_at = ? WHERE id = ?", (iso(now), relay_id)
+    )
+
+
+async def delete_relay(conn: Any, relay_id: int) -> None:
+    await _db(conn).execute("DELETE FROM relays WHERE id = ?", (relay_id,))
+
+
+# ---------------------------------------------------------------------------- cadres
+@dataclass(frozen=True)
+class CadreRow:
+    id: int
+    actor_key: str
+    name: str
+    route: str | None
+
+
+async def cadre_by_key(conn: Any, actor_key: str) -> CadreRow | None:
+    row = await _one(
+        conn,
+        "SELECT id, actor_key, name, route FROM cadres WHERE actor_key = ? AND revoked_at IS NULL",
+        (actor_key,),
+    )
+    return CadreRow(**row) if row else None
+
+
+async def insert_invite(
+    conn: Any, code_hash: str, name: str, route: str | None, now: datetime, expires: datetime
+) -> None:
+    await _db(conn).execute(
+        "INSERT INTO invites (code_hash, name, route, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (code_hash, name, route, iso(now), iso(expires)),
+    )
+
+
+async def use_invite(conn: Any, code_hash: str, actor_key: str, now: datetime) -> CadreRow | None:
+    """Spend a one-time invite: registers (or re-activates) the cadre; None if not valid."""
+    invite = await _one(
+        conn,
+        "SELECT * FROM invites WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
+        (code_hash, iso(now)),
+    )
+    if invite is None:
+        return None
+    db = _db(conn)
+    await db.execute(
+        "INSERT INTO cadres (actor_key, name, route, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(actor_key) DO UPDATE SET name = excluded.name, route = excluded.route, "
+        "revoked_at = NULL",
+        (actor_key, invite["name"], invite["route"], iso(now)),
+    )
+    cadre = await cadre_by_key(conn, actor_key)
+    assert cadre is not None
+    await db.execute(
+        "UPDATE invites SET used_at = ?, cadre_id = ? WHERE code_hash = ?",
+        (iso(now), cadre.id, code_hash),
+    )
+    return cadre
+
+
+# ---------------------------------------------------------------------------- /hapus
+async def forget_user(conn: Any, user_key: str, now: datetime) -> list[RelayRow]:
+    """A resident deleted their data: cases keep only anonymous statistics.
+
+    The link to the resident, their words, contact address and cadre notes go; live
+    relays end (their rows are deleted). Returns the relays that were live, so the caller
+    can tell the cadre. An open case stays open, unlinked, for the cadre to close.
+    """
+    db = _db(conn)
+    relays = [
+        r
+        for r in map(
+            _relay, await _rows(conn, "SELECT * FROM relays WHERE user_key = ?", (user_key,))
+        )
+        if r is not None
+    ]
+    cases = await _rows(conn, "SELECT id FROM cases WHERE user_key = ?", (user_key,))
+    for row in cases:
+        await db.execute(
+            "UPDATE case_events SET detail = '' WHERE case_id = ? AND kind = 'note'", (row["id"],)
+        )
+        await add_event(conn, row["id"], None, now, "resident_deleted_data")
+    await db.execute(
+        "UPDATE cases SET user_key = NULL, words_enc = NULL, contact_enc = NULL, "
+        "words_state = CASE WHEN words_state = 'held' THEN 'wiped' ELSE words_state END "
+        "WHERE user_key = ?",
+        (user_key,),
+    )
+    await db.execute("UPDATE case_events SET user_key = NULL WHERE user_key = ?", (user_key,))
+    await db.execute("DELETE FROM relays WHERE user_key = ?", (user_key,))
+    return relays
