@@ -607,7 +607,14 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         ]
     data, problems = load_yaml(path)
     if data is None:
-        return None, problems
+        return None, problems or [
+            Problem(
+                file,
+                1,
+                _("The lexicon file is empty."),
+                _("Restore it from the project repository; it needs at least 'crisis:'."),
+            )
+        ]
     reader = _Reader(file)
     reader.problems.extend(problems)
     reader.read(data)
