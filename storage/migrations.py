@@ -135,4 +135,43 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX relays_case ON relays(case_id);
     """,
+    # 3: privacy and programme reports (issue 7). `consent_log` proves which consent text a
+    # resident agreed to and when (deleted with /hapus). `stats` and `case_stats` hold only
+    # anonymous counts: no user_key, no words, no contact data, no case code.
+    """
+    CREATE TABLE consent_log (
+        id INTEGER PRIMARY KEY,
+        user_key TEXT NOT NULL,
+        version TEXT NOT NULL,
+        given_at TEXT,
+        withdrawn_at TEXT
+    );
+    CREATE INDEX consent_log_user ON consent_log(user_key, id);
+    INSERT INTO consent_log (user_key, version, given_at)
+        SELECT user_key, COALESCE(consent_version, ''), consent_at FROM sessions
+        WHERE consent_at IS NOT NULL;
+    CREATE TABLE stats (
+        period TEXT NOT NULL,
+        area TEXT NOT NULL DEFAULT '',
+        metric TEXT NOT NULL,
+        dim1 TEXT NOT NULL DEFAULT '',
+        dim2 TEXT NOT NULL DEFAULT '',
+        n INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (period, area, metric, dim1, dim2)
+    ) WITHOUT ROWID;
+    CREATE TABLE case_stats (
+        id INTEGER PRIMARY KEY,
+        week TEXT NOT NULL,
+        month TEXT NOT NULL,
+        area TEXT NOT NULL DEFAULT '',
+        level TEXT NOT NULL,
+        category TEXT NOT NULL,
+        source_kind TEXT NOT NULL,
+        minutes_to_claim REAL,
+        sla_breaches INTEGER NOT NULL DEFAULT 0,
+        outcome TEXT
+    );
+    CREATE INDEX case_stats_week ON case_stats(week);
+    CREATE INDEX case_stats_month ON case_stats(month);
+    """,
 ]
