@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 EffectHandler = Callable[["EffectContext", Event], Awaitable[list[Event]]]
+# Sees all of a turn's events (incl. those effects added) inside its transaction (bot/stats.py).
+TurnObserver = Callable[["EffectContext", list[Event]], Awaitable[None]]
 
 FALLBACK_ERROR = (
     "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
@@ -147,6 +149,7 @@ class Conversations:
             "screening_completed": self._store_result,
         }
         self.hook: TurnHook | None = None  # set by bot.escalation.install
+        self.observers: list[TurnObserver] = []  # e.g. anonymous counts (bot.stats)
 
     def key_for(self, channel: str, platform_user_id: str) -> str:
         return user_key(self.secret, channel, str(platform_user_id))
@@ -195,6 +198,8 @@ class Conversations:
                               "ALERT was written (call bot.escalation.install)")
             if self.hook is not None:
                 await self.hook.in_transaction(ctx)
+            for observer in self.observers:
+                await observer(ctx, events)
             if deleted:
                 await tx.delete_user(key)
             else:
