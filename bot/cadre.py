@@ -176,6 +176,9 @@ class CadreDesk:
             return _Actor(key, actor.name or "Operator", True)
         if case is None:
             return None
+        if case.claimed_by is not None and case.claimed_by == key:
+            # the cadre who claimed it (authorised then), e.g. now in a private chat
+            return _Actor(key, case.claimed_name or actor.name or "kader", False)
         routes = {*await cases.routes_alerted(tx, case.id), case.route}
         for route_id in routes:
             route = self.config.routes.get(route_id)

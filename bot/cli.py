@@ -53,16 +53,55 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("-k", dest="pattern", help="only tests whose name contains this")
 
     sub.add_parser("crisis-check", help="check messages on stdin for crisis signs (JSON lines)")
+    _cases_parser(sub)
     return parser
 
 
+def _cases_parser(sub: argparse._SubParsersAction) -> None:
+    from bot.alerts import OUTCOME_LABELS
+
+    cases = sub.add_parser("cases", help="cadre cases for operators: list, show, claim, note, "
+                           "resolve, invite")
+    _common(cases)
+    action = cases.add_subparsers(dest="action", required=True)
+    listing = action.add_parser("list", help="open cases, newest first")
+    listing.add_argument("--all", action="store_true", help="closed cases too")
+    action.add_parser("show", help="one case: its card, history and deliveries").add_argument(
+        "code")
+    claim = action.add_parser("claim", help="claim a case as the operator")
+    claim.add_argument("code")
+    claim.add_argument("--name", default="Operator", help="shown on the case card")
+    note = action.add_parser("note", help="add a short note to a case")
+    note.add_argument("code")
+    note.add_argument("text")
+    resolve = action.add_parser("resolve", help="close a case with an outcome")
+    resolve.add_argument("code")
+    resolve.add_argument("outcome", choices=list(OUTCOME_LABELS))
+    resolve.add_argument("--note", help="a closing note")
+    invite = action.add_parser("invite", help="create a one-time code a cadre sends to the bot")
+    invite.add_argument("--name", required=True, help="the cadre's name, shown on cards")
+    invite.add_argument("--route", help="limit the cadre to this route (default: all routes)")
+    invite.add_argument("--hours", type=int, default=72, help="valid for (default 72)")
+
+
 async def _chat(args: argparse.Namespace) -> int:
+    from bot.alerts import ConsoleAlertSender
     from bot.console import ConsoleChat
+    from bot.escalation import install
 
     config = load_config(args.config)
     runtime = await build_runtime(config, content_dir=args.content, db_path=args.db)
     try:
-        chat = ConsoleChat(runtime.conversations, args.user_id)
+        sender = ConsoleAlertSender()  # cadre alerts are shown after each turn
+        kit = install(runtime.conversations, config, sender=sender, db_path=runtime.db_path,
+                      clock=runtime.conversations.clock)
+
+        async def on_turn(turn) -> list[str]:
+            await kit.dispatcher.tick()
+            relayed = [f"(→ {o.channel}:{o.address}) {o.text}" for o in turn.outbound]
+            return sender.drain() + relayed
+
+        chat = ConsoleChat(runtime.conversations, args.user_id, on_turn=on_turn)
         if args.jsonl:
             return await chat.run_jsonl()
         return await chat.run_interactive()
@@ -113,6 +152,62 @@ def _test(args: argparse.Namespace) -> int:
     return asyncio.run(run_directory(directory, pattern=args.pattern, out=sys.stdout))
 
 
+async def _cases(args: argparse.Namespace) -> int:
+    from bot.alerts import format_time
+    from bot.cadre import CadreDesk, CadreIdentity
+    from bot.crypto import Sealer, load_key
+    from storage.keys import load_secret
+    from storage.sqlite import SqliteStore
+
+    config = load_config(args.config)
+    db_path = Path(args.db or config.database or default_db_path())
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        desk = CadreDesk(store, config, load_secret(db_path), Sealer(load_key(db_path)))
+        operator = CadreIdentity("cli", "operator", getattr(args, "name", None) or "Operator")
+        if args.action == "list":
+            rows = await desk.list_cases(include_closed=args.all)
+            if not rows:
+                print(_("No cases."))
+            tz = config.tz
+            for c in rows:
+                who = c.claimed_name or "-"
+                print(f"{c.code}  {c.level:<6}  {c.status:<7}  {c.route or '(no route)':<16}  "
+                      f"{format_time(c.created_at, tz)}  {_('last reply')} "
+                      f"{format_time(c.last_reply_at, tz)}  {who}")
+            return 0
+        if args.action == "show":
+            text = await desk.show(args.code)
+            if text is None:
+                print(_("No case {code}.").format(code=args.code), file=sys.stderr)
+                return 1
+            print(text)
+            return 0
+        if args.action == "invite":
+            try:
+                code = await desk.create_invite(args.name, args.route, hours=args.hours)
+            except ValueError as exc:
+                print(exc, file=sys.stderr)
+                return 2
+            print(_("Invite code for {name}: {code}\nThe cadre sends it to the bot once "
+                    "(valid {hours} h).").format(name=args.name, code=code, hours=args.hours))
+            return 0
+        if args.action == "claim":
+            result = await desk.claim(args.code, operator)
+        elif args.action == "note":
+            result = await desk.note(args.code, operator, args.text)
+        else:
+            result = await desk.resolve(args.code, operator, args.outcome, args.note)
+        print(result.reply, file=sys.stdout if result.ok else sys.stderr)
+        if result.messages:
+            print(_("(the running bot tells the resident and the cadre; {n} message(s) could "
+                    "not be sent from here)").format(n=len(result.messages)), file=sys.stderr)
+        return 0 if result.ok else 1
+    finally:
+        await store.close()
+
+
 def _crisis_check(_args: argparse.Namespace) -> int:
     from flows.crisis_check import main as crisis_main
 
@@ -133,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             return _test(args)
         if args.command == "crisis-check":
             return _crisis_check(args)
+        if args.command == "cases":
+            return asyncio.run(_cases(args))
     except ConfigError as exc:
         print(_("Configuration error: {err}").format(err=exc), file=sys.stderr)
         return 2
