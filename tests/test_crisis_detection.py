@@ -369,6 +369,17 @@ def test_editor_adds_plain_words_and_variants_match(tmp_path: Path) -> None:
     assert detector.detect("pengen makan") is None
 
 
+def test_gap_syntax_for_editors(tmp_path: Path) -> None:
+    text = (
+        "crisis:\n  suicide:\n    check: [bunuh_aku]\n"
+        "not_crisis: [hp ... mati, mati rasa]\n"
+        "synonyms:\n  - [mati, die]\n  - [bunuh, kill]\n  - [aku, me]\n"
+    )
+    detector = load_detector(write(tmp_path, text))
+    assert detector.detect("kill me please") is not None
+    assert detector.detect("dia membunuh anaknya bikin aku sedih") is None  # not side by side
+
+
 def problems_for(tmp_path: Path, text: str | bytes) -> list[Problem]:
     return lint_lexicon(write(tmp_path, text))
 

@@ -464,8 +464,13 @@ class _Compiler:
         for part_text in text.split("+"):
             elements: list[str] = []
             part_gaps: list[int] = []
-            wide = False
-            for token in part_text.split():
+            wide = tight = False
+            tokens = []
+            for written in part_text.split():  # "bunuh_aku": these words side by side
+                plain = written not in GAP_MARKS and not written.startswith("<")
+                pieces = [w for w in written.split("_") if w] if plain else []
+                tokens += [(w, k > 0) for k, w in enumerate(pieces)] or [(written, False)]
+            for token, tight in tokens:
                 if token in GAP_MARKS:
                     if not elements:
                         self.error(
@@ -510,7 +515,7 @@ class _Compiler:
                         elements.extend(self.spec_id(w) for w in self.expand(word))
                 added = len(elements) - before
                 if added:
-                    part_gaps.append(MAX_GAP if wide else gap)
+                    part_gaps.append(0 if tight else MAX_GAP if wide else gap)
                     part_gaps.extend([0] * (added - 1))  # words of one abbreviation stay together
                     wide = False
             if wide:
