@@ -7,11 +7,11 @@
 The words live in `content/id/crisis/lexicon.yaml`, written by editors; `lint_lexicon`
 reports its mistakes as `Problem`s. Policy decisions, in plain words:
 
-- Levels follow docs/clinical tiers: `check` = passive or unclear (wish to be dead, tired of
-  living, "ga kuat lagi"): the bot asks directly; `high` = active thoughts of suicide,
-  self-harm, wanting to hurt someone, disclosure of abuse, command voices; `urgent` = a plan,
-  means at hand, an attempt in progress, a goodbye message, or an urgency cue (malam ini,
-  sudah siap) with a `high` sign.
+- Levels follow the project's clinical risk tiers: `check` = passive or unclear (wish
+  to be dead, tired of living, "ga kuat lagi"): the bot asks directly; `high` = active
+  thoughts of suicide, self-harm, wanting to hurt someone, disclosure of abuse, command
+  voices; `urgent` = a plan, means at hand, an attempt in progress, a goodbye message, or
+  an urgency cue (malam ini, sudah siap) with a `high` sign.
 - Negated signs do not count ("aku tidak ada keinginan untuk mati", "gak pernah kepikiran
   bunuh diri"), except after a purpose word ("biar ga kepikiran bunuh diri terus" is a
   request for help and counts).

@@ -2,15 +2,17 @@
 
 How a message is read (see `flows/crisis/__init__.py` for the policy in plain words):
 
-1. The text is cut into clauses (at . , ! ? ; : and line breaks) of clean words; each
-   word is looked up once (cached) and becomes the set of lexicon ids it stands for.
+1. The text is cut into sentences (at . ! ? ; and line breaks) and clauses (at , : and
+   brackets) of clean words; each word is looked up once (cached) and becomes the set of
+   lexicon ids it stands for.
 2. Idioms (`not_crisis`) are matched first; the words they use are masked, so "mati" in
    "listrik mati" can never be the "mati" of "pengen mati".
-3. Crisis phrases are matched in order, up to `MAX_GAP` other words between two of their
-   words, never across a negation word, never across a clause. A match is dropped when a
-   negation governs it ("aku tidak ada keinginan untuk mati"), or when it is talk about
-   the topic (an `info` word such as artikel/pencegahan/tanda before it, or right after
-   it, with no "aku/saya" in between).
+3. Crisis phrases are matched in order within a clause, up to `MAX_GAP` other words
+   between two of their words (idioms and info phrases: none unless written "...";
+   "a_b": none), never across a negation word; the parts of "a + b" lie in one sentence.
+   A match is dropped when a negation governs it ("aku tidak ada keinginan untuk mati"),
+   or when it is talk about the topic (an `info` phrase such as artikel/pencegahan/tanda
+   shortly before it, or right after it, with no "aku/saya" closer).
 4. Each match gets a subject: "other" when a person word (temanku, dia, adik) stands just
    before it, "self" otherwise. Suicide and self-harm about someone else become `check`
    unless urgent. Urgency cues (malam ini, sudah siap, …) raise a match one level.
