@@ -49,6 +49,7 @@ LEVELS = ("check", "high", "urgent")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over a phone
 WORDS_LIMIT = 2000  # characters of the resident's words kept for the cadre
 ASQ_ITEMS = 5
+SKIPPED = {"lewati", "skip"}  # profile answers that mean "not given"
 
 
 def new_case_code() -> str:
@@ -136,6 +137,16 @@ class Escalations:
         effects["delete_requested"] = self.on_delete
         self.conversations.hook = self
 
+    def _area(self, profile: dict[str, Any]) -> str | None:
+        """The resident's area if it is one of the deployment's (not "lewati", not stale)."""
+        area = profile.get("area")
+        return area if any(a.id == area for a in self.config.areas) else None
+
+    @staticmethod
+    def _age_group(profile: dict[str, Any]) -> str | None:
+        age = profile.get("age_group")
+        return str(age) if age and age not in SKIPPED else None
+
     # ------------------------------------------------------------------ what the bot said
     def _crisis_start_hotlines(self) -> list[str]:
         """Hotlines the crisis flow's first node always shows (the linter requires some)."""
@@ -183,8 +194,8 @@ class Escalations:
         changes: dict[str, Any] = {
             "items": {**case.items, **items},
             "bot_said": self._merge(case.bot_said, said),
-            "age_group": profile.get("age_group") or case.age_group,
-            "area": profile.get("area") or case.area,
+            "age_group": self._age_group(profile) or case.age_group,
+            "area": self._area(profile) or case.area,
             "updated_at": ctx.now,
         }
         if LEVELS.index(level) <= LEVELS.index(_level(case.level)):
@@ -236,7 +247,7 @@ class Escalations:
         code = new_case_code()
         while await cases.code_taken(ctx.tx, code):
             code = new_case_code()
-        route = route_id_for_area(self.config, profile.get("area"))
+        route = route_id_for_area(self.config, self._area(profile))
         pregnant = profile.get("pregnant")
         case_id = await cases.insert_case(
             ctx.tx,
@@ -247,8 +258,8 @@ class Escalations:
             category=category,
             source=source,
             items=items,
-            age_group=profile.get("age_group"),
-            area=profile.get("area"),
+            age_group=self._age_group(profile),
+            area=self._area(profile),
             pregnant=None if pregnant is None else _as_bool(pregnant),
             bot_said=self._merge(self._first_node_hotlines, said),
             route=route,

@@ -210,6 +210,7 @@ async def make_harness(
     config: Config | None = None,
     clock: FakeClock | None = None,
     sender: RecordingSender | None = None,
+    detector=None,
 ) -> Harness:
     clock = clock or FakeClock()
     sender = sender or RecordingSender()
@@ -218,7 +219,7 @@ async def make_harness(
     settings = EngineSettings(
         areas=tuple(Choice(a.id, a.label) for a in config.areas), timezone=config.tz
     )
-    engine = Engine(content, settings, KeywordDetector())
+    engine = Engine(content, settings, detector or KeywordDetector())
     db_path = tmp_path / "esc.db"
     store = SqliteStore(db_path)
     await store.open()
