@@ -90,6 +90,7 @@ class Engine:
         self.commands = {
             word: name for name, words in content.system.commands.items() for word in words
         }
+        self.labels = _choice_labels(content, self.settings.areas)  # for `|label`
 
     async def handle(self, session: Session | None, inbound: Inbound,
                      context: EngineContext | None = None) -> Turn:
@@ -589,6 +590,8 @@ class _Run:
 
     def format(self, placeholder: Placeholder, frame: Frame | None) -> Any:
         value = self.lookup(placeholder.name, frame)
+        if placeholder.filter == "label" and value is not None:
+            return self.engine.labels.get(placeholder.name, {}).get(str(value), value)
         return self.apply_filter(value, placeholder.filter)
 
     def apply_filter(self, value: Any, name: str | None) -> Any:
@@ -639,6 +642,19 @@ class _Run:
             title = flow.title if flow else item.instrument
             lines.append(f"• {when}: {title}, skor {score} ({band})")
         self._history = "\n".join(lines) if lines else "–"
+
+
+def _choice_labels(content: Content, areas: Sequence[Choice]) -> dict[str, dict[str, str]]:
+    """variable → {choice id → label} for every node that `save:`s a chosen choice."""
+    labels: dict[str, dict[str, str]] = {}
+    for flow in content.flows.values():
+        for node in flow.nodes.values():
+            if node.save and (node.choices or node.choices_from):
+                known = labels.setdefault(node.save, {})
+                if node.choices_from == "areas":
+                    known.update((a.id, a.label) for a in areas)
+                known.update((c.id, c.label.source) for c in node.choices)
+    return labels
 
 
 def _band_label(flow: Flow, key: str) -> str:

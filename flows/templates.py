@@ -13,7 +13,8 @@ from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{\s*([A-Za-z_][\w.]*)\s*(?:\|\s*([a-z_]+)\s*)?\}")
 
-FILTERS = frozenset({"date", "datetime", "time", "number", "area", "upper", "lower"})
+# `label`: the label of the choice whose id a `save:`d variable holds ({profile.age_group|label})
+FILTERS = frozenset({"date", "datetime", "time", "number", "area", "label", "upper", "lower"})
 
 
 @dataclass(frozen=True)
