@@ -143,7 +143,8 @@ class _Run:
         if self.engine.detector and text.strip():
             detection = self.engine.detector.detect(text[:CRISIS_SCAN_LIMIT])
         if detection is not None:
-            await self.on_detection(detection.level, detection.category)
+            subject = getattr(detection, "subject", "self")
+            await self.on_detection(detection.level, detection.category, subject)
             return
         if len(text) > MAX_TEXT:
             await self.say_system("too_long")
@@ -222,14 +223,15 @@ class _Run:
             await self.start_flow(roles["consent"], fresh=True)
 
     # ------------------------------------------------------------------ crisis
-    async def on_detection(self, level: str, category: str) -> None:
+    async def on_detection(self, level: str, category: str, subject: str = "self") -> None:
         crisis = self.content.role("crisis")
         top = self.session.top
         if top and top.flow == crisis:
             current = top.vars.get("level", "check")
             if LEVELS.index(level) <= LEVELS.index(current if current in LEVELS else "check"):
                 # Already in the protocol: repeat the hotlines, then take the words as an answer.
-                self.emit("crisis_detected", level=level, category=category, source="free_text")
+                self.emit("crisis_detected", level=level, category=category, source="free_text",
+                          subject=subject)
                 self.say_text(self.render_name("hotlines.crisis"), top)
                 frame, node = self.waiting_node()
                 if node is not None:
@@ -237,13 +239,14 @@ class _Run:
                 return
             self.session.stack.pop()
         await self.call_over_current(crisis, {"level": level, "category": category,
-                                              "source": "free_text"})
+                                              "source": "free_text", "subject": subject})
 
     def crisis_entry_events(self, values: dict[str, Any]) -> None:
         level = values.get("level") or "check"
         category = values.get("category") or "suicide"
         source = values.get("source") or "flow"
-        self.emit("crisis_detected", level=level, category=category, source=source)
+        self.emit("crisis_detected", level=level, category=category, source=source,
+                  subject=values.get("subject") or "self")
         if level in ("high", "urgent"):
             self.emit("escalate", level=level, category=category, source=source)
 
