@@ -419,3 +419,55 @@ async def test_fake_clock_is_the_only_time_source(tmp_path):
         assert row["created_at"] == clock().isoformat()
     finally:
         await harness.close()
+
+
+def test_encryption_key_from_env_or_a_0600_file(tmp_path, monkeypatch, caplog):
+    import os
+    import stat
+
+    from bot.crypto import KEY_ENV, EncryptionKeyError, Sealer, generate_key, load_key
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    db = tmp_path / "k.db"
+    first = load_key(db)
+    assert load_key(db) == first
+    assert stat.S_IMODE(os.stat(str(db) + ".key").st_mode) == 0o600
+    assert "TEMANJIWA_ENCRYPTION_KEY is not set" in caplog.text
+    sealer = Sealer(first)
+    token = sealer.seal("kata-kata rahasia")
+    assert b"rahasia" not in token and sealer.open(token) == "kata-kata rahasia"
+    assert Sealer(generate_key().encode()).open(token) is None  # another key: unreadable
+    key = generate_key()
+    monkeypatch.setenv(KEY_ENV, key)
+    assert load_key(db) == key.encode()
+    monkeypatch.setenv(KEY_ENV, "not-a-key")
+    with pytest.raises(EncryptionKeyError, match=KEY_ENV):
+        load_key(db)
+
+
+async def test_every_escalation_table_with_resident_data_has_user_key(h):
+    for table in ("cases", "case_events", "relays"):
+        columns = [r[1] for r in h.rows(f"PRAGMA table_info({table})")]
+        assert "user_key" in columns, table
+    from storage.sqlite import USER_TABLES
+
+    assert "relays" in USER_TABLES  # deleted with /hapus; cases are anonymised instead
+
+
+async def test_only_escalation_handlers_see_the_typed_words(h):
+    seen: dict[str, list] = {}
+    for name in ("escalate", "crisis_detected", "case_update"):
+        original = h.conversations.effects[name]
+
+        async def spy(ctx, event, _original=original, _name=name):
+            seen.setdefault(_name, []).append(ctx.inbound_text)
+            return await _original(ctx, event)
+
+        h.conversations.effects[name] = spy
+    await h.onboard("595")
+    await h.say("595", "halo semua")  # not a crisis: nobody sees it
+    await h.say("595", "aku mau mati saja")
+    await h.say("595", ("c", "ya"))
+    assert seen["escalate"] == ["aku mau mati saja"]
+    assert seen["crisis_detected"] == ["aku mau mati saja"]
+    assert seen["case_update"] == [None] * len(seen["case_update"])
