@@ -40,6 +40,11 @@ class RecentIds:
             self._ids.popitem(last=False)
         return False
 
+    def forget(self, message_id: str) -> None:
+        """Undo `seen` for an id that could not be accepted after all (e.g. the durable
+        de-duplication failed and the POST is answered 500), so Meta's retry gets through."""
+        self._ids.pop(message_id, None)
+
 
 @dataclass(slots=True)
 class WebhookOutcome:

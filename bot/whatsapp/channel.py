@@ -1,0 +1,784 @@
+"""The WhatsApp channel: signed webhook → background work per resident → engine → Graph API.
+
+What happens to one POST (`WhatsAppChannel.handle_post`, called by bot/web.py):
+
+1. The signature is checked on the raw bytes and the payload parsed (bot/whatsapp/webhook.py);
+   a missing or wrong signature answers 403 and nothing is looked at.
+2. Every message id is de-duplicated twice: in memory (`RecentIds`, cheap) and durably
+   (`store.first_delivery`, survives restarts), *before* the 200 goes out. If the database
+   cannot record it, the POST is answered 500 so Meta delivers it again: nothing is lost.
+3. Accepted messages are queued per recipient and the POST is answered at once. One worker
+   per resident handles that resident's messages strictly in arrival order — engine turn
+   *and* sending — so two quick messages never get interleaved answers.
+4. Payload parts that cannot be parsed are counted and logged (path and reason only, never
+   content); `statuses[]` failures are counted, and a 131047 ("outside the 24-hour
+   window") for a message we sent to a cadre or as a relay puts that message on hold and
+   sends the approved template instead.
+
+The 24-hour window: free-form messages reach a number only within 24 h of its last message
+to us. Cadre alerts and other messages the resident or cadre did not just ask for
+(`Outbound`) go through `deliver_to`: inside the window they are sent; outside it the
+configured template (`whatsapp.alert_template` in the deployment file) is sent and the
+real content is held **in memory only** until that number writes to us, then sent before
+anything else. Without a template the content is held and the caller is told
+(`NeedsFallback`) so the alert can go to the fallback route. Held content is lost on a
+restart (it is never written to disk); `/healthz` shows how much is held.
+
+Nothing a resident wrote, and no phone number or user id, is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Config, ConfigError
+from bot.service import FALLBACK_ERROR, Conversations, Outbound, Turn, utc_now
+from flows.messages import Reply
+
+from .address import Address
+from .client import (
+    CODE_OUTSIDE_WINDOW,
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    UNREACHABLE_CODES,
+    GraphClient,
+    GraphError,
+    OutsideWindow,
+    Unreachable,
+)
+from .parse import DeliveryFailure, InboundMessage
+from .render import (
+    DEFAULT_LIST_BUTTON,
+    DEFAULT_MENU_HINT,
+    RenderOptions,
+    render_reply,
+    template_body,
+)
+from .webhook import RecentIds, handle_verification, handle_webhook
+from .window import (
+    CUSTOMER_SERVICE_WINDOW,
+    Delivered,
+    HeldForReply,
+    NeedsFallback,
+    Outcome,
+    TemplateConfig,
+    can_send_free_form,
+)
+
+if TYPE_CHECKING:
+    from storage.base import Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+
+ENV_ACCESS_TOKEN = "WHATSAPP_ACCESS_TOKEN"
+ENV_APP_SECRET = "WHATSAPP_APP_SECRET"
+ENV_VERIFY_TOKEN = "WHATSAPP_VERIFY_TOKEN"
+ENV_PHONE_NUMBER_ID = "WHATSAPP_PHONE_NUMBER_ID"
+ENV_BASE_URL = "WHATSAPP_API_BASE_URL"
+ENV_API_VERSION = "WHATSAPP_API_VERSION"
+REQUIRED_ENV = (ENV_ACCESS_TOKEN, ENV_APP_SECRET, ENV_VERIFY_TOKEN, ENV_PHONE_NUMBER_ID)
+
+#: Sent ids remembered to act on a later `statuses[]` failure (bounded, memory only).
+SENT_INDEX_SIZE = 5_000
+#: Held bodies per recipient; older ones are dropped (and counted) beyond this.
+HELD_PER_RECIPIENT = 50
+
+TurnHook = Callable[[InboundMessage, Turn], Awaitable[None]]
+Forwarder = Callable[[Outbound], Awaitable[None]]
+
+
+def normalise_number(number: str) -> str:
+    """A configured phone number as WhatsApp's `wa_id`: digits only, local 0 → 62."""
+    digits = "".join(ch for ch in str(number) if ch.isdigit())
+    return "62" + digits[1:] if digits.startswith("0") else digits
+
+
+def address_for(platform_id: str) -> Address:
+    """How to reach a stored platform id: digits are a phone number (wa_id), else a BSUID."""
+    value = str(platform_id)
+    return Address.phone(value) if value.isdigit() else Address.bsuid(value)
+
+
+# -- settings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    """Secrets and endpoint from the environment; the rest from `Config.whatsapp`."""
+
+    access_token: str = field(repr=False)
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
+    phone_number_id: str
+    base_url: str = DEFAULT_BASE_URL
+    api_version: str = DEFAULT_API_VERSION
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WhatsAppSettings | None:
+        """None when no WhatsApp secret is set; ConfigError when only some are."""
+        present = {name: (env.get(name) or "").strip() for name in REQUIRED_ENV}
+        if not any(present.values()):
+            return None
+        missing = [name for name, value in present.items() if not value]
+        if missing:
+            raise ConfigError(
+                "WhatsApp is partly configured: also set " + ", ".join(missing) + " (README: "
+                "WhatsApp)"
+            )
+        return cls(
+            access_token=present[ENV_ACCESS_TOKEN],
+            app_secret=present[ENV_APP_SECRET],
+            verify_token=present[ENV_VERIFY_TOKEN],
+            phone_number_id=present[ENV_PHONE_NUMBER_ID],
+            base_url=(env.get(ENV_BASE_URL) or "").strip() or DEFAULT_BASE_URL,
+            api_version=(env.get(ENV_API_VERSION) or "").strip() or DEFAULT_API_VERSION,
+        )
+
+
+@dataclass(frozen=True)
+class ChannelOptions:
+    """Non-secret settings from the deployment file's `whatsapp:` section."""
+
+    alert_template: TemplateConfig | None = None
+    render: RenderOptions = field(default_factory=RenderOptions)
+    min_interval: float = 0.0  # seconds between two messages to one number (0: Meta paces)
+    template_every: timedelta = timedelta(hours=1)  # at most one template per number per…
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> ChannelOptions:
+        known = {
+            "alert_template",
+            "list_button",
+            "menu_hint",
+            "min_interval_seconds",
+            "template_every_minutes",
+        }
+        for key in section:
+            if key not in known:
+                raise ConfigError(
+                    f"whatsapp.{key}: unknown key; known keys: {', '.join(sorted(known))}"
+                )
+        template = None
+        raw = section.get("alert_template")
+        if raw is not None:
+            if not isinstance(raw, Mapping) or not str(raw.get("name") or "").strip():
+                raise ConfigError(
+                    "whatsapp.alert_template: needs at least a name (an approved template), "
+                    "e.g. {name: teman_jiwa_pemberitahuan, language: id}"
+                )
+            params = raw.get("parameters") or []
+            if not isinstance(params, list):
+                raise ConfigError("whatsapp.alert_template.parameters: must be a list")
+            template = TemplateConfig(
+                str(raw["name"]).strip(),
+                str(raw.get("language") or "id").strip(),
+                tuple(str(p) for p in params),
+            )
+        render = RenderOptions(
+            list_button=str(section.get("list_button") or DEFAULT_LIST_BUTTON),
+            menu_hint=str(section.get("menu_hint") or DEFAULT_MENU_HINT),
+        )
+        interval = section.get("min_interval_seconds", 0)
+        every = section.get("template_every_minutes", 60)
+        for key, value in (("min_interval_seconds", interval), ("template_every_minutes", every)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"whatsapp.{key}: must be a number ≥ 0, got {value!r}")
+        return cls(template, render, float(interval), timedelta(minutes=float(every)))
+
+
+# -- per-recipient work queues ----------------------------------------------------------
+
+
+class _Queues:
+    """One FIFO of jobs per key, worked by one task per key; every task is tracked.
+
+    Jobs of one key run strictly one after another, in the order they were queued; keys
+    run in parallel. A failing job is logged and the next one runs.
+    """
+
+    def __init__(self, on_error: Callable[[], None]) -> None:
+        self._queues: dict[str, deque[Callable[[], Awaitable[None]]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._on_error = on_error
+
+    def put(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(job)
+            return
+        self._queues[key] = deque([job])
+        self._idle.clear()
+        task = asyncio.get_running_loop().create_task(self._work(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._idle.set()
+
+    async def _work(self, key: str) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                job = queue[0]
+                try:
+                    await job()
+                except Exception:
+                    self._on_error()
+                    log.exception("whatsapp: a background job failed")
+                finally:
+                    queue.popleft()
+        finally:
+            del self._queues[key]
+
+    @property
+    def pending(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    async def idle(self) -> None:
+        """Wait until every queued job has finished (new jobs queued meanwhile included)."""
+        while self._tasks:
+            await self._idle.wait()
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+# -- held content -----------------------------------------------------------------------
+
+
+@dataclass
+class _Held:
+    bodies: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    tags: list[str | None] = field(default_factory=list)  # per body: replace-key or None
+    template_at: datetime | None = None
+    template_id: str = ""
+
+
+# -- the channel ------------------------------------------------------------------------
+
+
+class WhatsAppChannel:
+    """Residents (and cadres listed in the routes) on the WhatsApp Cloud API.
+
+    Build it with `build_whatsapp(runtime, env)`; bot/web.py serves `handle_get` and
+    `handle_post`. `attach_cadres(handler)` adds cadre commands (bot/whatsapp/alerts.py);
+    `forward` delivers `Outbound` messages meant for another channel (e.g. Telegram).
+    """
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        client: GraphClient,
+        *,
+        app_secret: str,
+        verify_token: str,
+        phone_number_id: str | None = None,
+        options: ChannelOptions | None = None,
+        cadre_numbers: Iterable[str] = (),
+        store: Store | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        recent: RecentIds | None = None,
+        on_turn: TurnHook | None = None,
+        forward: Forwarder | None = None,
+    ) -> None:
+        self.conversations = conversations
+        self.client = client
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self.phone_number_id = phone_number_id
+        self.options = options or ChannelOptions()
+        self.cadre_numbers = frozenset(normalise_number(n) for n in cadre_numbers if n)
+        self.store = store if store is not None else conversations.store
+        self.clock = clock
+        self.recent = recent if recent is not None else RecentIds()
+        self.on_turn = on_turn
+        self.forward = forward
+        self.cadres: Any = None  # bot.whatsapp.alerts.CadreCommands, see attach_cadres
+        self.counters: Counter[str] = Counter()
+        self._queues: _Queues | None = None
+        self._last_inbound: dict[str, datetime] = {}
+        self._held: dict[str, _Held] = {}
+        self._sent: OrderedDict[str, tuple[Address, dict[str, Any] | None, str | None]] = (
+            OrderedDict()
+        )
+        self._closed = False
+
+    @property
+    def alert_template(self) -> TemplateConfig | None:
+        return self.options.alert_template
+
+    def attach_cadres(self, handler: Any) -> None:
+        """Route messages from cadre numbers to `handler.handle(message)` (see alerts.py)."""
+        self.cadres = handler
+
+    # -- HTTP entry points --------------------------------------------------------------
+
+    def handle_get(self, query: Mapping[str, str]) -> tuple[int, str]:
+        """Meta's subscription handshake: (status, plain-text body)."""
+        status, text = handle_verification(query, self.verify_token)
+        self.counters["verify_ok" if status == 200 else "verify_refused"] += 1
+        return status, text
+
+    async def handle_post(self, raw_body: bytes, headers: Mapping[str, str]) -> int:
+        """Check, parse, de-duplicate and queue one webhook POST; returns the HTTP status."""
+        self.counters["webhook_posts"] += 1
+        outcome = handle_webhook(raw_body, headers, self.app_secret, recent=self.recent)
+        if outcome.status != 200:
+            self.counters["webhook_refused"] += 1
+            return outcome.status
+        self.counters["parse_problems"] += len(outcome.problems)
+        self.counters["statuses"] += outcome.statuses
+        self.counters["duplicates"] += outcome.duplicates
+        status = 200
+        now = self.clock()
+        accepted: list[InboundMessage] = []
+        for n, message in enumerate(outcome.messages):
+            try:
+                first = await self.store.first_delivery(CHANNEL, message.message_id, now)
+            except Exception:
+                log.exception("whatsapp: cannot record message ids; answering 500 for a retry")
+                self.counters["webhook_errors"] += 1
+                for rest in outcome.messages[n:]:
+                    self.recent.forget(rest.message_id)
+                status = 500
+                break
+            if not first:
+                self.counters["duplicates"] += 1
+                continue
+            accepted.append(message)
+        for message in accepted:
+            self._accept(message)
+        for failure in outcome.failures:
+            self._on_delivery_failure(failure)
+        return status
+
+    def _accept(self, message: InboundMessage) -> None:
+        if (
+            self.phone_number_id
+            and message.phone_number_id
+            and message.phone_number_id != self.phone_number_id
+        ):
+            # Another business number of the same app: not ours to answer.
+            self.counters["other_number"] += 1
+            log.warning("whatsapp: message for another phone number id ignored")
+            return
+        self.counters["messages"] += 1
+        if message.inbound.media is not None:
+            self.counters["media"] += 1
+        key = self._key(message.reply_to)
+        last = self._last_inbound.get(key)
+        if last is None or message.timestamp > last:
+            self._last_inbound[key] = message.timestamp
+        self._prune_windows()
+        self._put(key, lambda: self._process(message))
+
+    # -- background work ----------------------------------------------------------------
+
+    def _put(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
+        if self._queues is None:
+            self._queues = _Queues(lambda: self.counters.update(["job_errors"]))
+        self._queues.put(key, job)
+
+    async def wait_idle(self) -> None:
+        """Wait until all queued work (turns, sends, held deliveries) has finished."""
+        if self._queues is not None:
+            await self._queues.idle()
+
+    async def drain(self, timeout: float | None = 30.0) -> bool:
+        """Finish in-flight work before shutdown; True if everything finished in time."""
+        if self._queues is None:
+            return True
+        try:
+            await asyncio.wait_for(self._queues.idle(), timeout)
+        except TimeoutError:
+            log.error(
+                "whatsapp: %d job(s) still running at shutdown; cancelled", self._queues.pending
+            )
+            self._queues.cancel()
+            return False
+        finally:
+            held = sum(len(h.bodies) for h in self._held.values())
+            if held:
+                log.warning(
+                    "whatsapp: %d held message(s) for %d number(s) are lost at shutdown "
+                    "(held content is never written to disk)",
+                    held,
+                    len(self._held),
+                )
+        return True
+
+    async def aclose(self) -> None:
+        await self.drain()
+        await self.client.aclose()
+
+    async def _process(self, message: InboundMessage) -> None:
+        flushed = await self._flush_held(message.reply_to)
+        if flushed and message.type == "button":
+            # A tap on the template's quick-reply button: it asked for the held content.
+            self.counters["template_replies"] += 1
+            return
+        if self.is_cadre(message):
+            if self.cadres is not None:
+                await self.cadres.handle(message)
+            else:
+                self.counters["cadre_messages_unhandled"] += 1
+                await self.send_replies(
+                    message.reply_to,
+                    [
+                        Reply(
+                            "Nomor ini terdaftar sebagai nomor kader. Perintah kader belum aktif "
+                            "di server ini; pakai grup Telegram kader atau hubungi operator."
+                        )
+                    ],
+                )
+            return
+        try:
+            turn = await self.conversations.handle(CHANNEL, message.user_ref, message.inbound)
+        except Exception:
+            self.counters["turns_failed"] += 1
+            log.exception("whatsapp: a turn failed; the resident gets the fallback message")
+            await self.send_replies(message.reply_to, [Reply(FALLBACK_ERROR)])
+            return
+        self.counters["turns"] += 1
+        if self.on_turn is not None:
+            try:
+                await self.on_turn(message, turn)
+            except Exception:
+                log.exception("whatsapp: on_turn hook failed")
+        await self.send_replies(message.reply_to, turn.replies)
+        for outbound in turn.outbound:
+            await self.route_outbound(outbound, wait=False)
+
+    def is_cadre(self, message: InboundMessage) -> bool:
+        return bool(message.wa_id) and normalise_number(message.wa_id or "") in self.cadre_numbers
+
+    # -- sending ------------------------------------------------------------------------
+
+    def bodies(self, to: Address, replies: Sequence[Reply]) -> list[dict[str, Any]]:
+        return [b for r in replies for b in render_reply(r, to, self.options.render)]
+
+    async def send_replies(self, to: Address, replies: Sequence[Reply]) -> None:
+        """Answer a message the resident just sent (their window is open)."""
+        bodies = self.bodies(to, replies)
+        if not bodies:
+            return
+        try:
+            ids = await self.client.send_many(bodies)
+        except GraphError as err:
+            self._count_send_error(err, len(err.sent_ids))
+            return
+        self.counters["sent"] += len(ids)
+        for wamid in ids:
+            self._remember(wamid, to, None, None)
+
+    def _count_send_error(self, err: GraphError, sent: int) -> None:
+        self.counters["sent"] += sent
+        if isinstance(err, OutsideWindow):
+            self.counters["send_outside_window"] += 1
+        elif isinstance(err, Unreachable):
+            self.counters["send_unreachable"] += 1
+        else:
+            self.counters["send_failed"] += 1
+        log.warning("whatsapp: sending failed (%s); %d message(s) not sent", err, len(err.unsent))
+
+    async def deliver_to(
+        self,
+        to: Address,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        tag: str | None = None,
+        use_template: bool = True,
+    ) -> Outcome:
+        """Send content nobody just asked for (alerts, relay messages), minding the window.
+
+        Runs in `to`'s queue, so it is ordered with that number's own turns; do not await
+        it from inside a job of the same number (use `route_outbound(wait=False)`).
+        `tag` replaces an older held body with the same tag (the newest alert card wins).
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Outcome] = loop.create_future()
+
+        async def job() -> None:
+            try:
+                result = await self._deliver_now(to, list(bodies), tag, use_template)
+            except BaseException as exc:
+                if not done.done():
+                    done.set_exception(exc)
+                raise
+            if not done.done():
+                done.set_result(result)
+
+        self._put(self._key(to), job)
+        return await done
+
+    async def _deliver_now(
+        self, to: Address, bodies: list[dict[str, Any]], tag: str | None, use_template: bool
+    ) -> Outcome:
+        key = self._key(to)
+        now = self.clock()
+        held = self._held.get(key)
+        if held and held.bodies:
+            # Something is already waiting for this number: keep the order, wait too.
+            self._hold(key, bodies, tag)
+            return HeldForReply(held.template_id) if held.template_id else NeedsFallback()
+        if can_send_free_form(self._last_inbound.get(key), now, margin=timedelta(minutes=1)):
+            try:
+                ids = await self.client.send_many(bodies)
+            except OutsideWindow as err:
+                self.counters["sent"] += len(err.sent_ids)
+                self._last_inbound.pop(key, None)
+                bodies = list(err.unsent)
+            else:
+                self.counters["sent"] += len(ids)
+                for wamid, body in zip(ids, bodies, strict=False):
+                    self._remember(wamid, to, body, tag)
+                return Delivered(tuple(ids))
+        return await self._hold_and_invite(to, bodies, tag, use_template)
+
+    async def _hold_and_invite(
+        self, to: Address, bodies: list[dict[str, Any]], tag: str | None, use_template: bool
+    ) -> Outcome:
+        key = self._key(to)
+        self._hold(key, bodies, tag)
+        held = self._held[key]
+        template = self.alert_template if use_template else None
+        if template is None:
+            self.counters["held_without_template"] += 1
+            return NeedsFallback((), tuple(bodies))
+        now = self.clock()
+        if held.template_at is not None and now - held.template_at < self.options.template_every:
+            return HeldForReply(held.template_id, (), tuple(bodies))
+        params = tuple(template.parameters)
+        wamid = await self.client.send(template_body(to, template.name, template.language, params))
+        held.template_at, held.template_id = now, wamid
+        self.counters["templates_sent"] += 1
+        self._remember(wamid, to, None, "template")
+        return HeldForReply(wamid, (), tuple(bodies))
+
+    def _hold(self, key: str, bodies: Sequence[dict[str, Any]], tag: str | None) -> None:
+        held = self._held.setdefault(key, _Held())
+        if tag is not None and tag in held.tags:
+            keep = [(b, t) for b, t in zip(held.bodies, held.tags, strict=True) if t != tag]
+            held.bodies = [b for b, _t in keep]
+            held.tags = [t for _b, t in keep]
+        held.bodies.extend(bodies)
+        held.tags.extend([tag] * len(bodies))
+        self.counters["held"] += len(bodies)
+        overflow = len(held.bodies) - HELD_PER_RECIPIENT
+        if overflow > 0:
+            del held.bodies[:overflow], held.tags[:overflow]
+            self.counters["held_dropped"] += overflow
+            log.error(
+                "whatsapp: too many held messages for one number; %d oldest dropped", overflow
+            )
+
+    async def _flush_held(self, to: Address) -> bool:
+        """The number wrote to us (window open): send what was held for it. True if any."""
+        held = self._held.pop(self._key(to), None)
+        if held is None or not held.bodies:
+            return False
+        bodies = [_readdress(b, to) for b in held.bodies]
+        try:
+            ids = await self.client.send_many(bodies)
+        except GraphError as err:
+            self._count_send_error(err, len(err.sent_ids))
+            if err.unsent:
+                rest = _Held(
+                    list(err.unsent),
+                    held.tags[-len(err.unsent) :],
+                    held.template_at,
+                    held.template_id,
+                )
+                self._held[self._key(to)] = rest
+            return True
+        self.counters["sent"] += len(ids)
+        self.counters["held_delivered"] += len(ids)
+        for wamid, body, tag in zip(ids, bodies, held.tags, strict=False):
+            self._remember(wamid, to, body, tag)
+        return True
+
+    def held_count(self, platform_id: str | None = None) -> int:
+        if platform_id is not None:
+            held = self._held.get(self._key(address_for(platform_id)))
+            return len(held.bodies) if held else 0
+        return sum(len(h.bodies) for h in self._held.values())
+
+    # -- outbound (relay messages, notices to cadres) ------------------------------------
+
+    async def route_outbound(self, outbound: Outbound, *, wait: bool = True) -> None:
+        """Deliver an `Outbound`: WhatsApp ones here (window rules apply), others forwarded."""
+        if outbound.channel != CHANNEL:
+            if self.forward is None:
+                self.counters["outbound_unrouted"] += 1
+                log.error(
+                    "whatsapp: a message for channel %r has no route (forward not set)",
+                    outbound.channel,
+                )
+                return
+            try:
+                await self.forward(outbound)
+                self.counters["outbound_forwarded"] += 1
+            except Exception:
+                self.counters["outbound_failed"] += 1
+                log.exception("whatsapp: forwarding a message to %r failed", outbound.channel)
+            return
+        to = address_for(outbound.address)
+        bodies = self.bodies(to, [Reply(outbound.text, outbound.choices, outbound.node)])
+        if wait:
+            await self._outbound_job(to, bodies)
+        else:
+            self._put(self._key(to), lambda: self._outbound_job(to, bodies))
+
+    async def deliver_outbound(self, outbound: Outbound) -> None:
+        """For other channels' forwarders: deliver a WhatsApp `Outbound` and wait."""
+        if outbound.channel != CHANNEL:
+            raise ValueError(f"not a WhatsApp message: channel {outbound.channel!r}")
+        to = address_for(outbound.address)
+        await self.deliver_to(
+            to, self.bodies(to, [Reply(outbound.text, outbound.choices, outbound.node)])
+        )
+        self.counters["outbound"] += 1
+
+    async def _outbound_job(self, to: Address, bodies: list[dict[str, Any]]) -> None:
+        try:
+            await self._deliver_now(to, bodies, None, True)
+            self.counters["outbound"] += 1
+        except GraphError as err:
+            self._count_send_error(err, len(err.sent_ids))
+
+    # -- statuses[] failures ------------------------------------------------------------
+
+    def _remember(
+        self, wamid: str, to: Address, body: dict[str, Any] | None, tag: str | None
+    ) -> None:
+        if not wamid:
+            return
+        self._sent[wamid] = (to, body, tag)
+        while len(self._sent) > SENT_INDEX_SIZE:
+            self._sent.popitem(last=False)
+
+    def _on_delivery_failure(self, failure: DeliveryFailure) -> None:
+        self.counters["delivery_failures"] += 1
+        sent = self._sent.pop(failure.message_id, None) if failure.message_id else None
+        if CODE_OUTSIDE_WINDOW in failure.codes:
+            self.counters["delivery_failures_outside_window"] += 1
+            to = (
+                sent[0] if sent else (address_for(failure.recipient) if failure.recipient else None)
+            )
+            if to is None:
+                return
+            key = self._key(to)
+            self._last_inbound.pop(key, None)
+            body, tag = (sent[1], sent[2]) if sent else (None, None)
+            if body is not None:
+                # Our alert/relay message bounced on the window: hold it, send the template.
+                self._put(key, lambda: self._reinvite(to, body, tag))
+        elif set(failure.codes) & UNREACHABLE_CODES:
+            self.counters["delivery_failures_unreachable"] += 1
+
+    async def _reinvite(self, to: Address, body: dict[str, Any], tag: str | None) -> None:
+        try:
+            await self._hold_and_invite(to, [body], tag, True)
+        except GraphError as err:
+            self._count_send_error(err, 0)
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    @staticmethod
+    def _key(to: Address) -> str:
+        return normalise_number(to.value) if to.field == "to" else to.value
+
+    def window_open(self, platform_id: str) -> bool:
+        key = self._key(address_for(platform_id))
+        return can_send_free_form(self._last_inbound.get(key), self.clock())
+
+    def _prune_windows(self) -> None:
+        if len(self._last_inbound) <= 50_000:
+            return
+        horizon = self.clock() - CUSTOMER_SERVICE_WINDOW
+        self._last_inbound = {k: t for k, t in self._last_inbound.items() if t > horizon}
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters for /healthz (numbers only: no ids, no content)."""
+        queued = self._queues.pending if self._queues is not None else 0
+        return {
+            **dict(sorted(self.counters.items())),
+            "queued": queued,
+            "held_now": self.held_count(),
+            "held_numbers": len(self._held),
+            "template_configured": self.alert_template is not None,
+        }
+
+
+def _readdress(body: dict[str, Any], to: Address) -> dict[str, Any]:
+    """A held body sent to the address the person wrote from (phone or BSUID)."""
+    out = {k: v for k, v in body.items() if k not in ("to", "recipient")}
+    out[to.field] = to.value
+    return out
+
+
+# -- wiring for the runner --------------------------------------------------------------
+
+
+def build_whatsapp(
+    runtime: Any,
+    env: Mapping[str, str],
+    *,
+    http: Any = None,
+    forward: Forwarder | None = None,
+    on_turn: TurnHook | None = None,
+) -> WhatsAppChannel | None:
+    """The WhatsApp channel for `runtime` (bot.app.Runtime), or None if not configured.
+
+    Secrets come only from `env` (WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET,
+    WHATSAPP_VERIFY_TOKEN, WHATSAPP_PHONE_NUMBER_ID; optional WHATSAPP_API_BASE_URL,
+    WHATSAPP_API_VERSION); other settings from `runtime.config.whatsapp`. Raises
+    `ConfigError` for a half-configured environment or a bad `whatsapp:` section.
+    """
+    settings = WhatsAppSettings.from_env(env)
+    if settings is None:
+        return None
+    config: Config = runtime.config
+    options = ChannelOptions.from_config(config.whatsapp or {})
+    client = GraphClient(
+        settings.base_url,
+        settings.api_version,
+        settings.phone_number_id,
+        settings.access_token,
+        http,
+        min_interval=options.min_interval,
+        render_options=options.render,
+    )
+    numbers = [n for route in config.routes.values() for n in route.whatsapp_numbers]
+    if numbers and options.alert_template is None:
+        log.warning(
+            "whatsapp: routes list WhatsApp numbers but whatsapp.alert_template is not "
+            "set: alerts to a number outside its 24-hour window go to the fallback "
+            "route"
+        )
+    return WhatsAppChannel(
+        runtime.conversations,
+        client,
+        app_secret=settings.app_secret,
+        verify_token=settings.verify_token,
+        phone_number_id=settings.phone_number_id,
+        options=options,
+        cadre_numbers=numbers,
+        store=runtime.store,
+        clock=runtime.conversations.clock,
+        forward=forward,
+        on_turn=on_turn,
+    )
