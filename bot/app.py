@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.service import Clock, Conversations, utc_now
+from bot.stats import register_stats
 from flows.linter import load_content
 from flows.model import Content
 from flows.problems import ContentError
@@ -137,4 +138,5 @@ async def build_runtime(config: Config, *, content_dir: Path | None = None,
     await store.open()
     secret = load_secret(db_path)
     conversations = Conversations(engine, store, secret, clock=clock)
+    register_stats(conversations)  # consent log, withdrawal, anonymous counts (issue 7)
     return Runtime(config, content_dir, db_path, store, engine, conversations)

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 # Tables holding per-resident rows (children before parents): what /hapus deletes.
 # Cases and case_events are not deleted but anonymised first (storage.cases.forget_user):
 # closed cases keep only anonymous statistics; a live relay ends (its row goes).
-USER_TABLES: tuple[str, ...] = ("relays", "results", "sessions")
+# consent_log: the proof of consent (storage.privacy); it goes with the rest.
+USER_TABLES: tuple[str, ...] = ("relays", "results", "consent_log", "sessions")
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -47,6 +48,7 @@ class SqliteTransaction:
 
     def __init__(self, db: aiosqlite.Connection):
         self.db = db
+        self.deleted_user = False  # the store checkpoints the WAL after this commits
 
     async def save_session(self, user_key: str, session: Session, now: datetime) -> None:
         await self.db.execute(
@@ -69,6 +71,7 @@ class SqliteTransaction:
         )
 
     async def delete_user(self, user_key: str) -> None:
+        self.deleted_user = True
         await forget_user(self.db, user_key, datetime.now(UTC))
         for table in USER_TABLES:
             await self.db.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
@@ -130,12 +133,31 @@ class SqliteStore:
         assert self._write is not None, "store is not open"
         async with self._lock:
             await self._write.execute("BEGIN IMMEDIATE")
+            tx = SqliteTransaction(self._write)
             try:
-                yield SqliteTransaction(self._write)
+                yield tx
             except BaseException:
                 await self._write.execute("ROLLBACK")
                 raise
             await self._write.execute("COMMIT")
+            if tx.deleted_user:  # the old rows must not linger in the -wal file either
+                await self._checkpoint()
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it; False if a reader kept it busy."""
+        assert self._write is not None, "store is not open"
+        async with self._lock:
+            return await self._checkpoint()
+
+    async def _checkpoint(self) -> bool:
+        assert self._write is not None
+        async with self._write.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+            row = await cursor.fetchone()
+        busy = bool(row and row[0])
+        if busy:
+            log.warning("WAL checkpoint after a deletion was blocked by a reader; the next "
+                        "retention run truncates it")
+        return not busy
 
     async def load_session(self, user_key: str) -> StoredSession | None:
         async with self.reader.execute(

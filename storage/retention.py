@@ -1,0 +1,180 @@
+"""Retention (issue 7): how long anything about a resident is kept, and the purge that enforces it.
+
+- A resident inactive for `retention.inactive_days` (default 90): everything keyed to them
+  goes, as with /hapus (session, results, consent log, relays); their cases lose the link
+  to them (storage.cases.forget_user).
+- A closed case older than `retention.closed_case_days` (default 30) after closing, or a
+  closed case whose resident deleted their data (user_key gone), is reduced to one anonymous
+  `case_stats` row (storage.stats.CaseStat) and its case, events, outbox and relay rows go.
+- De-duplication ids of inbound updates (`inbound_seen`) are kept 7 days.
+- Afterwards the WAL is checkpointed and truncated, so deleted content does not linger
+  in the -wal file (secure_delete already zeroes it in the database file).
+
+`purge` is run by `temanjiwa purge` and, every `interval_s`, by the running bot
+(`run_retention_schedule`). Both take the time from the caller, so tests control the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Protocol
+
+from storage import stats
+from storage.cases import forget_user
+from storage.sqlite import USER_TABLES
+
+log = logging.getLogger(__name__)
+
+INBOUND_SEEN_DAYS = 7
+BATCH = 200  # residents per transaction: the bot's own turns wait at most one batch
+
+
+class _Retention(Protocol):
+    @property
+    def inactive_days(self) -> int: ...
+
+    @property
+    def closed_case_days(self) -> int: ...
+
+
+class RetentionConfig(Protocol):
+    """What purge needs of bot.config.Config (storage does not import bot)."""
+
+    @property
+    def retention(self) -> _Retention: ...
+
+    @property
+    def tz(self) -> tzinfo: ...
+
+
+@dataclass
+class PurgeReport:
+    residents: int = 0  # inactive residents whose data was deleted
+    rows: dict[str, int] = field(default_factory=dict)  # rows deleted per table
+    cases_unlinked: int = 0  # cases of purged residents that lost the link to them
+    cases_reduced: int = 0  # closed cases reduced to anonymous statistics
+    inbound_seen: int = 0
+    checkpointed: bool = False  # the WAL was checkpointed and truncated
+
+    def add(self, table: str, count: int) -> None:
+        if count > 0:
+            self.rows[table] = self.rows.get(table, 0) + count
+
+    def summary(self) -> str:
+        rows = ", ".join(f"{t} {n}" for t, n in sorted(self.rows.items())) or "none"
+        truncated = "yes" if self.checkpointed else "no"
+        return (
+            f"residents purged {self.residents}; rows deleted: {rows}; cases unlinked "
+            f"{self.cases_unlinked}; cases reduced to statistics {self.cases_reduced}; "
+            f"dedupe ids {self.inbound_seen}; WAL truncated {truncated}"
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+async def _scalar_rows(db: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    async with db.execute(sql, params) as cursor:
+        return [row[0] for row in await cursor.fetchall()]
+
+
+async def reduce_closed_cases(
+    conn: Any, tz: tzinfo, *, closed_before: datetime | None = None
+) -> int:
+    """Closed cases whose resident deleted their data (user_key gone), or closed before
+    `closed_before`, become one anonymous `case_stats` row each; their rows are deleted.
+    A case with an alert still being delivered waits for the next run."""
+    db = getattr(conn, "db", conn)
+    if "cases" not in await stats.tables(db):
+        return 0
+    kinds = ", ".join("?" for _ in stats.SLA_EVENT_KINDS)
+    async with db.execute(
+        f"SELECT c.id, c.created_at, c.area, c.level, c.category, c.source, c.claimed_at, "
+        f"c.status, c.outcome, (SELECT count(*) FROM case_events e WHERE e.case_id = c.id "
+        f"AND e.kind IN ({kinds})) FROM cases c WHERE c.status = 'closed' "
+        f"AND (c.user_key IS NULL OR julianday(c.closed_at) < julianday(?)) "
+        f"AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = c.id "
+        f"AND o.state IN ('pending', 'sending'))",
+        (*stats.SLA_EVENT_KINDS, _iso(closed_before) if closed_before else None),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    for case_id, *fields in rows:
+        await stats.add_case_stat(db, stats.case_stat_from(*fields, tz))
+        for table in ("outbox", "case_events", "relays"):
+            await db.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
+        await db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+    return len(rows)
+
+
+async def _delete_user_rows(db: Any, user_key: str, report: PurgeReport) -> None:
+    for table in USER_TABLES:
+        cursor = await db.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
+        report.add(table, cursor.rowcount)
+
+
+async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeReport:
+    """Apply the retention rules as of `now`; see the module docstring."""
+    report = PurgeReport()
+    inactive_cutoff = _iso(now - timedelta(days=config.retention.inactive_days))
+    while True:
+        async with store.transaction() as tx:
+            db = tx.db
+            has_cases = "cases" in await stats.tables(db)
+            keys = await _scalar_rows(
+                db,
+                "SELECT user_key FROM sessions WHERE julianday(updated_at) < julianday(?) LIMIT ?",
+                (inactive_cutoff, BATCH),
+            )
+            for key in keys:
+                if has_cases:
+                    cursor = await db.execute(
+                        "SELECT count(*) FROM cases WHERE user_key = ?", (key,)
+                    )
+                    row = await cursor.fetchone()
+                    report.cases_unlinked += int(row[0]) if row else 0
+                    await forget_user(db, key, now)
+                await _delete_user_rows(db, key, report)
+            report.residents += len(keys)
+        if len(keys) < BATCH:
+            break
+    async with store.transaction() as tx:
+        db = tx.db
+        # Rows of residents without a session (none are expected; kept from going stale).
+        for table in ("results", "consent_log"):
+            cursor = await db.execute(
+                f"DELETE FROM {table} WHERE user_key NOT IN (SELECT user_key FROM sessions)"
+            )
+            report.add(table, cursor.rowcount)
+        report.cases_reduced = await reduce_closed_cases(
+            db, config.tz, closed_before=now - timedelta(days=config.retention.closed_case_days)
+        )
+        cursor = await db.execute(
+            "DELETE FROM inbound_seen WHERE julianday(seen_at) < julianday(?)",
+            (_iso(now - timedelta(days=INBOUND_SEEN_DAYS)),),
+        )
+        report.inbound_seen = cursor.rowcount
+    checkpoint = getattr(store, "checkpoint", None)
+    if checkpoint is not None:
+        report.checkpointed = await checkpoint()
+    return report
+
+
+async def run_retention_schedule(
+    store: Any, config: RetentionConfig, clock: Callable[[], datetime], interval_s: float
+) -> None:
+    """Purge now and then every `interval_s` seconds until cancelled (a background task of
+    the running bot). A failed run is logged and retried at the next interval."""
+    while True:
+        try:
+            report = await purge(store, config, clock())
+            log.info("retention: %s", report.summary())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("retention purge failed; retrying in %s s", interval_s)
+        await asyncio.sleep(interval_s)
