@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import build_runtime, default_content_dir, default_db_path
@@ -24,6 +25,7 @@ def _setup_logging(verbose: bool = False) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry bot tokens
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)  # DEBUG: SQL parameters (answers)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("crisis-check", help="check messages on stdin for crisis signs (JSON lines)")
     _cases_parser(sub)
+    _data_parsers(sub)
     return parser
 
 
@@ -82,6 +85,24 @@ def _cases_parser(sub: argparse._SubParsersAction) -> None:
     invite.add_argument("--name", required=True, help="the cadre's name, shown on cards")
     invite.add_argument("--route", help="limit the cadre to this route (default: all routes)")
     invite.add_argument("--hours", type=int, default=72, help="valid for (default 72)")
+
+
+def _data_parsers(sub: argparse._SubParsersAction) -> None:
+    """Retention (issue 7)."""
+    purge = sub.add_parser("purge", help="apply retention now: delete inactive residents' data, "
+                           "reduce old closed cases to anonymous statistics")
+    _common(purge)
+
+
+async def _purge(args: argparse.Namespace) -> int:
+    from storage.retention import purge
+    from storage.sqlite import SqliteStore
+
+    config = load_config(args.config)
+    async with SqliteStore(args.db or config.database or default_db_path()) as store:
+        report = await purge(store, config, datetime.now(UTC))
+    print(report.summary())
+    return 0
 
 
 async def _chat(args: argparse.Namespace) -> int:
@@ -230,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             return _crisis_check(args)
         if args.command == "cases":
             return asyncio.run(_cases(args))
+        if args.command == "purge":
+            return asyncio.run(_purge(args))
     except ConfigError as exc:
         print(_("Configuration error: {err}").format(err=exc), file=sys.stderr)
         return 2

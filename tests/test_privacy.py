@@ -21,6 +21,7 @@ from bot.stats import register_stats
 from flows.linter import load_content
 from flows.messages import Choice
 from flows.runtime import Engine, EngineSettings
+from storage.keys import user_key
 from storage.sqlite import USER_TABLES
 from tests.conftest import REAL_CONTENT
 from tests.test_escalation_support import make_harness
@@ -267,6 +268,9 @@ def test_console_jsonl_verbose_stderr_never_contains_texts_or_platform_ids(tmp_p
     assert "DEBUG" in proc.stderr  # -v really logged at debug level
     for secret in typed_secrets():
         assert secret not in proc.stderr, secret
+    # Nor the pseudonymous key or session state (aiosqlite's DEBUG lines would carry them).
+    assert user_key(b"log-test", "console", RESIDENT) not in proc.stderr
+    assert '"profile"' not in proc.stderr and "INSERT INTO results" not in proc.stderr
     db = sqlite3.connect(tmp_path / "c.db")
     assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
     db.close()
