@@ -192,10 +192,11 @@ async def _cases(args: argparse.Namespace) -> int:
             if not rows:
                 print(_("No cases."))
             tz = config.tz
+            last_reply = _("last reply")
             for c in rows:
                 who = c.claimed_name or "-"
                 print(f"{c.code}  {c.level:<6}  {c.status:<7}  {c.route or '(no route)':<16}  "
-                      f"{format_time(c.created_at, tz)}  {_('last reply')} "
+                      f"{format_time(c.created_at, tz)}  {last_reply} "
                       f"{format_time(c.last_reply_at, tz)}  {who}")
             return 0
         if args.action == "show":

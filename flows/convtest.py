@@ -281,7 +281,7 @@ async def run_directory(directory: Path, *, pattern: str | None = None,
         print(problem, file=out)
     outcome = await run_tests(tests, factory)
     for failure in outcome.failures:
-        print(f"FAIL {failure}", file=out)
+        print(_("FAIL {failure}").format(failure=failure), file=out)
     print(_("{passed} passed, {failed} failed").format(
         passed=len(outcome.passed), failed=len(outcome.failures)), file=out)
     return 1 if outcome.failures or problems else 0

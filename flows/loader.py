@@ -144,7 +144,7 @@ def _read_choice(reader: _Reader, raw: Any, line: int, where: str) -> ChoiceSpec
         reader.problem(
             line,
             _("Each choice in {where} must have at least an id and a label.").format(where=where),
-            _("Write for example: - {{id: ya, label: Ya}}"),
+            _("Write for example: - {id: ya, label: Ya}"),
         )
         return None
     reader.unknown_keys(raw, CHOICE_KEYS, _("a choice"))
@@ -223,7 +223,7 @@ def _read_emit(reader: _Reader, raw: Any, line: int) -> list[dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("event"), str):
             reader.problem(line, _("'emit' needs an event name."),
-                           _("Write for example: emit: {{event: screening_completed}}"))
+                           _("Write for example: emit: {event: screening_completed}"))
             continue
         out.append({
             str(k): parse_template(v) if isinstance(v, str) and k != "event" else v
@@ -259,7 +259,7 @@ def _read_bands(reader: _Reader, raw: Any, line: int, where: str) -> Bands | Non
             reader.problem(
                 item.line,
                 _("A band range needs a key and numeric min and max."),
-                _("Write for example: - {{key: mild, min: 5, max: 9, next: hasil_ringan}}"),
+                _("Write for example: - {key: mild, min: 5, max: 9, next: hasil_ringan}"),
             )
             continue
         if lo > hi:

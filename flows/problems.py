@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from flows.i18n import _
+
 Severity = Literal["error", "warning"]
 
 
@@ -20,7 +22,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.severity}: {self.message}"
+        label = _("error") if self.severity == "error" else _("warning")
+        text = f"{where}: {label}: {self.message}"
         return f"{text}\n    → {self.hint}" if self.hint else text
 
 

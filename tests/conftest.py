@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Tests assert on the English source strings of linter/CLI messages; the Indonesian
+# catalog is checked on its own in tests/test_i18n.py.
+os.environ.setdefault("TEMANJIWA_LANG", "en")
 
 import pytest
 
