@@ -267,3 +267,13 @@ async def test_operator_cli_identity_may_act_but_not_relay(h):
     assert (await desk.resolve(code, OPERATOR, "no_response")).ok  # operators may take over
     text = await desk.show(code)
     assert code in text and "resolved" in text and "Pengiriman:" in text
+
+
+async def test_stop_during_a_relay_ends_it_and_still_runs_the_stop_flow(h):
+    code = await open_case(h)
+    await h.kit.desk.request_relay(code, KADER)
+    await h.say(RESIDENT, "terima")
+    turn = await h.say(RESIDENT, "stop")
+    assert turn.replies and turn.replies[0].node.startswith("stop.")
+    assert any("stop" in o.text and o.address == "4242" for o in turn.outbound)
+    assert h.rows("SELECT count(*) FROM relays")[0][0] == 0
