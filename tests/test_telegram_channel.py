@@ -249,3 +249,15 @@ async def test_real_content_start_fits_telegram(tg: FakeTelegram, tmp_path, monk
             for button in row:
                 assert len(button["callback_data"].encode()) <= 64
     assert channel.stats["send_plain_fallback"] == 0
+
+
+async def test_press_with_unknown_token_counts_as_old(tg: FakeTelegram, conversations) -> None:
+    app, channel = make_app(tg, conversations)
+    async with running_application(app):
+        tg.push_message(ALICE, ALICE, "/start quiz")
+        await settle(tg, app)
+        # A token from before a restart: the process no longer knows what it meant.
+        tg.push_callback(ALICE, ALICE, "~0123456789abcdef01234567")
+        await settle(tg, app)
+    assert tg.calls_to("answerCallbackQuery")[-1].params["text"] == STALE_TOAST
+    assert channel.stats["press_stale"] == 1
