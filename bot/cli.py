@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.app import build_runtime, default_content_dir, default_db_path
@@ -88,10 +88,21 @@ def _cases_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _data_parsers(sub: argparse._SubParsersAction) -> None:
-    """Retention (issue 7)."""
+    """Retention and programme reports (issue 7)."""
     purge = sub.add_parser("purge", help="apply retention now: delete inactive residents' data, "
                            "reduce old closed cases to anonymous statistics")
     _common(purge)
+    report = sub.add_parser("report", help="anonymous programme report (CSV + HTML) for a period")
+    _common(report)
+    report.add_argument("--from", dest="start", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="first day (default: 12 weeks or 6 months before --to)")
+    report.add_argument("--to", dest="end", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="last day (default: today in the deployment's time zone)")
+    report.add_argument("--by", choices=("week", "month"), default="week")
+    report.add_argument("--area", help="only this area id")
+    report.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV and HTML")
+    report.add_argument("--demo", type=Path, metavar="OUT_DIR", help="seed a temporary database "
+                        "with synthetic activity and write its report to OUT_DIR")
 
 
 async def _purge(args: argparse.Namespace) -> int:
@@ -254,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_cases(args))
         if args.command == "purge":
             return asyncio.run(_purge(args))
+        if args.command == "report":
+            from bot.report import report_command
+
+            return asyncio.run(report_command(args))
     except ConfigError as exc:
         print(_("Configuration error: {err}").format(err=exc), file=sys.stderr)
         return 2
