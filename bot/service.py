@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from flows.messages import Choice, Event, Inbound, Reply
 from flows.runtime import Engine, HistoryItem
@@ -184,6 +184,17 @@ class Conversations:
         if inbound.text and any(e.name == "crisis_detected" and e.data.get("source") ==
                                 "free_text" for e in events):
             words = inbound.text
+        try:
+            return await self._commit(channel, platform_user_id, key, inbound, now, result,
+                                      events, deleted, words, intercept)
+        except Exception:
+            # The resident still gets the hotlines; the unchanged session lets them resend.
+            log.exception("storing the turn failed; answering with the fallback message")
+            return Turn([Reply(self._error_text())], [Event("storage_error")], key, [])
+
+    async def _commit(self, channel: str, platform_user_id: str, key: str, inbound: Inbound,
+                      now: datetime, result: Any, events: list[Event], deleted: bool,
+                      words: str | None, intercept: Any) -> Turn:
         async with self.store.transaction() as tx:
             ctx = EffectContext(tx, key, channel, platform_user_id, result.session, now,
                                 result.replies)
@@ -208,8 +219,13 @@ class Conversations:
         return Turn(result.replies, events, key, outbound)
 
     def _error_text(self) -> str:
-        template = self.engine.content.system.texts.get("error")
-        return template.source if template else FALLBACK_ERROR
+        """The system `error` text, or a built-in one; both followed by the crisis hotlines."""
+        content = self.engine.content
+        template = content.system.texts.get("error")
+        text = template.source if template else FALLBACK_ERROR
+        lines = [content.hotlines[h].text for h in content.hotline_groups.get("crisis", ())
+                 if h in content.hotlines]
+        return "\n".join([text, *lines])
 
     async def _store_result(self, ctx: EffectContext, event: Event) -> list[Event]:
         """Keep a screening result in the resident's history: adults who consented only."""

@@ -58,7 +58,7 @@ async def test_crisis_text_writes_case_and_alert_in_the_turn(h):
     assert "555" not in h.raw_bytes().decode("latin-1")  # no platform id anywhere on disk
 
 
-async def test_a_failed_turn_transaction_writes_nothing_and_answers_nothing(h):
+async def test_a_failed_turn_transaction_writes_nothing_and_answers_with_hotlines(h):
     await h.onboard("556")
     state_before = [tuple(r) for r in h.rows("SELECT state FROM sessions")]
     original = h.conversations.effects["escalate"]
@@ -68,8 +68,10 @@ async def test_a_failed_turn_transaction_writes_nothing_and_answers_nothing(h):
         raise RuntimeError("disk full")  # …and then the turn fails
 
     h.conversations.effects["escalate"] = escalate_then_fail
-    with pytest.raises(RuntimeError):
-        await h.say("556", "aku mau mati saja")
+    turn = await h.say("556", "aku mau mati saja")
+    # nothing of the failed turn is said: only the fallback text with the hotlines
+    assert [e.name for e in turn.events] == ["storage_error"]
+    assert len(turn.replies) == 1 and "119" in turn.replies[0].text
     for table in ("cases", "outbox", "case_events"):
         assert h.rows(f"SELECT count(*) FROM {table}")[0][0] == 0, table
     assert [tuple(r) for r in h.rows("SELECT state FROM sessions")] == state_before

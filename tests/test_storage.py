@@ -127,3 +127,16 @@ async def test_per_resident_order_is_kept_under_concurrency(conversations):
     )
     assert turns[0].replies[-1].node == "quiz.q2"
     assert any(e.name == "screening_completed" and e.data["score"] == 6 for e in turns[1].events)
+
+
+async def test_a_failed_write_still_answers_with_hotlines_and_keeps_the_session(
+        conversations, store):
+    await conversations.handle("console", "f", Inbound(text="halo"))
+    before = await store.load_session(conversations.key_for("console", "f"))
+    await store._write.execute("CREATE TRIGGER no_write BEFORE UPDATE ON sessions "
+                               "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    turn = await conversations.handle("console", "f", Inbound(choice="setuju"))
+    assert [e.name for e in turn.events] == ["storage_error"]
+    assert "SEJIWA 119 ext 8" in turn.replies[0].text
+    after = await store.load_session(conversations.key_for("console", "f"))
+    assert after.session == before.session
