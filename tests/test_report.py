@@ -250,8 +250,8 @@ async def test_report_counts_reduced_cases_exactly_once(h):
     assert (await purge(h.store, make_config(), h.clock.now)).cases_reduced == 1
     after = await build_report(h.store.reader, make_config(), spec, now=h.clock.now)
     for report in (before, after):
-        assert report.sup.values[("cases", "*", "2026-11")] == 1
-        assert report.sup.values[("cases_outcome", "contacted", "2026-11")] == 1
+        assert report.sup.values[("cases", "*", (), "2026-11")] == 1
+        assert report.sup.values[("cases", "*", ("outcome", "contacted"), "2026-11")] == 1
 
 
 # ---------------------------------------------------------------------------- output
@@ -342,3 +342,26 @@ def test_default_periods():
     assert stats.period_bounds("2026-W01") == (date(2025, 12, 29), date(2026, 1, 4))
     with pytest.raises(ValueError):
         default_spec(date(2026, 1, 1), "week", date(2026, 2, 1))
+
+
+async def test_a_report_for_one_area_hides_exactly_what_the_full_report_hides(h):
+    for n in range(6):
+        await h.onboard(f"p{n}")
+        await phq2(h, f"p{n}")
+    for n in range(3):
+        await h.onboard(f"q{n}", area="kota")
+        await phq2(h, f"q{n}")
+    await h.say("p0", "aku mau mati")
+    config = make_config()
+    reports = {}
+    for area in (None, "ngunut", "kota"):
+        spec = default_spec(START.date(), "week", date(2026, 11, 16), date(2026, 11, 22), area)
+        reports[area] = await build_report(h.store.reader, config, spec, now=START)
+    # One universe of cells and sums for every area: the same cells are hidden in all three,
+    # so putting the area reports next to the full report reveals nothing more.
+    assert reports["ngunut"].sup.hidden == reports[None].sup.hidden == reports["kota"].sup.hidden
+    kota = reports["kota"].grids["screen_instrument"]
+    assert kota.rows == ["phq2"] and reports["kota"].shown(kota.grand) == PRIMARY
+    full = reports[None].grids["screen_area"]
+    assert [reports[None].shown(row[0]) for row in full.cells] == [SECONDARY, PRIMARY]
+    assert reports[None].shown(full.grand) == 9
