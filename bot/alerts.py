@@ -258,3 +258,45 @@ class LogAlertSender:
 
     async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None:
         self.log.info("cadre alert %s updated on %s: status %s", alert.case, route.id, alert.status)
+
+
+class ChannelNotReady(Exception):
+    """The route's channel is not running (yet): the outbox keeps the alert and retries."""
+
+
+class RoutingAlertSender:
+    """Sends each alert through the channel its route names (Telegram group, WhatsApp numbers).
+
+    Channels attach their sender when they start; until then a send raises, so the alert
+    stays in the outbox. A route with neither goes to the log (and `temanjiwa cases`).
+    """
+
+    def __init__(self, fallback: AlertSender | None = None) -> None:
+        self.senders: dict[str, AlertSender] = {}
+        self.fallback = fallback or LogAlertSender()
+
+    def attach(self, kind: str, sender: AlertSender) -> None:
+        self.senders[kind] = sender
+
+    def _sender(self, route: Route) -> tuple[str, AlertSender]:
+        if route.telegram_chat_id is not None:
+            kind = "telegram"
+        elif route.whatsapp_numbers:
+            kind = "whatsapp"
+        else:
+            return "log", self.fallback
+        sender = self.senders.get(kind)
+        if sender is None:
+            raise ChannelNotReady(f"{kind} is not running; alert for route {route.id} waits")
+        return kind, sender
+
+    async def send_alert(self, route: Route, alert: Alert) -> str:
+        kind, sender = self._sender(route)
+        return f"{kind}|{await sender.send_alert(route, alert)}"
+
+    async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None:
+        kind, _sep, ref = external_ref.partition("|")
+        sender = self.fallback if kind == "log" else self.senders.get(kind)
+        if sender is None:
+            raise ChannelNotReady(f"{kind} is not running; update for route {route.id} waits")
+        await sender.update_alert(route, ref, alert)

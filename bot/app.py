@@ -13,7 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.alerts import AlertSender, RoutingAlertSender
 from bot.config import Config
+from bot.escalation import EscalationKit, install
 from bot.service import Clock, Conversations, utc_now
 from bot.stats import register_stats
 from flows.linter import load_content
@@ -122,13 +124,18 @@ class Runtime:
     store: SqliteStore
     engine: Engine
     conversations: Conversations
+    escalation: EscalationKit
+    alerts: AlertSender  # a RoutingAlertSender unless the caller gave its own
 
     async def close(self) -> None:
         await self.store.close()
 
 
 async def build_runtime(config: Config, *, content_dir: Path | None = None,
-                        db_path: Path | None = None, clock: Clock = utc_now) -> Runtime:
+                        db_path: Path | None = None, clock: Clock = utc_now,
+                        alerts: AlertSender | None = None) -> Runtime:
+    """Everything a channel needs. Escalation is always installed: a crisis case and its
+    alert are written even before any channel that can deliver the alert is running."""
     content_dir = Path(content_dir or config.content or default_content_dir())
     db_path = Path(db_path or config.database or default_db_path())
     content = load_live_content(content_dir, db_path.parent)
@@ -139,4 +146,6 @@ async def build_runtime(config: Config, *, content_dir: Path | None = None,
     secret = load_secret(db_path)
     conversations = Conversations(engine, store, secret, clock=clock)
     register_stats(conversations)  # consent log, withdrawal, anonymous counts (issue 7)
-    return Runtime(config, content_dir, db_path, store, engine, conversations)
+    alerts = alerts or RoutingAlertSender()
+    kit = install(conversations, config, sender=alerts, db_path=db_path, clock=clock)
+    return Runtime(config, content_dir, db_path, store, engine, conversations, kit, alerts)

@@ -119,14 +119,13 @@ async def _purge(args: argparse.Namespace) -> int:
 async def _chat(args: argparse.Namespace) -> int:
     from bot.alerts import ConsoleAlertSender
     from bot.console import ConsoleChat
-    from bot.escalation import install
 
     config = load_config(args.config)
-    runtime = await build_runtime(config, content_dir=args.content, db_path=args.db)
+    sender = ConsoleAlertSender()  # cadre alerts are shown after each turn
+    runtime = await build_runtime(config, content_dir=args.content, db_path=args.db,
+                                  alerts=sender)
     try:
-        sender = ConsoleAlertSender()  # cadre alerts are shown after each turn
-        kit = install(runtime.conversations, config, sender=sender, db_path=runtime.db_path,
-                      clock=runtime.conversations.clock)
+        kit = runtime.escalation
 
         async def on_turn(turn) -> list[str]:
             await kit.dispatcher.tick()
