@@ -111,10 +111,17 @@ async def reduce_closed_cases(
     return len(rows)
 
 
-async def _delete_user_rows(db: Any, user_key: str, report: PurgeReport) -> None:
+async def _delete_user_rows(db: Any, keys: list[str], report: PurgeReport) -> None:
+    marks = ", ".join("?" for _ in keys)
     for table in USER_TABLES:
-        cursor = await db.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
+        cursor = await db.execute(f"DELETE FROM {table} WHERE user_key IN ({marks})", keys)
         report.add(table, cursor.rowcount)
+
+
+async def _count_cases(db: Any, keys: list[str]) -> int:
+    marks = ", ".join("?" for _ in keys)
+    rows = await _scalar_rows(db, f"SELECT count(*) FROM cases WHERE user_key IN ({marks})", keys)
+    return int(rows[0]) if rows else 0
 
 
 async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeReport:
@@ -130,15 +137,19 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
                 "SELECT user_key FROM sessions WHERE julianday(updated_at) < julianday(?) LIMIT ?",
                 (inactive_cutoff, BATCH),
             )
-            for key in keys:
-                if has_cases:
-                    cursor = await db.execute(
-                        "SELECT count(*) FROM cases WHERE user_key = ?", (key,)
-                    )
-                    row = await cursor.fetchone()
-                    report.cases_unlinked += int(row[0]) if row else 0
+            if keys and has_cases:
+                marks = ", ".join("?" for _ in keys)
+                linked = await _scalar_rows(
+                    db,
+                    f"SELECT user_key FROM cases WHERE user_key IN ({marks}) UNION ALL "
+                    f"SELECT user_key FROM relays WHERE user_key IN ({marks})",
+                    (*keys, *keys),
+                )
+                report.cases_unlinked += await _count_cases(db, keys)
+                for key in sorted(set(linked)):
                     await forget_user(db, key, now)
-                await _delete_user_rows(db, key, report)
+            if keys:
+                await _delete_user_rows(db, keys, report)
             report.residents += len(keys)
         if len(keys) < BATCH:
             break
