@@ -468,3 +468,65 @@ def test_load_detector_raises_with_every_error(tmp_path: Path) -> None:
     with pytest.raises(ContentError) as info:
         load_detector(path)
     assert len(info.value.problems) == 2
+
+
+# ------------------------------------------------------------------ generalisation rules
+
+
+ROUNDS = sorted(HELDOUT.parent.glob("crisis_round_*.tsv"))
+
+
+def read_rounds() -> list[tuple[str, str, str]]:
+    rows = []
+    for path in ROUNDS:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows += [
+                (r[0], r[1], r[2])
+                for r in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+                if r and not r[0].startswith("#") and r[0] != "label"
+            ]
+    return rows
+
+
+def test_fresh_rounds_recall_and_false_alarms(detector: CrisisDetector) -> None:
+    """Batches written before each round of fixes (tests/data/crisis_round_*.tsv)."""
+    rows = read_rounds()
+    crisis = [text for label, _c, text in rows if label == "1"]
+    calm = [text for label, _c, text in rows if label != "1"]
+    assert ROUNDS and len(crisis) >= 100
+    missed = [t for t in crisis if detector.detect(t) is None]
+    alarms = [t for t in calm if detector.detect(t) is not None]
+    assert len(missed) / len(crisis) <= 0.03, missed
+    assert len(alarms) / len(calm) <= 0.05, alarms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dulu aku pernah pengen bunuh diri, tapi sekarang udah jauh lebih baik",
+        "dia dulu sering dipukul ayahnya, sekarang udah jadi polisi",
+        "di game tadi aku bunuh bosnya",
+        "guru BK ngajarin cara mencegah bunuh diri",
+        "adikku nanya apa artinya kms",
+        "kucing tetangga dipukul orang, kasian",
+        "surat terakhir dari kampus udah aku terima",
+        "minum 2 butir paracetamol",
+    ],
+)
+def test_past_recovered_games_and_topic_words_inside(detector: CrisisDetector, text: str) -> None:
+    assert detector.detect(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("dulu aku pernah nyoba bunuh diri", "high"),  # past without recovery still counts
+        ("kalau gak nyakitin diri aku gak tenang", "high"),  # a condition, not a denial
+        ("aku udah nelen 20 butir paracetamol", "urgent"),
+        ("aku udah nelen 100 butir obat", "urgent"),
+        ("lagi main game, pengen bunuh diri aja", "high"),  # games only silence violence
+    ],
+)
+def test_past_condition_and_big_numbers(detector: CrisisDetector, text: str, level: str) -> None:
+    found = detector.detect(text)
+    assert found is not None and found.level == level, found

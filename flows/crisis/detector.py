@@ -30,6 +30,7 @@ from typing import Literal
 
 from flows.crisis.lexicon import (
     LEVELS,
+    MANY_GROUP,
     NUMBER_GROUP,
     Lexicon,
     Phrase,
@@ -60,6 +61,8 @@ INFO_REACH_AHEAD = 3  # … and after it, in the same clause
 _CACHE_LIMIT = 200_000
 _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
+_MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
+PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
 
 
 @dataclass(frozen=True)
@@ -114,10 +117,13 @@ class CrisisDetector:
         self._purpose = context["purpose"]
         self._self = context["self"]
         self._other = context["other_person"]
+        self._past = context["past"]
+        self._game = context["game"]
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
         self._idioms = self._index(lexicon.not_crisis, common)
         self._info = self._index(lexicon.info, common)
+        self._recovered = self._index(lexicon.recovered, common)
         self._cues_anywhere = self._index(lexicon.cues_anywhere, common)
         self._cues_after = self._index(lexicon.cues_after, common)
         self._word_cache: dict[str, tuple[str, ...]] = {}
@@ -144,7 +150,10 @@ class CrisisDetector:
     def _keys(self, word: str) -> frozenset[str]:
         found = self._key_cache.get(word)
         if found is None:
-            found = _NUMBER if word.isdigit() else word_ids(self.lexicon, word)
+            if word.isdigit():
+                found = _MANY if len(word) > 1 and int(word) >= 10 else _NUMBER
+            else:
+                found = word_ids(self.lexicon, word)
             if len(self._key_cache) > _CACHE_LIMIT:
                 self._key_cache.clear()
             self._key_cache[word] = found
@@ -234,6 +243,8 @@ class CrisisDetector:
             return None
         masked = self._positions(self._idioms, message, present, set())
         topic = self._positions(self._info, message, present, set())
+        recovered = self._positions(self._recovered, message, present, set())
+        games = [i for i, k in enumerate(keys) if k & self._game] if present & self._game else []
         matches: list[_Match] = []
         for entry in candidates:
             for combo, sentence_hi in self._occurrences(entry, message, masked, True):
@@ -242,6 +253,14 @@ class CrisisDetector:
                 used = {p for o in combo for p in o}
                 if topic and self._about_topic(message, topic, start, end, used):
                     continue
+                if recovered and self._in_the_past(message, recovered, start, end, used):
+                    continue
+                if (
+                    games
+                    and entry.phrase.category == "violence"
+                    and any(message.sentence_lo[start] <= g < sentence_hi for g in games)
+                ):
+                    continue  # "di game tadi aku bunuh bosnya"
                 subject = self._subject(message, start, used)
                 matches.append(_Match(entry, start, sentence_hi, subject))
                 break
@@ -416,6 +435,8 @@ class CrisisDetector:
         keys = message.keys
         if any(keys[p] & self._self for p in used):
             return False
+        if any(p in topic for p in range(start, end + 1) if p not in used):
+            return True  # "cara mencegah bunuh diri"
         for j in range(
             start - 1, max(start - 1 - INFO_REACH_BACK, message.sentence_lo[start] - 1), -1
         ):
@@ -429,6 +450,20 @@ class CrisisDetector:
             if keys[j] & self._self:
                 return False
         return False
+
+    def _in_the_past(
+        self, message: _Message, recovered: set[int], start: int, end: int, used: set[int]
+    ) -> bool:
+        """Told as the past and over now: "dulu aku pernah pengen bunuh diri, tapi sekarang
+        udah jauh lebih baik". A past word (dulu, pernah) shortly before the sign in its
+        clause or inside it, and a recovery phrase (sekarang sudah, sudah sembuh) after it."""
+        if not any(p > end for p in recovered):
+            return False
+        keys = message.keys
+        lo = message.clause_lo[start]
+        return any(
+            keys[j] & self._past for j in range(max(lo, start - PAST_REACH), end) if j not in used
+        )
 
     def _subject(self, message: _Message, start: int, used: set[int]) -> Subject:
         keys = message.keys

@@ -22,8 +22,11 @@ from flows.yamlload import LineDict, LineList, load_yaml
 
 CATEGORIES = ("suicide", "self_harm", "violence", "abuse", "psychosis")
 LEVELS = ("check", "high", "urgent")
-CONTEXT_LISTS = ("negation", "negation_fillers", "purpose", "self", "other_person", "info")
-CONTEXT_WORDS = CONTEXT_LISTS[:-1]  # one word per item; "info" holds phrases
+# one word per item
+CONTEXT_WORDS = ("negation", "negation_fillers", "purpose", "self", "other_person", "past", "game")
+# phrases (words in a row, or "..." gaps)
+CONTEXT_PHRASES = ("info", "recovered")
+CONTEXT_LISTS = CONTEXT_WORDS + CONTEXT_PHRASES
 CUE_LISTS = ("anywhere", "after")
 TOP_KEYS = (
     "version",
@@ -36,6 +39,8 @@ TOP_KEYS = (
     "groups",
 )
 NUMBER_GROUP = "angka"  # built in: any number written in digits belongs to <angka>
+MANY_GROUP = "angka_banyak"  # built in: a number of 10 or more written in digits
+BUILT_IN_GROUPS = (NUMBER_GROUP, MANY_GROUP)
 MAX_GAP = 3  # other words allowed between two words of a phrase, and where "..." is written
 FIXED_GAP = 0  # … of an idiom (not_crisis) or an info phrase, unless "..." is written
 GAP_MARKS = ("...", "\u2026")
@@ -77,6 +82,7 @@ class Lexicon:
     cues_after: list[Phrase]
     info: list[Phrase]
     context: dict[str, frozenset[str]]
+    recovered: list[Phrase] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -439,7 +445,7 @@ class _Compiler:
                 spec = self.word_spec(text, line, f"groups.{name}")
                 if spec is not None:
                     ids.append(self.spec_id(spec))
-            if not ids and name != NUMBER_GROUP:
+            if not ids and name not in BUILT_IN_GROUPS:
                 self.error(
                     group_line,
                     _("The group '{name}' has no words.").format(name=name),
@@ -485,7 +491,7 @@ class _Compiler:
                 if token.startswith("<") or token.endswith(">"):
                     name = token.strip("<>").lower()
                     if not (token.startswith("<") and token.endswith(">")) or (
-                        name not in self.group_members and name != NUMBER_GROUP
+                        name not in self.group_members and name not in BUILT_IN_GROUPS
                     ):
                         self.error(
                             line,
@@ -637,6 +643,7 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
     cues_anywhere = compiler.phrases(reader.cues["anywhere"])
     cues_after = compiler.phrases(reader.cues["after"])
     info = compiler.phrases(reader.context["info"], FIXED_GAP)
+    recovered = compiler.phrases(reader.context["recovered"], FIXED_GAP)
     context = {name: compiler.context_ids(name) for name in CONTEXT_WORDS}
     compiler.check_duplicates(crisis, not_crisis)
     if not crisis and not any(p.severity == "error" for p in reader.problems):
@@ -659,6 +666,7 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         cues_after=cues_after,
         info=info,
         context=context,
+        recovered=recovered,
         warnings=problems,
     )
     return lexicon, problems

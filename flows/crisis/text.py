@@ -99,8 +99,11 @@ def collapse(word: str) -> str:
 
 
 def _one(word: str) -> str:
-    """Clean one hyphen-free word: digits as letters, repeated letters."""
-    if not word.isalpha() and not word.isdigit():
+    """Clean one hyphen-free word: digits as letters, repeated letters (a number stays as
+    written: "100 butir" is not "10 butir")."""
+    if word.isdigit():
+        return word
+    if not word.isalpha():
         word = word.translate(_LEET)
         word = "".join(c for c in word if c.isalnum())
     return collapse(word)
