@@ -1,5 +1,7 @@
-"""Telegram channel for residents (private chats) on python-telegram-bot."""
+"""Telegram channel on python-telegram-bot: residents in private chats, cadres in their
+groups and private chats, polling or webhook (bot/telegram/runner.py)."""
 
+from .alerts import TelegramAlertSender
 from .app import (
     CHANNEL,
     COMMANDS,
@@ -8,12 +10,20 @@ from .app import (
     start_polling,
     stop_polling,
 )
+from .cadres import TelegramCadres
+from .runner import TelegramHandle, TelegramSettings, prepare_telegram, start_telegram
 
 __all__ = [
     "CHANNEL",
     "COMMANDS",
+    "TelegramAlertSender",
+    "TelegramCadres",
     "TelegramChannel",
+    "TelegramHandle",
+    "TelegramSettings",
     "build_application",
+    "prepare_telegram",
     "start_polling",
+    "start_telegram",
     "stop_polling",
 ]

@@ -1,6 +1,18 @@
-"""The resident side of Telegram: updates → `Conversations.handle` → messages back.
+"""The Telegram channel: every update takes one ordered, de-duplicated path to the engine
+(residents) or to bot/telegram/cadres.py (cadres).
 
-* Private chats only; groups (cadre groups) are left to other handlers.
+* One entry point (`TelegramChannel.on_update`, a `TypeHandler`). The update's chat is
+  locked before anything else is awaited, so with `concurrent_updates(n)` one chat is still
+  handled strictly in arrival order (the turn *and* its sending; two turns' messages never
+  interleave) while different chats run in parallel.
+* Duplicates: Telegram delivers at least once (a restart before the offset was confirmed,
+  a webhook retry). Every update_id is checked in memory, then durably with
+  `store.first_delivery("telegram", update_id)`; a repeat is dropped. The id is recorded
+  before the turn runs: a hard crash in the milliseconds between that record and the
+  turn's commit loses that one update instead of answering it twice.
+* Private chats are residents unless bot/telegram/cadres.py claims the update (case
+  buttons, /daftar, case commands, a reply to a note prompt, a cadre's relay text). Group
+  chats only ever reach the cadre handlers (or nothing, without a cadre desk).
 * Text (commands included: the engine reads /start, /menu, /bantuan, /hapus, /stop and
   `/start <deep link>` itself) → Inbound(text). Stickers, photos, voice... →
   Inbound(media=kind); a caption is passed as text so crisis detection sees it.
@@ -9,11 +21,20 @@
   answer and loses its keyboard; a press on an old message gets a short toast, the old
   keyboard is removed, and the engine's own "that button is from an earlier message"
   reply follows.
-* One chat is handled strictly in order (a lock spans handling *and* sending, so two
-  turns' bubbles never interleave even with concurrent updates).
-* Sending: a network error before Telegram answered is retried with back-off; a timeout
-  is not (the message may have arrived: no duplicates); 429 waits `retry_after`; a
-  refused format falls back to plain text; 403 (resident blocked the bot) ends the turn.
+* Flooding: more than `flood_limit` messages within `flood_window` seconds from one chat
+  (by Telegram's message dates, so a backlog after an outage is not a flood) gets one
+  friendly "pelan-pelan ya" and the excess is dropped, but every dropped message is
+  crisis-checked first and one with crisis signs goes through as usual.
+* Edited messages: crisis-checked; with crisis signs the edited text is handled like a
+  new message, otherwise a short note (at most once per chat per 10 minutes) says edits are
+  not re-read.
+* Sending: a turn's bubbles are joined into as few messages as fit (render.render_turn).
+  A network error before Telegram answered is retried with back-off; a timeout is not (the
+  message may have arrived: no duplicates); 429 waits `retry_after`; a refused format
+  falls back to plain text; 403 (resident blocked the bot) ends the turn and marks the
+  resident unreachable (an open case says so to its cadre, see cadres.py).
+* `Outbound` messages (relay, notices to cadres) for Telegram are sent here; others go to
+  `forward` (e.g. the WhatsApp channel's `deliver_outbound`).
 * Nothing a resident wrote, and no Telegram user id, is logged.
 """
 
@@ -24,9 +45,9 @@ import contextlib
 import datetime as dtm
 import logging
 import warnings
-from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections import Counter, OrderedDict, deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal
 
 from telegram import (
     BotCommand,
@@ -36,6 +57,7 @@ from telegram import (
     Message,
     MessageEntity,
     Update,
+    User,
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -43,16 +65,14 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    CallbackQueryHandler,
-    ChatMemberHandler,
     ContextTypes,
-    MessageHandler,
-    filters,
+    TypeHandler,
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.service import FALLBACK_ERROR, Conversations, Turn
-from flows.messages import Choice, Inbound
+from bot.service import FALLBACK_ERROR, Conversations, Outbound, Turn
+from flows.messages import Choice, Inbound, Reply
+from flows.runtime import CRISIS_SCAN_LIMIT
 
 from .parse import inbound_from_message
 from .render import (
@@ -61,7 +81,7 @@ from .render import (
     button_label,
     chosen_text,
     numbered_menu,
-    render_reply,
+    render_turn,
 )
 
 log = logging.getLogger(__name__)
@@ -78,7 +98,20 @@ COMMANDS = (
 )
 
 STALE_TOAST = "Tombol itu dari pesan sebelumnya."
+SLOW_DOWN = (
+    "Pelan-pelan ya 🙏 Pesan Anda datang sangat cepat, jadi sebagian belum saya baca. "
+    "Tunggu sebentar, lalu kirim lagi satu per satu. Jika Anda dalam bahaya, ketik "
+    "*bantuan* atau hubungi 112."
+)
+EDITED_NOTE = (
+    "Pesan yang diubah tidak saya baca ulang. Jika ingin mengubah jawaban, kirim pesan baru ya."
+)
+EDITED_NOTE_EVERY = 600.0  # seconds: the note about edits, at most once per chat this often
+FLOOD_LIMIT = 8  # messages ...
+FLOOD_WINDOW = 10.0  # ... within this many seconds from one chat
 TurnHook = Callable[[Turn], Awaitable[None]]
+Forwarder = Callable[[Outbound], Awaitable[None]]
+SendStatus = Literal["sent", "blocked", "failed"]
 
 
 class _ChatLocks:
@@ -108,12 +141,61 @@ class _ChatLocks:
             del self._locks[chat_id]
 
 
+class FloodGuard:
+    """More than `limit` messages from one chat within `window` seconds is a flood.
+
+    Times are the messages' own dates (seconds). Memory: one short deque per chat that
+    wrote recently; pruned when many chats are tracked."""
+
+    MAX_CHATS = 50_000
+
+    def __init__(self, limit: int = FLOOD_LIMIT, window: float = FLOOD_WINDOW) -> None:
+        self.limit = limit
+        self.window = window
+        self._times: dict[int, deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def hit(self, chat_id: int, at: float) -> bool:
+        """Count a message sent at `at`; True if it is over the limit."""
+        if self.limit <= 0:
+            return False
+        times = self._times.get(chat_id)
+        if times is None:
+            if len(self._times) >= self.MAX_CHATS:
+                self._prune(at)
+            times = self._times[chat_id] = deque()
+        while times and times[0] <= at - self.window:
+            times.popleft()
+        times.append(at)
+        return len(times) > self.limit
+
+    def should_warn(self, chat_id: int, at: float) -> bool:
+        """True at most once per window per chat (the one friendly reply)."""
+        last = self._warned.get(chat_id)
+        if last is not None and at - last < self.window:
+            return False
+        self._warned[chat_id] = at
+        return True
+
+    def _prune(self, at: float) -> None:
+        horizon = at - self.window
+        self._times = {c: t for c, t in self._times.items() if t and t[-1] > horizon}
+        self._warned = {c: w for c, w in self._warned.items() if w > horizon}
+
+
 class _Blocked(Exception):
-    """The resident blocked the bot (403): stop sending this turn."""
+    """The recipient blocked the bot (403): stop sending to them."""
+
+
+def _seconds(moment: dtm.datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
 
 
 class TelegramChannel:
-    """Handlers for residents' private chats; `register(app)` adds them."""
+    """The bot's Telegram side; `register(app)` adds its one handler and error handler.
+
+    `cadres` (bot/telegram/cadres.py `TelegramCadres`, set by its `attach`) gets cadre
+    updates and hears about residents who blocked the bot."""
 
     def __init__(
         self,
@@ -124,31 +206,34 @@ class TelegramChannel:
         retry_base_delay: float = 0.5,
         on_turn: TurnHook | None = None,
         dedupe_capacity: int = 20_000,
+        durable_dedupe: bool = True,
+        flood_limit: int = FLOOD_LIMIT,
+        flood_window: float = FLOOD_WINDOW,
+        join_bubbles: bool = True,
+        forward: Forwarder | None = None,
     ) -> None:
         self.conversations = conversations
+        self.store = conversations.store
         self.codec = codec or CallbackCodec()
         self.send_attempts = send_attempts
         self.retry_base_delay = retry_base_delay
-        self.on_turn = on_turn  # e.g. the cadre-alert wiring reading turn.events
+        self.on_turn = on_turn  # e.g. a test or a metrics hook reading turn.events
+        self.durable_dedupe = durable_dedupe
+        self.join_bubbles = join_bubbles
+        self.forward = forward  # Outbound for other channels (WhatsApp), set by the runner
+        self.cadres: Any = None
+        self.flood = FloodGuard(flood_limit, flood_window)
         self.stats: Counter[str] = Counter()
         self._locks = _ChatLocks()
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._dedupe_capacity = dedupe_capacity
+        self._edit_noted: dict[int, float] = {}
+        self._unreachable: set[int] = set()
 
     # ------------------------------------------------------------------ wiring
 
     def register(self, app: Application, group: int = 0) -> None:
-        private = filters.ChatType.PRIVATE
-        app.add_handler(
-            MessageHandler(private & filters.UpdateType.MESSAGE, self.on_message), group
-        )
-        app.add_handler(
-            MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, self.on_edited), group
-        )
-        app.add_handler(CallbackQueryHandler(self.on_callback), group)
-        app.add_handler(
-            ChatMemberHandler(self.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER), group
-        )
+        app.add_handler(TypeHandler(Update, self.on_update), group)
         app.add_error_handler(self.on_error)
 
     @staticmethod
@@ -161,66 +246,195 @@ class TelegramChannel:
             log.warning("could not set the command menu: %s", type(exc).__name__)
             return False
 
-    # ------------------------------------------------------------------ handlers
+    def metrics(self) -> dict[str, Any]:
+        """Counters for /healthz (numbers only)."""
+        return {**dict(sorted(self.stats.items())), "unreachable_now": len(self._unreachable)}
 
-    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, user = update.message, update.effective_user
-        if message is None or user is None or self._duplicate(update.update_id):
+    # ------------------------------------------------------------------ entry point
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
             return
+        await self._locks.acquire(chat.id)  # the first await: keeps arrival order per chat
+        try:
+            if await self._first_time(update.update_id):
+                await self._route(update, context.bot)
+        finally:
+            self._locks.release(chat.id)
+
+    async def _route(self, update: Update, bot: Any) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        if update.my_chat_member is not None:
+            await self._on_membership(update)
+            return
+        private = chat.type == ChatType.PRIVATE
+        if self.cadres is not None and await self.cadres.handle(update, bot, private):
+            return
+        query = update.callback_query
+        if not private:
+            if query is not None:
+                await self.answer_query(query, None)
+            return
+        user = update.effective_user
+        if query is not None:
+            await self._on_callback(update, bot)
+        elif update.message is not None and user is not None:
+            await self._on_message(update.message, user, bot)
+        elif update.edited_message is not None and user is not None:
+            await self._on_edited(update.edited_message, user, bot)
+
+    async def _first_time(self, update_id: int) -> bool:
+        """False for an update seen before (in memory, then in the database)."""
+        if self._duplicate(update_id):
+            return False
+        if not self.durable_dedupe:
+            return True
+        try:
+            first = await self.store.first_delivery(
+                CHANNEL, str(update_id), self.conversations.clock()
+            )
+        except Exception:  # a database hiccup must not drop a resident's message
+            log.exception("could not record a Telegram update id; handling it anyway")
+            return True
+        if not first:
+            self.stats["duplicate_updates"] += 1
+            self.stats["duplicate_updates_durable"] += 1
+        return first
+
+    def _duplicate(self, update_id: int) -> bool:
+        if update_id in self._seen:
+            self.stats["duplicate_updates"] += 1
+            return True
+        self._seen[update_id] = None
+        if len(self._seen) > self._dedupe_capacity:
+            self._seen.popitem(last=False)
+        return False
+
+    # ------------------------------------------------------------------ residents
+
+    async def _on_message(self, message: Message, user: User, bot: Any) -> None:
         inbound = inbound_from_message(message)
         self.stats["text" if inbound.text is not None else "media"] += 1
-        chat_id = message.chat_id
-        await self._locks.acquire(chat_id)
-        try:
-            turn = await self._handle(user.id, inbound)
-            await self._send_turn(context.bot, chat_id, turn)
-        finally:
-            self._locks.release(chat_id)
-
-    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # Re-running an edited answer would move the conversation twice; it is counted only.
-        self.stats["edited_ignored"] += 1
-
-    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query, user = update.callback_query, update.effective_user
-        if query is None or user is None:
+        if self._flooded(message.chat_id, _seconds(message.date), inbound.text):
+            await self._slow_down(bot, message.chat_id, _seconds(message.date))
             return
+        if user.id in self._unreachable:  # writing again: they unblocked the bot
+            await self.mark_reachable(user.id)
+        turn = await self._handle(user.id, inbound)
+        await self._send_turn(bot, message.chat_id, turn)
+
+    async def _on_edited(self, message: Message, user: User, bot: Any) -> None:
+        inbound = inbound_from_message(message)
+        at = _seconds(message.edit_date or message.date)
+        if self._flooded(message.chat_id, at, inbound.text):
+            await self._slow_down(bot, message.chat_id, at)
+            return
+        if inbound.text and self._crisis(inbound.text):
+            # Crisis words added in an edit are answered like a new message.
+            self.stats["edited_crisis"] += 1
+            turn = await self._handle(user.id, inbound)
+            await self._send_turn(bot, message.chat_id, turn)
+            return
+        # Re-running an edited answer would move the conversation twice.
+        self.stats["edited_ignored"] += 1
+        last = self._edit_noted.get(message.chat_id)
+        if last is None or at - last >= EDITED_NOTE_EVERY:
+            if len(self._edit_noted) >= FloodGuard.MAX_CHATS:
+                self._edit_noted.clear()
+            self._edit_noted[message.chat_id] = at
+            await self._notice(bot, message.chat_id, EDITED_NOTE)
+
+    async def _on_callback(self, update: Update, bot: Any) -> None:
+        query, user = update.callback_query, update.effective_user
+        assert query is not None
         answered = False
         try:
             message = query.message
-            private = message is not None and message.chat.type == ChatType.PRIVATE
-            if self._duplicate(update.update_id) or not private or query.data is None:
+            if user is None or message is None or query.data is None:
                 return
             self.stats["press"] += 1
             node, choice = self.codec.decode(query.data)
             inbound = Inbound(choice=choice or "", node=node)
-            chat_id = message.chat.id
-            await self._locks.acquire(chat_id)
-            try:
-                turn = await self._handle(user.id, inbound)
-                stale = self._is_stale(turn)
-                if stale:
-                    self.stats["press_stale"] += 1
-                answered = await self._answer(query, STALE_TOAST if stale else None)
-                if isinstance(message, Message):
-                    await self._mark_pressed(message, query.data, stale)
-                await self._send_turn(context.bot, chat_id, turn)
-            finally:
-                self._locks.release(chat_id)
+            turn = await self._handle(user.id, inbound)
+            stale = self._is_stale(turn)
+            if stale:
+                self.stats["press_stale"] += 1
+            answered = await self.answer_query(query, STALE_TOAST if stale else None)
+            if isinstance(message, Message):
+                await self._mark_pressed(message, query.data, stale)
+            await self._send_turn(bot, message.chat.id, turn)
         finally:
             if not answered:
-                await self._answer(query, None)
+                await self.answer_query(query, None)
 
-    async def on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _on_membership(self, update: Update) -> None:
         change = update.my_chat_member
-        if change is None or change.chat.type != ChatType.PRIVATE:
+        assert change is not None
+        chat, status = change.chat, change.new_chat_member.status
+        if chat.type == ChatType.PRIVATE:
+            if status in ("kicked", "left"):
+                self.stats["blocked_by_resident"] += 1
+                log.info("a resident blocked the bot")
+                await self.mark_unreachable(chat.id)
+            elif status == "member":
+                self.stats["unblocked_by_resident"] += 1
+                await self.mark_reachable(chat.id)
+        elif status in ("member", "administrator"):
+            # A group is not a resident: its id is what an operator needs for the routes.
+            log.info(
+                "the bot was added to the group %r; for cadre alerts put "
+                "telegram_chat_id: %s in its route",
+                chat.title,
+                chat.id,
+            )
+        elif status in ("kicked", "left"):
+            log.warning("the bot was removed from the group %r (chat id %s)", chat.title, chat.id)
+
+    def _flooded(self, chat_id: int, at: float, text: str | None) -> bool:
+        """Over the flood limit and without crisis signs (those always go through)."""
+        if not self.flood.hit(chat_id, at):
+            return False
+        if text and self._crisis(text):
+            self.stats["flood_crisis_passed"] += 1
+            return False
+        return True
+
+    async def _slow_down(self, bot: Any, chat_id: int, at: float) -> None:
+        self.stats["flood_dropped"] += 1
+        if self.flood.should_warn(chat_id, at):
+            self.stats["flood_warned"] += 1
+            await self._notice(bot, chat_id, SLOW_DOWN)
+
+    def _crisis(self, text: str) -> bool:
+        detector = getattr(self.conversations.engine, "detector", None)
+        if detector is None:
+            return False
+        try:
+            return detector.detect(text[:CRISIS_SCAN_LIMIT]) is not None
+        except Exception:  # fail towards answering the message
+            log.exception("crisis check failed; handling the message as usual")
+            return True
+
+    async def mark_unreachable(self, user_id: int) -> None:
+        if user_id in self._unreachable:
             return
-        status = change.new_chat_member.status
-        if status in ("kicked", "left"):
-            self.stats["blocked_by_resident"] += 1
-            log.info("a resident blocked the bot")
-        elif status == "member":
-            self.stats["unblocked_by_resident"] += 1
+        self._unreachable.add(user_id)
+        self.stats["residents_marked_unreachable"] += 1
+        if self.cadres is not None:
+            try:
+                await self.cadres.resident_unreachable(str(user_id))
+            except Exception:
+                log.exception("could not record that a resident is unreachable")
+
+    async def mark_reachable(self, user_id: int) -> None:
+        self._unreachable.discard(user_id)
+        if self.cadres is not None:
+            try:
+                await self.cadres.resident_reachable(str(user_id))
+            except Exception:
+                log.exception("could not record that a resident is reachable again")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -259,19 +473,9 @@ class TelegramChannel:
             stale_text and turn.replies and turn.replies[0].text.strip() == stale_text.strip()
         )
 
-    def _duplicate(self, update_id: int) -> bool:
-        """Telegram delivers at least once; a repeated update_id is dropped."""
-        if update_id in self._seen:
-            self.stats["duplicate_updates"] += 1
-            return True
-        self._seen[update_id] = None
-        if len(self._seen) > self._dedupe_capacity:
-            self._seen.popitem(last=False)
-        return False
-
-    async def _answer(self, query: Any, text: str | None) -> bool:
+    async def answer_query(self, query: Any, text: str | None, *, alert: bool = False) -> bool:
         try:
-            await query.answer(text=text)
+            await query.answer(text=text[:200] if text else None, show_alert=alert)
         except TelegramError as exc:  # too old, already answered, network: nothing to do
             log.info("could not answer a button press: %s", type(exc).__name__)
             return False
@@ -299,13 +503,56 @@ class TelegramChannel:
             log.warning("could not mark the pressed message: %s", type(exc).__name__)
 
     async def _send_turn(self, bot: Any, chat_id: int, turn: Turn) -> None:
-        try:
-            for reply in turn.replies:
-                for out in render_reply(reply, self.codec):
-                    await self._send(bot, chat_id, out)
-        except _Blocked:
+        if await self.send(bot, chat_id, turn.replies) == "blocked":
             self.stats["blocked_on_send"] += 1
             log.info("a resident has blocked the bot; the rest of the turn was not sent")
+            await self.mark_unreachable(chat_id)
+        for outbound in turn.outbound:  # e.g. the resident's relay message to their cadre
+            await self.deliver(bot, outbound)
+
+    async def _notice(self, bot: Any, chat_id: int, text: str) -> None:
+        await self.send(bot, chat_id, [Reply(text)])
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(self, bot: Any, chat_id: int, replies: Sequence[Reply]) -> SendStatus:
+        """Send bubbles to a chat (joined where they fit); stops at a 403."""
+        status: SendStatus = "sent"
+        try:
+            for out in render_turn(replies, self.codec, join=self.join_bubbles):
+                if await self._send(bot, chat_id, out) is None:
+                    status = "failed"
+        except _Blocked:
+            return "blocked"
+        return status
+
+    async def deliver(self, bot: Any, outbound: Outbound) -> SendStatus:
+        """Deliver a relay message or notice: Telegram ones here, others to `forward`."""
+        if outbound.channel != CHANNEL:
+            if self.forward is None:
+                self.stats["outbound_unrouted"] += 1
+                log.error(
+                    "a message for channel %r has no route (forward not set)", outbound.channel
+                )
+                return "failed"
+            try:
+                await self.forward(outbound)
+            except Exception:
+                self.stats["outbound_failed"] += 1
+                log.exception("forwarding a message to channel %r failed", outbound.channel)
+                return "failed"
+            self.stats["outbound_forwarded"] += 1
+            return "sent"
+        try:
+            chat_id = int(outbound.address)
+        except ValueError:
+            log.error("a Telegram message without a numeric chat id was not sent")
+            return "failed"
+        status = await self.send(
+            bot, chat_id, [Reply(outbound.text, outbound.choices, outbound.node)]
+        )
+        self.stats[f"outbound_{status}"] += 1
+        return status
 
     async def _send(self, bot: Any, chat_id: int, out: OutMessage) -> Message | None:
         plain = False

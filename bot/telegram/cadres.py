@@ -1,0 +1,579 @@
+"""Cadres on Telegram: case-card buttons, notes and outcomes, /daftar, the anonymous relay.
+
+Where: the cadre group of a route (the card's buttons, commands) and a cadre's private
+chat with the bot (the relay, /daftar, commands). Every action goes through
+bot/cadre.py's `CadreDesk`, which decides who may do what. The `CadreIdentity` is built
+from the update itself: the user who pressed or wrote, and the chat it happened in when
+that chat is a group. Callback data and typed text only ever name a case and an action.
+
+Buttons under a card (callback data "kd:<verb>:<case>[:<n>]", bot/telegram/alerts.py):
+- Ambil: claim. The card is then edited in place by the dispatcher (outbox).
+- Catatan: a prompt with ForceReply in the same chat ("reply to this message"); the reply
+  becomes the note. Prompts live in memory for an hour (after a restart: press again).
+- Selesai: a message with one button per outcome (and Batal); a press resolves the case.
+- Hubungi: the relay runs in the cadre's private chat. From a group, the bot first checks
+  that it can write there (the cadre must have sent it something, e.g. /kader); then the
+  resident is asked.
+
+Commands (group or private chat, `@botname` accepted): /ambil TJ-XXXX, /catatan TJ-XXXX
+[teks], /selesai TJ-XXXX [hasil], /hubungi TJ-XXXX, /akhiri TJ-XXXX, /kader (help). Only
+in a private chat: /daftar KODE (a one-time invite from `temanjiwa cases invite`); a code
+typed in a group is refused (it is no longer secret: ask for a new one).
+
+The relay (private chat): once the resident accepted, plain text goes to them as
+"💬 Kader: …" (with several relays at once, start with the case code: "TJ-XXXX pesan");
+/akhiri ends it. The resident's messages arrive as "💬 TJ-XXXX: …". Neither side sees the
+other's name, username or number. Whether a private message is relay text is decided by
+an in-memory set of actor keys of cadres with a relay (loaded from the database on first
+use, updated on every request), so residents' messages cost no extra query.
+
+A resident who blocked the bot (403 on a send, or Telegram's "kicked" update) is
+unreachable: their open case gets a `resident_unreachable` event and a card update, a
+live relay ends with a notice to its cadre, and the Telegram groups that have the card are
+told under it. When they unblock the bot or write again, `resident_reachable` is recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+from bot.alerts import OUTCOME_LABELS
+from bot.cadre import ActionResult, CadreDesk, CadreIdentity
+from bot.escalation import queue_updates
+from bot.service import Outbound
+from storage import cases
+
+from .alerts import CALLBACK_PREFIX, callback, parse_ref
+from .app import CHANNEL, TelegramChannel
+from .render import format_text, u16
+
+log = logging.getLogger(__name__)
+
+CASE_RE = re.compile(r"TJ-[23456789A-Z]{4}\b", re.IGNORECASE)
+COMMAND_RE = re.compile(r"^/([A-Za-z_]+)(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
+CASE_COMMANDS = ("ambil", "catatan", "selesai", "hubungi", "akhiri")
+VERBS = ("ambil", "catatan", "selesai", "hubungi", "hasil", "batal")
+OUTCOMES = tuple(OUTCOME_LABELS)
+PROMPT_TTL = 3600.0  # seconds a "reply to this message" prompt stays valid
+PROMPTS_MAX = 2_000
+MARKS = ("resident_unreachable", "resident_reachable")
+
+HELP = (
+    "Untuk kader Teman Jiwa:\n"
+    "• Di grup kader, tekan tombol di bawah kartu kasus: Ambil, Catatan, Selesai, Hubungi.\n"
+    "• Atau ketik: /ambil TJ-XXXX, /catatan TJ-XXXX teks, /selesai TJ-XXXX, "
+    "/hubungi TJ-XXXX.\n"
+    "• Obrolan dengan warga berjalan di chat pribadi ini: tulis pesan biasa (atau "
+    "TJ-XXXX pesan bila ada beberapa obrolan); /akhiri TJ-XXXX untuk mengakhiri.\n"
+    "• /daftar KODE: daftar dengan kode undangan dari operator (hanya di chat pribadi).\n"
+    "Warga tidak melihat nama atau nomor Anda, dan Anda tidak melihat milik warga."
+)
+RELAY_HELP = (
+    "Setelah warga setuju, tulis pesan Anda di sini. Ketik /akhiri {code} untuk mengakhiri."
+)
+DM_FIRST = (
+    "Obrolan dengan warga berjalan di chat pribadi Anda dengan bot. Buka chat dengan {bot}, "
+    "kirim /kader, lalu tekan Hubungi lagi."
+)
+DAFTAR_IN_GROUP = (
+    "Kirim /daftar KODE di chat pribadi dengan bot, bukan di grup. Kode ini sudah terlihat "
+    "orang lain: minta kode baru ke operator."
+)
+DAFTAR_USAGE = "Tulis: /daftar KODE (kode undangan dari operator)."
+NOTE_PROMPT = (
+    "📝 Catatan untuk {code}: balas pesan ini dengan catatan Anda (paling banyak 500 huruf)."
+)
+NOTE_TOAST = "Balas pesan catatan dari bot."
+NOTE_NOT_TEXT = "Catatan harus berupa teks. Tekan Catatan lagi."
+ASK_OUTCOME = "Hasil kasus {code}? Pilih satu:"
+CANCELLED = "Dibatalkan."
+UNKNOWN_BUTTON = "Tombol ini tidak dikenal lagi."
+RELAY_NOT_TEXT = "Hanya pesan teks yang bisa diteruskan ke warga."
+RELAY_PENDING = "Warga belum menjawab permintaan obrolan. Anda akan diberi tahu jawabannya."
+RELAY_WHICH = "Anda punya beberapa obrolan. Mulai pesan dengan kode kasus, misalnya: {code} halo."
+RELAY_END_WHICH = "Anda punya beberapa obrolan. Tulis kodenya, misalnya: /akhiri {code}"
+RELAY_UNKNOWN_COMMAND = "Perintah itu tidak dikenal di obrolan kader. Ketik /kader untuk bantuan."
+UNDELIVERED = "Pesan tidak terkirim: warga tidak bisa dihubungi lewat bot (bot diblokir)."
+UNREACHABLE = (
+    "⚠️ {code}: warga memblokir bot, jadi tidak bisa dihubungi lewat bot. Obrolan lewat bot "
+    "(jika ada) berakhir."
+)
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    case: str
+    user_id: int
+    at: float
+
+
+def _outcome(text: str) -> str | None:
+    """An outcome from typed text: its key ("contacted") or its number (1-6)."""
+    word = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
+    if word in OUTCOME_LABELS:
+        return word
+    if word.isdigit() and 1 <= int(word) <= len(OUTCOMES):
+        return OUTCOMES[int(word) - 1]
+    return None
+
+
+def outcome_keyboard(code: str) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                label[:1].upper() + label[1:], callback_data=callback("hasil", code, str(i))
+            )
+        ]
+        for i, label in enumerate(OUTCOME_LABELS.values())
+    ]
+    rows.append([InlineKeyboardButton("Batal", callback_data=callback("batal", code))])
+    return InlineKeyboardMarkup(rows)
+
+
+class TelegramCadres:
+    """Cadre updates of a `TelegramChannel` → `CadreDesk` (see the module docstring)."""
+
+    def __init__(
+        self,
+        channel: TelegramChannel,
+        desk: CadreDesk,
+        bot: Any,
+        *,
+        bot_username: str | None = None,
+    ) -> None:
+        self.channel = channel
+        self.desk = desk
+        self.bot = bot
+        self.bot_username = bot_username
+        self.stats = channel.stats
+        self._prompts: OrderedDict[tuple[int, int], _Prompt] = OrderedDict()
+        self._relay_keys: set[str] | None = None
+
+    @classmethod
+    def attach(
+        cls, channel: TelegramChannel, desk: CadreDesk, bot: Any, **kwargs: Any
+    ) -> TelegramCadres:
+        """Turn on cadre handling for `channel` (desk: `EscalationKit.desk`)."""
+        cadres = cls(channel, desk, bot, **kwargs)
+        channel.cadres = cadres
+        return cadres
+
+    # ------------------------------------------------------------------ routing
+
+    async def handle(self, update: Update, bot: Any, private: bool) -> bool:
+        """Handle a cadre's update; False if it is not one (a resident's)."""
+        query = update.callback_query
+        if query is not None:
+            if not (query.data or "").startswith(CALLBACK_PREFIX):
+                return False
+            await self._on_button(update, bot)
+            return True
+        message, user = update.message, update.effective_user
+        if message is None or user is None:
+            return not private  # edits, channel posts...: nothing for cadres in groups
+        actor = self.identity(update)
+        command = self._command(message.text or "")
+        if command is not None and self._for_cadres(command, private):
+            await self._on_command(command, message, actor, bot, private)
+            return True
+        prompt = self._prompt_for(message)
+        if prompt is not None:
+            await self._on_note_reply(prompt, message, actor, bot)
+            return True
+        if not private:
+            return True  # other group messages are not the bot's to answer
+        relays = await self._relays(actor)
+        if relays:
+            await self._on_relay_text(relays, message, actor, bot, command)
+            return True
+        return False
+
+    @staticmethod
+    def identity(update: Update) -> CadreIdentity:
+        """Who acts, from the update itself (never from callback data or text)."""
+        user, chat = update.effective_user, update.effective_chat
+        assert user is not None and chat is not None
+        group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        return CadreIdentity(
+            CHANNEL, str(user.id), user.full_name or "kader", chat_id=chat.id if group else None
+        )
+
+    def _command(self, text: str) -> tuple[str, str] | None:
+        match = COMMAND_RE.match(text.strip())
+        if match is None:
+            return None
+        mention = match.group(2)
+        if mention and self.bot_username and mention.lower() != self.bot_username.lower():
+            return None  # "/ambil@OtherBot": not for us
+        return match.group(1).lower(), (match.group(3) or "").strip()
+
+    @staticmethod
+    def _for_cadres(command: tuple[str, str], private: bool) -> bool:
+        name, rest = command
+        if name in ("kader", "daftar"):
+            return True
+        if name == "start":
+            return private and rest.lower() == "kader"  # the t.me/<bot>?start=kader link
+        if name in CASE_COMMANDS:
+            # In a private chat "/akhiri" or "/selesai" alone is a resident ending a relay.
+            return not private or CASE_RE.match(rest) is not None
+        return False
+
+    # ------------------------------------------------------------------ commands
+
+    async def _on_command(
+        self,
+        command: tuple[str, str],
+        message: Message,
+        actor: CadreIdentity,
+        bot: Any,
+        private: bool,
+    ) -> None:
+        name, rest = command
+        chat_id = message.chat_id
+        self.stats[f"cadre_cmd_{name}"] += 1
+        if name in ("kader", "start"):
+            await self._say(bot, chat_id, HELP, reply_to=message.message_id)
+            return
+        if name == "daftar":
+            if not private:
+                await self._say(bot, chat_id, DAFTAR_IN_GROUP, reply_to=message.message_id)
+                return
+            if not rest:
+                await self._say(bot, chat_id, DAFTAR_USAGE)
+                return
+            result = await self.desk.register(rest, actor)
+            self._count("register", result)
+            await self._say(bot, chat_id, result.reply + ("\n\n" + HELP if result.ok else ""))
+            return
+        match = CASE_RE.match(rest)
+        if match is None:
+            await self._say(bot, chat_id, HELP, reply_to=message.message_id)
+            return
+        code, tail = match.group(0).upper(), rest[match.end() :].strip()
+        if name == "catatan" and not tail:
+            await self._prompt_note(bot, chat_id, code, message.from_user, not private)
+            return
+        if name == "selesai" and _outcome(tail) is None:
+            await self._say(
+                bot, chat_id, ASK_OUTCOME.format(code=code), keyboard=outcome_keyboard(code)
+            )
+            return
+        if name == "ambil":
+            result = await self.desk.claim(code, actor)
+        elif name == "catatan":
+            result = await self.desk.note(code, actor, tail)
+        elif name == "selesai":
+            outcome = _outcome(tail)
+            assert outcome is not None
+            note = tail.split(maxsplit=1)[1] if len(tail.split(maxsplit=1)) > 1 else None
+            result = await self.desk.resolve(code, actor, outcome, note)
+        elif name == "hubungi":
+            result = await self._request_relay(bot, code, actor)
+        else:
+            result = await self.desk.end_relay(code, actor)
+        self._count(name, result)
+        if result.reply and not (name == "hubungi" and result.ok and private):
+            await self._say(bot, chat_id, result.reply, reply_to=message.message_id)
+        if name != "hubungi":
+            await self._deliver_to_residents(bot, result.messages, chat_id)
+
+    # ------------------------------------------------------------------ buttons
+
+    async def _on_button(self, update: Update, bot: Any) -> None:
+        query, user, chat = update.callback_query, update.effective_user, update.effective_chat
+        assert query is not None and chat is not None
+        parts = (query.data or "")[len(CALLBACK_PREFIX) :].split(":")
+        verb = parts[0] if parts[0] in VERBS else "unknown"
+        code = parts[1] if len(parts) > 1 else ""
+        extra = parts[2] if len(parts) > 2 else ""
+        self.stats[f"cadre_press_{verb}"] += 1
+        toast: str | None = None
+        alert = False
+        try:
+            if user is None or verb == "unknown":
+                toast = UNKNOWN_BUTTON
+                return
+            actor = self.identity(update)
+            group = actor.chat_id is not None
+            message = query.message if isinstance(query.message, Message) else None
+            if verb == "catatan":
+                sent = await self._prompt_note(bot, chat.id, code, user, group)
+                toast = NOTE_TOAST if sent else None
+                return
+            if verb == "selesai":
+                await self._say(
+                    bot, chat.id, ASK_OUTCOME.format(code=code), keyboard=outcome_keyboard(code)
+                )
+                return
+            if verb == "batal":
+                if message is not None:
+                    await self._edit(message, CANCELLED)
+                return
+            if verb == "ambil":
+                result = await self.desk.claim(code, actor)
+            elif verb == "hubungi":
+                result = await self._request_relay(bot, code, actor)
+            else:  # hasil
+                index = int(extra) if extra.isdigit() else -1
+                if not 0 <= index < len(OUTCOMES):
+                    toast = UNKNOWN_BUTTON
+                    return
+                result = await self.desk.resolve(code, actor, OUTCOMES[index])
+                if result.ok and message is not None:
+                    await self._edit(message, f"✅ {result.reply} ({actor.name})")
+                await self._deliver_to_residents(bot, result.messages, None)
+            self._count(verb, result)
+            toast, alert = result.reply or None, not result.ok
+        finally:
+            await self.channel.answer_query(query, toast, alert=alert)
+
+    # ------------------------------------------------------------------ actions
+
+    async def _request_relay(self, bot: Any, code: str, actor: CadreIdentity) -> ActionResult:
+        """Ask the resident; the relay will run in the cadre's private chat."""
+        cadre_chat = int(actor.user_id)
+        if actor.chat_id is not None and not await self._can_write(bot, cadre_chat):
+            bot_name = f"@{self.bot_username}" if self.bot_username else "bot ini"
+            return ActionResult(False, DM_FIRST.format(bot=bot_name), error="no_private_chat")
+        result = await self.desk.request_relay(code, actor)
+        if result.ok:
+            (await self._relay_key_set()).add(self.desk.actor_key(actor))
+            await self._say(bot, cadre_chat, f"{result.reply}\n\n{RELAY_HELP.format(code=code)}")
+        await self._deliver_to_residents(bot, result.messages, cadre_chat)
+        return result
+
+    async def _prompt_note(
+        self, bot: Any, chat_id: int, code: str, user: User | None, group: bool
+    ) -> bool:
+        if user is None:
+            return False
+        text = NOTE_PROMPT.format(code=code.upper())
+        entities = None
+        if group:  # ForceReply(selective) shows the reply field only to the mentioned cadre
+            name = user.full_name or "Kader"
+            text = f"{name}, {text}"
+            entities = [MessageEntity(MessageEntity.TEXT_MENTION, 0, u16(name), user=user)]
+        try:
+            sent = await bot.send_message(
+                chat_id,
+                text,
+                entities=entities,
+                reply_markup=ForceReply(selective=True, input_field_placeholder=f"Catatan {code}"),
+            )
+        except TelegramError as exc:
+            log.warning("could not ask for a note: %s", type(exc).__name__)
+            return False
+        self._prompts[(chat_id, sent.message_id)] = _Prompt(code.upper(), user.id, time.monotonic())
+        while len(self._prompts) > PROMPTS_MAX:
+            self._prompts.popitem(last=False)
+        return True
+
+    def _prompt_for(self, message: Message) -> _Prompt | None:
+        """The note prompt this message answers (by the cadre it was meant for), if any."""
+        reply = message.reply_to_message
+        if reply is None or not self._prompts or message.from_user is None:
+            return None
+        key = (message.chat_id, reply.message_id)
+        prompt = self._prompts.get(key)
+        if prompt is None or prompt.user_id != message.from_user.id:
+            return None
+        del self._prompts[key]
+        return prompt if time.monotonic() - prompt.at <= PROMPT_TTL else None
+
+    async def _on_note_reply(
+        self, prompt: _Prompt, message: Message, actor: CadreIdentity, bot: Any
+    ) -> None:
+        if not message.text:
+            await self._say(bot, message.chat_id, NOTE_NOT_TEXT, reply_to=message.message_id)
+            return
+        result = await self.desk.note(prompt.case, actor, message.text)
+        self._count("catatan", result)
+        await self._say(bot, message.chat_id, result.reply, reply_to=message.message_id)
+
+    async def _on_relay_text(
+        self,
+        relays: Sequence[tuple[str, str]],
+        message: Message,
+        actor: CadreIdentity,
+        bot: Any,
+        command: tuple[str, str] | None,
+    ) -> None:
+        chat_id = message.chat_id
+        active = [code for code, state in relays if state == "active"]
+        if command is not None:
+            name, rest = command
+            if name not in ("akhiri", "selesai"):
+                await self._say(bot, chat_id, RELAY_UNKNOWN_COMMAND)
+                return
+            match = CASE_RE.match(rest)
+            codes = [match.group(0).upper()] if match else [code for code, _ in relays]
+            if len(codes) != 1:
+                await self._say(bot, chat_id, RELAY_END_WHICH.format(code=codes[0]))
+                return
+            result = await self.desk.end_relay(codes[0], actor)
+            self._count("akhiri", result)
+            await self._say(bot, chat_id, result.reply)
+            await self._deliver_to_residents(bot, result.messages, chat_id)
+            return
+        if message.text is None:
+            await self._say(bot, chat_id, RELAY_NOT_TEXT)
+            return
+        text = message.text.strip()
+        match = CASE_RE.match(text)
+        if match is not None:
+            code, text = match.group(0).upper(), text[match.end() :].strip(" :")
+        elif len(active) == 1:
+            code = active[0]
+        elif not active:
+            await self._say(bot, chat_id, RELAY_PENDING)
+            return
+        else:
+            await self._say(bot, chat_id, RELAY_WHICH.format(code=active[0]))
+            return
+        result = await self.desk.relay_to_resident(code, actor, text)
+        self.stats["relay_to_resident" if result.ok else "relay_to_resident_refused"] += 1
+        if not result.ok:
+            await self._say(bot, chat_id, result.reply)
+            return
+        await self._deliver_to_residents(bot, result.messages, chat_id)
+
+    async def _deliver_to_residents(
+        self, bot: Any, messages: Sequence[Outbound], notify_chat: int | None
+    ) -> None:
+        """Deliver a cadre action's messages (they go to residents); a resident who blocked
+        the bot is marked unreachable and the acting cadre is told."""
+        for outbound in messages:
+            status = await self.channel.deliver(bot, outbound)
+            if status == "blocked" and outbound.channel == CHANNEL:
+                if notify_chat is not None:
+                    await self._say(bot, notify_chat, UNDELIVERED)
+                await self.channel.mark_unreachable(int(outbound.address))
+
+    # ------------------------------------------------------------------ relay set
+
+    async def _relay_key_set(self) -> set[str]:
+        if self._relay_keys is None:
+            reader = getattr(self.desk.store, "reader", None)
+            keys = await cases.relay_cadre_keys(reader) if reader is not None else set()
+            if self._relay_keys is None:
+                self._relay_keys = keys
+        return self._relay_keys
+
+    async def _relays(self, actor: CadreIdentity) -> list[tuple[str, str]]:
+        """(case, state) of the relays this private-chat user runs as a cadre."""
+        keys = await self._relay_key_set()
+        if not keys:
+            return []
+        key = self.desk.actor_key(actor)
+        if key not in keys:
+            return []
+        relays = await self.desk.relays_of(actor)
+        if not relays:
+            keys.discard(key)
+        return relays
+
+    # ------------------------------------------------------------------ reachability
+
+    async def resident_unreachable(self, platform_user_id: str) -> None:
+        """The resident blocked the bot: record it on their open case and tell its cadres."""
+        key = self.channel.conversations.key_for(CHANNEL, platform_user_id)
+        now = self.desk.clock()
+        async with self.desk.store.transaction() as tx:
+            case = await cases.open_case_for(tx, key)
+            if case is None:
+                return
+            marks = await cases.events_of(tx, case.id, MARKS)
+            if marks and marks[-1].kind == "resident_unreachable":
+                return
+            await cases.add_event(
+                tx, case.id, key, now, "resident_unreachable", "telegram: the bot is blocked"
+            )
+            ended = await self.desk.end_relays_of_case(tx, case, now, "resident_unreachable")
+            await queue_updates(tx, case.id, case.code, now)
+            refs = [parse_ref(row.external_ref) for row in await cases.sent_alerts(tx, case.id)]
+        self.stats["cases_marked_unreachable"] += 1
+        log.info("case %s: the resident blocked the bot", case.code)
+        text = UNREACHABLE.format(code=case.code)
+        for notice in ended:  # the relay's cadre
+            await self.channel.deliver(self.bot, dataclasses.replace(notice, text=text))
+        for group in sorted({ref[0] for ref in refs if ref is not None}):
+            await self._say(self.bot, group, text)
+
+    async def resident_reachable(self, platform_user_id: str) -> None:
+        """The resident unblocked the bot (or wrote again): the open case says so."""
+        key = self.channel.conversations.key_for(CHANNEL, platform_user_id)
+        now = self.desk.clock()
+        async with self.desk.store.transaction() as tx:
+            case = await cases.open_case_for(tx, key)
+            if case is None:
+                return
+            marks = await cases.events_of(tx, case.id, MARKS)
+            if not marks or marks[-1].kind != "resident_unreachable":
+                return
+            await cases.add_event(tx, case.id, key, now, "resident_reachable", "telegram")
+            await queue_updates(tx, case.id, case.code, now)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _count(self, action: str, result: ActionResult) -> None:
+        self.stats[f"cadre_{action}_{'ok' if result.ok else result.error or 'refused'}"] += 1
+
+    async def _can_write(self, bot: Any, chat_id: int) -> bool:
+        """Can the bot write to this private chat (has the cadre ever started it)?"""
+        try:
+            await bot.send_chat_action(chat_id, "typing")
+        except TelegramError:
+            return False
+        return True
+
+    async def _say(
+        self,
+        bot: Any,
+        chat_id: int,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        keyboard: InlineKeyboardMarkup | None = None,
+    ) -> Message | None:
+        plain, entities = format_text(text)
+        try:
+            return await bot.send_message(
+                chat_id,
+                plain,
+                entities=[MessageEntity(e["type"], e["offset"], e["length"]) for e in entities]
+                or None,
+                reply_markup=keyboard,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to
+                else None,
+            )
+        except TelegramError as exc:
+            log.warning("could not send a message to a cadre chat: %s", type(exc).__name__)
+            return None
+
+    async def _edit(self, message: Message, text: str) -> None:
+        try:
+            await message.edit_text(text)
+        except TelegramError as exc:
+            log.info("could not edit a cadre message: %s", type(exc).__name__)
