@@ -1,8 +1,7 @@
 """Cadre alerts to WhatsApp numbers, and what cadres can do from WhatsApp.
 
 `WhatsAppAlertSender` implements bot/alerts.py's `AlertSender` for routes with
-`whatsapp_numbers` (and hands a route's Telegram group to `other`, the Telegram sender,
-if given):
+`whatsapp_numbers` (attached to the runtime's `RoutingAlertSender` as "whatsapp"):
 
 - Inside a number's 24-hour window the case card goes out as a normal message (with the
   buttons Ambil / Hubungi / Selesai when cadre commands are on). Outside it, the approved
@@ -10,9 +9,12 @@ if given):
   cadre replies (bot/whatsapp/channel.py). Held cards of one case are replaced by newer
   ones, so a cadre reading late sees the case as it is now.
 - No template configured and every number's window closed (or the numbers unreachable):
-  the alert goes to the route's fallback — its `supervisor`, else the default route — at
-  once, and the card stays held for the numbers in case they write. If no route in the
-  chain can be reached, `send_alert` raises and the dispatcher retries later.
+  the alert goes at once to the route's fallback — its `supervisor`, else the default
+  route — through `fallback` (the runtime's routing sender, so a Telegram supervisor gets
+  it in its group), and the card stays held for the numbers in case they write. If no
+  route in the chain takes it, `send_alert` raises and the dispatcher retries later.
+  Meta refusing for a passing reason (rate limits, 5xx after the client's retries) also
+  raises: the dispatcher retries, and the SLA chain moves on if that takes too long.
 - WhatsApp cannot edit a sent message: `update_alert` sends the updated card as a new
   message, only when its text changed, and never sends a template for an update.
 - `alert.idempotency_key`: a retry of a key already delivered returns the same reference
@@ -76,16 +78,19 @@ class AlertNotDelivered(Exception):
     """No destination on the route or its fallback chain accepted the alert (retry later)."""
 
 
-def _ref(route_id: str, other: str | None, wamids: list[str]) -> str:
-    return json.dumps({"r": route_id, "o": other, "w": wamids}, separators=(",", ":"))
+def _ref(route_id: str, wamids: list[str], fallback: str | None = None) -> str:
+    data: dict[str, Any] = {"r": route_id, "w": wamids}
+    if fallback is not None:
+        data["f"] = fallback
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _parse_ref(ref: str) -> dict[str, Any]:
     try:
         data = json.loads(ref)
     except ValueError:
-        return {"r": None, "o": ref, "w": []}
-    return data if isinstance(data, dict) else {"r": None, "o": ref, "w": []}
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class WhatsAppAlertSender:
@@ -96,24 +101,34 @@ class WhatsAppAlertSender:
         channel: WhatsAppChannel,
         config: Config,
         *,
-        other: AlertSender | None = None,
+        fallback: AlertSender | None = None,
         cache_size: int = 2_000,
     ) -> None:
         self.channel = channel
         self.config = config
-        self.other = other
+        self.fallback = fallback
         self._done: OrderedDict[str, str] = OrderedDict()
         self._last_card: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self._chains: dict[str, list[str]] = {}
         self._cache_size = cache_size
 
     # -- AlertSender --------------------------------------------------------------------
 
     async def send_alert(self, route: Route, alert: Alert) -> str:
-        key = alert.idempotency_key
-        if key and key in self._done:
+        key = alert.idempotency_key or f"obj:{id(alert)}"
+        if key in self._done:
             return self._done[key]
-        ref = await self._send(route, alert, [route.id])
-        if key:
+        chain = self._chains.get(key)
+        outer = chain is None
+        if chain is None:
+            chain = self._chains[key] = []
+        chain.append(route.id)  # re-entered through `fallback`: the same chain, no loops
+        try:
+            ref = await self._send(route, alert, chain)
+        finally:
+            if outer:
+                del self._chains[key]
+        if alert.idempotency_key:
             self._done[key] = ref
             while len(self._done) > self._cache_size:
                 self._done.popitem(last=False)
@@ -121,9 +136,10 @@ class WhatsAppAlertSender:
 
     async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None:
         data = _parse_ref(external_ref)
-        used = self.config.routes.get(data.get("r") or "") or route
-        if data.get("o") and self.other is not None:
-            await self.other.update_alert(used, str(data["o"]), alert)
+        used = self.config.routes.get(str(data.get("r") or "")) or route
+        if data.get("f") is not None and self.fallback is not None:
+            await self.fallback.update_alert(used, str(data["f"]), alert)
+            return
         for number in used.whatsapp_numbers:
             to = Address.phone(normalise_number(number))
             text = render_alert(alert)
@@ -142,12 +158,7 @@ class WhatsAppAlertSender:
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _send(self, route: Route, alert: Alert, visited: list[str]) -> str:
-        other_ref: str | None = None
-        if self.other is not None and (
-            route.telegram_chat_id is not None or not route.whatsapp_numbers
-        ):
-            other_ref = await self.other.send_alert(route, alert)  # raising = retry later
+    async def _send(self, route: Route, alert: Alert, chain: list[str]) -> str:
         wamids: list[str] = []
         transient: GraphError | None = None
         for number in route.whatsapp_numbers:
@@ -176,28 +187,31 @@ class WhatsAppAlertSender:
                 self.channel.counters["alerts_held_template"] += 1
             else:
                 self.channel.counters["alerts_held_no_template"] += 1
-        if other_ref is not None or wamids:
-            return _ref(route.id, other_ref, wamids)
+        if wamids:
+            return _ref(route.id, wamids)
         if transient is not None:
             raise AlertNotDelivered(f"alert {alert.case}: WhatsApp failed ({transient})")
         from bot.escalation import next_route
 
-        nxt = next_route(self.config, route.id, visited)
-        fallback = self.config.routes.get(nxt) if nxt else None
-        if fallback is None:
+        nxt = next_route(self.config, route.id, chain)
+        target = self.config.routes.get(nxt) if nxt else None
+        if target is None:
             raise AlertNotDelivered(
                 f"alert {alert.case}: no reachable destination on route {route.id or '(none)'} "
                 "or its fallback chain"
             )
         self.channel.counters["alerts_fallback_route"] += 1
         log.warning(
-            "whatsapp: alert %s could not reach route %s (window closed, no template): "
-            "sent to fallback route %s",
+            "whatsapp: alert %s could not reach route %s (window closed, no template): sending "
+            "it to fallback route %s",
             alert.case,
             route.id,
-            fallback.id,
+            target.id,
         )
-        return await self._send(fallback, alert, [*visited, fallback.id])
+        if self.fallback is None:
+            chain.append(target.id)
+            return await self._send(target, alert, chain)
+        return _ref(target.id, [], await self.fallback.send_alert(target, alert))
 
     def _bodies(self, to: Address, alert: Alert) -> list[dict[str, Any]]:
         if alert.kind == "alert":

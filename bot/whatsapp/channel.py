@@ -91,6 +91,29 @@ SENT_INDEX_SIZE = 5_000
 #: Held bodies per recipient; older ones are dropped (and counted) beyond this.
 HELD_PER_RECIPIENT = 50
 
+#: Always present on /healthz (0 until something happens), so alerts can rely on them.
+BASE_COUNTERS = (
+    "webhook_posts",
+    "webhook_refused",
+    "webhook_errors",
+    "messages",
+    "duplicates",
+    "parse_problems",
+    "statuses",
+    "delivery_failures",
+    "turns",
+    "turns_failed",
+    "sent",
+    "send_failed",
+    "send_outside_window",
+    "send_unreachable",
+    "held",
+    "held_delivered",
+    "templates_sent",
+    "outbound_unrouted",
+    "job_errors",
+)
+
 TurnHook = Callable[[InboundMessage, Turn], Awaitable[None]]
 Forwarder = Callable[[Outbound], Awaitable[None]]
 
@@ -307,6 +330,7 @@ class WhatsAppChannel:
         self.on_turn = on_turn
         self.forward = forward
         self.cadres: Any = None  # bot.whatsapp.alerts.CadreCommands, see attach_cadres
+        self.alert_sender: Any = None  # bot.whatsapp.alerts.WhatsAppAlertSender (build_whatsapp)
         self.counters: Counter[str] = Counter()
         self._queues: _Queues | None = None
         self._last_inbound: dict[str, datetime] = {}
@@ -714,7 +738,9 @@ class WhatsAppChannel:
     def metrics(self) -> dict[str, Any]:
         """Counters for /healthz (numbers only: no ids, no content)."""
         queued = self._queues.pending if self._queues is not None else 0
+        base = dict.fromkeys(BASE_COUNTERS, 0)
         return {
+            **base,
             **dict(sorted(self.counters.items())),
             "queued": queued,
             "held_now": self.held_count(),
@@ -740,8 +766,15 @@ def build_whatsapp(
     http: Any = None,
     forward: Forwarder | None = None,
     on_turn: TurnHook | None = None,
+    attach: bool = True,
 ) -> WhatsAppChannel | None:
     """The WhatsApp channel for `runtime` (bot.app.Runtime), or None if not configured.
+
+    With `attach` (the default) it also wires itself into the runtime: cadre commands for
+    the routes' numbers (`runtime.escalation.desk`) and its `WhatsAppAlertSender`
+    (`channel.alert_sender`) on `runtime.alerts` as "whatsapp", so alerts waiting in the
+    outbox for WhatsApp routes go out from now on. `forward` delivers `Outbound` messages
+    for other channels (e.g. a cadre on Telegram in a relay with a WhatsApp resident).
 
     Secrets come only from `env` (WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET,
     WHATSAPP_VERIFY_TOKEN, WHATSAPP_PHONE_NUMBER_ID; optional WHATSAPP_API_BASE_URL,
@@ -769,7 +802,7 @@ def build_whatsapp(
             "set: alerts to a number outside its 24-hour window go to the fallback "
             "route"
         )
-    return WhatsAppChannel(
+    channel = WhatsAppChannel(
         runtime.conversations,
         client,
         app_secret=settings.app_secret,
@@ -782,3 +815,18 @@ def build_whatsapp(
         forward=forward,
         on_turn=on_turn,
     )
+    if attach:
+        from .alerts import WhatsAppAlertSender, install_whatsapp_cadres
+
+        desk = getattr(getattr(runtime, "escalation", None), "desk", None)
+        if desk is not None:
+            install_whatsapp_cadres(channel, desk)
+        routing = getattr(runtime, "alerts", None)
+        routes_by_channel = hasattr(routing, "attach")
+        sender = WhatsAppAlertSender(
+            channel, config, fallback=routing if routes_by_channel else None
+        )
+        channel.alert_sender = sender
+        if routes_by_channel:
+            routing.attach(CHANNEL, sender)
+    return channel
