@@ -322,8 +322,6 @@ async def seed_demo(
 ) -> tuple[Config, DemoSummary]:
     """Fill a new database at `db_path` with `weeks` of synthetic activity ending at `end`."""
     from bot.app import build_runtime
-    from bot.crypto import Sealer, load_key
-    from bot.escalation import install
 
     config = demo_config()
     tz = config.tz
@@ -336,16 +334,11 @@ async def seed_demo(
     levels = [q.level for q in quiet]
     for q in quiet:
         q.setLevel(logging.CRITICAL)
-    runtime = await build_runtime(config, content_dir=content_dir, db_path=db_path, clock=clock)
+    runtime = await build_runtime(
+        config, content_dir=content_dir, db_path=db_path, clock=clock, alerts=SilentSender()
+    )
     try:
-        kit = install(
-            runtime.conversations,
-            config,
-            sender=SilentSender(),
-            db_path=db_path,
-            clock=clock,
-            sealer=Sealer(load_key(db_path)),
-        )
+        kit = runtime.escalation
         sim = _Sim(runtime, kit, clock, rng)
         span = (end - start).days + 1
         for n in range(residents):

@@ -740,7 +740,7 @@ def report_csv(report: Report) -> str:
                 )
             if total is not None:
                 writer.writerow((grid.title, name, *whole, report.shown(total)))
-        if grid.col_totals is not None:
+        if grid.col_totals is not None and len(grid.rows) != 1:  # one row: its own total
             for period, key in zip(report.periods, grid.col_totals, strict=True):
                 writer.writerow(
                     (
@@ -752,7 +752,7 @@ def report_csv(report: Report) -> str:
                         report.shown(key),
                     )
                 )
-        if grid.grand is not None:
+        if grid.grand is not None and len(grid.rows) != 1:
             writer.writerow((grid.title, "Jumlah", *whole, report.shown(grid.grand)))
     for row in report.claim_times:
         period = row.period
