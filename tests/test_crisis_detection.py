@@ -530,3 +530,19 @@ def test_past_recovered_games_and_topic_words_inside(detector: CrisisDetector, t
 def test_past_condition_and_big_numbers(detector: CrisisDetector, text: str, level: str) -> None:
     found = detector.detect(text)
     assert found is not None and found.level == level, found
+
+
+def test_negation_of_other_words_does_not_stop_a_phrase(detector: CrisisDetector) -> None:
+    found = detector.detect("majikan saya tidak bayar gaji dan memukul saya")
+    assert found is not None and found.category == "abuse"
+    assert detector.detect("aku pengen gak mati") is None
+
+
+def test_side_by_side_syntax_takes_groups(tmp_path: Path) -> None:
+    text = (
+        "crisis:\n  violence:\n    high: [aku_<bunuh_berat>]\n"
+        "groups:\n  bunuh_berat: [tikam, bacok]\n"
+    )
+    detector = load_detector(write(tmp_path, text))
+    assert detector.detect("kalau dia datang lagi, aku tikam") is not None
+    assert detector.detect("aku mau tikam") is None

@@ -399,12 +399,16 @@ class CrisisDetector:
         keys = message.keys
         budget = gaps[j]
         for q in range(at + 1, hi):
-            if element in keys[q] and q not in masked:
+            # "pengen ga mati" is not "pengen mati"; a negation that governs other words
+            # does not stop the phrase ("majikan tidak bayar gaji dan memukul saya")
+            if (
+                element in keys[q]
+                and q not in masked
+                and (negates or not self._negated(keys, q, at + 1))
+            ):
                 rest = self._extend(part, gaps, j + 1, q, hi, message, masked, negates)
                 if rest is not None:
                     return (q, *rest)
-            if not negates and keys[q] & self._negation:
-                return None  # "pengen ga mati" is not "pengen mati"
             if q not in message.light:
                 budget -= 1
                 if budget < 0:

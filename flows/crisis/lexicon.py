@@ -46,6 +46,8 @@ FIXED_GAP = 0  # … of an idiom (not_crisis) or an info phrase, unless "..." is
 GAP_MARKS = ("...", "\u2026")
 
 _GROUP_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# the pieces of "a_b" / "aku_<bunuh_berat>": a group name keeps its own underscores
+_TIGHT_PIECE = re.compile(r"<[^<>]*>?|[^_<]+")
 _PHRASE_PUNCTUATION = re.compile(r"[.,!?;:()\[\]{}\"|/\\\u2026]")
 
 
@@ -472,9 +474,8 @@ class _Compiler:
             part_gaps: list[int] = []
             wide = tight = False
             tokens = []
-            for written in part_text.split():  # "bunuh_aku": these words side by side
-                plain = written not in GAP_MARKS and not written.startswith("<")
-                pieces = [w for w in written.split("_") if w] if plain else []
+            for written in part_text.split():  # "bunuh_aku", "aku_<bunuh>": side by side
+                pieces = [] if written in GAP_MARKS else _TIGHT_PIECE.findall(written)
                 tokens += [(w, k > 0) for k, w in enumerate(pieces)] or [(written, False)]
             for token, tight in tokens:
                 if token in GAP_MARKS:
