@@ -160,21 +160,21 @@ class SqliteStore:
         return not busy
 
     async def load_session(self, user_key: str) -> StoredSession | None:
-        async with self.reader.execute(
+        # execute_fetchall: one trip to the database thread instead of three
+        rows = await self.reader.execute_fetchall(
             "SELECT state, updated_at FROM sessions WHERE user_key = ?", (user_key,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
+        )
+        if not rows:
             return None
+        row = rows[0]
         return StoredSession(Session.from_dict(json.loads(row["state"])),
                              datetime.fromisoformat(row["updated_at"]))
 
     async def history(self, user_key: str) -> list[HistoryItem]:
-        async with self.reader.execute(
+        rows = await self.reader.execute_fetchall(
             "SELECT instrument, score, band, completed_at FROM results WHERE user_key = ? "
             "ORDER BY completed_at", (user_key,)
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [HistoryItem(r["instrument"], r["score"], r["band"],
                             datetime.fromisoformat(r["completed_at"])) for r in rows]
 
