@@ -16,6 +16,10 @@ Small cells are suppressed (`Suppressor`):
    Totals shared by several tables (screenings per period, cases per period) are one cell,
    hidden everywhere or nowhere;
 3. a median needs at least 5 claimed cases, a 90th percentile at least 10; fewer show "–".
+The cells and sums of every area are solved together, so a report for one area hides exactly
+what the report for all areas hides. Reports over different but overlapping date ranges are
+NOT protected against each other (their "Seluruh periode" totals could be subtracted): publish
+fixed periods (calendar months, quarters) rather than rolling windows.
 
 Weeks are ISO weeks (Monday–Sunday) and months calendar months, in the deployment's time
 zone; a week that overlaps the start or end of the chosen period is counted whole.
