@@ -947,7 +947,8 @@ class FakeTelegram:
                 "chat": chat,
                 "from": user,
                 "date": int(time.time()),
-                "old_chat_member": {**member, "status": old_status},
+                "old_chat_member": {**member, "status": old_status}
+                | ({"until_date": 0} if old_status == "kicked" else {}),
                 "new_chat_member": {**member, "status": new_status}
                 | ({"until_date": 0} if new_status == "kicked" else {}),
             }
