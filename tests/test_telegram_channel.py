@@ -12,7 +12,7 @@ from bot.app import build_runtime
 from bot.config import Config
 from bot.service import FALLBACK_ERROR, Turn
 from bot.telegram import COMMANDS, TelegramChannel, build_application
-from bot.telegram.app import STALE_TOAST
+from bot.telegram.app import EDITED_NOTE, SLOW_DOWN, STALE_TOAST
 from tests.conftest import REAL_CONTENT
 from tests.fakes import FakeTelegram, running_application
 
@@ -262,3 +262,59 @@ async def test_press_with_unknown_token_counts_as_old(tg: FakeTelegram, conversa
         await settle(tg, app)
     assert tg.calls_to("answerCallbackQuery")[-1].params["text"] == STALE_TOAST
     assert channel.stats["press_stale"] == 1
+
+
+async def test_a_flood_gets_one_polite_reply_and_crisis_words_still_go_through(
+    tg: FakeTelegram, conversations
+) -> None:
+    turns: list[Turn] = []
+
+    async def record(turn: Turn) -> None:
+        turns.append(turn)
+
+    channel = TelegramChannel(conversations, on_turn=record, flood_limit=3, flood_window=60)
+    app, _ = make_app(tg, conversations, channel=channel)
+    async with running_application(app):
+        for text in ("halo", "halo", "halo", "halo", "halo", "aku mau mati", "halo"):
+            tg.push_message(ALICE, ALICE, text)
+        await settle(tg, app)
+    assert len(turns) == 4  # three within the limit, then the crisis message
+    assert any(e.name == "crisis_detected" for e in turns[-1].events)
+    assert tg.sent_texts(ALICE).count(SLOW_DOWN.replace("*", "")) == 1
+    assert channel.stats["flood_dropped"] == 3 and channel.stats["flood_crisis_passed"] == 1
+
+
+async def test_edits_are_crisis_checked_and_otherwise_noted_once(
+    tg: FakeTelegram, conversations
+) -> None:
+    turns: list[Turn] = []
+
+    async def record(turn: Turn) -> None:
+        turns.append(turn)
+
+    channel = TelegramChannel(conversations, on_turn=record)
+    app, _ = make_app(tg, conversations, channel=channel)
+    async with running_application(app):
+        pushed = tg.push_message(ALICE, ALICE, "/start quiz")
+        await settle(tg, app)
+        message_id = pushed["message"]["message_id"]
+        mark = tg.mark()
+        tg.push_edited_message(ALICE, ALICE, message_id, "/start lagi")
+        tg.push_edited_message(ALICE, ALICE, message_id, "/start lagi dong")
+        await settle(tg, app)
+        assert [c.text for c in tg.calls[mark:] if c.method == "sendMessage"] == [EDITED_NOTE]
+        assert len(turns) == 1  # an edited answer does not move the conversation
+        tg.push_edited_message(ALICE, ALICE, message_id, "sebenarnya aku mau mati")
+        await settle(tg, app)
+    assert len(turns) == 2 and any(e.name == "crisis_detected" for e in turns[-1].events)
+    assert channel.stats["edited_ignored"] == 2 and channel.stats["edited_crisis"] == 1
+
+
+async def test_a_message_of_4096_characters_is_answered(tg: FakeTelegram, conversations) -> None:
+    app, channel = make_app(tg, conversations)
+    async with running_application(app):
+        tg.push_message(ALICE, ALICE, ("aku capek sekali " * 300)[:4096])
+        await settle(tg, app)
+    sends = tg.calls_to("sendMessage", chat_id=ALICE)
+    assert sends and all(c.ok for c in sends)
+    assert channel.stats["send_failed"] == 0 and channel.stats["errors"] == 0

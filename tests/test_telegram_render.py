@@ -10,6 +10,7 @@ from bot.telegram.render import (
     chosen_text,
     format_text,
     render_reply,
+    render_turn,
     split_text,
     u16,
 )
@@ -116,3 +117,29 @@ def test_chosen_text_appends_the_answer_in_bold() -> None:
     markup = {"inline_keyboard": [[{"text": "Ya", "callback_data": "n|ya"}]]}
     assert button_label(markup, "n|ya") == "Ya"
     assert button_label(markup, "n|tidak") is None
+
+
+def test_a_turn_is_one_message_when_it_fits_and_keeps_the_last_keyboard() -> None:
+    replies = [
+        Reply("*Halo*"),
+        Reply("Ini *kedua*."),
+        Reply("Pilih:", (Choice("a", "A"), Choice("b", "B")), "n.q"),
+    ]
+    (out,) = render_turn(replies, CallbackCodec())
+    assert out.text == "Halo\n\nIni kedua.\n\nPilih:"
+    assert out.entities == (
+        {"type": "bold", "offset": 0, "length": 4},
+        {"type": "bold", "offset": 10, "length": 5},
+    )
+    assert out.keyboard == ((("A", "n.q|a"), ("B", "n.q|b")),)
+    assert len(render_turn(replies, CallbackCodec(), join=False)) == 3
+
+
+def test_joined_messages_never_exceed_the_limit() -> None:
+    replies = [Reply("a" * 3000), Reply("b" * 1000), Reply("c" * 100), Reply("🙂" * 2100)]
+    out = render_turn(replies, CallbackCodec())
+    assert [len(m.text) for m in out] == [4002, 100, 2048, 52]
+    assert all(u16(m.text) <= 4096 for m in out)
+    # a keyboard in the middle ends a run: its buttons stay under its own text
+    mid = [Reply("x", (Choice("1", "Satu"),), "n.a"), Reply("y")]
+    assert [m.text for m in render_turn(mid, CallbackCodec())] == ["x", "y"]
