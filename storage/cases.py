@@ -40,9 +40,8 @@ def _db(conn: Any) -> aiosqlite.Connection:
 
 
 async def _rows(conn: Any, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-    async with _db(conn).execute(sql, tuple(params)) as cursor:
-        names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+    # One trip to the database thread; both store connections return sqlite3.Row.
+    return [dict(row) for row in await _db(conn).execute_fetchall(sql, tuple(params))]
 
 
 async def _one(conn: Any, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:

@@ -88,6 +88,7 @@ class SqliteStore:
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write = await aiosqlite.connect(self.path, isolation_level=None)
+        self._write.row_factory = aiosqlite.Row  # rows by name and by index, on both connections
         for pragma in PRAGMAS:
             await self._write.execute(pragma)
         await self._migrate(self._write)
