@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the configured channels (console if none)")
     _common(run)
+    run.add_argument("--webhook-url", default=os.environ.get("TELEGRAM_WEBHOOK_URL"),
+                     help="public https URL for Telegram webhook mode (default: long polling)")
+    run.add_argument("--host", default=os.environ.get("TEMANJIWA_HOST", "0.0.0.0"),
+                     help="web app address for webhooks and /healthz")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
     _common(chat)
@@ -153,8 +158,11 @@ async def _run(args: argparse.Namespace) -> int:
                 "WHATSAPP_PHONE_NUMBER_ID (WhatsApp), or run 'temanjiwa chat' in a terminal."),
               file=sys.stderr)
         return 2
-    print(_("Channel support is not installed in this build."), file=sys.stderr)
-    return 2
+    from bot.runner import RunOptions, run
+
+    config = load_config(args.config)
+    options = RunOptions(args.content, args.db, args.webhook_url, args.host, args.port)
+    return await run(config, os.environ, options)
 
 
 def _lint(args: argparse.Namespace) -> int:
