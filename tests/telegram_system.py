@@ -1,6 +1,8 @@
 """A whole Telegram deployment for end-to-end tests (no tests here): the real content/id,
 a real SQLite file, escalation installed, `start_telegram` (polling or webhook) against
-the fake Bot API on 127.0.0.1, and optionally the outbox dispatcher running."""
+the fake Bot API on 127.0.0.1, and optionally the outbox dispatcher running. As in
+production, `build_runtime` installs escalation and `start_telegram` attaches its alert
+sender to the runtime's `RoutingAlertSender`."""
 
 from __future__ import annotations
 
@@ -11,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.alerts import LogAlertSender
 from bot.app import Runtime, build_runtime
 from bot.dispatcher import Backoff
-from bot.escalation import EscalationKit, install
+from bot.escalation import EscalationKit
 from bot.telegram import TelegramHandle, start_telegram
 from tests.conftest import REAL_CONTENT
 from tests.fakes import FakeTelegram
@@ -66,18 +67,15 @@ class System:
         tg.add_chat(OTHER_GROUP, chat_type="supergroup", title="Puskesmas Ngunut")
         cfg = make_config(**(config or {}))
         self.runtime = await build_runtime(cfg, content_dir=REAL_CONTENT, db_path=self.db_path)
-        self.kit = install(
-            self.runtime.conversations, cfg, sender=LogAlertSender(), db_path=self.db_path
-        )
+        self.kit = self.runtime.escalation
         self.kit.dispatcher.backoff = Backoff(base=0.01, factor=1.0, cap=0.01)
         full_env = {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url}
         full_env.update(env or {})
         kwargs.setdefault("rate_limiter", None)
         kwargs.setdefault("poll_timeout", 5)
-        handle = await start_telegram(self.runtime, full_env, desk=self.kit.desk, **kwargs)
+        handle = await start_telegram(self.runtime, full_env, **kwargs)
         assert handle is not None
         self.handle = handle
-        self.kit.dispatcher.sender = handle.alert_sender
         self._stop = asyncio.Event()
         if dispatcher:
             self._dispatcher = asyncio.create_task(

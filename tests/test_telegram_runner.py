@@ -154,7 +154,7 @@ async def test_alerts_survive_api_errors_an_outage_and_a_restart(tg, tmp_path) -
         assert len(system.events("alert_sent")) == 1
         (row,) = system.rows("SELECT state, external_ref FROM outbox WHERE kind = 'alert'")
         card = system.tg.last_bot_message(GROUP, with_keyboard=True)
-        assert tuple(row) == ("sent", f"{GROUP}:{card['message_id']}")
+        assert tuple(row) == ("sent", f"telegram|{GROUP}:{card['message_id']}")
         assert len(system.rows("SELECT id FROM cases")) == 1
     finally:
         await system.shutdown()
@@ -183,3 +183,25 @@ def test_settings_come_from_the_environment_and_the_telegram_section() -> None:
     ):
         with pytest.raises(ConfigError):
             TelegramSettings.from_env(bad_env, section)
+
+
+async def test_stop_finishes_the_updates_already_received(tg, tmp_path) -> None:
+    system = await System.start(tg, tmp_path / "tj.db", dispatcher=False)
+    stopped = False
+    try:
+        await system.onboard()
+        chats = [RESIDENT + i for i in range(1, 6)]
+        tg.hang_next("sendMessage", seconds=0.3, apply=True)  # one answer is slow to go out
+        pushed = [tg.push_message(chat, chat, "/start") for chat in chats]
+        last = pushed[-1]["update_id"]
+        await tg.wait_for("sendMessage", pending=True, since=pushed[0], timeout=GUARD)
+        assert tg.delivered[last] == 1  # the whole batch is in, one answer is on its way
+        await system.handle.stop()  # a signal arrives while those turns are running
+        stopped = True
+        assert all(system.texts(chat) for chat in chats)  # every one was answered
+        assert tg.acked_offset > last  # and confirmed: Telegram will not send them again
+    finally:
+        if not stopped:
+            await system.shutdown()
+        else:
+            await system.runtime.close()

@@ -63,10 +63,14 @@ def card_keyboard(alert: Alert) -> InlineKeyboardMarkup | None:
 
 
 def parse_ref(ref: str | None) -> tuple[int, int] | None:
-    """(chat_id, message_id) from "chat_id:message_id", also inside the WhatsApp sender's
-    combined reference ({"o": "<this sender's ref>", ...}); None if it is not one of ours."""
+    """(chat_id, message_id) from "chat_id:message_id", also as bot/alerts.py's
+    `RoutingAlertSender` stores it ("telegram|chat_id:message_id") or inside the WhatsApp
+    sender's combined reference ({"o": "<this sender's ref>", ...}); None if not ours."""
     if not ref:
         return None
+    kind, sep, rest = ref.partition("|")
+    if sep and not ref.startswith("{"):
+        return parse_ref(rest) if kind == "telegram" else None
     if ref.startswith("{"):
         try:
             data = json.loads(ref)

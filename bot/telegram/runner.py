@@ -1,15 +1,19 @@
 """Telegram inside `temanjiwa run`: long polling by default, or a webhook on the shared web app.
 
-How bot/runner.py uses it (escalation installed first, so no turn runs without it)::
+How bot/runner.py uses it (`build_runtime` has already installed escalation, so no turn
+runs without it)::
 
-    kit = install(runtime.conversations, config, sender=LogAlertSender(), db_path=...)
-    tg = await start_telegram(runtime, os.environ, webhook_url=url, desk=kit.desk,
+    runtime = await build_runtime(config)
+    tg = await start_telegram(runtime, os.environ, webhook_url=url,
                               forward=whatsapp.deliver_outbound if whatsapp else None)
-    kit.dispatcher.sender = tg.alert_sender   # or WhatsAppAlertSender(..., other=tg.alert_sender)
-    web = create_web_app(whatsapp=..., telegram_webhook=tg.webhook_route,  # None when polling
+    web = create_web_app(whatsapp=..., telegram_webhook=tg.webhook_route,  # None: polling
                          health=tg.health)
-    ... run the dispatcher and serve(web, ...) until a signal ...
-    await tg.stop()   # after the web server stopped: queued updates are finished first
+    ... run runtime.escalation.dispatcher and serve(web, ...) until a signal ...
+    await tg.stop()   # after the web server stopped: updates received are finished first
+
+`start_telegram` attaches its `TelegramAlertSender` to `runtime.alerts` (bot/alerts.py's
+`RoutingAlertSender`, kind "telegram") and turns on the cadre side with
+`runtime.escalation.desk` (pass `desk=` to use another one).
 
 Environment (secrets only here): `TELEGRAM_BOT_TOKEN` (required: without it
 `start_telegram` returns None), `TELEGRAM_API_BASE_URL` (another Bot API server, e.g. a
@@ -309,15 +313,22 @@ async def start_telegram(
 ) -> TelegramHandle | None:
     """Build and start Telegram (see the module docstring); None without a token.
 
-    `desk` (EscalationKit.desk) turns on the cadre side: card buttons, /daftar, relay.
+    `desk` (default: `runtime.escalation.desk`) turns on the cadre side: card buttons,
+    /daftar, relay.
     `forward` delivers `Outbound` messages for other channels (WhatsApp's
     `deliver_outbound`). Other keyword arguments go to `prepare_telegram`."""
     handle = prepare_telegram(runtime, env, webhook_url=webhook_url, forward=forward, **kwargs)
     if handle is None:
         return None
+    kit = getattr(runtime, "escalation", None)
+    if desk is None and kit is not None:
+        desk = kit.desk
     try:
         await handle.start(desk)
     except BaseException:
         await handle.stop()
         raise
+    router = getattr(runtime, "alerts", None)
+    if hasattr(router, "attach"):
+        router.attach("telegram", handle.alert_sender)  # alerts waiting in the outbox go now
     return handle
