@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("dir", nargs="?", type=Path, default=None)
     test.add_argument("-k", dest="pattern", help="only tests whose name contains this")
 
-    sub.add_parser("crisis-check", help="check messages on stdin for crisis signs (JSON lines)")
+    crisis = sub.add_parser("crisis-check",
+                            help="check messages on stdin for crisis signs (JSON lines)")
+    crisis.add_argument("--content", type=Path, default=None,
+                        help="content folder whose crisis/lexicon.yaml to use")
     _cases_parser(sub)
     _data_parsers(sub)
     return parser
@@ -248,10 +251,11 @@ async def _cases(args: argparse.Namespace) -> int:
         await store.close()
 
 
-def _crisis_check(_args: argparse.Namespace) -> int:
+def _crisis_check(args: argparse.Namespace) -> int:
     from flows.crisis_check import main as crisis_main
 
-    return crisis_main([])
+    content = args.content or default_content_dir()
+    return crisis_main(["--lexicon", str(content / "crisis" / "lexicon.yaml")])
 
 
 def main(argv: list[str] | None = None) -> int:
