@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import signal
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -718,6 +720,43 @@ async def test_graceful_shutdown_finishes_the_turn_in_flight(tmp_path, graph):
     assert in_shutdown and not listening
     assert "Menu utama" in texts(s.to(RESIDENT))
     await close(s)
+
+
+SERVE_SCRIPT = """
+import asyncio
+from bot.web import bound_port, create_web_app, serve
+
+async def main():
+    started, holder = asyncio.Event(), []
+    app = create_web_app(health=lambda: {"probe": 1})
+    task = asyncio.create_task(serve(app, "127.0.0.1", 0, started=started,
+                                     server_holder=holder, log_level="warning"))
+    await started.wait()
+    print(bound_port(holder[0]), flush=True)
+    await task
+    print("serve returned; closing the rest", flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_sigterm_stops_serve_gracefully_and_returns_to_the_caller():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SERVE_SCRIPT,
+        cwd=Path(__file__).parent.parent,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    port = int(await proc.stdout.readline())
+    async with httpx.AsyncClient() as client:
+        health = (await client.get(f"http://127.0.0.1:{port}/healthz")).json()
+    assert health == {"status": "ok", "probe": 1}
+    proc.send_signal(signal.SIGTERM)
+    rest = (await proc.stdout.read()).decode()
+    assert await proc.wait() == 0  # not killed by a re-raised signal
+    assert "serve returned" in rest
 
 
 async def test_healthz_and_a_mounted_telegram_webhook():

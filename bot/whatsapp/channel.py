@@ -666,22 +666,30 @@ class WhatsAppChannel:
         else:
             self._put(self._key(to), lambda: self._outbound_job(to, bodies))
 
-    async def deliver_outbound(self, outbound: Outbound) -> None:
-        """For other channels' forwarders: deliver a WhatsApp `Outbound` and wait."""
+    async def deliver_outbound(self, outbound: Outbound) -> Outcome:
+        """For other channels' `forward` (e.g. a Telegram cadre in a relay): deliver a
+        WhatsApp `Outbound` and wait. Outside the person's 24-hour window it is held until
+        they write (with the template, if configured) and the outcome says so; a refusal
+        by Meta raises `GraphError`."""
         if outbound.channel != CHANNEL:
             raise ValueError(f"not a WhatsApp message: channel {outbound.channel!r}")
         to = address_for(outbound.address)
-        await self.deliver_to(
-            to, self.bodies(to, [Reply(outbound.text, outbound.choices, outbound.node)])
-        )
-        self.counters["outbound"] += 1
+        reply = Reply(outbound.text, outbound.choices, outbound.node)
+        try:
+            outcome = await self.deliver_to(to, self.bodies(to, [reply]))
+        except GraphError as err:
+            self._count_send_error(err, len(err.sent_ids))
+            raise
+        self.counters["outbound" if isinstance(outcome, Delivered) else "outbound_held"] += 1
+        return outcome
 
     async def _outbound_job(self, to: Address, bodies: list[dict[str, Any]]) -> None:
         try:
-            await self._deliver_now(to, bodies, None, True)
-            self.counters["outbound"] += 1
+            outcome = await self._deliver_now(to, bodies, None, True)
         except GraphError as err:
             self._count_send_error(err, len(err.sent_ids))
+            return
+        self.counters["outbound" if isinstance(outcome, Delivered) else "outbound_held"] += 1
 
     # -- statuses[] failures ------------------------------------------------------------
 
