@@ -546,3 +546,25 @@ def test_side_by_side_syntax_takes_groups(tmp_path: Path) -> None:
     detector = load_detector(write(tmp_path, text))
     assert detector.detect("kalau dia datang lagi, aku tikam") is not None
     assert detector.detect("aku mau tikam") is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "category"),
+    [
+        ("mau b*nuh diri", "suicide"),
+        ("pengen bvnvh diri", "suicide"),
+        ("b*ndir aja", "suicide"),
+        ("aku pamit ya ma, maafin semua salahku", "suicide"),
+        ("aku udah bagi2in barang2ku, udah gak butuh lagi", "suicide"),
+    ],
+)
+def test_censored_spellings_and_reduplicated_nouns(
+    detector: CrisisDetector, typed: str, category: str
+) -> None:
+    found = detector.detect(typed)
+    assert found is not None and found.category == category
+
+
+def test_reduplication_with_a_pronoun_keeps_the_noun() -> None:
+    assert words("barang2ku") == ["barang", "barangku"]
+    assert words("mati2an") == ["mati~matian"]

@@ -41,6 +41,7 @@ from flows.crisis.text import (
     CLITICS,
     clean_word,
     prepare,
+    respellings,
     split_clauses,
     split_clitic,
     split_sentences,
@@ -174,7 +175,17 @@ class CrisisDetector:
                 if expansion:
                     out.extend(expansion)
                 elif not self._keys(word):
-                    out.extend(self._split_compound(word) if len(word) >= 6 else (word,))
+                    spelled = next(
+                        (w for w in respellings(word) if w in abbreviations or self._keys(w)),
+                        None,
+                    )
+                    if spelled in abbreviations:  # "b*ndir"
+                        out.extend(abbreviations[spelled])
+                    elif spelled:  # "b*nuh", "bvnvh"
+                        out.extend(self._split_clitic(spelled))
+                    else:
+                        word = word.replace("*", "")
+                        out.extend(self._split_compound(word) if len(word) >= 6 else (word,))
                 else:
                     out.extend(self._split_clitic(word))
             found = tuple(out)

@@ -58,7 +58,7 @@ _SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ \t\-._*]+[^\W_]){2,}(?![^\W_])")
 _SPACED_SEPARATORS = re.compile(r"[ \t\-._*]+")
 _SENTENCE_BREAK = re.compile(r"[.!?;\n\r]+")
 _CLAUSE_BREAK = re.compile(r"[,:()\[\]{}\"|/\\]+")
-_WORD = re.compile(r"[^\W_]+(?:[-@$][^\W_]*)*")
+_WORD = re.compile(r"[^\W_]+(?:[-@$*][^\W_]*)*")
 _REPEATS = re.compile(r"(.)\1+")
 _REDUP_TWO = re.compile(r"([a-z]+)2([a-z]*)")
 
@@ -105,7 +105,7 @@ def _one(word: str) -> str:
         return word
     if not word.isalpha():
         word = word.translate(_LEET)
-        word = "".join(c for c in word if c.isalnum())
+        word = "".join(c for c in word if c.isalnum() or c == "*")
     return collapse(word)
 
 
@@ -114,6 +114,8 @@ def _reduplicated(first: str, second: str) -> list[str]:
     "pegang pegang" can differ from "pegang"); 'mati-matian' stays one other word."""
     if first == second or first.endswith(second):
         return [first, second]
+    if second.startswith(first) and second[len(first) :] in PARTICLES:
+        return [first, second]  # "barang2ku" → barang barangku
     return [first + "~" + second]
 
 
@@ -230,4 +232,29 @@ def strip_particle(word: str) -> list[str]:
             if base[-1] != p[0]:
                 out.append(base + p[0])
             out.append(base)
+    return out
+
+
+_FILL = ("a", "i", "u", "e", "o")
+
+
+def respellings(word: str) -> list[str]:
+    """Spellings a censored or styled word may stand for, tried only when the word itself
+    means nothing: a star for a hidden letter ("b*nuh" → bunuh, "m*ti" → mati) and "v" for
+    "u" ("bvnvh" → bunuh)."""
+    out = []
+    stars = word.count("*")
+    if stars:
+        bare = word.replace("*", "")
+        if 1 <= stars <= 2 and len(bare) >= 2:
+            pieces = word.split("*")
+            fills = [(f,) for f in _FILL] if stars == 1 else [(f, g) for f in _FILL for g in _FILL]
+            for fill in fills:
+                spelled = pieces[0]
+                for letter, piece in zip(fill, pieces[1:], strict=True):
+                    spelled += letter + piece
+                out.append(collapse(spelled))
+        out.append(bare)
+    if "v" in word and len(word) >= 4:
+        out.extend(r.replace("v", "u") for r in (out or [word]) if "v" in r)
     return out
