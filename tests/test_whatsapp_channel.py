@@ -565,7 +565,7 @@ async def test_alert_to_a_number_inside_its_window_is_sent_directly(s: Stack):
     assert code in texts(sent[1:])
 
 
-async def test_cadre_claims_from_whatsapp_and_the_card_update_follows(s: Stack):
+async def test_cadre_claims_notes_and_closes_from_whatsapp(s: Stack):
     _reply, code = await crisis(s)
     await s.kit.dispatcher.tick()
     await s.post(template_button("Lihat pesan", sender=KADER, ts=s.ts()))
@@ -576,9 +576,22 @@ async def test_cadre_claims_from_whatsapp_and_the_card_update_follows(s: Stack):
     assert case is not None and case.status == "claimed"
     await s.kit.dispatcher.tick()  # the card update: a new message, WhatsApp cannot edit
     assert "Diambil oleh" in texts(s.to(KADER)[-2:])
-    # A number that is not in the case's routes cannot act on it.
+    # The supervisor's cadre was not alerted for this case (yet): refused.
+    await s.text(PUSKESMAS, f"ambil {code}")
+    assert "tidak berwenang" in texts(s.to(PUSKESMAS)[-1:])
+    # A note, then closing the case through the outcome list.
+    await s.text(KADER, f"catatan {code} sudah ditelepon, aman bersama ibunya")
+    assert f"Catatan untuk {code} disimpan" in texts(s.to(KADER)[-1:])
+    outcomes = await s.text(KADER, f"selesai {code}")
+    assert outcomes[-1]["interactive"]["type"] == "list"
+    await s.tap(KADER, f"selesai {code} contacted")
+    assert f"Kasus {code} selesai: sudah dihubungi" in texts(s.to(KADER)[-1:])
+    async with s.runtime.store.transaction() as tx:
+        case = await cases.case_by_code(tx, code)
+    assert case is not None and (case.status, case.outcome) == ("closed", "contacted")
+    # Anyone else writing is a resident: the bot's own conversation, not a cadre command.
     stranger = "6281999999999"
-    await s.text(stranger, "halo")  # a resident's conversation, not a cadre command
+    await s.text(stranger, f"ambil {code}")
     assert "program otomatis" in texts(s.to(stranger))
 
 
