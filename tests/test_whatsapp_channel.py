@@ -595,7 +595,8 @@ async def test_cadre_claims_notes_and_closes_from_whatsapp(s: Stack):
     assert "program otomatis" in texts(s.to(stranger))
 
 
-async def test_relay_between_a_whatsapp_cadre_and_a_whatsapp_resident(s: Stack):
+async def crisis_with_contact(s: Stack) -> str:
+    """The crisis flow from the menu, agreeing to be contacted; returns the case code."""
     await s.seed(RESIDENT, area="ngunut", age_group="dewasa")
     await s.text(RESIDENT, "menu")
     for choice in (
@@ -613,9 +614,13 @@ async def test_relay_between_a_whatsapp_cadre_and_a_whatsapp_resident(s: Stack):
     ):
         await s.tap(RESIDENT, choice)
     assert "contact_ok" in str([e.data for _r, t in s.turns for e in t.events])
-    code = next(
+    return next(
         e.data["case"] for _r, t in s.turns for e in t.events if e.name == "escalation_created"
     )
+
+
+async def test_relay_between_a_whatsapp_cadre_and_a_whatsapp_resident(s: Stack):
+    code = await crisis_with_contact(s)
     await s.kit.dispatcher.tick()
     await s.post(template_button("Lihat pesan", sender=KADER, ts=s.ts()))
 
@@ -630,6 +635,37 @@ async def test_relay_between_a_whatsapp_cadre_and_a_whatsapp_resident(s: Stack):
     assert f"{code}: terima kasih kak" in texts(s.to(KADER)[-1:])
     await s.text(KADER, "boleh cerita sedikit?")  # one active relay: plain text goes there
     assert "boleh cerita sedikit?" in texts(s.to(RESIDENT)[-1:])
+
+
+async def test_relay_with_a_telegram_cadre_goes_through_forward_without_deadlock(s: Stack):
+    from bot.cadre import CadreIdentity
+
+    code = await crisis_with_contact(s)
+    desk = s.kit.desk
+    invite = await desk.create_invite("Bu Sri")
+    cadre = CadreIdentity("telegram", "777001", "Bu Sri")
+    assert (await desk.register(invite, cadre)).ok
+    forwarded: list[Outbound] = []
+
+    async def telegram_forward(outbound: Outbound) -> None:
+        # The Telegram side answers at once, back into WhatsApp: had forwarding run inside
+        # the resident's turn, this would wait on itself forever.
+        forwarded.append(outbound)
+        if "bersedia" in outbound.text:
+            await s.channel.deliver_outbound(
+                Outbound("whatsapp", RESIDENT, "💬 Kader: Halo, saya Bu Sri.")
+            )
+
+    s.channel.forward = telegram_forward
+    asked = await desk.request_relay(code, cadre)
+    for outbound in asked.messages:  # what the Telegram channel does with the result
+        await s.channel.deliver_outbound(outbound)
+    assert "kader kesehatan jiwa" in texts(s.to(RESIDENT)[-1:])
+    await asyncio.wait_for(s.tap(RESIDENT, "terima"), 30)  # a guard, not a timing check
+    assert [o.channel for o in forwarded] == ["telegram"] and forwarded[0].address == "777001"
+    assert "Halo, saya Bu Sri." in texts(s.to(RESIDENT)[-1:])
+    await s.text(RESIDENT, "iya kak")
+    assert forwarded[-1].text.endswith("iya kak") and s.channel.counters["outbound_forwarded"] == 2
 
 
 async def test_a_131047_status_for_an_alert_holds_it_and_sends_the_template(s: Stack):

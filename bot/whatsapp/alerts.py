@@ -307,7 +307,7 @@ class CadreCommands:
         if replies:
             await self.channel.send_replies(message.reply_to, replies)
         for outbound in messages:
-            await self.channel.route_outbound(outbound, wait=False)
+            await self.channel.route_outbound(outbound)
 
     async def _relay_default(self, actor: Any, text: str) -> _Command | None:
         """Plain text from a cadre in exactly one active relay goes to that resident."""

@@ -35,7 +35,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config import Config, ConfigError
 from bot.service import FALLBACK_ERROR, Conversations, Outbound, Turn, utc_now
@@ -114,6 +114,7 @@ BASE_COUNTERS = (
     "job_errors",
 )
 
+T = TypeVar("T")
 TurnHook = Callable[[InboundMessage, Turn], Awaitable[None]]
 Forwarder = Callable[[Outbound], Awaitable[None]]
 
@@ -435,7 +436,8 @@ class WhatsAppChannel:
             return False
         finally:
             held = sum(len(h.bodies) for h in self._held.values())
-            if held:
+            if held and not self._closed:
+                self._closed = True  # say it once, however often shutdown drains
                 log.warning(
                     "whatsapp: %d held message(s) for %d number(s) are lost at shutdown "
                     "(held content is never written to disk)",
@@ -484,7 +486,7 @@ class WhatsAppChannel:
                 log.exception("whatsapp: on_turn hook failed")
         await self.send_replies(message.reply_to, turn.replies)
         for outbound in turn.outbound:
-            await self.route_outbound(outbound, wait=False)
+            await self.route_outbound(outbound)
 
     def is_cadre(self, message: InboundMessage) -> bool:
         return bool(message.wa_id) and normalise_number(message.wa_id or "") in self.cadre_numbers
@@ -529,15 +531,24 @@ class WhatsAppChannel:
         """Send content nobody just asked for (alerts, relay messages), minding the window.
 
         Runs in `to`'s queue, so it is ordered with that number's own turns; do not await
-        it from inside a job of the same number (use `route_outbound(wait=False)`).
+        it from inside a job of the same number (use `route_outbound`).
         `tag` replaces an older held body with the same tag (the newest alert card wins).
         """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Outcome] = loop.create_future()
+        return await self._call(
+            self._key(to), lambda: self._deliver_now(to, list(bodies), tag, use_template)
+        )
+
+    async def _call(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` as a job in `key`'s queue and wait for its result (or its error)."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
         async def job() -> None:
             try:
-                result = await self._deliver_now(to, list(bodies), tag, use_template)
+                result = await work()
+            except Exception as exc:  # the caller gets it; not a job failure of ours
+                if not done.done():
+                    done.set_exception(exc)
+                return
             except BaseException as exc:
                 if not done.done():
                     done.set_exception(exc)
@@ -545,7 +556,7 @@ class WhatsAppChannel:
             if not done.done():
                 done.set_result(result)
 
-        self._put(self._key(to), job)
+        self._put(key, job)
         return await done
 
     async def _deliver_now(
@@ -642,29 +653,42 @@ class WhatsAppChannel:
 
     # -- outbound (relay messages, notices to cadres) ------------------------------------
 
-    async def route_outbound(self, outbound: Outbound, *, wait: bool = True) -> None:
-        """Deliver an `Outbound`: WhatsApp ones here (window rules apply), others forwarded."""
-        if outbound.channel != CHANNEL:
-            if self.forward is None:
-                self.counters["outbound_unrouted"] += 1
-                log.error(
-                    "whatsapp: a message for channel %r has no route (forward not set)",
-                    outbound.channel,
-                )
-                return
-            try:
-                await self.forward(outbound)
-                self.counters["outbound_forwarded"] += 1
-            except Exception:
-                self.counters["outbound_failed"] += 1
-                log.exception("whatsapp: forwarding a message to %r failed", outbound.channel)
-            return
-        to = address_for(outbound.address)
-        bodies = self.bodies(to, [Reply(outbound.text, outbound.choices, outbound.node)])
-        if wait:
-            await self._outbound_job(to, bodies)
+    async def route_outbound(self, outbound: Outbound, *, wait: bool = False) -> None:
+        """Queue an `Outbound`: WhatsApp ones in the recipient's queue (ordered with their
+        own turns; window rules apply), others to `forward` in a queue per destination.
+
+        Forwarding never runs inside a resident's turn, so two channels waiting on each
+        other (a Telegram cadre's relay message while the resident's answer goes the other
+        way) cannot deadlock. `wait=True` waits for the delivery; never use it from inside
+        a job of this channel.
+        """
+        if outbound.channel == CHANNEL:
+            to = address_for(outbound.address)
+            bodies = self.bodies(to, [Reply(outbound.text, outbound.choices, outbound.node)])
+            key, work = self._key(to), lambda: self._outbound_job(to, bodies)
         else:
-            self._put(self._key(to), lambda: self._outbound_job(to, bodies))
+            key = f"forward:{outbound.channel}:{outbound.address}"
+            work = lambda: self._forward(outbound)  # noqa: E731
+        if wait:
+            await self._call(key, work)
+        else:
+            self._put(key, work)
+
+    async def _forward(self, outbound: Outbound) -> None:
+        if self.forward is None:
+            self.counters["outbound_unrouted"] += 1
+            log.error(
+                "whatsapp: a message for channel %r has no route (forward not set)",
+                outbound.channel,
+            )
+            return
+        try:
+            await self.forward(outbound)
+        except Exception:
+            self.counters["outbound_failed"] += 1
+            log.exception("whatsapp: forwarding a message to %r failed", outbound.channel)
+            return
+        self.counters["outbound_forwarded"] += 1
 
     async def deliver_outbound(self, outbound: Outbound) -> Outcome:
         """For other channels' `forward` (e.g. a Telegram cadre in a relay): deliver a
