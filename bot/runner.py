@@ -76,25 +76,27 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
     """Start Telegram and WhatsApp; returns the web app's parts if a webhook is needed."""
     runtime = running.runtime
     web: dict[str, Any] = {}
-    from bot.whatsapp.alerts import WhatsAppAlertSender, install_whatsapp_cadres
     from bot.whatsapp.channel import build_whatsapp
 
+    # Each channel registers its alert sender and cadre commands on the runtime itself.
     whatsapp = build_whatsapp(runtime, env)
     if whatsapp is not None:
-        runtime.alerts.attach("whatsapp", WhatsAppAlertSender(whatsapp, runtime.config))
-        install_whatsapp_cadres(whatsapp, runtime.escalation.desk)
+        running.closers.append(whatsapp.aclose)
         web["whatsapp"] = whatsapp
         log.info("WhatsApp channel configured (webhook at /whatsapp/webhook)")
     if env.get("TELEGRAM_BOT_TOKEN"):
         from bot.telegram.runner import start_telegram
 
-        telegram = await start_telegram(runtime, env, webhook_url=options.webhook_url)
-        runtime.alerts.attach("telegram", telegram.alert_sender)
-        running.closers.append(telegram.stop)
-        if telegram.webhook_route is not None:
-            web["telegram_webhook"] = telegram.webhook_route
-        log.info("Telegram channel started (%s)",
-                 "webhook" if options.webhook_url else "long polling")
+        telegram = await start_telegram(
+            runtime, env, webhook_url=options.webhook_url,
+            forward=whatsapp.deliver_outbound if whatsapp is not None else None)
+        if telegram is not None:
+            running.closers.append(telegram.stop)
+            if whatsapp is not None:  # a relay between a Telegram cadre and a WhatsApp resident
+                whatsapp.forward = telegram.deliver_outbound
+            if telegram.webhook_route is not None:
+                web["telegram_webhook"] = telegram.webhook_route
+            log.info("Telegram channel started (%s)", telegram.mode)
     if whatsapp is not None or "telegram_webhook" in web:
         return web
     return None
