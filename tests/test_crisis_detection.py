@@ -568,3 +568,25 @@ def test_censored_spellings_and_reduplicated_nouns(
 def test_reduplication_with_a_pronoun_keeps_the_noun() -> None:
     assert words("barang2ku") == ["barang", "barangku"]
     assert words("mati2an") == ["mati~matian"]
+
+
+def test_vowelless_typing_reads_as_the_lexicon_word(detector: CrisisDetector) -> None:
+    assert detector.tokens("bunh dri") == [["bunuh", "diri"]]
+    assert detector.tokens("hdup") == [["hidup"]]
+    assert detector.tokens("suaraku serak habis nyanyi")[0][2:4] == ["serak", "habis"]
+
+
+def test_violent_verb_turned_on_oneself_is_not_violence(detector: CrisisDetector) -> None:
+    found = detector.detect("aku mau bunuh diri")
+    assert found is not None and found.category == "suicide"
+    found = detector.detect("aku akan membalas dengan membunuhnya")
+    assert found is not None and found.category == "violence"
+
+
+def test_end_of_clause_syntax(tmp_path: Path) -> None:
+    text = "crisis:\n  suicide:\n    check: [selamat tinggal $]\ncontext:\n  trailing: [ya]\n"
+    detector = load_detector(write(tmp_path, text))
+    assert detector.detect("maaf. selamat tinggal ya") is not None
+    assert detector.detect("selamat tinggal kebiasaan buruk") is None
+    found = problems_for(tmp_path, "crisis:\n  suicide:\n    check: [selamat $ tinggal]\n")
+    assert found and found[0].line == 3

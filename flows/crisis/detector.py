@@ -40,8 +40,10 @@ from flows.crisis.lexicon import (
 from flows.crisis.text import (
     CLITICS,
     clean_word,
+    is_subsequence,
     prepare,
     respellings,
+    skeleton,
     split_clauses,
     split_clitic,
     split_sentences,
@@ -120,6 +122,8 @@ class CrisisDetector:
         self._other = context["other_person"]
         self._past = context["past"]
         self._game = context["game"]
+        self._reflexives = context["reflexive"]
+        self._trailing = context["trailing"]
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
         self._idioms = self._index(lexicon.not_crisis, common)
@@ -176,7 +180,11 @@ class CrisisDetector:
                     out.extend(expansion)
                 elif not self._keys(word):
                     spelled = next(
-                        (w for w in respellings(word) if w in abbreviations or self._keys(w)),
+                        (
+                            w
+                            for w in (*respellings(word), self._unvoweled(word))
+                            if w and (w in abbreviations or self._keys(w))
+                        ),
                         None,
                     )
                     if spelled in abbreviations:  # "b*ndir"
@@ -193,6 +201,26 @@ class CrisisDetector:
                 self._word_cache.clear()
             self._word_cache[raw] = found
         return found
+
+    def _unvoweled(self, word: str) -> str | None:
+        """The lexicon word a vowel-less typing stands for: "bunh" → bunuh, "hdup" → hidup."""
+        vowels = len(word) - len(skeleton(word))
+        if len(word) < 3 or "*" in word or vowels > 1 or (vowels == 1 and len(word) < 4):
+            return None  # a real word ("habis", "serak") is never read as another one
+        fits = [
+            w
+            for w in self.lexicon.skeletons.get(skeleton(word), ())
+            if len(w) > len(word) and is_subsequence(word, w)
+        ]
+        meanings = {self._meaning(w) for w in fits}
+        return fits[0] if len(meanings) == 1 else None  # one meaning, or none at all
+
+    def _meaning(self, word: str) -> frozenset[str] | tuple[str, ...]:
+        """What a word or abbreviation stands for ("bnuh" and "bunuh" mean the same)."""
+        expansion = self.lexicon.abbreviations.get(word)
+        if expansion is None:
+            return self._keys(word)
+        return self._keys(expansion[0]) if len(expansion) == 1 else expansion
 
     def _split_clitic(self, word: str) -> tuple[str, ...]:
         """'memukulku' → memukul ku; a word the lexicon knows as it is stays whole."""
@@ -253,7 +281,7 @@ class CrisisDetector:
         if not candidates:
             return None
         masked = self._positions(self._idioms, message, present, set())
-        topic = self._positions(self._info, message, present, set())
+        topics = self._spans(self._info, message, present)
         recovered = self._positions(self._recovered, message, present, set())
         games = [i for i, k in enumerate(keys) if k & self._game] if present & self._game else []
         matches: list[_Match] = []
@@ -262,8 +290,14 @@ class CrisisDetector:
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
-                if topic and self._about_topic(message, topic, start, end, used):
-                    continue
+                if topics:
+                    # an info phrase sharing a word with the sign is not talk about it:
+                    # "pengen bunuh orang yang ..." is not "orang yang ..."
+                    topic = {p for span in topics if span.isdisjoint(used) for p in span}
+                    if topic and self._about_topic(message, topic, start, end, used):
+                        continue
+                if entry.phrase.category == "violence" and self._reflexive(message, end):
+                    continue  # "pengen bunuh diri" is not violence against someone
                 if recovered and self._in_the_past(message, recovered, start, end, used):
                     continue
                 if (
@@ -328,6 +362,21 @@ class CrisisDetector:
                     found.append(entry)
         return found
 
+    def _spans(
+        self, index: dict[str, list[_Entry]], message: _Message, present: set[str]
+    ) -> list[frozenset[int]]:
+        """The words of each occurrence of the phrases of `index` (info)."""
+        return [
+            frozenset(p for occurrence in combo for p in occurrence)
+            for entry in self._candidates(index, present)
+            for combo, _hi in self._occurrences(entry, message, set(), False)
+        ]
+
+    def _reflexive(self, message: _Message, end: int) -> bool:
+        """The word after a violent verb turns it on oneself (diri, myself, sendiri)."""
+        after = end + 1
+        return after < message.clause_hi[end] and bool(message.keys[after] & self._reflexives)
+
     def _positions(
         self, index: dict[str, list[_Entry]], message: _Message, present: set[str], masked: set[int]
     ) -> set[int]:
@@ -352,10 +401,13 @@ class CrisisDetector:
         keys = message.keys
         for clauses in message.sentences:
             found = []
-            for part, gaps in zip(phrase.parts, phrase.gaps, strict=True):
+            for k, (part, gaps) in enumerate(zip(phrase.parts, phrase.gaps, strict=True)):
                 occurrences = []
+                ends = bool(phrase.ends) and phrase.ends[k]
                 for lo, hi in clauses:
                     for occurrence in self._part(part, gaps, message, lo, hi, masked, entry):
+                        if ends and not self._at_end(message, occurrence[-1], hi):
+                            continue
                         if check and not entry.negates and self._negated(keys, occurrence[0], lo):
                             continue
                         occurrences.append(occurrence)
@@ -425,6 +477,12 @@ class CrisisDetector:
                 if budget < 0:
                     return None
         return None
+
+    def _at_end(self, message: _Message, last: int, hi: int) -> bool:
+        """Only clitics and trailing particles (ya, deh, semua) after `last` in its clause."""
+        return all(
+            q in message.light or message.keys[q] & self._trailing for q in range(last + 1, hi)
+        )
 
     def _negated(self, keys: list[frozenset[str]], start: int, lo: int) -> bool:
         """A negation word just before, perhaps over fillers ("tidak ada keinginan untuk")."""

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.crisis.text import clean_word, family, prepare, split_clauses, strip_particle
+from flows.crisis.text import (
+    clean_word,
+    family,
+    prepare,
+    skeleton,
+    split_clauses,
+    strip_particle,
+)
 from flows.i18n import _
 from flows.problems import Problem
 from flows.yamlload import LineDict, LineList, load_yaml
@@ -23,7 +30,17 @@ from flows.yamlload import LineDict, LineList, load_yaml
 CATEGORIES = ("suicide", "self_harm", "violence", "abuse", "psychosis")
 LEVELS = ("check", "high", "urgent")
 # one word per item
-CONTEXT_WORDS = ("negation", "negation_fillers", "purpose", "self", "other_person", "past", "game")
+CONTEXT_WORDS = (
+    "negation",
+    "negation_fillers",
+    "purpose",
+    "self",
+    "other_person",
+    "past",
+    "game",
+    "reflexive",
+    "trailing",
+)
 # phrases (words in a row, or "..." gaps)
 CONTEXT_PHRASES = ("info", "recovered")
 CONTEXT_LISTS = CONTEXT_WORDS + CONTEXT_PHRASES
@@ -44,6 +61,7 @@ BUILT_IN_GROUPS = (NUMBER_GROUP, MANY_GROUP)
 MAX_GAP = 3  # other words allowed between two words of a phrase, and where "..." is written
 FIXED_GAP = 0  # … of an idiom (not_crisis) or an info phrase, unless "..." is written
 GAP_MARKS = ("...", "\u2026")
+END_MARK = "$"  # "selamat tinggal $": nothing but trailing particles (ya, deh) after it
 
 _GROUP_NAME = re.compile(r"[a-z][a-z0-9_]*")
 # the pieces of "a_b" / "aku_<bunuh_berat>": a group name keeps its own underscores
@@ -61,6 +79,7 @@ class Phrase:
     gaps: tuple[tuple[int, ...], ...]  # per element: other words allowed before it
     category: str = ""
     level: int = 0  # 1 check, 2 high, 3 urgent; 0 for idioms and cues
+    ends: tuple[bool, ...] = ()  # per part: written with a final "$" (ends its clause)
 
     @property
     def ids(self) -> frozenset[str]:
@@ -85,6 +104,8 @@ class Lexicon:
     info: list[Phrase]
     context: dict[str, frozenset[str]]
     recovered: list[Phrase] = field(default_factory=list)
+    # consonant skeleton → the plain words and abbreviations that have it ("bnh" → bunuh)
+    skeletons: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -468,8 +489,19 @@ class _Compiler:
                 ),
             )
             return None
-        parts, gaps = [], []
+        parts, gaps, ends = [], [], []
         for part_text in text.split("+"):
+            words = part_text.split()
+            ends.append(bool(words) and words[-1] == END_MARK)
+            if ends[-1]:
+                part_text = " ".join(words[:-1])
+            elif END_MARK in words:
+                self.error(
+                    line,
+                    _("'$' must be the last word ('{text}').").format(text=text),
+                    _("'$' means: the message part ends here, e.g. 'selamat tinggal $'."),
+                )
+                return None
             elements: list[str] = []
             part_gaps: list[int] = []
             wide = tight = False
@@ -541,7 +573,9 @@ class _Compiler:
                 return None
             parts.append(tuple(elements))
             gaps.append(tuple(part_gaps))
-        return Phrase(text, line, tuple(parts), tuple(gaps), category, level)
+        return Phrase(
+            text, line, tuple(parts), tuple(gaps), category, level, tuple(ends) if any(ends) else ()
+        )
 
     def phrases(self, entries: list[tuple[str, int]], gap: int = MAX_GAP) -> list[Phrase]:
         return [p for text, line in entries if (p := self.phrase(text, line, gap=gap))]
@@ -657,6 +691,7 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
     if any(p.severity == "error" for p in problems):
         return None, problems
     surfaces, exact = compiler.tables()
+    skeletons = _skeletons([*compiler.plain, *compiler.abbreviations])
     lexicon = Lexicon(
         surfaces=surfaces,
         exact=exact,
@@ -668,9 +703,20 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         info=info,
         context=context,
         recovered=recovered,
+        skeletons=skeletons,
         warnings=problems,
     )
     return lexicon, problems
+
+
+def _skeletons(words: list[str]) -> dict[str, tuple[str, ...]]:
+    """Skeletons of 3+ consonants → the plain words and abbreviations that have them."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for word in words:
+        bone = skeleton(word)
+        if len(bone) >= 3 and bone != word and word not in found[bone]:
+            found[bone].append(word)
+    return {bone: tuple(found_words) for bone, found_words in found.items()}
 
 
 def lint_lexicon(path: Path) -> list[Problem]:

@@ -28,6 +28,10 @@ PARTICLES = ("nyalah", "nya", "nye", "lah", "kah", "pun", "tah", "ku", "mu")
 # (= aku) and "temanku" reads "teman ku".
 CLITICS = ("ku", "mu")
 
+# Endings after a reduplicated word that keep its meaning ("barang2ku", "pukul2in"); "-an"
+# makes another word ("mati-matian") and is not among them.
+_REDUP_ENDINGS = frozenset({*PARTICLES, "in", "kan", "i"})
+
 # Endings that make a verb or noun: generated into each base word's family.
 _DERIVATIONAL = ("", "kan", "in", "i", "an")
 
@@ -114,8 +118,8 @@ def _reduplicated(first: str, second: str) -> list[str]:
     "pegang pegang" can differ from "pegang"); 'mati-matian' stays one other word."""
     if first == second or first.endswith(second):
         return [first, second]
-    if second.startswith(first) and second[len(first) :] in PARTICLES:
-        return [first, second]  # "barang2ku" → barang barangku
+    if second.startswith(first) and second[len(first) :] in _REDUP_ENDINGS:
+        return [first, second]  # "barang2ku" → barang barangku, "bentur2in" → bentur benturin
     return [first + "~" + second]
 
 
@@ -258,3 +262,14 @@ def respellings(word: str) -> list[str]:
     if "v" in word and len(word) >= 4:
         out.extend(r.replace("v", "u") for r in (out or [word]) if "v" in r)
     return out
+
+
+def skeleton(word: str) -> str:
+    """The consonants of a word: typed words often drop vowels ("bnh" → bunuh, "smg" → semoga)."""
+    return "".join(c for c in word if c not in VOWELS)
+
+
+def is_subsequence(short: str, long: str) -> bool:
+    """Every letter of `short`, in order, inside `long` ("bunh" in "bunuh")."""
+    letters = iter(long)
+    return all(c in letters for c in short)
