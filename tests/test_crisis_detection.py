@@ -590,3 +590,10 @@ def test_end_of_clause_syntax(tmp_path: Path) -> None:
     assert detector.detect("selamat tinggal kebiasaan buruk") is None
     found = problems_for(tmp_path, "crisis:\n  suicide:\n    check: [selamat $ tinggal]\n")
     assert found and found[0].line == 3
+
+
+def test_possessive_ku_does_not_start_an_aku_phrase(detector: CrisisDetector) -> None:
+    found = detector.detect("temenku cerita soal self harm, aku harus gimana?")
+    assert found is None
+    found = detector.detect("suamiku memukulku")
+    assert found is not None and found.category == "abuse"

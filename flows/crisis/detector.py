@@ -437,8 +437,11 @@ class CrisisDetector:
         first = part[0]
         keys = message.keys
         out = []
+        subject = first in self._self
         for i in range(lo, hi):
-            if first in keys[i] and i not in masked:
+            # "temanku cerita soal self harm": a possessive -ku is not the "aku" that
+            # starts a phrase ("aku sh"); it still counts later in one ("memukulku")
+            if first in keys[i] and i not in masked and not (subject and i in message.light):
                 rest = self._extend(part, gaps, 1, i, hi, message, masked, entry.negates)
                 if rest is not None:
                     out.append((i, *rest))
