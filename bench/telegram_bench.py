@@ -98,18 +98,39 @@ def build_echo_application(
 
 
 async def build_temanjiwa_application(
-    *, token: str, base_url: str, base_file_url: str, concurrent_updates: int = 1, db_path: str
+    *,
+    token: str,
+    base_url: str,
+    base_file_url: str,
+    concurrent_updates: int = 1,
+    db_path: str,
+    join_bubbles: str | bool = True,
+    durable_dedupe: str | bool = True,
 ) -> Application:
     """The full bot: real content (content/id), engine, SQLite store in a temporary file,
-    `bot.telegram.build_application`. The runtime is closed in post_shutdown."""
+    `bot.telegram.build_application`. The runtime is closed in post_shutdown.
+
+    The flood guard is off: the bench sends every chat 10 messages at once, which it would
+    (rightly) slow down. `--bot-arg join_bubbles=0` sends each bubble of a turn as its own
+    message (the behaviour before turns were joined), `--bot-arg durable_dedupe=0` skips the
+    database record of each update_id."""
     import os
 
     from bot.app import build_runtime
     from bot.config import Config
-    from bot.telegram import build_application
+    from bot.telegram import TelegramChannel, build_application
+
+    def flag(value: str | bool) -> bool:
+        return value if isinstance(value, bool) else value.lower() not in ("0", "false", "no")
 
     os.environ.setdefault("TEMANJIWA_SECRET", "bench-only-secret")
     runtime = await build_runtime(Config(), db_path=Path(db_path))
+    channel = TelegramChannel(
+        runtime.conversations,
+        flood_limit=0,
+        join_bubbles=flag(join_bubbles),
+        durable_dedupe=flag(durable_dedupe),
+    )
     app = build_application(
         runtime.conversations,
         token=token,
@@ -117,6 +138,7 @@ async def build_temanjiwa_application(
         base_file_url=base_file_url,
         rate_limiter=None,
         concurrent_updates=concurrent_updates,
+        channel=channel,
     )
     previous = app.post_shutdown
 

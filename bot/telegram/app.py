@@ -6,10 +6,14 @@
   handled strictly in arrival order (the turn *and* its sending; two turns' messages never
   interleave) while different chats run in parallel.
 * Duplicates: Telegram delivers at least once (a restart before the offset was confirmed,
-  a webhook retry). Every update_id is checked in memory, then durably with
-  `store.first_delivery("telegram", update_id)`; a repeat is dropped. The id is recorded
-  before the turn runs: a hard crash in the milliseconds between that record and the
-  turn's commit loses that one update instead of answering it twice.
+  a webhook retry). Every update_id is checked in memory (this process) and against the
+  ids the database recorded in the last 48 hours (loaded once); a repeat is dropped. With
+  the SQLite store the id is recorded *inside the resident's turn transaction* (a turn
+  observer), so "answered" and "recorded" commit together: a crash can neither lose the
+  update nor answer it twice, and it costs one INSERT instead of a transaction. Updates
+  without a turn (cadre actions, notices) are recorded with
+  `store.first_delivery("telegram", update_id)`; another store uses `first_delivery`
+  before handling.
 * Private chats are residents unless bot/telegram/cadres.py claims the update (case
   buttons, /daftar, case commands, a reply to a note prompt, a cadre's relay text). Group
   chats only ever reach the cadre handlers (or nothing, without a cadre desk).
@@ -47,6 +51,8 @@ import logging
 import warnings
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from telegram import (
@@ -70,9 +76,10 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.service import FALLBACK_ERROR, Conversations, Outbound, Turn
+from bot.service import FALLBACK_ERROR, Conversations, EffectContext, Outbound, Turn
 from flows.messages import Choice, Inbound, Reply
 from flows.runtime import CRISIS_SCAN_LIMIT
+from storage import deliveries
 
 from .parse import inbound_from_message
 from .render import (
@@ -109,6 +116,7 @@ EDITED_NOTE = (
 EDITED_NOTE_EVERY = 600.0  # seconds: the note about edits, at most once per chat this often
 FLOOD_LIMIT = 8  # messages ...
 FLOOD_WINDOW = 10.0  # ... within this many seconds from one chat
+RECENT_IDS = dtm.timedelta(hours=48)  # recorded update ids loaded at start (Telegram: 24 h)
 TurnHook = Callable[[Turn], Awaitable[None]]
 Forwarder = Callable[[Outbound], Awaitable[None]]
 SendStatus = Literal["sent", "blocked", "failed"]
@@ -183,6 +191,17 @@ class FloodGuard:
         self._warned = {c: w for c, w in self._warned.items() if w > horizon}
 
 
+@dataclass
+class _Delivery:
+    """The update being handled in this task, for the turn observer that records it."""
+
+    update_id: int
+    recorded: bool = False
+
+
+_CURRENT: ContextVar[_Delivery | None] = ContextVar("telegram_update", default=None)
+
+
 class _Blocked(Exception):
     """The recipient blocked the bot (403): stop sending to them."""
 
@@ -205,7 +224,7 @@ class TelegramChannel:
         send_attempts: int = 4,
         retry_base_delay: float = 0.5,
         on_turn: TurnHook | None = None,
-        dedupe_capacity: int = 20_000,
+        dedupe_capacity: int = 100_000,
         durable_dedupe: bool = True,
         flood_limit: int = FLOOD_LIMIT,
         flood_window: float = FLOOD_WINDOW,
@@ -229,6 +248,11 @@ class TelegramChannel:
         self._dedupe_capacity = dedupe_capacity
         self._edit_noted: dict[int, float] = {}
         self._unreachable: set[int] = set()
+        self._recent: set[str] | None = None  # ids recorded before this process started
+        # SQLite store: record update ids inside the turn transaction (module docstring).
+        self._in_turn = durable_dedupe and hasattr(type(self.store), "reader")
+        if self._in_turn:
+            conversations.observers.append(self._record_in_turn)
 
     # ------------------------------------------------------------------ wiring
 
@@ -257,10 +281,17 @@ class TelegramChannel:
         if chat is None:
             return
         await self._locks.acquire(chat.id)  # the first await: keeps arrival order per chat
+        token = None
         try:
             if await self._first_time(update.update_id):
+                delivery = _Delivery(update.update_id)
+                token = _CURRENT.set(delivery)
                 await self._route(update, context.bot)
+                if self._in_turn and not delivery.recorded:  # no turn recorded it
+                    await self._record_alone(update.update_id)
         finally:
+            if token is not None:
+                _CURRENT.reset(token)
             self._locks.release(chat.id)
 
     async def _route(self, update: Update, bot: Any) -> None:
@@ -291,17 +322,45 @@ class TelegramChannel:
             return False
         if not self.durable_dedupe:
             return True
-        try:
-            first = await self.store.first_delivery(
-                CHANNEL, str(update_id), self.conversations.clock()
-            )
-        except Exception:  # a database hiccup must not drop a resident's message
-            log.exception("could not record a Telegram update id; handling it anyway")
-            return True
+        if self._in_turn:
+            if self._recent is None:
+                await self.load_recent()
+            first = str(update_id) not in (self._recent or ())
+        else:
+            try:
+                first = await self.store.first_delivery(
+                    CHANNEL, str(update_id), self.conversations.clock()
+                )
+            except Exception:  # a database hiccup must not drop a resident's message
+                log.exception("could not record a Telegram update id; handling it anyway")
+                return True
         if not first:
             self.stats["duplicate_updates"] += 1
             self.stats["duplicate_updates_durable"] += 1
         return first
+
+    async def load_recent(self) -> None:
+        """Load the update ids recorded in the last 48 hours (once, at start)."""
+        since = self.conversations.clock() - RECENT_IDS
+        try:
+            self._recent = await deliveries.seen_since(self.store.reader, CHANNEL, since)
+        except Exception:
+            log.exception("could not load recorded Telegram update ids")
+            self._recent = set()
+
+    async def _record_in_turn(self, ctx: EffectContext, events: Sequence[Any]) -> None:
+        """Turn observer: record the update being handled, in the turn's transaction."""
+        delivery = _CURRENT.get()
+        if delivery is None or delivery.recorded:
+            return
+        await deliveries.record(ctx.tx, CHANNEL, str(delivery.update_id), ctx.now)
+        delivery.recorded = True
+
+    async def _record_alone(self, update_id: int) -> None:
+        try:
+            await self.store.first_delivery(CHANNEL, str(update_id), self.conversations.clock())
+        except Exception:
+            log.exception("could not record a Telegram update id")
 
     def _duplicate(self, update_id: int) -> bool:
         if update_id in self._seen:

@@ -14,9 +14,9 @@
   engine accepts as typed numbers.
 * One turn, one message where it fits (`render_turn`): consecutive bubbles of a turn are
   joined with a blank line while the result stays within 4,096 characters; the last
-  bubble's keyboard stays on the last message. Fewer Bot API calls per turn (about half the
-  CPU of a turn on the bot's side, and half the pressure on Telegram's ~1 message/s per
-  chat), and the resident sees one answer instead of two or three notifications.
+  bubble's keyboard stays on the last message. Fewer Bot API calls per turn (bench: 7.0 →
+  4.8 CPU ms per update for the usual two-bubble turn; half the pressure on Telegram's
+  ~1 message/s per chat), and the resident gets one notification instead of two or three.
 """
 
 from __future__ import annotations
