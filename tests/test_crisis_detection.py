@@ -597,3 +597,19 @@ def test_possessive_ku_does_not_start_an_aku_phrase(detector: CrisisDetector) ->
     assert found is None
     found = detector.detect("suamiku memukulku")
     assert found is not None and found.category == "abuse"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kakakku pukul aku pake bantal pas bercanda",
+        "temen aku ngerjain aku, aku dikunci di kamar mandi sebentar wkwk",
+        "tim aku dibantai 5-0",
+    ],
+)
+def test_jokes_and_sports_silence_violence_and_abuse(detector: CrisisDetector, text: str) -> None:
+    assert detector.detect(text) is None
+
+
+def test_jokes_do_not_silence_suicide(detector: CrisisDetector) -> None:
+    assert detector.detect("pengen mati wkwk tapi serius") is not None

@@ -124,6 +124,7 @@ class CrisisDetector:
         self._game = context["game"]
         self._reflexives = context["reflexive"]
         self._trailing = context["trailing"]
+        self._joke = context["joke"]
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
         self._idioms = self._index(lexicon.not_crisis, common)
@@ -284,6 +285,7 @@ class CrisisDetector:
         topics = self._spans(self._info, message, present)
         recovered = self._positions(self._recovered, message, present, set())
         games = [i for i, k in enumerate(keys) if k & self._game] if present & self._game else []
+        jokes = [i for i, k in enumerate(keys) if k & self._joke] if present & self._joke else []
         matches: list[_Match] = []
         for entry in candidates:
             for combo, sentence_hi in self._occurrences(entry, message, masked, True):
@@ -298,6 +300,12 @@ class CrisisDetector:
                         continue
                 if entry.phrase.category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
+                if (
+                    jokes
+                    and entry.phrase.category in ("violence", "abuse")
+                    and any(message.clause_lo[start] <= j < message.clause_hi[end] for j in jokes)
+                ):
+                    continue  # "kakakku pukul aku pake bantal pas bercanda"
                 if recovered and self._in_the_past(message, recovered, start, end, used):
                     continue
                 if (

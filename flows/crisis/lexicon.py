@@ -40,6 +40,7 @@ CONTEXT_WORDS = (
     "game",
     "reflexive",
     "trailing",
+    "joke",
 )
 # phrases (words in a row, or "..." gaps)
 CONTEXT_PHRASES = ("info", "recovered")
