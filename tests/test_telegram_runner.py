@@ -105,6 +105,9 @@ async def test_the_same_update_after_a_restart_is_handled_once(tg, tmp_path) -> 
         update = await system.say(RESIDENT, "/start")
         answered = len(system.texts(RESIDENT))
         assert answered >= 1
+        # recorded in the turn's own transaction, next to the session it changed
+        seen = system.rows("SELECT update_id FROM inbound_seen WHERE channel = 'telegram'")
+        assert [r["update_id"] for r in seen] == [str(update["update_id"])]
         assert tg.calls_to("deleteWebhook")  # polling mode drops any webhook first
         await system.restart(dispatcher=False)
         tg.push_update(update)  # delivered again (its offset was never confirmed)
