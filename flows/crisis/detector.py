@@ -194,7 +194,10 @@ class CrisisDetector:
                         out.extend(self._split_clitic(spelled))
                     else:
                         word = word.replace("*", "")
-                        out.extend(self._split_compound(word) if len(word) >= 6 else (word,))
+                        split = self._split_clitic(word)  # an exact "=word" + -ku/-mu
+                        if len(split) == 1 and len(word) >= 6:
+                            split = self._split_compound(word)
+                        out.extend(split)
                 else:
                     out.extend(self._split_clitic(word))
             found = tuple(out)
