@@ -176,12 +176,12 @@ class TelegramHandle:
             )
         await self.channel.set_commands(app.bot)
         if self.settings.webhook_url:
+            await app.start()  # first: Telegram may POST as soon as the webhook is set
             await app.bot.set_webhook(
                 self.settings.webhook_url,
                 secret_token=self._secret,
                 allowed_updates=list(ALLOWED_UPDATES),
             )
-            await app.start()
             log.info("telegram: webhook mode, updates at %s", self.settings.webhook_path)
         else:
             assert app.updater is not None
