@@ -496,11 +496,14 @@ class _Compiler:
             ends.append(bool(words) and words[-1] == END_MARK)
             if ends[-1]:
                 part_text = " ".join(words[:-1])
-            elif END_MARK in words:
+            elif END_MARK in words:  # a "$" anywhere else is a stray sign
                 self.error(
                     line,
-                    _("'$' must be the last word ('{text}').").format(text=text),
-                    _("'$' means: the message part ends here, e.g. 'selamat tinggal $'."),
+                    _("The phrase '{text}' contains punctuation.").format(text=text),
+                    _(
+                        "Punctuation (, . ! ? : ; quotes, brackets) separates sentences in "
+                        "messages, so a phrase must not contain any: remove it."
+                    ),
                 )
                 return None
             elements: list[str] = []
