@@ -234,3 +234,36 @@ async def test_blocked_resident_is_marked_unreachable_on_the_case(system: System
     await system.settle()
     assert len(system.events("resident_reachable")) == 1
     assert event["user_key"] is not None and "810001" not in str(tuple(event))
+
+
+async def test_words_go_under_the_card_and_a_deleted_card_is_not_an_error(
+    system: System,
+) -> None:
+    await system.onboard()
+    await system.say(RESIDENT, "aku ingin bunuh diri karena hutang")
+    code = system.case_code()
+    card = await system.wait_card(code)
+    # safe now: no; someone with you: no; contact: yes; share my words: yes
+    for answer in ("tidak", "tidak", "ya", "ya"):
+        await system.choose(RESIDENT, answer)
+    words = await system.tg.wait_for(
+        lambda c: c.method == "sendMessage" and "kata-kata warga" in (c.text or ""),
+        chat_id=GROUP,
+        timeout=GUARD,
+    )
+    assert "hutang" in words.text and "reply_markup" not in words.params
+    assert words.params["reply_parameters"]["message_id"] == card.result["message_id"]
+    await system.tg.wait_until(
+        lambda: system.rows("SELECT words_enc FROM cases")[0]["words_enc"] is None, GUARD
+    )
+    # Someone deleted the card in the group: later edits are skipped, not retried forever.
+    del system.tg.messages[GROUP][card.result["message_id"]]
+    mark = system.tg.mark()
+    await system.say(GROUP, f"/ambil {code}", user=CADRE)
+    await system.tg.wait_for(
+        lambda c: c.method == "editMessageText" and c.status == 400, since=mark, timeout=GUARD
+    )
+    await system.tg.wait_until(
+        lambda: not system.rows("SELECT id FROM outbox WHERE state != 'sent'"), GUARD
+    )
+    assert system.texts(GROUP)[-1].startswith(f"Kasus {code} Anda ambil")
