@@ -208,3 +208,18 @@ async def test_stop_finishes_the_updates_already_received(tg, tmp_path) -> None:
             await system.shutdown()
         else:
             await system.runtime.close()
+
+
+def test_the_runner_respects_telegram_rate_limits_by_default(conversations) -> None:
+    from types import SimpleNamespace
+
+    from telegram.ext import AIORateLimiter
+
+    from bot.config import Config
+    from bot.telegram.runner import prepare_telegram
+
+    runtime = SimpleNamespace(config=Config(), conversations=conversations)
+    handle = prepare_telegram(runtime, {"TELEGRAM_BOT_TOKEN": "1:A"})
+    assert handle is not None and handle.mode == "polling" and handle.webhook_route is None
+    assert isinstance(handle.app.bot.rate_limiter, AIORateLimiter)
+    assert handle.app.concurrent_updates == 32  # one chat still strictly in order
