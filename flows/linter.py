@@ -33,6 +33,11 @@ def lint_directory(directory: Path) -> list[Problem]:
     content, problems = read_content(directory)
     if content is not None:
         problems.extend(lint_content(content))
+    lexicon = Path(directory) / "crisis" / "lexicon.yaml"
+    if lexicon.is_file():
+        from flows.crisis import lint_lexicon
+
+        problems.extend(lint_lexicon(lexicon))
     return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 

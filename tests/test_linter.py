@@ -155,3 +155,14 @@ def test_lint_cli_exit_codes_and_no_traceback(content):
                          capture_output=True, text=True)
     assert bad.returncode == 1
     assert "quiz.yaml:" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_lint_also_checks_the_crisis_lexicon(tmp_path):
+    from tests.conftest import REAL_CONTENT
+
+    target = tmp_path / "content"
+    shutil.copytree(REAL_CONTENT, target)
+    lexicon = target / "crisis" / "lexicon.yaml"
+    lexicon.write_text(lexicon.read_text() + "\n  [broken\n")
+    problems = [p for p in lint_directory(target) if p.severity == "error"]
+    assert any(p.file.endswith("lexicon.yaml") and p.line for p in problems)
