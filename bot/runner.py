@@ -73,7 +73,7 @@ async def run(config: Config, env: Mapping[str, str], options: RunOptions,
 
 async def _start_channels(running: _Running, env: Mapping[str, str],
                           options: RunOptions) -> dict[str, Any] | None:
-    """Start Telegram and WhatsApp; returns the web app's parts if a webhook is needed."""
+    """Start Telegram and WhatsApp; returns the web app's parts (None: no channel runs)."""
     runtime = running.runtime
     web: dict[str, Any] = {}
     from bot.whatsapp.channel import build_whatsapp
@@ -94,12 +94,11 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
             running.closers.append(telegram.stop)
             if whatsapp is not None:  # a relay between a Telegram cadre and a WhatsApp resident
                 whatsapp.forward = telegram.deliver_outbound
+            web["health"] = telegram.health
             if telegram.webhook_route is not None:
                 web["telegram_webhook"] = telegram.webhook_route
             log.info("Telegram channel started (%s)", telegram.mode)
-    if whatsapp is not None or "telegram_webhook" in web:
-        return web
-    return None
+    return web or None  # the web app serves the webhooks and /healthz
 
 
 def _start_background(running: _Running, stop: asyncio.Event) -> None:
