@@ -7,10 +7,12 @@ so reads never see half-written turns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,12 +79,31 @@ class SqliteTransaction:
             await self.db.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
 
 
+MAX_BATCH = 64  # turns per group commit at most
+
+
+class StorageError(Exception):
+    """A write batch could not be committed."""
+
+
+@dataclass
+class _Batch:
+    """Turns sharing one SQLite transaction; `done` resolves when it is committed."""
+
+    done: asyncio.Future
+    turns: int = 0
+    error: BaseException | None = None
+    deleted_user: bool = False
+
+
 class SqliteStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._write: aiosqlite.Connection | None = None
         self._read: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._waiting = 0  # turns waiting for the write lock (they join the open batch)
+        self._batch: _Batch | None = None
 
     async def open(self) -> None:
         if str(self.path) != ":memory:":
@@ -131,23 +152,70 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        """One turn's writes, durable when the block exits (group commit).
+
+        Turns take the write lock one at a time; while others are waiting, a turn's writes
+        join the open SQLite transaction and the last turn of the burst commits them all.
+        Every turn returns only after its writes are committed. If one turn fails, the
+        whole batch is rolled back and every turn in it raises (callers answer with the
+        fallback text; nothing half-written stays).
+        """
         assert self._write is not None, "store is not open"
-        async with self._lock:
-            await self._write.execute("BEGIN IMMEDIATE")
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        batch: _Batch | None = None
+        try:
+            if self._batch is None:
+                await self._write.execute("BEGIN IMMEDIATE")
+                self._batch = _Batch(asyncio.get_running_loop().create_future())
+            batch = self._batch
+            batch.turns += 1
             tx = SqliteTransaction(self._write)
             try:
                 yield tx
-            except BaseException:
-                await self._write.execute("ROLLBACK")
+            except BaseException as exc:
+                batch.error = batch.error or exc
                 raise
+            finally:
+                batch.deleted_user = batch.deleted_user or tx.deleted_user
+                if batch.error or self._waiting == 0 or batch.turns >= MAX_BATCH:
+                    await self._finish_batch()
+        finally:
+            self._lock.release()
+        await asyncio.shield(batch.done)
+
+    async def _finish_batch(self) -> None:
+        """COMMIT (or ROLLBACK after an error) the open batch; the write lock is held."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        assert self._write is not None
+        try:
+            if batch.error is not None:
+                await self._write.execute("ROLLBACK")
+                raise batch.error
             await self._write.execute("COMMIT")
-            if tx.deleted_user:  # the old rows must not linger in the -wal file either
-                await self._checkpoint()
+        except BaseException:
+            if batch.error is None:
+                with contextlib.suppress(Exception):
+                    await self._write.execute("ROLLBACK")
+            batch.done.set_exception(StorageError("the write batch was not committed"))
+            batch.done.exception()  # mark retrieved: turns that failed raise their own error
+            if batch.error is None:
+                raise
+            return
+        batch.done.set_result(None)
+        if batch.deleted_user:  # the old rows must not linger in the -wal file either
+            await self._checkpoint()
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it; False if a reader kept it busy."""
         assert self._write is not None, "store is not open"
         async with self._lock:
+            await self._finish_batch()
             return await self._checkpoint()
 
     async def _checkpoint(self) -> bool:

@@ -140,3 +140,50 @@ async def test_a_failed_write_still_answers_with_hotlines_and_keeps_the_session(
     assert "SEJIWA 119 ext 8" in turn.replies[0].text
     after = await store.load_session(conversations.key_for("console", "f"))
     assert after.session == before.session
+
+
+async def test_group_commit_commits_every_waiting_turn(store):
+    import asyncio
+
+    now = datetime.now(UTC)
+
+    async def turn(i: int) -> None:
+        async with store.transaction() as tx:
+            await tx.save_session(f"k{i}", Session(), now)
+
+    await asyncio.gather(*(turn(i) for i in range(50)))
+    for i in range(50):
+        assert await store.load_session(f"k{i}") is not None
+
+
+async def test_a_failing_turn_rolls_back_its_batch_and_no_turn_claims_success(store):
+    import asyncio
+
+    from storage.sqlite import StorageError
+
+    now = datetime.now(UTC)
+    second_queued = asyncio.Event()
+
+    async def first() -> None:
+        async with store.transaction() as tx:
+            await tx.save_session("first", Session(), now)
+            await second_queued.wait()  # the failing turn now waits for the lock
+
+    async def failing() -> None:
+        second_queued.set()
+        async with store.transaction() as tx:
+            await tx.save_session("failing", Session(), now)
+            raise RuntimeError("handler bug")
+
+    async def later() -> None:
+        await asyncio.sleep(0.05)
+        async with store.transaction() as tx:
+            await tx.save_session("later", Session(), now)
+
+    results = await asyncio.gather(first(), failing(), later(), return_exceptions=True)
+    assert isinstance(results[0], StorageError)  # its writes were in the rolled-back batch
+    assert isinstance(results[1], RuntimeError)
+    assert results[2] is None
+    assert await store.load_session("first") is None
+    assert await store.load_session("failing") is None
+    assert await store.load_session("later") is not None
