@@ -477,18 +477,21 @@ class _Compiler:
                 )
             self.group_members[name] = ids
 
+    def _punctuation_error(self, line: int, text: str) -> None:
+        self.error(
+            line,
+            _("The phrase '{text}' contains punctuation.").format(text=text),
+            _(
+                "Punctuation (, . ! ? : ; quotes, brackets) separates sentences in "
+                "messages, so a phrase must not contain any: remove it."
+            ),
+        )
+
     def phrase(
         self, text: str, line: int, category: str = "", level: int = 0, gap: int = MAX_GAP
     ) -> Phrase | None:
         if _PHRASE_PUNCTUATION.search(" ".join(t for t in text.split() if t not in GAP_MARKS)):
-            self.error(
-                line,
-                _("The phrase '{text}' contains punctuation.").format(text=text),
-                _(
-                    "Punctuation (, . ! ? : ; quotes, brackets) separates sentences in "
-                    "messages, so a phrase must not contain any: remove it."
-                ),
-            )
+            self._punctuation_error(line, text)
             return None
         parts, gaps, ends = [], [], []
         for part_text in text.split("+"):
@@ -496,15 +499,8 @@ class _Compiler:
             ends.append(bool(words) and words[-1] == END_MARK)
             if ends[-1]:
                 part_text = " ".join(words[:-1])
-            elif END_MARK in words:  # a "$" anywhere else is a stray sign
-                self.error(
-                    line,
-                    _("The phrase '{text}' contains punctuation.").format(text=text),
-                    _(
-                        "Punctuation (, . ! ? : ; quotes, brackets) separates sentences in "
-                        "messages, so a phrase must not contain any: remove it."
-                    ),
-                )
+            elif END_MARK in words:
+                self._punctuation_error(line, text)  # a "$" anywhere else is a stray sign
                 return None
             elements: list[str] = []
             part_gaps: list[int] = []
