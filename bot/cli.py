@@ -252,7 +252,7 @@ async def _cases(args: argparse.Namespace) -> int:
 
 
 def _crisis_check(args: argparse.Namespace) -> int:
-    from flows.crisis_check import main as crisis_main
+    from flows.crisis.command import main as crisis_main
 
     content = args.content or default_content_dir()
     return crisis_main(["--lexicon", str(content / "crisis" / "lexicon.yaml")])

@@ -1,6 +1,6 @@
 """`temanjiwa crisis-check`: one message per line on stdin → one JSON object per line.
 
-    echo "pengen mati aja" | python -m flows.crisis_check
+    echo "pengen mati aja" | python -m flows.crisis.command
     {"text": "pengen mati aja", "crisis": true, "level": "check", "category": "suicide",
      "matched": ["pengen mati", "mati aja"]}
 
@@ -19,7 +19,7 @@ from flows.crisis import load_detector
 from flows.crisis.detector import check_lines, dumps
 from flows.problems import ContentError
 
-DEFAULT_LEXICON = Path(__file__).resolve().parents[1] / "content" / "id" / "crisis" / "lexicon.yaml"
+DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "content" / "id" / "crisis" / "lexicon.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
