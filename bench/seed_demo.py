@@ -21,13 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.demo import seed_demo  # noqa: E402
-from bot.report import (  # noqa: E402
-    build_report,
-    default_spec,
-    load_report_content,
-    write_report,
-)
+from bot.reports.build import build_report  # noqa: E402
+from bot.reports.demo import seed_demo  # noqa: E402
+from bot.reports.files import load_report_content, write_report  # noqa: E402
+from bot.reports.model import default_spec  # noqa: E402
 from storage.sqlite import SqliteStore  # noqa: E402
 
 

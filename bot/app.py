@@ -1,119 +1,61 @@
-"""Wiring: config + content + storage + engine → a ready `Conversations` service.
+"""The one place that connects the parts: store, engine, escalation, counters and channels.
 
-Content is loaded through `load_live_content`: when the folder does not pass the
-linter, the last good copy is served instead, so a broken edit never takes the bot down.
+`build_runtime` loads the content (last good copy if the folder does not lint), opens the
+store and wires everything a turn needs into one `Conversations` (`wire`); the channel
+builders below give each channel what it needs when it is built and attach its senders to
+the runtime's routers. Parts never reach into each other after construction: if something
+needs another part, it is passed here.
+
+    runtime = await build_runtime(config)
+    telegram = await start_telegram(runtime, os.environ)          # None without a token
+    whatsapp = build_whatsapp(runtime, os.environ)                # None without secrets
+    ... bot/serve.py runs the dispatcher, retention and the web app until a signal ...
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.alerts import AlertSender, RoutingAlertSender
-from bot.config import Config
-from bot.escalation import EscalationKit, install
-from bot.service import Clock, Conversations, utc_now
-from bot.stats import register_stats
-from flows.linter import load_content
-from flows.model import Content
-from flows.problems import ContentError
-from flows.runtime import CrisisDetector, Engine
+from bot.cases.desk import CadreDesk
+from bot.cases.dispatcher import Dispatcher
+from bot.cases.escalation import Escalations
+from bot.cases.senders import AlertSender, RoutingAlertSender
+from bot.config import Config, default_content_dir, default_db_path
+from bot.conversations import Clock, Conversations, OutboundRouter, utc_now
+from bot.crypto import Sealer, load_key
+from bot.live_content import load_detector, load_live_content
+from bot.rights import consent
+from bot.rights.counting import Counting
+from bot.telegram.calls import CHANNEL as TELEGRAM
+from bot.telegram.lifecycle import TelegramHandle
+from bot.telegram.lifecycle import start_telegram as start_telegram_channel
+from bot.whatsapp.card_sender import WhatsAppAlertSender
+from bot.whatsapp.channel import CHANNEL as WHATSAPP
+from bot.whatsapp.channel import TurnCallback as WhatsAppTurnCallback
+from bot.whatsapp.channel import WhatsAppChannel
+from bot.whatsapp.client import GraphClient
+from bot.whatsapp.settings import ChannelOptions, WhatsAppSettings
+from flows.runtime import Engine
+from storage.base import Store
 from storage.keys import load_secret
 from storage.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
-REPO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "id"
 
+@dataclass
+class EscalationKit:
+    """The case side of a runtime: give `desk` to the channels, run `dispatcher` in the
+    background (bot/serve.py)."""
 
-def default_content_dir() -> Path:
-    env = os.environ.get("TEMANJIWA_CONTENT")
-    if env:
-        return Path(env)
-    if REPO_CONTENT.is_dir():
-        return REPO_CONTENT
-    return Path.cwd() / "content" / "id"
-
-
-def default_db_path() -> Path:
-    env = os.environ.get("TEMANJIWA_DB")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "temanjiwa" / "temanjiwa.db"
-
-
-def load_live_content(directory: Path, keep_dir: Path | None) -> Content:
-    """Load content; on success keep a copy as 'last good', on failure serve that copy."""
-    try:
-        content = load_content(directory)
-    except ContentError as exc:
-        snapshot = keep_dir / "content-last-good" if keep_dir else None
-        if snapshot is None or not snapshot.is_dir():
-            raise
-        log.error("content in %s has %d problem(s); serving the last good copy from %s. "
-                  "Run 'temanjiwa lint' to see them.", directory, len(exc.problems), snapshot)
-        return load_content(snapshot)
-    if keep_dir is not None:
-        snapshot = keep_dir / "content-last-good"
-        tmp = keep_dir / "content-last-good.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(directory, tmp)
-        shutil.rmtree(snapshot, ignore_errors=True)
-        tmp.rename(snapshot)
-    return content
-
-
-def load_detector(content_dir: Path) -> CrisisDetector | None:
-    lexicon = content_dir / "crisis" / "lexicon.yaml"
-    if not lexicon.is_file():
-        log.warning("no crisis lexicon at %s: crisis detection is OFF", lexicon)
-        return None
-    from flows.crisis import load_detector as load
-
-    return load(lexicon)
-
-
-class ContentWatcher:
-    """Reloads content when its files change; a version that fails the linter is not served."""
-
-    def __init__(self, engine: Engine, directory: Path, keep_dir: Path):
-        self.engine = engine
-        self.directory = directory
-        self.keep_dir = keep_dir
-        self._seen = self.fingerprint()
-
-    def fingerprint(self) -> tuple[int, float]:
-        files = [p for p in self.directory.rglob("*") if p.is_file()]
-        return len(files), max((p.stat().st_mtime for p in files), default=0.0)
-
-    def check(self) -> bool:
-        """Reload if anything changed; True when new content is now served."""
-        current = self.fingerprint()
-        if current == self._seen:
-            return False
-        self._seen = current
-        try:
-            content = load_content(self.directory)
-            detector = load_detector(self.directory)
-        except Exception as exc:  # a content edit must never stop the bot
-            count = len(exc.problems) if isinstance(exc, ContentError) else 1
-            log.error("content changed but has %d problem(s); still serving the previous "
-                      "version. Run 'temanjiwa lint' to see them.", count)
-            return False
-        load_live_content(self.directory, self.keep_dir)  # refresh the last good copy
-        self.engine.replace_content(content, detector)
-        log.info("content reloaded from %s", self.directory)
-        return True
-
-    async def run(self, interval_s: float = 10.0) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            await asyncio.to_thread(self.check)
+    escalations: Escalations
+    desk: CadreDesk
+    dispatcher: Dispatcher
+    sealer: Sealer
 
 
 @dataclass
@@ -121,31 +63,168 @@ class Runtime:
     config: Config
     content_dir: Path
     db_path: Path
-    store: SqliteStore
+    store: Store
     engine: Engine
     conversations: Conversations
     escalation: EscalationKit
-    alerts: AlertSender  # a RoutingAlertSender unless the caller gave its own
+    alerts: RoutingAlertSender | AlertSender  # a RoutingAlertSender unless the caller gave one
+    outbound: OutboundRouter  # relay messages and notices, to whichever channel they name
 
     async def close(self) -> None:
         await self.store.close()
 
 
-async def build_runtime(config: Config, *, content_dir: Path | None = None,
-                        db_path: Path | None = None, clock: Clock = utc_now,
-                        alerts: AlertSender | None = None) -> Runtime:
-    """Everything a channel needs. Escalation is always installed: a crisis case and its
-    alert are written even before any channel that can deliver the alert is running."""
+def wire(
+    engine: Engine,
+    store: Store,
+    config: Config,
+    *,
+    secret: bytes,
+    sealer: Sealer,
+    alerts: AlertSender,
+    clock: Clock = utc_now,
+) -> tuple[Conversations, EscalationKit]:
+    """Everything one turn runs, connected: escalation effects and the cadre desk (relay),
+    the consent log and the anonymous counters, and the dispatcher that delivers alerts."""
+    desk = CadreDesk(store, config, secret, sealer, clock=clock, engine=engine)
+    escalations = Escalations(engine, config, sealer, desk)
+    counting = Counting(engine.settings.timezone)
+    effects: dict[str, list[Any]] = {}
+    for handlers in (escalations.effects(), consent.effects()):
+        for name, handler in handlers.items():
+            effects.setdefault(name, []).append(handler)
+    conversations = Conversations(
+        engine,
+        store,
+        secret,
+        clock=clock,
+        effects=effects,
+        before_engine=desk.resident_turn,
+        observers=(escalations.observe, counting.observe),
+    )
+    dispatcher = Dispatcher(store, alerts, config, sealer, clock=clock)
+    if not config.default_route:
+        log.warning(
+            "no default_route in the deployment config: cases from residents without an "
+            "area route go to '(no route)'; set default_route (README: Escalation)"
+        )
+    return conversations, EscalationKit(escalations, desk, dispatcher, sealer)
+
+
+async def build_runtime(
+    config: Config,
+    *,
+    content_dir: Path | None = None,
+    db_path: Path | None = None,
+    clock: Clock = utc_now,
+    alerts: AlertSender | None = None,
+) -> Runtime:
+    """Everything a channel needs. Escalation is always wired: a crisis case and its alert
+    are written even before any channel that can deliver the alert is running."""
     content_dir = Path(content_dir or config.content or default_content_dir())
     db_path = Path(db_path or config.database or default_db_path())
     content = load_live_content(content_dir, db_path.parent)
-    detector = load_detector(content_dir)
-    engine = Engine(content, config.engine_settings(), detector)
+    engine = Engine(content, config.engine_settings(), load_detector(content_dir))
     store = SqliteStore(db_path)
     await store.open()
-    secret = load_secret(db_path)
-    conversations = Conversations(engine, store, secret, clock=clock)
-    register_stats(conversations)  # consent log, withdrawal, anonymous counts (issue 7)
-    alerts = alerts or RoutingAlertSender()
-    kit = install(conversations, config, sender=alerts, db_path=db_path, clock=clock)
-    return Runtime(config, content_dir, db_path, store, engine, conversations, kit, alerts)
+    router = alerts or RoutingAlertSender()
+    conversations, kit = wire(
+        engine,
+        store,
+        config,
+        secret=load_secret(db_path),
+        sealer=Sealer(load_key(db_path)),
+        alerts=router,
+        clock=clock,
+    )
+    return Runtime(
+        config, content_dir, db_path, store, engine, conversations, kit, router, OutboundRouter()
+    )
+
+
+# ---------------------------------------------------------------------------- channels
+async def start_telegram(
+    runtime: Runtime, env: Mapping[str, str], **kwargs: Any
+) -> TelegramHandle | None:
+    """Start Telegram with the runtime's desk and routers; None without TELEGRAM_BOT_TOKEN.
+
+    Keyword arguments go to bot/telegram/lifecycle.py's `prepare_telegram` (webhook_url,
+    rate_limiter, poll_timeout, builder)."""
+    handle = await start_telegram_channel(
+        runtime.conversations,
+        env,
+        section=runtime.config.telegram,
+        desk=runtime.escalation.desk,
+        forward=runtime.outbound.deliver,
+        **kwargs,
+    )
+    if handle is None:
+        return None
+    if isinstance(runtime.alerts, RoutingAlertSender):
+        runtime.alerts.attach(TELEGRAM, handle.alert_sender)  # waiting alerts go now
+    runtime.outbound.attach(TELEGRAM, handle.deliver_outbound)
+    return handle
+
+
+@dataclass
+class WhatsAppParts:
+    channel: WhatsAppChannel
+    alert_sender: WhatsAppAlertSender
+
+    async def aclose(self) -> None:
+        await self.channel.aclose()
+
+
+def build_whatsapp(
+    runtime: Runtime,
+    env: Mapping[str, str],
+    *,
+    http: Any = None,
+    on_turn: WhatsAppTurnCallback | None = None,
+) -> WhatsAppParts | None:
+    """The WhatsApp channel with its cadre commands and card sender; None when not configured.
+
+    Secrets come only from `env` (WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET,
+    WHATSAPP_VERIFY_TOKEN, WHATSAPP_PHONE_NUMBER_ID; optional WHATSAPP_API_BASE_URL,
+    WHATSAPP_API_VERSION); other settings from `runtime.config.whatsapp`. Raises
+    `ConfigError` for a half-configured environment or a bad `whatsapp:` section.
+    """
+    settings = WhatsAppSettings.from_env(env)
+    if settings is None:
+        return None
+    config = runtime.config
+    options = ChannelOptions.from_config(config.whatsapp or {})
+    client = GraphClient(
+        settings.base_url,
+        settings.api_version,
+        settings.phone_number_id,
+        settings.access_token,
+        http,
+        min_interval=options.min_interval,
+        render_options=options.render,
+    )
+    numbers = [n for route in config.routes.values() for n in route.whatsapp_numbers]
+    if numbers and options.alert_template is None:
+        log.warning(
+            "whatsapp: routes list WhatsApp numbers but whatsapp.alert_template is not "
+            "set: alerts to a number outside its 24-hour window go to the fallback route"
+        )
+    channel = WhatsAppChannel(
+        runtime.conversations,
+        client,
+        app_secret=settings.app_secret,
+        verify_token=settings.verify_token,
+        phone_number_id=settings.phone_number_id,
+        options=options,
+        cadre_numbers=numbers,
+        desk=runtime.escalation.desk,
+        clock=runtime.conversations.clock,
+        forward=runtime.outbound.deliver,
+        on_turn=on_turn,
+    )
+    routing = runtime.alerts if isinstance(runtime.alerts, RoutingAlertSender) else None
+    sender = WhatsAppAlertSender(channel, config, fallback=routing)
+    if routing is not None:
+        routing.attach(WHATSAPP, sender)  # alerts waiting for WhatsApp routes go now
+    runtime.outbound.attach(WHATSAPP, channel.deliver_outbound)
+    return WhatsAppParts(channel, sender)

@@ -10,10 +10,23 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.app import build_runtime, default_content_dir, default_db_path
-from bot.config import ConfigError, load_config
+from bot.app import build_runtime
+from bot.cases.cards import OUTCOME_LABELS, format_time
+from bot.cases.desk import CadreDesk, CadreIdentity
+from bot.cases.senders import ConsoleAlertSender
+from bot.config import ConfigError, default_content_dir, default_db_path, load_config
+from bot.console import ConsoleChat
+from bot.crypto import Sealer, load_key
+from bot.reports.command import report_command
+from bot.serve import RunOptions, run
+from flows.convtest import run_directory
+from flows.crisis.command import main as crisis_main
 from flows.i18n import _
+from flows.linter import lint_directory
 from flows.problems import ContentError
+from storage.keys import load_secret
+from storage.retention import purge
+from storage.sqlite import SqliteStore
 
 log = logging.getLogger("temanjiwa")
 
@@ -69,8 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cases_parser(sub: argparse._SubParsersAction) -> None:
-    from bot.alerts import OUTCOME_LABELS
-
     cases = sub.add_parser("cases", help="cadre cases for operators: list, show, claim, note, "
                            "resolve, invite")
     _common(cases)
@@ -114,9 +125,6 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 async def _purge(args: argparse.Namespace) -> int:
-    from storage.retention import purge
-    from storage.sqlite import SqliteStore
-
     config = load_config(args.config)
     async with SqliteStore(args.db or config.database or default_db_path()) as store:
         report = await purge(store, config, datetime.now(UTC))
@@ -125,9 +133,6 @@ async def _purge(args: argparse.Namespace) -> int:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    from bot.alerts import ConsoleAlertSender
-    from bot.console import ConsoleChat
-
     config = load_config(args.config)
     sender = ConsoleAlertSender()  # cadre alerts are shown after each turn
     runtime = await build_runtime(config, content_dir=args.content, db_path=args.db,
@@ -161,16 +166,12 @@ async def _run(args: argparse.Namespace) -> int:
                 "WHATSAPP_PHONE_NUMBER_ID (WhatsApp), or run 'temanjiwa chat' in a terminal."),
               file=sys.stderr)
         return 2
-    from bot.runner import RunOptions, run
-
     config = load_config(args.config)
     options = RunOptions(args.content, args.db, args.webhook_url, args.host, args.port)
     return await run(config, os.environ, options)
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from flows.linter import lint_directory
-
     directory = args.dir or default_content_dir()
     problems = lint_directory(directory)
     for problem in problems:
@@ -188,19 +189,11 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from flows.convtest import run_directory
-
     directory = args.dir or default_content_dir()
     return asyncio.run(run_directory(directory, pattern=args.pattern, out=sys.stdout))
 
 
 async def _cases(args: argparse.Namespace) -> int:
-    from bot.alerts import format_time
-    from bot.cadre import CadreDesk, CadreIdentity
-    from bot.crypto import Sealer, load_key
-    from storage.keys import load_secret
-    from storage.sqlite import SqliteStore
-
     config = load_config(args.config)
     db_path = Path(args.db or config.database or default_db_path())
     store = SqliteStore(db_path)
@@ -252,8 +245,6 @@ async def _cases(args: argparse.Namespace) -> int:
 
 
 def _crisis_check(args: argparse.Namespace) -> int:
-    from flows.crisis.command import main as crisis_main
-
     content = args.content or default_content_dir()
     return crisis_main(["--lexicon", str(content / "crisis" / "lexicon.yaml")])
 
@@ -277,8 +268,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "purge":
             return asyncio.run(_purge(args))
         if args.command == "report":
-            from bot.report import report_command
-
             return asyncio.run(report_command(args))
     except ConfigError as exc:
         print(_("Configuration error: {err}").format(err=exc), file=sys.stderr)

@@ -19,9 +19,35 @@ from flows.messages import Choice
 from flows.runtime import EngineSettings
 
 CONFIG_ENV = "TEMANJIWA_CONFIG"
+REPO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "id"
 TIMEZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
 TIMEZONE_LABELS = {v: k for k, v in TIMEZONES.items()}
 SECRET_KEYS = {"token", "secret", "password", "app_secret", "access_token", "api_key"}
+
+
+def default_content_dir() -> Path:
+    """TEMANJIWA_CONTENT, else the content/id folder beside the code, else ./content/id."""
+    env = os.environ.get("TEMANJIWA_CONTENT")
+    if env:
+        return Path(env)
+    if REPO_CONTENT.is_dir():
+        return REPO_CONTENT
+    return Path.cwd() / "content" / "id"
+
+
+def default_db_path() -> Path:
+    """TEMANJIWA_DB, else ~/.local/share/temanjiwa/temanjiwa.db (XDG_DATA_HOME respected)."""
+    env = os.environ.get("TEMANJIWA_DB")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "temanjiwa" / "temanjiwa.db"
+
+
+def normalise_number(number: str) -> str:
+    """A phone number as WhatsApp's `wa_id`: digits only, a local leading 0 becomes 62."""
+    digits = "".join(ch for ch in str(number) if ch.isdigit())
+    return "62" + digits[1:] if digits.startswith("0") else digits
 
 
 class ConfigError(Exception):

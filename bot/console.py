@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from bot.service import Conversations, Turn
+from bot.conversations import Conversations, Turn
 from flows.messages import Event, Inbound, Reply
 
 CHANNEL = "console"

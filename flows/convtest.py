@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from flows.crisis import load_detector
 from flows.i18n import _
 from flows.linter import load_content
-from flows.messages import Event, Inbound, Reply
+from flows.messages import Choice, Event, Inbound, Reply
 from flows.model import Content
 from flows.problems import ContentError, Problem
 from flows.runtime import Engine, EngineSettings, HistoryItem
@@ -253,16 +254,12 @@ def default_driver_factory(directory: Path) -> Callable[[], Driver]:
     detector = None
     lexicon = directory / "crisis" / "lexicon.yaml"
     if lexicon.is_file():
-        from flows.crisis import load_detector
-
         detector = load_detector(lexicon)
     settings = EngineSettings(areas=_example_areas())
     return lambda: EngineDriver(content, settings, detector)
 
 
-def _example_areas():
-    from flows.messages import Choice
-
+def _example_areas() -> tuple[Choice, ...]:
     return (Choice("contoh_desa", "Desa Contoh"), Choice("contoh_kec", "Kec. Contoh"))
 
 

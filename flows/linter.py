@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+from flows.crisis import lint_lexicon
 from flows.i18n import _
 from flows.loader import read_content
 from flows.model import Content, Flow, Node, Route
@@ -35,8 +36,6 @@ def lint_directory(directory: Path) -> list[Problem]:
         problems.extend(lint_content(content))
     lexicon = Path(directory) / "crisis" / "lexicon.yaml"
     if lexicon.is_file():
-        from flows.crisis import lint_lexicon
-
         problems.extend(lint_lexicon(lexicon))
     return sorted(problems, key=lambda p: (p.file, p.line or 0))
 

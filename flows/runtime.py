@@ -71,7 +71,7 @@ class EngineSettings:
 
 
 @dataclass
-class Turn:
+class EngineResult:
     replies: list[Reply]
     events: list[Event]
     session: Session
@@ -93,12 +93,12 @@ class Engine:
         self.labels = _choice_labels(content, self.settings.areas)  # for `|label`
 
     async def handle(self, session: Session | None, inbound: Inbound,
-                     context: EngineContext | None = None) -> Turn:
+                     context: EngineContext | None = None) -> EngineResult:
         """Answer one inbound message. The given session is not modified."""
         run = _Run(self, session.clone() if session else Session(), inbound,
                    context or _NoContext())
         await run.handle()
-        return Turn(run.replies, run.events, run.session)
+        return EngineResult(run.replies, run.events, run.session)
 
 
 class _Stop(Exception):

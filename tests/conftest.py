@@ -11,7 +11,7 @@ os.environ.setdefault("TEMANJIWA_LANG", "en")
 
 import pytest
 
-from bot.service import Conversations
+from bot.conversations import Conversations
 from flows.linter import load_content
 from flows.messages import Choice
 from flows.runtime import Engine, EngineSettings

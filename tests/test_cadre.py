@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.cadre import (
+from bot.cases.desk import (
     ACCEPTED_RESIDENT,
     ASK_RESIDENT,
     ENDED_BY_CADRE,
@@ -17,7 +17,7 @@ from bot.cadre import (
     CadreIdentity,
 )
 from flows.messages import Inbound
-from tests.test_escalation_support import KADER_GROUP, PUSKESMAS_GROUP, make_harness
+from tests.support.escalation import KADER_GROUP, PUSKESMAS_GROUP, make_harness
 
 KADER = CadreIdentity("telegram", "4242", "Bu Sri", chat_id=KADER_GROUP)
 KADER_DM = CadreIdentity("telegram", "4242", "Bu Sri")  # the same person, in a private chat

@@ -10,9 +10,9 @@ import sys
 
 import yaml
 
-from bot.cadre import CadreIdentity
+from bot.cases.desk import CadreIdentity
 from tests.conftest import REAL_CONTENT, ROOT
-from tests.test_escalation_support import CONFIG, make_harness
+from tests.support.escalation import CONFIG, make_harness
 
 
 def cli(tmp_path, *args: str) -> subprocess.CompletedProcess:

@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from bot.app import ContentWatcher, build_runtime
+from bot.app import build_runtime
 from bot.config import Config
+from bot.live_content import ContentWatcher
 from flows.messages import Inbound
 from flows.problems import ContentError
 from tests.conftest import FIXTURE_CONTENT

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from bot.alerts import format_time, render_alert
-from bot.cadre import OPERATOR, CadreIdentity
-from bot.dispatcher import Backoff, Dispatcher
+from bot.cases.cards import format_time, render_alert
+from bot.cases.desk import OPERATOR, CadreIdentity
+from bot.cases.dispatcher import Backoff, Dispatcher
+from bot.conversations import Conversations
 from flows.messages import Inbound
 from storage import cases
 from storage.sqlite import SqliteStore
-from tests.test_escalation_support import (
+from tests.support.escalation import (
     KADER_GROUP,
     START,
     FakeClock,
@@ -61,13 +62,19 @@ async def test_crisis_text_writes_case_and_alert_in_the_turn(h):
 async def test_a_failed_turn_transaction_writes_nothing_and_answers_with_hotlines(h):
     await h.onboard("556")
     state_before = [tuple(r) for r in h.rows("SELECT state FROM sessions")]
-    original = h.conversations.effects["escalate"]
+    original = h.kit.escalations.on_escalate
 
     async def escalate_then_fail(ctx, event):
         await original(ctx, event)  # the case and its outbox row are written in the tx…
         raise RuntimeError("disk full")  # …and then the turn fails
 
-    h.conversations.effects["escalate"] = escalate_then_fail
+    h.conversations = Conversations(
+        h.conversations.engine,
+        h.store,
+        h.conversations.secret,
+        clock=h.clock,
+        effects={"escalate": [escalate_then_fail]},
+    )
     turn = await h.say("556", "aku mau mati saja")
     # nothing of the failed turn is said: only the fallback text with the hotlines
     assert [e.name for e in turn.events] == ["storage_error"]
@@ -314,7 +321,7 @@ async def test_high_case_waits_thirty_minutes_and_a_claimed_case_never_climbs(h)
 
 
 async def test_sla_minutes_come_from_the_config(tmp_path):
-    from tests.test_escalation_support import make_config
+    from tests.support.escalation import make_config
 
     harness = await make_harness(tmp_path, config=make_config(escalation={"urgent_minutes": 2}))
     try:
@@ -399,8 +406,6 @@ async def test_delete_keeps_only_anonymous_statistics(h):
 
 
 async def test_escalate_without_install_is_logged_loudly(engine, store, caplog):
-    from bot.service import Conversations
-
     plain = Conversations(engine, store, b"s")
     await plain.handle("console", "x", Inbound(text="/start"))
     await plain.handle("console", "x", Inbound(choice="setuju"))
@@ -458,14 +463,24 @@ async def test_every_escalation_table_with_resident_data_has_user_key(h):
 
 async def test_only_escalation_handlers_see_the_typed_words(h):
     seen: dict[str, list] = {}
+    effects = h.kit.escalations.effects()
     for name in ("escalate", "crisis_detected", "case_update"):
-        original = h.conversations.effects[name]
+        original = effects[name]
 
         async def spy(ctx, event, _original=original, _name=name):
             seen.setdefault(_name, []).append(ctx.inbound_text)
             return await _original(ctx, event)
 
-        h.conversations.effects[name] = spy
+        effects[name] = spy
+    h.conversations = Conversations(
+        h.conversations.engine,
+        h.store,
+        h.conversations.secret,
+        clock=h.clock,
+        effects={name: [handler] for name, handler in effects.items()},
+        before_engine=h.kit.desk.resident_turn,
+        observers=[h.kit.escalations.observe],
+    )
     await h.onboard("595")
     await h.say("595", "halo semua")  # not a crisis: nobody sees it
     await h.say("595", "aku mau mati saja")

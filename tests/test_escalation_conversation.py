@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alerts import render_alert
-from bot.app import load_detector
-from bot.cadre import ASK_RESIDENT, RELAY_NODE, CadreIdentity
+from bot.cases.cards import render_alert
+from bot.cases.desk import ASK_RESIDENT, RELAY_NODE, CadreIdentity
+from bot.live_content import load_detector
 from flows.linter import lint_directory
 from flows.messages import Inbound
 from tests.conftest import REAL_CONTENT
-from tests.test_escalation_support import KADER_GROUP, make_harness
+from tests.support.escalation import KADER_GROUP, make_harness
 
 _errors = [p for p in lint_directory(REAL_CONTENT) if p.severity == "error"]
 pytestmark = pytest.mark.skipif(bool(_errors), reason=f"content/id has lint errors: {_errors[:1]}")

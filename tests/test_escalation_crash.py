@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_escalation_support import FileRecordingSender, make_harness, read_deliveries
+from tests.support.escalation import FileRecordingSender, make_harness, read_deliveries
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
 CHILD = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
-    from bot.dispatcher import Dispatcher
-    from tests.test_escalation_support import FileRecordingSender, make_harness
+    from bot.cases.dispatcher import Dispatcher
+    from tests.support.escalation import FileRecordingSender, make_harness
 
     tmp, mode, deliveries = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 
@@ -175,7 +175,7 @@ async def test_dispatchers_in_separate_processes_share_the_work_without_duplicat
 
 
 def test_lease_outlives_a_send_timeout():
-    from bot.dispatcher import Dispatcher
+    from bot.cases.dispatcher import Dispatcher
 
     with pytest.raises(AssertionError):
         Dispatcher(

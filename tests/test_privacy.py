@@ -15,16 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import load_detector
-from bot.cadre import OPERATOR
-from bot.stats import register_stats
+from bot.cases.desk import OPERATOR
+from bot.live_content import load_detector
 from flows.linter import load_content
 from flows.messages import Choice
 from flows.runtime import Engine, EngineSettings
 from storage.keys import user_key
 from storage.sqlite import USER_TABLES
 from tests.conftest import REAL_CONTENT
-from tests.test_escalation_support import make_harness
+from tests.support.escalation import make_harness
 
 ROOT = Path(__file__).resolve().parent.parent
 RESIDENT = "6281234567890"  # a phone-number-like platform id (WhatsApp wa_id)
@@ -36,7 +35,6 @@ ODD_TEXT = "kuda laut ungu 7731"  # typed where a button is expected: not unders
 async def h(tmp_path):
     harness = await make_harness(tmp_path, content_dir=REAL_CONTENT)
     harness.conversations.engine.detector = load_detector(REAL_CONTENT)
-    register_stats(harness.conversations)
     yield harness
     await harness.close()
 

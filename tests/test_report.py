@@ -14,22 +14,16 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main as cli_main
-from bot.report import (
-    PRIMARY,
-    SECONDARY,
-    Suppressor,
-    build_report,
-    default_spec,
-    load_report_content,
-    report_csv,
-    write_report,
-)
-from bot.report_html import render_html
-from bot.stats import register_stats
+from bot.reports.build import build_report
+from bot.reports.csv_file import report_csv
+from bot.reports.files import load_report_content, write_report
+from bot.reports.html_page import render_html
+from bot.reports.model import default_spec
+from bot.reports.suppression import PRIMARY, SECONDARY, Suppressor
 from storage import stats
 from storage.sqlite import SqliteStore
 from tests.conftest import REAL_CONTENT
-from tests.test_escalation_support import START, make_config, make_harness
+from tests.support.escalation import START, make_config, make_harness
 
 WEEK = "2026-W47"  # START is Sunday 22 November 2026, 14.05 WIB
 
@@ -115,7 +109,6 @@ def test_random_tables_never_expose_a_single_hidden_cell(seed):
 @pytest.fixture
 async def h(tmp_path):
     harness = await make_harness(tmp_path, content_dir=REAL_CONTENT)
-    register_stats(harness.conversations)
     yield harness
     await harness.close()
 
@@ -187,7 +180,7 @@ async def test_report_counts_and_suppresses(h):
     code = next(e.data["case"] for e in turn.events if e.name == "escalation_created")
     await h.kit.dispatcher.tick()
     h.clock.advance(minutes=9)
-    from bot.cadre import OPERATOR
+    from bot.cases.desk import OPERATOR
 
     assert (await h.kit.desk.claim(code, OPERATOR)).ok
     spec = default_spec(START.date(), "week", date(2026, 11, 16), date(2026, 11, 22))
@@ -218,7 +211,7 @@ async def test_report_counts_and_suppresses(h):
 
 
 async def test_claim_time_median_and_p90_need_enough_cases(h):
-    from bot.cadre import OPERATOR
+    from bot.cases.desk import OPERATOR
 
     minutes = [3, 5, 8, 10, 12, 15, 20, 25, 30, 60]
     for n, wait in enumerate(minutes):
@@ -236,7 +229,7 @@ async def test_claim_time_median_and_p90_need_enough_cases(h):
 
 
 async def test_report_counts_reduced_cases_exactly_once(h):
-    from bot.cadre import OPERATOR
+    from bot.cases.desk import OPERATOR
     from storage.retention import purge
 
     await h.onboard("z")
@@ -310,7 +303,7 @@ def test_report_command(tmp_path, capsys):
 
 
 async def test_demo_seeds_through_the_service_and_writes_reports(tmp_path):
-    from bot.demo import demo_report
+    from bot.reports.demo import demo_report
 
     paths, summary = await demo_report(
         tmp_path / "demo", residents=30, weeks=2, end=date(2026, 11, 22)

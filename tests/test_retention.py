@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cadre import OPERATOR
+from bot.cases.desk import OPERATOR
 from bot.cli import main as cli_main
-from bot.stats import register_stats
 from flows.session import Session
 from storage.retention import purge, run_retention_schedule
 from storage.sqlite import USER_TABLES, SqliteStore
-from tests.test_escalation_support import make_config, make_harness
+from tests.support.escalation import make_config, make_harness
 
 HIGH = "aku mau mati"  # high with the fixture detector
 
@@ -24,7 +23,6 @@ HIGH = "aku mau mati"  # high with the fixture detector
 @pytest.fixture
 async def h(tmp_path):
     harness = await make_harness(tmp_path)
-    register_stats(harness.conversations)
     yield harness
     await harness.close()
 

@@ -11,10 +11,10 @@ import sys
 
 import httpx
 
-from bot.whatsapp.convdriver import payload, signed, text_message
 from tests.conftest import ROOT
 from tests.fakes.graph_api import running_graph_api
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support.whatsapp_driver import payload, signed, text_message
 
 APP_SECRET = "runner-app-secret"
 

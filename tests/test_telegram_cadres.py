@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cadre import ACCEPTED_RESIDENT, ASK_RESIDENT, ENDED_BY_CADRE, NOT_ALLOWED
-from bot.telegram.cadres import DAFTAR_IN_GROUP, UNDELIVERED
+from bot.cases.desk import ACCEPTED_RESIDENT, ASK_RESIDENT, ENDED_BY_CADRE, NOT_ALLOWED
+from bot.telegram.cadre_chat import DAFTAR_IN_GROUP, UNDELIVERED
 from tests.fakes import FakeTelegram
-from tests.telegram_system import (
+from tests.support.telegram_system import (
     CADRE,
     GROUP,
     GUARD,

@@ -10,9 +10,9 @@ from telegram import Update
 
 from bot.app import build_runtime
 from bot.config import Config
-from bot.service import FALLBACK_ERROR, Turn
+from bot.conversations import FALLBACK_ERROR, Turn
 from bot.telegram import COMMANDS, TelegramChannel, build_application
-from bot.telegram.app import EDITED_NOTE, SLOW_DOWN, STALE_TOAST
+from bot.telegram.channel import EDITED_NOTE, SLOW_DOWN, STALE_TOAST
 from tests.conftest import REAL_CONTENT
 from tests.fakes import FakeTelegram, running_application
 

@@ -10,12 +10,12 @@ import contextlib
 import httpx
 import pytest
 
+from bot.cases.dispatcher import Backoff
 from bot.config import ConfigError
-from bot.dispatcher import Backoff
-from bot.telegram.runner import SECRET_HEADER, TelegramSettings
+from bot.telegram.lifecycle import SECRET_HEADER, TelegramSettings
 from bot.web import bound_port, create_web_app, serve
 from tests.fakes import FakeTelegram
-from tests.telegram_system import GROUP, GUARD, RESIDENT, System
+from tests.support.telegram_system import GROUP, GUARD, RESIDENT, System
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
@@ -211,15 +211,11 @@ async def test_stop_finishes_the_updates_already_received(tg, tmp_path) -> None:
 
 
 def test_the_runner_respects_telegram_rate_limits_by_default(conversations) -> None:
-    from types import SimpleNamespace
-
     from telegram.ext import AIORateLimiter
 
-    from bot.config import Config
-    from bot.telegram.runner import prepare_telegram
+    from bot.telegram.lifecycle import prepare_telegram
 
-    runtime = SimpleNamespace(config=Config(), conversations=conversations)
-    handle = prepare_telegram(runtime, {"TELEGRAM_BOT_TOKEN": "1:A"})
+    handle = prepare_telegram(conversations, {"TELEGRAM_BOT_TOKEN": "1:A"})
     assert handle is not None and handle.mode == "polling" and handle.webhook_route is None
     assert isinstance(handle.app.bot.rate_limiter, AIORateLimiter)
     assert handle.app.concurrent_updates == 32  # one chat still strictly in order

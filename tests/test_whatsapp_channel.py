@@ -24,15 +24,21 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route as StarletteRoute
 
-from bot.alerts import Alert
-from bot.app import Runtime, build_runtime
+from bot.app import EscalationKit, Runtime, build_runtime, build_whatsapp
+from bot.cases.cards import Alert
 from bot.config import ConfigError, Route, parse_config
-from bot.escalation import EscalationKit
-from bot.service import Outbound
+from bot.conversations import Outbound
 from bot.web import bound_port, create_web_app, serve
-from bot.whatsapp.alerts import parse_command
-from bot.whatsapp.channel import WhatsAppChannel, WhatsAppSettings, build_whatsapp
-from bot.whatsapp.convdriver import (
+from bot.whatsapp.cadre_commands import parse_command
+from bot.whatsapp.channel import WhatsAppChannel
+from bot.whatsapp.settings import WhatsAppSettings
+from bot.whatsapp.signature import sign
+from flows.convtest import session_from_setup
+from flows.messages import Choice
+from storage import cases
+from tests.conftest import REAL_CONTENT
+from tests.fakes.graph_api import FakeGraphApi, running_graph_api
+from tests.support.whatsapp_driver import (
     button_reply,
     failed_status,
     list_reply,
@@ -43,12 +49,6 @@ from bot.whatsapp.convdriver import (
     template_button,
     text_message,
 )
-from bot.whatsapp.signature import sign
-from flows.convtest import session_from_setup
-from flows.messages import Choice
-from storage import cases
-from tests.conftest import REAL_CONTENT
-from tests.fakes.graph_api import FakeGraphApi, running_graph_api
 
 SECRET = "wa-app-secret"
 TOKEN = "test-token"
@@ -210,13 +210,14 @@ async def make_stack(
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
         "WHATSAPP_API_BASE_URL": graph.base_url,
     }
-    channel = build_whatsapp(runtime, env)
-    assert channel is not None
+    parts = build_whatsapp(runtime, env)
+    assert parts is not None
+    channel = parts.channel
     if store is not None:
-        channel.store = store
+        runtime.conversations.store = store
     telegram = RecordingTelegram()
     runtime.alerts.attach("telegram", telegram)  # the Telegram engineer's sender, recorded
-    assert runtime.alerts.senders["whatsapp"] is channel.alert_sender
+    assert runtime.alerts.senders["whatsapp"] is parts.alert_sender
     kit = runtime.escalation
     app = create_web_app(whatsapp=channel)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wa.test")
@@ -435,6 +436,9 @@ class FlakyStore:
         self.store = store
         self.failures = failures
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
     async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
         if self.failures > 0:
             self.failures -= 1
@@ -444,7 +448,7 @@ class FlakyStore:
 
 async def test_when_ids_cannot_be_recorded_the_post_gets_500_and_the_retry_works(tmp_path, graph):
     s = await make_stack(tmp_path, graph)
-    s.channel.store = FlakyStore(s.runtime.store)
+    s.channel.conversations.store = FlakyStore(s.runtime.store)
     msg = text_message("halo", sender=RESIDENT, mid="wamid.RETRY", ts=s.ts())
     failed = await s.post(msg)
     assert failed.status_code == 500 and s.to(RESIDENT) == []
@@ -638,7 +642,7 @@ async def test_relay_between_a_whatsapp_cadre_and_a_whatsapp_resident(s: Stack):
 
 
 async def test_relay_with_a_telegram_cadre_goes_through_forward_without_deadlock(s: Stack):
-    from bot.cadre import CadreIdentity
+    from bot.cases.desk import CadreIdentity
 
     code = await crisis_with_contact(s)
     desk = s.kit.desk
@@ -849,8 +853,9 @@ async def test_build_whatsapp_reads_secrets_from_the_environment_only(tmp_path):
             "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9/",
             "WHATSAPP_API_VERSION": "21.0",
         }
-        channel = build_whatsapp(runtime, env)
-        assert channel is not None
+        parts = build_whatsapp(runtime, env)
+        assert parts is not None
+        channel = parts.channel
         assert channel.client.url == "http://127.0.0.1:9/v21.0/123/messages"
         assert channel.alert_template is not None and channel.alert_template.name == TEMPLATE
         assert channel.cadre_numbers == {KADER, PUSKESMAS}

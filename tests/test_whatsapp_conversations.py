@@ -20,14 +20,14 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.app import build_runtime
+from bot.app import build_runtime, build_whatsapp
 from bot.config import parse_config
 from bot.web import bound_port, create_web_app, serve
-from bot.whatsapp.channel import WhatsAppChannel, build_whatsapp
-from bot.whatsapp.convdriver import WhatsAppDriver
+from bot.whatsapp.channel import WhatsAppChannel
 from flows.convtest import collect, run_test
 from tests.conftest import REAL_CONTENT
 from tests.fakes.graph_api import FakeGraphApi, running_graph_api
+from tests.support.whatsapp_driver import WhatsAppDriver
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -70,8 +70,9 @@ async def stack(tmp_path_factory) -> AsyncIterator[Stack]:
             "WHATSAPP_API_BASE_URL": graph.base_url,
             "WHATSAPP_API_VERSION": "v25.0",
         }
-        channel = build_whatsapp(runtime, env)
-        assert channel is not None
+        parts = build_whatsapp(runtime, env)
+        assert parts is not None
+        channel = parts.channel
         app = create_web_app(whatsapp=channel)
         stop, started, holder = asyncio.Event(), asyncio.Event(), []
         server = asyncio.create_task(

@@ -1,17 +1,17 @@
 """Telegram channel on python-telegram-bot: residents in private chats, cadres in their
-groups and private chats, polling or webhook (bot/telegram/runner.py)."""
+groups and private chats, polling or webhook (bot/telegram/lifecycle.py)."""
 
-from .alerts import TelegramAlertSender
-from .app import (
-    CHANNEL,
+from .cadre_chat import TelegramCadres
+from .calls import CHANNEL
+from .card_sender import TelegramAlertSender
+from .channel import (
     COMMANDS,
     TelegramChannel,
     build_application,
     start_polling,
     stop_polling,
 )
-from .cadres import TelegramCadres
-from .runner import TelegramHandle, TelegramSettings, prepare_telegram, start_telegram
+from .lifecycle import TelegramHandle, TelegramSettings, prepare_telegram, start_telegram
 
 __all__ = [
     "CHANNEL",

@@ -35,17 +35,17 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from bot.config import Config, ConfigError
-from bot.service import FALLBACK_ERROR, Conversations, Outbound, Turn, utc_now
+from bot.cases.desk import CadreDesk
+from bot.config import normalise_number
+from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn, utc_now
 from flows.messages import Reply
 
 from .address import Address
+from .cadre_commands import CadreCommands
 from .client import (
     CODE_OUTSIDE_WINDOW,
-    DEFAULT_API_VERSION,
-    DEFAULT_BASE_URL,
     UNREACHABLE_CODES,
     GraphClient,
     GraphError,
@@ -53,13 +53,8 @@ from .client import (
     Unreachable,
 )
 from .parse import DeliveryFailure, InboundMessage
-from .render import (
-    DEFAULT_LIST_BUTTON,
-    DEFAULT_MENU_HINT,
-    RenderOptions,
-    render_reply,
-    template_body,
-)
+from .render import render_reply, template_body
+from .settings import ChannelOptions
 from .webhook import RecentIds, handle_verification, handle_webhook
 from .window import (
     CUSTOMER_SERVICE_WINDOW,
@@ -71,20 +66,10 @@ from .window import (
     can_send_free_form,
 )
 
-if TYPE_CHECKING:
-    from storage.base import Store
-
 log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
 
-ENV_ACCESS_TOKEN = "WHATSAPP_ACCESS_TOKEN"
-ENV_APP_SECRET = "WHATSAPP_APP_SECRET"
-ENV_VERIFY_TOKEN = "WHATSAPP_VERIFY_TOKEN"
-ENV_PHONE_NUMBER_ID = "WHATSAPP_PHONE_NUMBER_ID"
-ENV_BASE_URL = "WHATSAPP_API_BASE_URL"
-ENV_API_VERSION = "WHATSAPP_API_VERSION"
-REQUIRED_ENV = (ENV_ACCESS_TOKEN, ENV_APP_SECRET, ENV_VERIFY_TOKEN, ENV_PHONE_NUMBER_ID)
 
 #: Sent ids remembered to act on a later `statuses[]` failure (bounded, memory only).
 SENT_INDEX_SIZE = 5_000
@@ -115,107 +100,14 @@ BASE_COUNTERS = (
 )
 
 T = TypeVar("T")
-TurnHook = Callable[[InboundMessage, Turn], Awaitable[None]]
-Forwarder = Callable[[Outbound], Awaitable[None]]
-
-
-def normalise_number(number: str) -> str:
-    """A configured phone number as WhatsApp's `wa_id`: digits only, local 0 → 62."""
-    digits = "".join(ch for ch in str(number) if ch.isdigit())
-    return "62" + digits[1:] if digits.startswith("0") else digits
+TurnCallback = Callable[[InboundMessage, Turn], Awaitable[None]]  # sees every resident turn
+Forwarder = Callable[[Outbound], Awaitable[Any]]
 
 
 def address_for(platform_id: str) -> Address:
     """How to reach a stored platform id: digits are a phone number (wa_id), else a BSUID."""
     value = str(platform_id)
     return Address.phone(value) if value.isdigit() else Address.bsuid(value)
-
-
-# -- settings ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WhatsAppSettings:
-    """Secrets and endpoint from the environment; the rest from `Config.whatsapp`."""
-
-    access_token: str = field(repr=False)
-    app_secret: str = field(repr=False)
-    verify_token: str = field(repr=False)
-    phone_number_id: str
-    base_url: str = DEFAULT_BASE_URL
-    api_version: str = DEFAULT_API_VERSION
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WhatsAppSettings | None:
-        """None when no WhatsApp secret is set; ConfigError when only some are."""
-        present = {name: (env.get(name) or "").strip() for name in REQUIRED_ENV}
-        if not any(present.values()):
-            return None
-        missing = [name for name, value in present.items() if not value]
-        if missing:
-            raise ConfigError(
-                "WhatsApp is partly configured: also set " + ", ".join(missing) + " (README: "
-                "WhatsApp)"
-            )
-        return cls(
-            access_token=present[ENV_ACCESS_TOKEN],
-            app_secret=present[ENV_APP_SECRET],
-            verify_token=present[ENV_VERIFY_TOKEN],
-            phone_number_id=present[ENV_PHONE_NUMBER_ID],
-            base_url=(env.get(ENV_BASE_URL) or "").strip() or DEFAULT_BASE_URL,
-            api_version=(env.get(ENV_API_VERSION) or "").strip() or DEFAULT_API_VERSION,
-        )
-
-
-@dataclass(frozen=True)
-class ChannelOptions:
-    """Non-secret settings from the deployment file's `whatsapp:` section."""
-
-    alert_template: TemplateConfig | None = None
-    render: RenderOptions = field(default_factory=RenderOptions)
-    min_interval: float = 0.0  # seconds between two messages to one number (0: Meta paces)
-    template_every: timedelta = timedelta(hours=1)  # at most one template per number per…
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> ChannelOptions:
-        known = {
-            "alert_template",
-            "list_button",
-            "menu_hint",
-            "min_interval_seconds",
-            "template_every_minutes",
-        }
-        for key in section:
-            if key not in known:
-                raise ConfigError(
-                    f"whatsapp.{key}: unknown key; known keys: {', '.join(sorted(known))}"
-                )
-        template = None
-        raw = section.get("alert_template")
-        if raw is not None:
-            if not isinstance(raw, Mapping) or not str(raw.get("name") or "").strip():
-                raise ConfigError(
-                    "whatsapp.alert_template: needs at least a name (an approved template), "
-                    "e.g. {name: teman_jiwa_pemberitahuan, language: id}"
-                )
-            params = raw.get("parameters") or []
-            if not isinstance(params, list):
-                raise ConfigError("whatsapp.alert_template.parameters: must be a list")
-            template = TemplateConfig(
-                str(raw["name"]).strip(),
-                str(raw.get("language") or "id").strip(),
-                tuple(str(p) for p in params),
-            )
-        render = RenderOptions(
-            list_button=str(section.get("list_button") or DEFAULT_LIST_BUTTON),
-            menu_hint=str(section.get("menu_hint") or DEFAULT_MENU_HINT),
-        )
-        interval = section.get("min_interval_seconds", 0)
-        every = section.get("template_every_minutes", 60)
-        for key, value in (("min_interval_seconds", interval), ("template_every_minutes", every)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ConfigError(f"whatsapp.{key}: must be a number ≥ 0, got {value!r}")
-        return cls(template, render, float(interval), timedelta(minutes=float(every)))
 
 
 # -- per-recipient work queues ----------------------------------------------------------
@@ -297,9 +189,10 @@ class _Held:
 class WhatsAppChannel:
     """Residents (and cadres listed in the routes) on the WhatsApp Cloud API.
 
-    Build it with `build_whatsapp(runtime, env)`; bot/web.py serves `handle_get` and
-    `handle_post`. `attach_cadres(handler)` adds cadre commands (bot/whatsapp/alerts.py);
-    `forward` delivers `Outbound` messages meant for another channel (e.g. Telegram).
+    bot/app.py builds it (`build_whatsapp`); bot/web.py serves `handle_get` and
+    `handle_post`. With a `desk`, messages from the routes' cadre numbers are cadre
+    commands (bot/whatsapp/cadre_commands.py); `forward` delivers `Outbound` messages
+    meant for another channel (e.g. Telegram).
     """
 
     def __init__(
@@ -312,10 +205,10 @@ class WhatsAppChannel:
         phone_number_id: str | None = None,
         options: ChannelOptions | None = None,
         cadre_numbers: Iterable[str] = (),
-        store: Store | None = None,
+        desk: CadreDesk | None = None,
         clock: Callable[[], datetime] = utc_now,
         recent: RecentIds | None = None,
-        on_turn: TurnHook | None = None,
+        on_turn: TurnCallback | None = None,
         forward: Forwarder | None = None,
     ) -> None:
         self.conversations = conversations
@@ -325,14 +218,12 @@ class WhatsAppChannel:
         self.phone_number_id = phone_number_id
         self.options = options or ChannelOptions()
         self.cadre_numbers = frozenset(normalise_number(n) for n in cadre_numbers if n)
-        self.store = store if store is not None else conversations.store
         self.clock = clock
         self.recent = recent if recent is not None else RecentIds()
         self.on_turn = on_turn
         self.forward = forward
-        self.cadres: Any = None  # bot.whatsapp.alerts.CadreCommands, see attach_cadres
-        self.alert_sender: Any = None  # bot.whatsapp.alerts.WhatsAppAlertSender (build_whatsapp)
         self.counters: Counter[str] = Counter()
+        self.cadres = CadreCommands(desk, self.counters) if desk is not None else None
         self._queues: _Queues | None = None
         self._last_inbound: dict[str, datetime] = {}
         self._held: dict[str, _Held] = {}
@@ -344,10 +235,6 @@ class WhatsAppChannel:
     @property
     def alert_template(self) -> TemplateConfig | None:
         return self.options.alert_template
-
-    def attach_cadres(self, handler: Any) -> None:
-        """Route messages from cadre numbers to `handler.handle(message)` (see alerts.py)."""
-        self.cadres = handler
 
     # -- HTTP entry points --------------------------------------------------------------
 
@@ -368,11 +255,10 @@ class WhatsAppChannel:
         self.counters["statuses"] += outcome.statuses
         self.counters["duplicates"] += outcome.duplicates
         status = 200
-        now = self.clock()
         accepted: list[InboundMessage] = []
         for n, message in enumerate(outcome.messages):
             try:
-                first = await self.store.first_delivery(CHANNEL, message.message_id, now)
+                first = await self.conversations.first_delivery(CHANNEL, message.message_id)
             except Exception:
                 log.exception("whatsapp: cannot record message ids; answering 500 for a retry")
                 self.counters["webhook_errors"] += 1
@@ -458,7 +344,11 @@ class WhatsAppChannel:
             return
         if self.is_cadre(message):
             if self.cadres is not None:
-                await self.cadres.handle(message)
+                replies, messages = await self.cadres.handle(message)
+                if replies:
+                    await self.send_replies(message.reply_to, replies)
+                for outbound in messages:
+                    await self.route_outbound(outbound)
             else:
                 self.counters["cadre_messages_unhandled"] += 1
                 await self.send_replies(
@@ -786,79 +676,3 @@ def _readdress(body: dict[str, Any], to: Address) -> dict[str, Any]:
     out = {k: v for k, v in body.items() if k not in ("to", "recipient")}
     out[to.field] = to.value
     return out
-
-
-# -- wiring for the runner --------------------------------------------------------------
-
-
-def build_whatsapp(
-    runtime: Any,
-    env: Mapping[str, str],
-    *,
-    http: Any = None,
-    forward: Forwarder | None = None,
-    on_turn: TurnHook | None = None,
-    attach: bool = True,
-) -> WhatsAppChannel | None:
-    """The WhatsApp channel for `runtime` (bot.app.Runtime), or None if not configured.
-
-    With `attach` (the default) it also wires itself into the runtime: cadre commands for
-    the routes' numbers (`runtime.escalation.desk`) and its `WhatsAppAlertSender`
-    (`channel.alert_sender`) on `runtime.alerts` as "whatsapp", so alerts waiting in the
-    outbox for WhatsApp routes go out from now on. `forward` delivers `Outbound` messages
-    for other channels (e.g. a cadre on Telegram in a relay with a WhatsApp resident).
-
-    Secrets come only from `env` (WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET,
-    WHATSAPP_VERIFY_TOKEN, WHATSAPP_PHONE_NUMBER_ID; optional WHATSAPP_API_BASE_URL,
-    WHATSAPP_API_VERSION); other settings from `runtime.config.whatsapp`. Raises
-    `ConfigError` for a half-configured environment or a bad `whatsapp:` section.
-    """
-    settings = WhatsAppSettings.from_env(env)
-    if settings is None:
-        return None
-    config: Config = runtime.config
-    options = ChannelOptions.from_config(config.whatsapp or {})
-    client = GraphClient(
-        settings.base_url,
-        settings.api_version,
-        settings.phone_number_id,
-        settings.access_token,
-        http,
-        min_interval=options.min_interval,
-        render_options=options.render,
-    )
-    numbers = [n for route in config.routes.values() for n in route.whatsapp_numbers]
-    if numbers and options.alert_template is None:
-        log.warning(
-            "whatsapp: routes list WhatsApp numbers but whatsapp.alert_template is not "
-            "set: alerts to a number outside its 24-hour window go to the fallback "
-            "route"
-        )
-    channel = WhatsAppChannel(
-        runtime.conversations,
-        client,
-        app_secret=settings.app_secret,
-        verify_token=settings.verify_token,
-        phone_number_id=settings.phone_number_id,
-        options=options,
-        cadre_numbers=numbers,
-        store=runtime.store,
-        clock=runtime.conversations.clock,
-        forward=forward,
-        on_turn=on_turn,
-    )
-    if attach:
-        from .alerts import WhatsAppAlertSender, install_whatsapp_cadres
-
-        desk = getattr(getattr(runtime, "escalation", None), "desk", None)
-        if desk is not None:
-            install_whatsapp_cadres(channel, desk)
-        routing = getattr(runtime, "alerts", None)
-        routes_by_channel = hasattr(routing, "attach")
-        sender = WhatsAppAlertSender(
-            channel, config, fallback=routing if routes_by_channel else None
-        )
-        channel.alert_sender = sender
-        if routes_by_channel:
-            routing.attach(CHANNEL, sender)
-    return channel

@@ -1,22 +1,28 @@
 """Conversations: the one path every channel uses for a resident's message.
 
 platform id → user_key (HMAC) → load session → engine → one storage transaction
-(session, results, cases…) → replies. The transaction commits before any reply is
-returned, so whatever the bot says has already been recorded.
+(session, results, cases…, the platform's update id) → replies. The transaction commits
+before any reply is returned, so whatever the bot says has already been recorded.
+
+What else happens in a turn is given when the service is built (bot/app.py), never added
+later: `effects` (handlers for the engine's events, e.g. escalation), `before_engine` (a
+resident in a relay with a cadre) and `observers` (they see every turn's events inside its
+transaction: anonymous counts, a case's "last replied").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from flows.messages import Choice, Event, Inbound, Reply
-from flows.runtime import Engine, HistoryItem
+from flows.runtime import Engine, EngineResult, HistoryItem
 from flows.session import Session
+from storage import deliveries
 from storage.base import Store, Transaction
 from storage.keys import user_key
 
@@ -24,8 +30,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 EffectHandler = Callable[["EffectContext", Event], Awaitable[list[Event]]]
-# Sees all of a turn's events (incl. those effects added) inside its transaction (bot/stats.py).
+# Sees all of a turn's events (incl. those effects added) inside its transaction.
 TurnObserver = Callable[["EffectContext", list[Event]], Awaitable[None]]
+# Runs before the engine; may answer instead of it (bot/cases/desk.py: the relay).
+BeforeEngine = Callable[[str, str, str, Inbound, datetime], Awaitable["Intercept | None"]]
 
 FALLBACK_ERROR = (
     "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
@@ -56,6 +64,7 @@ class Turn:
     events: list[Event]
     user_key: str
     outbound: list[Outbound] = field(default_factory=list)  # send after `replies`
+    recorded: bool = False  # the delivery id was recorded in this turn's transaction
 
 
 @dataclass
@@ -78,17 +87,37 @@ class EffectContext:
 
 @dataclass
 class Intercept:
-    """A turn hook's answer before the engine runs (bot/escalation.py: the relay)."""
+    """`before_engine`'s answer (bot/cases/desk.py: the relay)."""
 
     turn: Turn | None = None  # answer with this and skip the engine
     outbound: list[Outbound] = field(default_factory=list)  # deliver these as well
 
 
-class TurnHook(Protocol):
-    async def before_engine(self, channel: str, platform_user_id: str, key: str,
-                            inbound: Inbound, now: datetime) -> Intercept | None: ...
+Deliver = Callable[[Outbound], Awaitable[Any]]
 
-    async def in_transaction(self, ctx: EffectContext) -> None: ...
+
+class OutboundRouter:
+    """Delivers an `Outbound` through the channel it names (a relay may cross channels).
+
+    Channels get `router.deliver` when they are built and bot/app.py attaches each running
+    channel's own delivery; until a channel is attached, its messages raise `NoChannel`.
+    """
+
+    def __init__(self) -> None:
+        self._channels: dict[str, Deliver] = {}
+
+    def attach(self, channel: str, deliver: Deliver) -> None:
+        self._channels[channel] = deliver
+
+    async def deliver(self, outbound: Outbound) -> Any:
+        deliver = self._channels.get(outbound.channel)
+        if deliver is None:
+            raise NoChannel(f"no running channel {outbound.channel!r} for this message")
+        return await deliver(outbound)
+
+
+class NoChannel(Exception):
+    """An `Outbound` names a channel that is not running in this process."""
 
 
 WORDS_EVENTS = ("escalate", "crisis_detected")
@@ -139,35 +168,66 @@ class _Release:
 
 class Conversations:
     def __init__(self, engine: Engine, store: Store, secret: bytes, *,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now,
+                 effects: Mapping[str, Sequence[EffectHandler]] | None = None,
+                 before_engine: BeforeEngine | None = None,
+                 observers: Sequence[TurnObserver] = ()) -> None:
         self.engine = engine
         self.store = store
         self.secret = secret
         self.clock = clock
         self._locks = _KeyedLocks()
-        self.effects: dict[str, EffectHandler] = {
-            "screening_completed": self._store_result,
+        handlers: dict[str, tuple[EffectHandler, ...]] = {
+            "screening_completed": (self._store_result,),
         }
-        self.hook: TurnHook | None = None  # set by bot.escalation.install
-        self.observers: list[TurnObserver] = []  # e.g. anonymous counts (bot.stats)
+        for name, more in (effects or {}).items():
+            handlers[name] = (*handlers.get(name, ()), *more)
+        self._effects = handlers
+        self._before_engine = before_engine
+        self._observers = tuple(observers)
 
     def key_for(self, channel: str, platform_user_id: str) -> str:
         return user_key(self.secret, channel, str(platform_user_id))
 
-    async def handle(self, channel: str, platform_user_id: str, inbound: Inbound) -> Turn:
-        """Answer one message; per resident, messages are handled strictly one at a time."""
+    async def handle(self, channel: str, platform_user_id: str, inbound: Inbound, *,
+                     delivery_id: str | None = None) -> Turn:
+        """Answer one message; per resident, messages are handled strictly one at a time.
+
+        `delivery_id` (the platform's update or message id) is recorded in the turn's own
+        transaction, so "answered" and "recorded as handled" commit together; a turn that
+        writes nothing (a relay message) records it on its own.
+        """
         key = self.key_for(channel, platform_user_id)
         async with await self._locks(key):
-            return await self._handle_locked(channel, str(platform_user_id), key, inbound)
+            turn = await self._handle_locked(channel, str(platform_user_id), key, inbound,
+                                             delivery_id)
+        if delivery_id is not None and not turn.recorded:
+            await self.record_delivery(channel, delivery_id)
+        return turn
+
+    async def first_delivery(self, channel: str, delivery_id: str) -> bool:
+        """Record a platform id now; False if it was recorded before (a redelivery)."""
+        return await self.store.first_delivery(channel, delivery_id, self.clock())
+
+    async def record_delivery(self, channel: str, delivery_id: str) -> None:
+        """Record a platform id handled without a turn (a cadre action); never raises."""
+        try:
+            await self.store.first_delivery(channel, delivery_id, self.clock())
+        except Exception:
+            log.exception("could not record a %s delivery id", channel)
+
+    async def recent_deliveries(self, channel: str, since: datetime) -> set[str]:
+        """Platform ids recorded since `since` (a channel loads them once, at start)."""
+        return await deliveries.seen_since(self.store.reader, channel, since)
 
     async def _handle_locked(self, channel: str, platform_user_id: str, key: str,
-                             inbound: Inbound) -> Turn:
+                             inbound: Inbound, delivery_id: str | None) -> Turn:
         now = self.clock()
         if inbound.at is None or inbound.at.tzinfo is None:
             inbound = Inbound(inbound.text, inbound.choice, inbound.node, inbound.media, now)
         intercept = None
-        if self.hook is not None:
-            intercept = await self.hook.before_engine(channel, platform_user_id, key, inbound, now)
+        if self._before_engine is not None:
+            intercept = await self._before_engine(channel, platform_user_id, key, inbound, now)
             if intercept is not None and intercept.turn is not None:
                 return intercept.turn
         stored = await self.store.load_session(key)
@@ -185,38 +245,39 @@ class Conversations:
                                 "free_text" for e in events):
             words = inbound.text
         try:
-            return await self._commit(channel, platform_user_id, key, inbound, now, result,
-                                      events, deleted, words, intercept)
+            return await self._commit(channel, platform_user_id, key, now, result, events,
+                                      deleted, words, intercept, delivery_id)
         except Exception:
             # The resident still gets the hotlines; the unchanged session lets them resend.
             log.exception("storing the turn failed; answering with the fallback message")
             return Turn([Reply(self._error_text())], [Event("storage_error")], key, [])
 
-    async def _commit(self, channel: str, platform_user_id: str, key: str, inbound: Inbound,
-                      now: datetime, result: Any, events: list[Event], deleted: bool,
-                      words: str | None, intercept: Any) -> Turn:
+    async def _commit(self, channel: str, platform_user_id: str, key: str, now: datetime,
+                      result: EngineResult, events: list[Event], deleted: bool,
+                      words: str | None, intercept: Intercept | None,
+                      delivery_id: str | None) -> Turn:
         async with self.store.transaction() as tx:
             ctx = EffectContext(tx, key, channel, platform_user_id, result.session, now,
                                 result.replies)
             for event in list(events):
-                handler = self.effects.get(event.name)
-                if handler is not None:
-                    with_words = words is not None and event.name in WORDS_EVENTS
+                handlers = self._effects.get(event.name, ())
+                with_words = words is not None and event.name in WORDS_EVENTS
+                for handler in handlers:
                     events.extend(await handler(replace(ctx, inbound_text=words)
                                                 if with_words else ctx, event))
-                elif event.name == "escalate":
-                    log.error("escalate event but no escalation handler installed: NO CADRE "
-                              "ALERT was written (call bot.escalation.install)")
-            if self.hook is not None:
-                await self.hook.in_transaction(ctx)
-            for observer in self.observers:
+                if not handlers and event.name == "escalate":
+                    log.error("escalate event but no escalation handler: NO CADRE ALERT was "
+                              "written (build the service with bot.app)")
+            for observer in self._observers:
                 await observer(ctx, events)
+            if delivery_id is not None:
+                await deliveries.record(tx, channel, delivery_id, now)
             if deleted:
                 await tx.delete_user(key)
             else:
                 await tx.save_session(key, result.session, now)
         outbound = (intercept.outbound if intercept else []) + ctx.outbound
-        return Turn(result.replies, events, key, outbound)
+        return Turn(result.replies, events, key, outbound, recorded=delivery_id is not None)
 
     def _error_text(self) -> str:
         """The system `error` text, or a built-in one; both followed by the crisis hotlines."""

@@ -1,4 +1,5 @@
-"""Cadre alerts in Telegram groups: bot/alerts.py's `AlertSender` for `route.telegram_chat_id`.
+"""Case cards in Telegram groups: the `AlertSender` (bot/cases/senders.py) for
+`route.telegram_chat_id`.
 
 - `send_alert`: the case card (`render_alert`) with the buttons Ambil / Catatan / Selesai /
   Hubungi (see `card_keyboard`), or for `alert.kind == "words"` the resident's words as a
@@ -12,8 +13,9 @@
   (the read timeout here is long, 15 s, to make that rare). A route without a Telegram group
   raises `NoTelegramGroup`, so the dispatcher retries and the SLA chain moves on.
 
-Callback data on the buttons: "kd:<verb>:<case code>" (bot/telegram/cadres.py). It only
-names the case and the action: who pressed is taken from the update, never from the data.
+Callback data on the buttons: "kd:<verb>:<case code>". It only
+names the case and the action: who pressed is taken from the update, never from the data
+(bot/telegram/cadre_chat.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden
 
-from bot.alerts import Alert, render_alert
+from bot.cases.cards import Alert, render_alert
 from bot.config import Route
 
 from .render import TEXT_MAX
@@ -63,7 +65,7 @@ def card_keyboard(alert: Alert) -> InlineKeyboardMarkup | None:
 
 
 def parse_ref(ref: str | None) -> tuple[int, int] | None:
-    """(chat_id, message_id) from "chat_id:message_id", also as bot/alerts.py's
+    """(chat_id, message_id) from "chat_id:message_id", also as bot/cases/senders.py's
     `RoutingAlertSender` stores it ("telegram|chat_id:message_id") or inside the WhatsApp
     sender's combined reference ({"o": "<this sender's ref>", ...}); None if not ours."""
     if not ref:

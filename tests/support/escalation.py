@@ -1,4 +1,4 @@
-"""Shared helpers for the escalation and cadre tests (no tests here).
+"""Shared helpers for the escalation and cadre tests.
 
 A controllable clock, recording alert senders, a deployment config with a fallback chain,
 and a content set that runs the REAL crisis flow (content/id/flows/crisis.yaml) on top of
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.alerts import Alert, render_alert
+from bot.app import EscalationKit, wire
+from bot.cases.cards import Alert, render_alert
 from bot.config import Config, Route, parse_config
+from bot.conversations import Conversations
 from bot.crypto import Sealer, load_key
-from bot.escalation import EscalationKit, install
-from bot.service import Conversations
 from flows.linter import load_content
 from flows.messages import Choice, Inbound
 from flows.runtime import Engine, EngineSettings
@@ -223,13 +223,13 @@ async def make_harness(
     db_path = tmp_path / "esc.db"
     store = SqliteStore(db_path)
     await store.open()
-    conversations = Conversations(engine, store, b"test-secret", clock=clock)
-    kit = install(
-        conversations,
+    conversations, kit = wire(
+        engine,
+        store,
         config,
-        sender=sender,
-        db_path=db_path,
+        secret=b"test-secret",
+        sealer=Sealer(load_key(db_path)),  # a key file beside the db: restarts share it
+        alerts=sender,
         clock=clock,
-        sealer=Sealer(load_key(db_path)),
-    )  # a key file beside the db: restarts share it
+    )
     return Harness(store, conversations, kit, clock, sender, config, db_path)

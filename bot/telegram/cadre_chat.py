@@ -1,12 +1,13 @@
 """Cadres on Telegram: case-card buttons, notes and outcomes, /daftar, the anonymous relay.
 
 Where: the cadre group of a route (the card's buttons, commands) and a cadre's private
-chat with the bot (the relay, /daftar, commands). Every action goes through
-bot/cadre.py's `CadreDesk`, which decides who may do what. The `CadreIdentity` is built
-from the update itself: the user who pressed or wrote, and the chat it happened in when
-that chat is a group. Callback data and typed text only ever name a case and an action.
+chat with the bot (the relay, /daftar, commands). Every action, and every change to a
+case, goes through bot/cases/desk.py's `CadreDesk`, which decides who may do what. The
+`CadreIdentity` is built from the update itself: the user who pressed or wrote, and the
+chat it happened in when that chat is a group. Callback data and typed text only ever name
+a case and an action.
 
-Buttons under a card (callback data "kd:<verb>:<case>[:<n>]", bot/telegram/alerts.py):
+Buttons under a card (callback data "kd:<verb>:<case>[:<n>]", bot/telegram/card_sender.py):
 - Ambil: claim. The card is then edited in place by the dispatcher (outbox).
 - Catatan: a prompt with ForceReply in the same chat ("reply to this message"); the reply
   becomes the note. Prompts live in memory for an hour (after a restart: press again).
@@ -39,10 +40,10 @@ import dataclasses
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import (
     ForceReply,
@@ -57,14 +58,12 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.alerts import OUTCOME_LABELS
-from bot.cadre import ActionResult, CadreDesk, CadreIdentity
-from bot.escalation import queue_updates
-from bot.service import Outbound
-from storage import cases
+from bot.cases.cards import OUTCOME_LABELS
+from bot.cases.desk import ActionResult, CadreDesk, CadreIdentity
+from bot.conversations import Outbound
 
-from .alerts import CALLBACK_PREFIX, callback, parse_ref
-from .app import CHANNEL, TelegramChannel
+from .calls import CHANNEL, answer_query
+from .card_sender import CALLBACK_PREFIX, callback, parse_ref
 from .render import format_text, u16
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,6 @@ VERBS = ("ambil", "catatan", "selesai", "hubungi", "hasil", "batal")
 OUTCOMES = tuple(OUTCOME_LABELS)
 PROMPT_TTL = 3600.0  # seconds a "reply to this message" prompt stays valid
 PROMPTS_MAX = 2_000
-MARKS = ("resident_unreachable", "resident_reachable")
 
 HELP = (
     "Untuk kader Teman Jiwa:\n"
@@ -150,33 +148,30 @@ def outcome_keyboard(code: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-class TelegramCadres:
-    """Cadre updates of a `TelegramChannel` → `CadreDesk` (see the module docstring)."""
+class ResidentSide(Protocol):
+    """What the cadre side needs of the Telegram channel (bot/telegram/channel.py)."""
 
-    def __init__(
-        self,
-        channel: TelegramChannel,
-        desk: CadreDesk,
-        bot: Any,
-        *,
-        bot_username: str | None = None,
-    ) -> None:
-        self.channel = channel
+    stats: Counter[str]
+
+    def key_for(self, platform_user_id: str) -> str: ...
+
+    async def deliver(self, bot: Any, outbound: Outbound) -> str: ...
+
+    async def mark_unreachable(self, bot: Any, user_id: int) -> None: ...
+
+
+class TelegramCadres:
+    """Cadre updates of the Telegram channel → `CadreDesk` (see the module docstring).
+
+    Built by the channel itself (`TelegramChannel(desk=...)`), which passes itself as
+    `residents`: relay messages and notices go out through it."""
+
+    def __init__(self, desk: CadreDesk, residents: ResidentSide) -> None:
         self.desk = desk
-        self.bot = bot
-        self.bot_username = bot_username
-        self.stats = channel.stats
+        self.residents = residents
+        self.stats = residents.stats
         self._prompts: OrderedDict[tuple[int, int], _Prompt] = OrderedDict()
         self._relay_keys: set[str] | None = None
-
-    @classmethod
-    def attach(
-        cls, channel: TelegramChannel, desk: CadreDesk, bot: Any, **kwargs: Any
-    ) -> TelegramCadres:
-        """Turn on cadre handling for `channel` (desk: `EscalationKit.desk`)."""
-        cadres = cls(channel, desk, bot, **kwargs)
-        channel.cadres = cadres
-        return cadres
 
     # ------------------------------------------------------------------ routing
 
@@ -192,7 +187,7 @@ class TelegramCadres:
         if message is None or user is None:
             return not private  # edits, channel posts...: nothing for cadres in groups
         actor = self.identity(update)
-        command = self._command(message.text or "")
+        command = self._command(message.text or "", bot.username)
         if command is not None and self._for_cadres(command, private):
             await self._on_command(command, message, actor, bot, private)
             return True
@@ -218,12 +213,12 @@ class TelegramCadres:
             CHANNEL, str(user.id), user.full_name or "kader", chat_id=chat.id if group else None
         )
 
-    def _command(self, text: str) -> tuple[str, str] | None:
+    def _command(self, text: str, bot_username: str | None) -> tuple[str, str] | None:
         match = COMMAND_RE.match(text.strip())
         if match is None:
             return None
         mention = match.group(2)
-        if mention and self.bot_username and mention.lower() != self.bot_username.lower():
+        if mention and bot_username and mention.lower() != bot_username.lower():
             return None  # "/ambil@OtherBot": not for us
         return match.group(1).lower(), (match.group(3) or "").strip()
 
@@ -346,7 +341,7 @@ class TelegramCadres:
             self._count(verb, result)
             toast, alert = result.reply or None, not result.ok
         finally:
-            await self.channel.answer_query(query, toast, alert=alert)
+            await answer_query(query, toast, alert=alert)
 
     # ------------------------------------------------------------------ actions
 
@@ -354,7 +349,7 @@ class TelegramCadres:
         """Ask the resident; the relay will run in the cadre's private chat."""
         cadre_chat = int(actor.user_id)
         if actor.chat_id is not None and not await self._can_write(bot, cadre_chat):
-            bot_name = f"@{self.bot_username}" if self.bot_username else "bot ini"
+            bot_name = f"@{bot.username}" if bot.username else "bot ini"
             return ActionResult(False, DM_FIRST.format(bot=bot_name), error="no_private_chat")
         result = await self.desk.request_relay(code, actor)
         if result.ok:
@@ -464,18 +459,17 @@ class TelegramCadres:
         """Deliver a cadre action's messages (they go to residents); a resident who blocked
         the bot is marked unreachable and the acting cadre is told."""
         for outbound in messages:
-            status = await self.channel.deliver(bot, outbound)
+            status = await self.residents.deliver(bot, outbound)
             if status == "blocked" and outbound.channel == CHANNEL:
                 if notify_chat is not None:
                     await self._say(bot, notify_chat, UNDELIVERED)
-                await self.channel.mark_unreachable(int(outbound.address))
+                await self.residents.mark_unreachable(bot, int(outbound.address))
 
     # ------------------------------------------------------------------ relay set
 
     async def _relay_key_set(self) -> set[str]:
         if self._relay_keys is None:
-            reader = getattr(self.desk.store, "reader", None)
-            keys = await cases.relay_cadre_keys(reader) if reader is not None else set()
+            keys = await self.desk.cadres_with_relays()
             if self._relay_keys is None:
                 self._relay_keys = keys
         return self._relay_keys
@@ -495,44 +489,24 @@ class TelegramCadres:
 
     # ------------------------------------------------------------------ reachability
 
-    async def resident_unreachable(self, platform_user_id: str) -> None:
-        """The resident blocked the bot: record it on their open case and tell its cadres."""
-        key = self.channel.conversations.key_for(CHANNEL, platform_user_id)
-        now = self.desk.clock()
-        async with self.desk.store.transaction() as tx:
-            case = await cases.open_case_for(tx, key)
-            if case is None:
-                return
-            marks = await cases.events_of(tx, case.id, MARKS)
-            if marks and marks[-1].kind == "resident_unreachable":
-                return
-            await cases.add_event(
-                tx, case.id, key, now, "resident_unreachable", "telegram: the bot is blocked"
-            )
-            ended = await self.desk.end_relays_of_case(tx, case, now, "resident_unreachable")
-            await queue_updates(tx, case.id, case.code, now)
-            refs = [parse_ref(row.external_ref) for row in await cases.sent_alerts(tx, case.id)]
+    async def resident_unreachable(self, bot: Any, platform_user_id: str) -> None:
+        """The resident blocked the bot: the desk records it on their open case; the relay's
+        cadre and the groups that have the card are told."""
+        key = self.residents.key_for(platform_user_id)
+        marked = await self.desk.resident_unreachable(key, "telegram: the bot is blocked")
+        if marked is None:
+            return
         self.stats["cases_marked_unreachable"] += 1
-        log.info("case %s: the resident blocked the bot", case.code)
-        text = UNREACHABLE.format(code=case.code)
-        for notice in ended:  # the relay's cadre
-            await self.channel.deliver(self.bot, dataclasses.replace(notice, text=text))
+        text = UNREACHABLE.format(code=marked.case)
+        for notice in marked.notices:  # the relay's cadre
+            await self.residents.deliver(bot, dataclasses.replace(notice, text=text))
+        refs = [parse_ref(ref) for ref in marked.card_refs]
         for group in sorted({ref[0] for ref in refs if ref is not None}):
-            await self._say(self.bot, group, text)
+            await self._say(bot, group, text)
 
     async def resident_reachable(self, platform_user_id: str) -> None:
         """The resident unblocked the bot (or wrote again): the open case says so."""
-        key = self.channel.conversations.key_for(CHANNEL, platform_user_id)
-        now = self.desk.clock()
-        async with self.desk.store.transaction() as tx:
-            case = await cases.open_case_for(tx, key)
-            if case is None:
-                return
-            marks = await cases.events_of(tx, case.id, MARKS)
-            if not marks or marks[-1].kind != "resident_unreachable":
-                return
-            await cases.add_event(tx, case.id, key, now, "resident_reachable", "telegram")
-            await queue_updates(tx, case.id, case.code, now)
+        await self.desk.resident_reachable(self.residents.key_for(platform_user_id), "telegram")
 
     # ------------------------------------------------------------------ helpers
 

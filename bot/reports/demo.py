@@ -25,8 +25,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.app import build_runtime
+from bot.cases.desk import OPERATOR
 from bot.config import Config, Route, parse_config
+from bot.reports.build import build_report
+from bot.reports.files import load_report_content, write_report
+from bot.reports.model import default_spec
 from flows.messages import Inbound
+from storage.sqlite import SqliteStore
 
 DEMO_CONFIG: dict[str, Any] = {
     "timezone": "WIB",
@@ -285,8 +291,6 @@ class _Sim:
         self.at(claim_at, lambda: self.claim(code))
 
     async def claim(self, code: str) -> None:
-        from bot.cadre import OPERATOR
-
         result = await self.kit.desk.claim(code, OPERATOR)
         if not result.ok:
             return
@@ -296,8 +300,6 @@ class _Sim:
             self.at(close_at, lambda: self.resolve(code))
 
     async def resolve(self, code: str) -> None:
-        from bot.cadre import OPERATOR
-
         result = await self.kit.desk.resolve(code, OPERATOR, _pick(self.rng, OUTCOMES))
         if result.ok:
             self.summary.closed += 1
@@ -321,8 +323,6 @@ async def seed_demo(
     content_dir: Path | None = None,
 ) -> tuple[Config, DemoSummary]:
     """Fill a new database at `db_path` with `weeks` of synthetic activity ending at `end`."""
-    from bot.app import build_runtime
-
     config = demo_config()
     tz = config.tz
     end = end or datetime.now(tz).date()
@@ -330,7 +330,8 @@ async def seed_demo(
     rng = random.Random(seed)
     clock = Clock(datetime(start.year, start.month, start.day, tzinfo=tz).astimezone(UTC))
     # The demo's cadres are slow on purpose: the fallback chain's warnings are expected here.
-    quiet = [logging.getLogger(n) for n in ("bot.dispatcher", "bot.escalation", "bot.crypto")]
+    noisy = ("bot.cases.dispatcher", "bot.cases.escalation", "bot.crypto")
+    quiet = [logging.getLogger(n) for n in noisy]
     levels = [q.level for q in quiet]
     for q in quiet:
         q.setLevel(logging.CRITICAL)
@@ -396,9 +397,6 @@ async def demo_report(
     db_path: Path | None = None,
 ) -> tuple[list[Path], str]:
     """Seed a temporary demo database and write its weekly and monthly reports to out_dir."""
-    from bot.report import build_report, default_spec, load_report_content, write_report
-    from storage.sqlite import SqliteStore
-
     with tempfile.TemporaryDirectory(prefix="temanjiwa-demo-") as tmp:
         db = db_path or Path(tmp) / "demo.db"
         config, summary = await seed_demo(

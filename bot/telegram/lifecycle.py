@@ -1,22 +1,13 @@
 """Telegram inside `temanjiwa run`: long polling by default, or a webhook on the shared web app.
 
-How bot/runner.py uses it (`build_runtime` has already installed escalation, so no turn
-runs without it)::
-
-    runtime = await build_runtime(config)
-    tg = await start_telegram(runtime, os.environ, webhook_url=url,
-                              forward=whatsapp.deliver_outbound if whatsapp else None)
-    web = create_web_app(whatsapp=..., telegram_webhook=tg.webhook_route,  # None: polling
-                         health=tg.health)
-    ... run runtime.escalation.dispatcher and serve(web, ...) until a signal ...
-    await tg.stop()   # after the web server stopped: updates received are finished first
-
-`start_telegram` attaches its `TelegramAlertSender` to `runtime.alerts` (bot/alerts.py's
-`RoutingAlertSender`, kind "telegram") and turns on the cadre side with
-`runtime.escalation.desk` (pass `desk=` to use another one).
+bot/app.py builds and starts it (`start_telegram`) with the runtime's conversations, cadre
+desk and outbound router, then attaches `handle.alert_sender` to the runtime's alert router
+and `handle.deliver_outbound` to its outbound router; bot/serve.py mounts
+`handle.webhook_route` (None in polling mode) and `handle.health` on the web app and calls
+`handle.stop()` after the web server stopped (updates received are finished first).
 
 Environment (secrets only here): `TELEGRAM_BOT_TOKEN` (required: without it
-`start_telegram` returns None), `TELEGRAM_API_BASE_URL` (another Bot API server, e.g. a
+`prepare_telegram` returns None), `TELEGRAM_API_BASE_URL` (another Bot API server, e.g. a
 local one or the tests' fake; "http://host:port" or ".../bot"), `TELEGRAM_WEBHOOK_URL`,
 `TELEGRAM_WEBHOOK_SECRET` (1-256 of A-Z a-z 0-9 _ -; without it a random one is made at
 each start and given to setWebhook). Deployment file, section `telegram:` (all optional):
@@ -49,12 +40,12 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.cases.desk import CadreDesk
 from bot.config import ConfigError
-from bot.service import Outbound
+from bot.conversations import Conversations, Outbound
 
-from .alerts import TelegramAlertSender
-from .app import FLOOD_LIMIT, FLOOD_WINDOW, Forwarder, TelegramChannel, build_application
-from .cadres import TelegramCadres
+from .card_sender import TelegramAlertSender
+from .channel import FLOOD_LIMIT, FLOOD_WINDOW, Forwarder, TelegramChannel, build_application
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +148,6 @@ class TelegramHandle:
     channel: TelegramChannel
     alert_sender: TelegramAlertSender
     settings: TelegramSettings
-    cadres: TelegramCadres | None = None
     webhook_route: Route | None = None
     poll_timeout: int = 30
     _secret: str | None = field(default=None, repr=False)
@@ -167,13 +157,9 @@ class TelegramHandle:
     def mode(self) -> str:
         return "webhook" if self.settings.webhook_url else "polling"
 
-    async def start(self, desk: Any = None) -> None:
+    async def start(self) -> None:
         app = self.app
         await app.initialize()  # getMe: a wrong token fails here, loudly
-        if desk is not None:
-            self.cadres = TelegramCadres.attach(
-                self.channel, desk, app.bot, bot_username=app.bot.username
-            )
         await self.channel.set_commands(app.bot)
         if self.settings.webhook_url:
             await app.start()  # first: Telegram may POST as soon as the webhook is set
@@ -247,22 +233,28 @@ class TelegramHandle:
 
 
 def prepare_telegram(
-    runtime: Any,
+    conversations: Conversations,
     env: Mapping[str, str],
     *,
+    section: Mapping[str, Any] | None = None,
+    desk: CadreDesk | None = None,
     webhook_url: str | None = None,
     forward: Forwarder | None = None,
     rate_limiter: Any = "default",
     poll_timeout: int = 30,
     builder: ApplicationBuilder | None = None,
 ) -> TelegramHandle | None:
-    """Build (no network yet) the Telegram side for `runtime` (bot.app.Runtime); None
-    without TELEGRAM_BOT_TOKEN. `builder` replaces the default ApplicationBuilder (tests)."""
-    settings = TelegramSettings.from_env(env, runtime.config.telegram, webhook_url)
+    """Build (no network yet) the Telegram side; None without TELEGRAM_BOT_TOKEN.
+
+    `section` is the deployment file's `telegram:`; `desk` turns on the cadre side (card
+    buttons, /daftar, relay); `forward` delivers `Outbound` messages for other channels.
+    `builder` replaces the default ApplicationBuilder (tests)."""
+    settings = TelegramSettings.from_env(env, section, webhook_url)
     if settings is None:
         return None
     channel = TelegramChannel(
-        runtime.conversations,
+        conversations,
+        desk=desk,
         flood_limit=settings.flood_messages,
         flood_window=settings.flood_seconds,
         join_bubbles=settings.join_bubbles,
@@ -283,7 +275,7 @@ def prepare_telegram(
             secret = secrets.token_urlsafe(32)
             log.info("telegram: %s is not set; using a new random secret", ENV_WEBHOOK_SECRET)
     app = build_application(
-        runtime.conversations,
+        conversations,
         token=settings.token,
         builder=builder,
         rate_limiter=rate_limiter,
@@ -303,32 +295,16 @@ def prepare_telegram(
 
 
 async def start_telegram(
-    runtime: Any,
-    env: Mapping[str, str],
-    *,
-    webhook_url: str | None = None,
-    desk: Any = None,
-    forward: Forwarder | None = None,
-    **kwargs: Any,
+    conversations: Conversations, env: Mapping[str, str], **kwargs: Any
 ) -> TelegramHandle | None:
-    """Build and start Telegram (see the module docstring); None without a token.
-
-    `desk` (default: `runtime.escalation.desk`) turns on the cadre side: card buttons,
-    /daftar, relay.
-    `forward` delivers `Outbound` messages for other channels (WhatsApp's
-    `deliver_outbound`). Other keyword arguments go to `prepare_telegram`."""
-    handle = prepare_telegram(runtime, env, webhook_url=webhook_url, forward=forward, **kwargs)
+    """Build and start Telegram (keyword arguments as `prepare_telegram`); None without a
+    token. A failed start stops what was started and raises."""
+    handle = prepare_telegram(conversations, env, **kwargs)
     if handle is None:
         return None
-    kit = getattr(runtime, "escalation", None)
-    if desk is None and kit is not None:
-        desk = kit.desk
     try:
-        await handle.start(desk)
+        await handle.start()
     except BaseException:
         await handle.stop()
         raise
-    router = getattr(runtime, "alerts", None)
-    if hasattr(router, "attach"):
-        router.attach("telegram", handle.alert_sender)  # alerts waiting in the outbox go now
     return handle

@@ -7,8 +7,9 @@ what withdrawing consent does.
   stored (the service stores results only with consent). The session itself stays so the
   conversation can go on, and /hapus deletes it and the log too.
 
-Both run as effect handlers in the turn's one storage transaction, so the session change and
-its proof commit together or not at all.
+Both run as effect handlers in the turn's one storage transaction (`effects()`, given to
+`Conversations` by bot/app.py), so the session change and its proof commit together or not
+at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.service import Conversations, EffectContext, EffectHandler
+from bot.conversations import EffectContext, EffectHandler
+from bot.rights.counting import keep_after_withdrawal
 from flows.messages import Event
 from storage import privacy
 
@@ -32,8 +34,6 @@ async def on_consent_given(ctx: EffectContext, event: Event) -> list[Event]:
 
 
 async def on_consent_withdrawn(ctx: EffectContext, event: Event) -> list[Event]:
-    from bot.stats import keep_after_withdrawal
-
     version = str(event.data.get("version") or "")
     await privacy.record_consent_withdrawn(ctx.tx, ctx.user_key, version, ctx.now)
     await privacy.delete_results(ctx.tx, ctx.user_key)
@@ -44,17 +44,6 @@ async def on_consent_withdrawn(ctx: EffectContext, event: Event) -> list[Event]:
     return []
 
 
-def _chain(first: EffectHandler | None, second: EffectHandler) -> EffectHandler:
-    if first is None:
-        return second
-
-    async def both(ctx: EffectContext, event: Event) -> list[Event]:
-        return [*await first(ctx, event), *await second(ctx, event)]
-
-    return both
-
-
-def register_privacy(conversations: Conversations) -> None:
-    effects = conversations.effects
-    effects["consent_given"] = _chain(effects.get("consent_given"), on_consent_given)
-    effects["consent_withdrawn"] = _chain(effects.get("consent_withdrawn"), on_consent_withdrawn)
+def effects() -> dict[str, EffectHandler]:
+    """The engine events this module handles, for `Conversations(effects=...)`."""
+    return {"consent_given": on_consent_given, "consent_withdrawn": on_consent_withdrawn}

@@ -1,10 +1,11 @@
 """Counting without identity (issue 7): anonymous programme counters, written in the turn.
 
-A turn observer (`Conversations.observers`) sees every turn's events inside its storage
-transaction and increments the anonymous `stats` table (storage/stats.py): screenings by
-instrument and band, crisis detections by category and level, consent decisions, /hapus.
-Escalations, time to claim, SLA breaches and outcomes come from the cases themselves
-(storage/stats.py `live_case_stats`, then `case_stats` once retention has reduced them).
+A turn observer (`Counting.observe`, given to `Conversations` by bot/app.py) sees every
+turn's events inside its storage transaction and increments the anonymous `stats` table
+(storage/stats.py): screenings by instrument and band, crisis detections by category and
+level, consent decisions, /hapus. Escalations, time to claim, SLA breaches and outcomes
+come from the cases themselves (storage/stats.py `live_case_stats`, then `case_stats` once
+retention has reduced them).
 
 "Residents served" is counted once per resident per week and per month without storing
 who was counted: the session profile keeps only the labels of the last week and month the
@@ -14,16 +15,15 @@ A resident counted before choosing an area is moved to that area when they choos
 the same period. Deleting one's data (/hapus) deletes the labels too, so a resident who
 comes back in the same period is counted again.
 
-`register_stats(conversations)` installs this and the consent log (bot/privacy.py).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
 from typing import Any
 
-from bot.privacy import register_privacy
-from bot.service import Conversations, EffectContext
+from bot.conversations import EffectContext
 from flows.messages import Event
 from storage import stats
 from storage.retention import reduce_closed_cases
@@ -60,13 +60,11 @@ def _format(counted: list[tuple[str, str]]) -> str:
     return "|".join(f"{label}|{area}" for label, area in counted)
 
 
-class Stats:
-    def __init__(self, conversations: Conversations):
-        self.conversations = conversations
+class Counting:
+    """The anonymous counters, as a turn observer (module docstring)."""
 
-    @property
-    def tz(self):
-        return self.conversations.engine.settings.timezone
+    def __init__(self, tz: tzinfo):
+        self.tz = tz  # the deployment's: weeks and months are counted in local time
 
     async def observe(self, ctx: EffectContext, events: list[Event]) -> None:
         week, month = stats.periods_of(ctx.now, self.tz)
@@ -123,11 +121,3 @@ class Stats:
         marker = _format(counted)
         if profile.get(COUNTED) != marker:
             profile[COUNTED] = marker
-
-
-def register_stats(conversations: Conversations) -> Stats:
-    """Anonymous counters and the consent log on a `Conversations` service (bot/app.py)."""
-    register_privacy(conversations)
-    counter = Stats(conversations)
-    conversations.observers.append(counter.observe)
-    return counter

@@ -1,9 +1,10 @@
 """Escalation: an `escalate` event becomes a case and its cadre alert, in the turn's transaction.
 
-Registered on `Conversations.effects` by `install()`; everything runs inside the one storage
-transaction of the resident's turn, before any reply is returned, so the bot never tells a
-resident "a cadre is being told" without the alert being durable (transactional outbox:
-the `outbox` row is delivered by bot/dispatcher.py, which survives restarts).
+Its handlers are given to `Conversations` when bot/app.py builds it; everything runs
+inside the one storage transaction of the resident's turn, before any reply is returned,
+so the bot never tells a resident "a cadre is being told" without the alert being durable
+(transactional outbox: the `outbox` row is delivered by bot/cases/dispatcher.py, which
+survives restarts).
 
 - `escalate` (level, category, source): one open case per resident. A new case gets a short
   code ("TJ-7K3Q"), the area's route (`Config.route_for_area`, else the default route), a
@@ -19,61 +20,41 @@ the `outbox` row is delivered by bot/dispatcher.py, which survives restarts).
   only) to `escalate`/`crisis_detected`; it is Fernet-sealed before it touches the database.
 - `delete_requested`: cases are anonymised (storage.cases.forget_user), a live relay ends
   and its cadre is told.
-- As the service's `TurnHook`: before the engine, a resident in a relay with a cadre is
-  handled by bot/cadre.py; in every turn's transaction, an open case's "last replied" time
-  and the hotlines the bot showed are kept up to date.
+- As a turn observer (`observe`): in every turn's transaction, an open case's "last
+  replied" time and the hotlines the bot showed are kept up to date. (A resident in a
+  relay with a cadre is handled before the engine by bot/cases/desk.py.)
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from bot.alerts import AlertSender
+from bot.cases.desk import CadreDesk
+from bot.cases.routing import (
+    LEVELS,
+    level_or_high,
+    new_case_code,
+    queue_updates,
+    route_id_for_area,
+    sla_minutes,
+)
 from bot.config import Config
-from bot.crypto import Sealer, load_key
-from bot.service import Clock, Conversations, EffectContext, Intercept, utc_now
-from flows.messages import Event, Inbound, Reply
+from bot.conversations import EffectContext, EffectHandler
+from bot.crypto import Sealer
+from flows.messages import Event, Reply
+from flows.runtime import Engine
 from flows.session import Session
 from storage import cases
 
 log = logging.getLogger(__name__)
 
-LEVELS = ("check", "high", "urgent")
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over a phone
 WORDS_LIMIT = 2000  # characters of the resident's words kept for the cadre
 ASQ_ITEMS = 5
 SKIPPED = {"lewati", "skip"}  # profile answers that mean "not given"
-
-
-def new_case_code() -> str:
-    return "TJ-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(4))
-
-
-def sla_minutes(config: Config, level: str) -> int:
-    esc = config.escalation
-    return {"urgent": esc.urgent_minutes, "high": esc.high_minutes}.get(level, esc.check_minutes)
-
-
-def route_id_for_area(config: Config, area: str | None) -> str:
-    route = config.route_for_area(area)
-    return route.id if route else ""
-
-
-def next_route(config: Config, current: str, visited: Sequence[str]) -> str | None:
-    """The next tier of the fallback chain: the route's supervisor, else the default route."""
-    route = config.routes.get(current)
-    if route and route.supervisor and route.supervisor not in visited:
-        return route.supervisor
-    if config.default_route and config.default_route not in visited:
-        return config.default_route
-    return None
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -88,10 +69,6 @@ def _as_bool(value: Any) -> bool | None:
         if lowered in ("false", "tidak", "no", "0"):
             return False
     return None
-
-
-def _level(value: Any) -> str:
-    return value if value in LEVELS else "high"
 
 
 def items_from_session(session: Session, source: str, crisis_flow: str) -> dict[str, Any]:
@@ -112,16 +89,13 @@ def items_from_session(session: Session, source: str, crisis_flow: str) -> dict[
 
 
 class Escalations:
-    """The effect handlers for escalation and the service's turn hook."""
+    """The effect handlers for escalation, and a turn observer (module docstring)."""
 
-    def __init__(
-        self, conversations: Conversations, config: Config, sealer: Sealer, desk: Any = None
-    ):
-        self.conversations = conversations
+    def __init__(self, engine: Engine, config: Config, sealer: Sealer, desk: CadreDesk):
+        self.engine = engine
         self.config = config
         self.sealer = sealer
-        self.desk = desk  # bot.cadre.CadreDesk: the resident side of the relay
-        engine = conversations.engine
+        self.desk = desk  # the relay, ended when the resident declines contact or leaves
         self.crisis_flow = engine.content.role("crisis")
         self._hotline_texts = {
             hid: (engine.settings.hotline_texts.get(hid) or h.text, h.name)
@@ -129,13 +103,14 @@ class Escalations:
         }
         self._first_node_hotlines = self._crisis_start_hotlines()
 
-    def register(self) -> None:
-        effects = self.conversations.effects
-        effects["escalate"] = self.on_escalate
-        effects["case_update"] = self.on_case_update
-        effects["crisis_detected"] = self.on_crisis_detected
-        effects["delete_requested"] = self.on_delete
-        self.conversations.hook = self
+    def effects(self) -> dict[str, EffectHandler]:
+        """The engine events this module handles, for `Conversations(effects=...)`."""
+        return {
+            "escalate": self.on_escalate,
+            "case_update": self.on_case_update,
+            "crisis_detected": self.on_crisis_detected,
+            "delete_requested": self.on_delete,
+        }
 
     def _area(self, profile: dict[str, Any]) -> str | None:
         """The resident's area if it is one of the deployment's (not "lewati", not stale)."""
@@ -150,7 +125,7 @@ class Escalations:
     # ------------------------------------------------------------------ what the bot said
     def _crisis_start_hotlines(self) -> list[str]:
         """Hotlines the crisis flow's first node always shows (the linter requires some)."""
-        content = self.conversations.engine.content
+        content = self.engine.content
         flow = content.flows.get(self.crisis_flow)
         node = flow.nodes.get(flow.start) if flow else None
         names: list[str] = []
@@ -182,7 +157,7 @@ class Escalations:
     # ------------------------------------------------------------------ effects
     async def on_escalate(self, ctx: EffectContext, event: Event) -> list[Event]:
         data = event.data
-        level = _level(data.get("level"))
+        level = level_or_high(data.get("level"))
         category = str(data.get("category") or "suicide")
         source = str(data.get("source") or "flow")
         profile = ctx.session.profile
@@ -198,7 +173,7 @@ class Escalations:
             "area": self._area(profile) or case.area,
             "updated_at": ctx.now,
         }
-        if LEVELS.index(level) <= LEVELS.index(_level(case.level)):
+        if LEVELS.index(level) <= LEVELS.index(level_or_high(case.level)):
             await cases.update_case(ctx.tx, case.id, **changes)
             await cases.add_event(
                 ctx.tx,
@@ -343,10 +318,9 @@ class Escalations:
         elif contact is False:
             changes.update(contact_ok=False, contact_enc=None)
             notes.append("contact_ok=no")
-            if self.desk is not None:
-                ctx.outbound.extend(
-                    await self.desk.end_relays_of_case(ctx.tx, case, ctx.now, "resident_declined")
-                )
+            ctx.outbound.extend(
+                await self.desk.end_relays_of_case(ctx.tx, case, ctx.now, "resident_declined")
+            )
         share = _as_bool(data.get("share_words")) if "share_words" in data else None
         if share is True:
             changes["share_words"] = True
@@ -383,88 +357,17 @@ class Escalations:
         relays = await cases.forget_user(ctx.tx, ctx.user_key, ctx.now)
         for relay in relays:
             code = case.code if case and case.id == relay.case_id else ""
-            if self.desk is not None:
-                ctx.outbound.extend(
-                    self.desk.tell_cadre_relay_over(relay, code, "resident_deleted")
-                )
+            ctx.outbound.extend(self.desk.tell_cadre_relay_over(relay, code, "resident_deleted"))
         if case is not None:  # the card says the resident can no longer be reached
             await queue_updates(ctx.tx, case.id, case.code, ctx.now)
         return []
 
-    # ------------------------------------------------------------------ TurnHook
-    async def before_engine(
-        self, channel: str, platform_user_id: str, key: str, inbound: Inbound, now: datetime
-    ) -> Intercept | None:
-        if self.desk is None:
-            return None
-        return await self.desk.resident_turn(channel, platform_user_id, key, inbound, now)
-
-    async def in_transaction(self, ctx: EffectContext) -> None:
+    # ------------------------------------------------------------------ every turn
+    async def observe(self, ctx: EffectContext, events: list[Event]) -> None:
+        """In every turn's transaction: the open case's "last replied" and hotlines shown."""
         await cases.touch_last_reply(ctx.tx, ctx.user_key, ctx.now)
         said = self.hotlines_in(ctx.replies)
         if said:
             case = await cases.open_case_for(ctx.tx, ctx.user_key)
             if case is not None and set(said) - set(case.bot_said):
                 await cases.update_case(ctx.tx, case.id, bot_said=self._merge(case.bot_said, said))
-
-
-async def queue_updates(tx: Any, case_id: int, code: str, now: datetime) -> None:
-    """Edit the alert cards already posted for this case (one pending update per route)."""
-    pending = {
-        r.route
-        for r in await cases.outbox_rows(tx, case_id)
-        if r.kind == "update" and r.state == "pending"
-    }
-    for route in await cases.routes_alerted(tx, case_id):
-        if route not in pending:
-            await cases.enqueue(tx, case_id, code, route, "update", "change", now)
-
-
-@dataclass
-class EscalationKit:
-    """What `install` wires: give `desk` to the channels, run `dispatcher` in the background."""
-
-    escalations: Escalations
-    desk: Any  # bot.cadre.CadreDesk
-    dispatcher: Any  # bot.dispatcher.Dispatcher
-    sealer: Sealer
-
-
-def install(
-    conversations: Conversations,
-    config: Config,
-    *,
-    sender: AlertSender,
-    db_path: Path | str | None,
-    clock: Clock = utc_now,
-    sealer: Sealer | None = None,
-) -> EscalationKit:
-    """Register escalation on a `Conversations` service and build its dispatcher and desk.
-
-    Call once at start-up, for every deployment (without it `escalate` events write no
-    alert): `kit = install(runtime.conversations, runtime.config, sender=...,
-    db_path=runtime.db_path)`, then run `kit.dispatcher.run_forever()` as a task.
-    """
-    from bot.cadre import CadreDesk
-    from bot.dispatcher import Dispatcher
-
-    sealer = sealer or Sealer(load_key(db_path))
-    store = conversations.store
-    desk = CadreDesk(
-        store,
-        config,
-        conversations.secret,
-        sealer,
-        clock=clock,
-        detector=lambda: conversations.engine.detector,
-        commands=lambda: conversations.engine.commands,
-    )
-    escalations = Escalations(conversations, config, sealer, desk)
-    escalations.register()
-    dispatcher = Dispatcher(store, sender, config, sealer, clock=clock)
-    if not config.default_route:
-        log.warning(
-            "no default_route in the deployment config: cases from residents without an "
-            "area route go to '(no route)'; set default_route (README: Escalation)"
-        )
-    return EscalationKit(escalations, desk, dispatcher, sealer)

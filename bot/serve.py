@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.app import ContentWatcher, Runtime, build_runtime
+from bot.app import Runtime, build_runtime, build_whatsapp, start_telegram
 from bot.config import Config
+from bot.live_content import ContentWatcher
+from bot.web import create_web_app, serve
 from storage.retention import run_retention_schedule
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,6 @@ async def run(config: Config, env: Mapping[str, str], options: RunOptions,
         web_parts = await _start_channels(running, env, options)
         _start_background(running, stop)
         if web_parts is not None:
-            from bot.web import create_web_app, serve
-
             app = create_web_app(**web_parts)
             log.info("web app (webhooks, /healthz) listening on %s:%d", options.host,
                      options.port)
@@ -76,28 +76,18 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
     """Start Telegram and WhatsApp; returns the web app's parts (None: no channel runs)."""
     runtime = running.runtime
     web: dict[str, Any] = {}
-    from bot.whatsapp.channel import build_whatsapp
-
-    # Each channel registers its alert sender and cadre commands on the runtime itself.
     whatsapp = build_whatsapp(runtime, env)
     if whatsapp is not None:
         running.closers.append(whatsapp.aclose)
-        web["whatsapp"] = whatsapp
+        web["whatsapp"] = whatsapp.channel
         log.info("WhatsApp channel configured (webhook at /whatsapp/webhook)")
-    if env.get("TELEGRAM_BOT_TOKEN"):
-        from bot.telegram.runner import start_telegram
-
-        telegram = await start_telegram(
-            runtime, env, webhook_url=options.webhook_url,
-            forward=whatsapp.deliver_outbound if whatsapp is not None else None)
-        if telegram is not None:
-            running.closers.append(telegram.stop)
-            if whatsapp is not None:  # a relay between a Telegram cadre and a WhatsApp resident
-                whatsapp.forward = telegram.deliver_outbound
-            web["health"] = telegram.health
-            if telegram.webhook_route is not None:
-                web["telegram_webhook"] = telegram.webhook_route
-            log.info("Telegram channel started (%s)", telegram.mode)
+    telegram = await start_telegram(runtime, env, webhook_url=options.webhook_url)
+    if telegram is not None:
+        running.closers.append(telegram.stop)
+        web["health"] = telegram.health
+        if telegram.webhook_route is not None:
+            web["telegram_webhook"] = telegram.webhook_route
+        log.info("Telegram channel started (%s)", telegram.mode)
     return web or None  # the web app serves the webhooks and /healthz
 
 

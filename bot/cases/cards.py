@@ -1,43 +1,24 @@
-"""Cadre alerts: the handoff packet (no identity), how it reads, and who delivers it.
+"""The case card: the handoff packet a cadre receives (never with identity), and its text.
 
-The dispatcher (bot/dispatcher.py) builds an `Alert` from the case at send time and hands
-it to an `AlertSender` for the case's route. Channels implement the protocol:
-
-```python
-class AlertSender(Protocol):
-    async def send_alert(self, route: Route, alert: Alert) -> str: ...
-    async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None: ...
-```
-
-- `send_alert` posts a new message to the route (its Telegram group `route.telegram_chat_id`
-  or its WhatsApp numbers) and returns an `external_ref` the sender can later find it by
-  (e.g. "chat_id:message_id"). `alert.kind` is "alert" (the case card: put the buttons
-  Ambil / Catatan / Selesai / Hubungi under it, with callback data carrying `alert.case`)
-  or "words" (the resident's own words, sent once as a reply to the card `alert.reply_to`
-  when known; no buttons). Render with `render_alert(alert)` or your own layout.
-- `update_alert` edits that message in place after a change (claimed, note, level,
-  resolved, fallback step). Edits must be idempotent; a vanished message is not an error.
-- Idempotency: `alert.idempotency_key` is the same on every attempt of one outbox row. A
-  retry follows an unknown outcome (timeout, crash after sending); if the platform lets
-  you (a dedupe table of yours, a message tag), use the key to avoid a second post. Raise
-  any exception to mean "not delivered, retry later" (the dispatcher backs off); return
-  normally only once the platform accepted the message.
-- Never log `alert.words`.
+`build_alert` reads the case as it is now (so a card sent late, or edited after a change,
+says what is true at that moment); `render_alert` writes it in Indonesian for cadres.
+Senders (bot/cases/senders.py and the channels' card senders) decide where it goes.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Protocol
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from bot.config import TIMEZONE_LABELS, Route
+from bot.cases.routing import route_of
+from bot.config import TIMEZONE_LABELS, Config
+from storage import cases
 
-log = logging.getLogger(__name__)
-
+DEFAULT_TZ = ZoneInfo("Asia/Jakarta")
 LEVEL_LABELS = {"check": "CEK", "high": "TINGGI", "urgent": "DARURAT"}
 LEVEL_ICONS = {"check": "🟡", "high": "🟠", "urgent": "🔴"}
 CATEGORY_LABELS = {
@@ -63,7 +44,6 @@ OUTCOME_LABELS = {
     "no_response": "tidak ada tanggapan",
     "false_alarm": "bukan keadaan krisis",
 }
-NO_ROUTE = Route(id="", name="(rute kader belum diatur)")
 
 
 @dataclass(frozen=True)
@@ -103,20 +83,12 @@ class Alert:
     timezone: tzinfo | None = None  # for rendering times
 
 
-class AlertSender(Protocol):
-    async def send_alert(self, route: Route, alert: Alert) -> str: ...
-
-    async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None: ...
-
-
 def format_time(moment: datetime | None, tz: tzinfo | None) -> str:
     """Cadre-facing time, e.g. "22 Nov 2026 14.05 WIB" (Babel, locale id)."""
     if moment is None:
         return "—"
     if tz is None:
-        from zoneinfo import ZoneInfo
-
-        tz = ZoneInfo("Asia/Jakarta")
+        tz = DEFAULT_TZ
     text = format_datetime(moment, "d MMM y HH.mm", tzinfo=tz, locale="id")
     label = TIMEZONE_LABELS.get(getattr(tz, "key", ""), getattr(tz, "key", ""))
     return f"{text} {label}".strip()
@@ -211,92 +183,53 @@ def render_alert(alert: Alert) -> str:
     return "\n".join(lines)
 
 
-class ConsoleAlertSender:
-    """Collects rendered alerts as notes (for `temanjiwa chat`; `drain()` hands them out)."""
-
-    def __init__(self) -> None:
-        self._notes: list[str] = []
-        self._count = 0
-
-    async def send_alert(self, route: Route, alert: Alert) -> str:
-        self._count += 1
-        self._notes.append(f"→ {route.name or '(rute)'}\n{render_alert(alert)}")
-        return f"console:{self._count}"
-
-    async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None:
-        self._notes.append(f"↻ {route.name or '(rute)'} ({external_ref})\n{render_alert(alert)}")
-
-    def drain(self) -> list[str]:
-        notes, self._notes = self._notes, []
-        return notes
-
-
-class LogAlertSender:
-    """Writes alerts to the log (a stand-in until a channel sender is configured).
-
-    Words are never logged: only the fact that they were sent.
-    """
-
-    def __init__(self, logger: logging.Logger | None = None):
-        self.log = logger or log
-        self._count = 0
-
-    async def send_alert(self, route: Route, alert: Alert) -> str:
-        self._count += 1
-        shown = (
-            replace(alert, words="(kata-kata warga disembunyikan di log)")
-            if alert.kind == "words"
-            else alert
-        )
-        self.log.warning(
-            "CADRE ALERT to %s [%s]\n%s",
-            route.id or "(no route)",
-            alert.idempotency_key,
-            render_alert(shown),
-        )
-        return f"log:{self._count}"
-
-    async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None:
-        self.log.info("cadre alert %s updated on %s: status %s", alert.case, route.id, alert.status)
-
-
-class ChannelNotReady(Exception):
-    """The route's channel is not running (yet): the outbox keeps the alert and retries."""
-
-
-class RoutingAlertSender:
-    """Sends each alert through the channel its route names (Telegram group, WhatsApp numbers).
-
-    Channels attach their sender when they start; until then a send raises, so the alert
-    stays in the outbox. A route with neither goes to the log (and `temanjiwa cases`).
-    """
-
-    def __init__(self, fallback: AlertSender | None = None) -> None:
-        self.senders: dict[str, AlertSender] = {}
-        self.fallback = fallback or LogAlertSender()
-
-    def attach(self, kind: str, sender: AlertSender) -> None:
-        self.senders[kind] = sender
-
-    def _sender(self, route: Route) -> tuple[str, AlertSender]:
-        if route.telegram_chat_id is not None:
-            kind = "telegram"
-        elif route.whatsapp_numbers:
-            kind = "whatsapp"
-        else:
-            return "log", self.fallback
-        sender = self.senders.get(kind)
-        if sender is None:
-            raise ChannelNotReady(f"{kind} is not running; alert for route {route.id} waits")
-        return kind, sender
-
-    async def send_alert(self, route: Route, alert: Alert) -> str:
-        kind, sender = self._sender(route)
-        return f"{kind}|{await sender.send_alert(route, alert)}"
-
-    async def update_alert(self, route: Route, external_ref: str, alert: Alert) -> None:
-        kind, _sep, ref = external_ref.partition("|")
-        sender = self.fallback if kind == "log" else self.senders.get(kind)
-        if sender is None:
-            raise ChannelNotReady(f"{kind} is not running; update for route {route.id} waits")
-        await sender.update_alert(route, ref, alert)
+async def build_alert(
+    conn: Any,
+    config: Config,
+    case: cases.CaseRow,
+    *,
+    kind: str = "alert",
+    reason: str = "change",
+    words: str | None = None,
+    idempotency_key: str = "",
+    attempt: int = 1,
+    reply_to: str | None = None,
+) -> Alert:
+    """The handoff packet for `case` as it is now (never with identity)."""
+    chain = [route_of(config, r).name for r in await cases.routes_alerted(conn, case.id)]
+    relay = await cases.relay_for_case(conn, case.id)
+    notes = await cases.events_of(conn, case.id, ("note",))
+    area = next((a.label for a in config.areas if a.id == case.area), case.area)
+    return Alert(
+        case=case.code,
+        level=case.level,
+        category=case.category,
+        source=case.source,
+        kind=kind,
+        reason=reason,
+        status=case.status,
+        items=dict(case.items),
+        age_group=case.age_group,
+        area=area,
+        pregnant=case.pregnant,
+        contact_ok=case.contact_ok,
+        share_words=case.share_words,
+        words_state=case.words_state,
+        safe_now=case.safe_now,
+        with_someone=case.with_someone,
+        bot_said=tuple(case.bot_said),
+        created_at=case.created_at,
+        last_reply_at=case.last_reply_at,
+        claimed_name=case.claimed_name,
+        claimed_at=case.claimed_at,
+        outcome=case.outcome,
+        route_chain=tuple(chain),
+        relay=relay.state if relay else None,
+        last_note=(notes[-1].detail[:200] or None) if notes else None,
+        resident_left=case.user_key is None and case.is_open,
+        words=words,
+        idempotency_key=idempotency_key,
+        attempt=attempt,
+        reply_to=reply_to,
+        timezone=config.tz,
+    )

@@ -28,18 +28,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.alerts import OUTCOME_LABELS, format_time, render_alert
-from bot.config import Config
+from bot.cases.cards import OUTCOME_LABELS, build_alert, format_time, render_alert
+from bot.cases.routing import new_invite_code, queue_updates
+from bot.config import Config, normalise_number
+from bot.conversations import Clock, Intercept, Outbound, Turn, utc_now
 from bot.crypto import Sealer
-from bot.escalation import CODE_ALPHABET, queue_updates
-from bot.service import Clock, Intercept, Outbound, Turn, utc_now
 from flows.messages import Choice, Event, Inbound, Reply
+from flows.runtime import CRISIS_SCAN_LIMIT, Engine
 from flows.text import normalise_answer
 from storage import cases
 from storage.base import Store
@@ -133,15 +132,22 @@ class ActionResult:
 
 
 @dataclass(frozen=True)
+class Unreachable:
+    """A resident with an open case can no longer be reached (they blocked the bot)."""
+
+    case: str
+    notices: tuple[Outbound, ...]  # for the cadre of a relay that ended
+    card_refs: tuple[str, ...]  # external refs of the case's posted cards
+
+
+REACHABILITY = ("resident_unreachable", "resident_reachable")
+
+
+@dataclass(frozen=True)
 class _Actor:
     key: str
     name: str
     operator: bool
-
-
-def _normalise_number(number: str) -> str:
-    digits = "".join(ch for ch in str(number) if ch.isdigit())
-    return "62" + digits[1:] if digits.startswith("0") else digits
 
 
 class CadreDesk:
@@ -153,16 +159,14 @@ class CadreDesk:
         sealer: Sealer,
         *,
         clock: Clock = utc_now,
-        detector: Callable[[], Any] = lambda: None,
-        commands: Callable[[], dict[str, str]] = dict,
+        engine: Engine | None = None,
     ):
         self.store = store
         self.config = config
         self.secret = secret
         self.sealer = sealer
         self.clock = clock
-        self._detector = detector
-        self._commands = commands
+        self.engine = engine  # its crisis detector and commands, for relay text (live content)
 
     # ------------------------------------------------------------------ identity
     def actor_key(self, actor: CadreIdentity) -> str:
@@ -191,8 +195,8 @@ class CadreDesk:
                 and str(actor.chat_id) == str(route.telegram_chat_id)
             ):
                 return _Actor(key, actor.name or "kader", False)
-            if actor.channel == "whatsapp" and _normalise_number(actor.user_id) in {
-                _normalise_number(n) for n in route.whatsapp_numbers
+            if actor.channel == "whatsapp" and normalise_number(actor.user_id) in {
+                normalise_number(n) for n in route.whatsapp_numbers
             }:
                 return _Actor(key, actor.name or "kader", False)
         cadre = await cases.cadre_by_key(tx, key)
@@ -483,8 +487,7 @@ class CadreDesk:
         self, channel: str, platform_user_id: str, key: str, inbound: Inbound, now: datetime
     ) -> Intercept | None:
         """Called by `Conversations` before the engine, for every resident message."""
-        reader = getattr(self.store, "reader", None)
-        relay = await cases.relay_for_user(reader, key) if reader is not None else None
+        relay = await cases.relay_for_user(self.store.reader, key)
         if relay is None:
             if inbound.choice is not None and inbound.node == RELAY_NODE:
                 return Intercept(Turn([Reply(STALE_REQUEST)], [], key))
@@ -499,8 +502,8 @@ class CadreDesk:
         if not text.strip():
             return None
         code = await self._code(relay.case_id)
-        detector = self._detector()
-        if detector is not None and detector.detect(text[:10_000]) is not None:
+        detector = self.engine.detector if self.engine is not None else None
+        if detector is not None and detector.detect(text[:CRISIS_SCAN_LIMIT]) is not None:
             # Crisis signs: the engine runs the crisis flow (hotlines, escalate), and the
             # cadre sees the message flagged.
             return Intercept(None, self._to_cadre(relay, TO_CADRE_CRISIS, code, text))
@@ -587,7 +590,7 @@ class CadreDesk:
         return [Outbound(address["channel"], address["id"], body)]
 
     def _command(self, text: str) -> str | None:
-        commands = self._commands()
+        commands = self.engine.commands if self.engine is not None else {}
         words = text.strip().split(maxsplit=1)
         first = words[0].lower().split("@", 1)[0] if words else ""
         return commands.get(normalise_answer(text)) or (
@@ -595,9 +598,44 @@ class CadreDesk:
         )
 
     async def _code(self, case_id: int) -> str:
-        reader = getattr(self.store, "reader", None)
-        case = await cases.case_by_id(reader, case_id) if reader is not None else None
+        case = await cases.case_by_id(self.store.reader, case_id)
         return case.code if case else "TJ-?"
+
+    async def cadres_with_relays(self) -> set[str]:
+        """Actor keys of cadres who run a relay now (a channel checks its cadres' texts)."""
+        return await cases.relay_cadre_keys(self.store.reader)
+
+    # ------------------------------------------------------------------ reachability
+    async def resident_unreachable(self, user_key: str, why: str) -> Unreachable | None:
+        """The resident blocked the bot: record it on their open case (once), end its relay
+        and update the card. None when there is no open case or it is already recorded."""
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            case = await cases.open_case_for(tx, user_key)
+            if case is None:
+                return None
+            marks = await cases.events_of(tx, case.id, REACHABILITY)
+            if marks and marks[-1].kind == "resident_unreachable":
+                return None
+            await cases.add_event(tx, case.id, user_key, now, "resident_unreachable", why)
+            ended = await self.end_relays_of_case(tx, case, now, "resident_unreachable")
+            await queue_updates(tx, case.id, case.code, now)
+            refs = [r.external_ref for r in await cases.sent_alerts(tx, case.id) if r.external_ref]
+        log.info("case %s: the resident blocked the bot", case.code)
+        return Unreachable(case.code, tuple(ended), tuple(refs))
+
+    async def resident_reachable(self, user_key: str, why: str) -> None:
+        """The resident unblocked the bot (or wrote again): the open case says so."""
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            case = await cases.open_case_for(tx, user_key)
+            if case is None:
+                return
+            marks = await cases.events_of(tx, case.id, REACHABILITY)
+            if not marks or marks[-1].kind != "resident_unreachable":
+                return
+            await cases.add_event(tx, case.id, user_key, now, "resident_reachable", why)
+            await queue_updates(tx, case.id, case.code, now)
 
     # ------------------------------------------------------------------ cadre accounts
     def _invite_hash(self, code: str) -> str:
@@ -610,8 +648,7 @@ class CadreDesk:
         """A one-time code a cadre sends to the bot (e.g. "/daftar K7QM-X2PA-9RHT")."""
         if route is not None and route not in self.config.routes:
             raise ValueError(f"'{route}' is not one of the routes in the config")
-        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
-        code = "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+        code = new_invite_code()
         now = self.clock()
         async with self.store.transaction() as tx:
             await cases.insert_invite(
@@ -664,8 +701,6 @@ class CadreDesk:
 
     async def show(self, case_code: str) -> str | None:
         """The case card and its event log, for operators (no words, no addresses)."""
-        from bot.dispatcher import build_alert
-
         async with self.store.transaction() as tx:
             case = await cases.case_by_code(tx, case_code)
             if case is None:

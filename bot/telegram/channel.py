@@ -1,5 +1,5 @@
 """The Telegram channel: every update takes one ordered, de-duplicated path to the engine
-(residents) or to bot/telegram/cadres.py (cadres).
+(residents) or to bot/telegram/cadre_chat.py (cadres).
 
 * One entry point (`TelegramChannel.on_update`, a `TypeHandler`). The update's chat is
   locked before anything else is awaited, so with `concurrent_updates(n)` one chat is still
@@ -7,14 +7,12 @@
   interleave) while different chats run in parallel.
 * Duplicates: Telegram delivers at least once (a restart before the offset was confirmed,
   a webhook retry). Every update_id is checked in memory (this process) and against the
-  ids the database recorded in the last 48 hours (loaded once); a repeat is dropped. With
-  the SQLite store the id is recorded *inside the resident's turn transaction* (a turn
-  observer), so "answered" and "recorded" commit together: a crash can neither lose the
-  update nor answer it twice, and it costs one INSERT instead of a transaction. Updates
-  without a turn (cadre actions, notices) are recorded with
-  `store.first_delivery("telegram", update_id)`; another store uses `first_delivery`
-  before handling.
-* Private chats are residents unless bot/telegram/cadres.py claims the update (case
+  ids the database recorded in the last 48 hours (loaded once); a repeat is dropped. The
+  id is recorded *inside the resident's turn transaction* (`Conversations.handle(...,
+  delivery_id=)`), so "answered" and "recorded" commit together: a crash can neither lose
+  the update nor answer it twice, and it costs one INSERT instead of a transaction.
+  Updates without a turn (cadre actions, notices) are recorded on their own.
+* Private chats are residents unless bot/telegram/cadre_chat.py claims the update (case
   buttons, /daftar, case commands, a reply to a note prompt, a cadre's relay text). Group
   chats only ever reach the cadre handlers (or nothing, without a cadre desk).
 * Text (commands included: the engine reads /start, /menu, /bantuan, /hapus, /stop and
@@ -36,7 +34,7 @@
   A network error before Telegram answered is retried with back-off; a timeout is not (the
   message may have arrived: no duplicates); 429 waits `retry_after`; a refused format
   falls back to plain text; 403 (resident blocked the bot) ends the turn and marks the
-  resident unreachable (an open case says so to its cadre, see cadres.py).
+  resident unreachable (an open case says so to its cadre, see cadre_chat.py).
 * `Outbound` messages (relay, notices to cadres) for Telegram are sent here; others go to
   `forward` (e.g. the WhatsApp channel's `deliver_outbound`).
 * Nothing a resident wrote, and no Telegram user id, is logged.
@@ -51,8 +49,6 @@ import logging
 import warnings
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from telegram import (
@@ -76,11 +72,13 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.service import FALLBACK_ERROR, Conversations, EffectContext, Outbound, Turn
+from bot.cases.desk import CadreDesk
+from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn
 from flows.messages import Choice, Inbound, Reply
 from flows.runtime import CRISIS_SCAN_LIMIT
-from storage import deliveries
 
+from .cadre_chat import TelegramCadres
+from .calls import CHANNEL, answer_query
 from .parse import inbound_from_message
 from .render import (
     CallbackCodec,
@@ -92,8 +90,6 @@ from .render import (
 )
 
 log = logging.getLogger(__name__)
-
-CHANNEL = "telegram"
 
 #: Shown in the chat's "/" menu (private chats). The engine understands each as text.
 COMMANDS = (
@@ -117,8 +113,8 @@ EDITED_NOTE_EVERY = 600.0  # seconds: the note about edits, at most once per cha
 FLOOD_LIMIT = 8  # messages ...
 FLOOD_WINDOW = 10.0  # ... within this many seconds from one chat
 RECENT_IDS = dtm.timedelta(hours=48)  # recorded update ids loaded at start (Telegram: 24 h)
-TurnHook = Callable[[Turn], Awaitable[None]]
-Forwarder = Callable[[Outbound], Awaitable[None]]
+TurnCallback = Callable[[Turn], Awaitable[None]]  # sees every resident turn (tests, metrics)
+Forwarder = Callable[[Outbound], Awaitable[Any]]
 SendStatus = Literal["sent", "blocked", "failed"]
 
 
@@ -191,17 +187,6 @@ class FloodGuard:
         self._warned = {c: w for c, w in self._warned.items() if w > horizon}
 
 
-@dataclass
-class _Delivery:
-    """The update being handled in this task, for the turn observer that records it."""
-
-    update_id: int
-    recorded: bool = False
-
-
-_CURRENT: ContextVar[_Delivery | None] = ContextVar("telegram_update", default=None)
-
-
 class _Blocked(Exception):
     """The recipient blocked the bot (403): stop sending to them."""
 
@@ -213,17 +198,19 @@ def _seconds(moment: dtm.datetime | None) -> float:
 class TelegramChannel:
     """The bot's Telegram side; `register(app)` adds its one handler and error handler.
 
-    `cadres` (bot/telegram/cadres.py `TelegramCadres`, set by its `attach`) gets cadre
-    updates and hears about residents who blocked the bot."""
+    With a `desk`, cadre updates go to bot/telegram/cadre_chat.py's `TelegramCadres`, which
+    also hears about residents who blocked the bot. `forward` delivers `Outbound` messages
+    meant for another channel (bot/app.py gives the `OutboundRouter`'s)."""
 
     def __init__(
         self,
         conversations: Conversations,
         *,
+        desk: CadreDesk | None = None,
         codec: CallbackCodec | None = None,
         send_attempts: int = 4,
         retry_base_delay: float = 0.5,
-        on_turn: TurnHook | None = None,
+        on_turn: TurnCallback | None = None,
         dedupe_capacity: int = 100_000,
         durable_dedupe: bool = True,
         flood_limit: int = FLOOD_LIMIT,
@@ -232,27 +219,22 @@ class TelegramChannel:
         forward: Forwarder | None = None,
     ) -> None:
         self.conversations = conversations
-        self.store = conversations.store
         self.codec = codec or CallbackCodec()
         self.send_attempts = send_attempts
         self.retry_base_delay = retry_base_delay
         self.on_turn = on_turn  # e.g. a test or a metrics hook reading turn.events
         self.durable_dedupe = durable_dedupe
         self.join_bubbles = join_bubbles
-        self.forward = forward  # Outbound for other channels (WhatsApp), set by the runner
-        self.cadres: Any = None
+        self.forward = forward  # Outbound for other channels (WhatsApp)
         self.flood = FloodGuard(flood_limit, flood_window)
         self.stats: Counter[str] = Counter()
+        self.cadres = TelegramCadres(desk, self) if desk is not None else None
         self._locks = _ChatLocks()
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._dedupe_capacity = dedupe_capacity
         self._edit_noted: dict[int, float] = {}
         self._unreachable: set[int] = set()
         self._recent: set[str] | None = None  # ids recorded before this process started
-        # SQLite store: record update ids inside the turn transaction (module docstring).
-        self._in_turn = durable_dedupe and hasattr(type(self.store), "reader")
-        if self._in_turn:
-            conversations.observers.append(self._record_in_turn)
 
     # ------------------------------------------------------------------ wiring
 
@@ -270,6 +252,9 @@ class TelegramChannel:
             log.warning("could not set the command menu: %s", type(exc).__name__)
             return False
 
+    def key_for(self, platform_user_id: str) -> str:
+        return self.conversations.key_for(CHANNEL, platform_user_id)
+
     def metrics(self) -> dict[str, Any]:
         """Counters for /healthz (numbers only)."""
         return {**dict(sorted(self.stats.items())), "unreachable_now": len(self._unreachable)}
@@ -281,40 +266,38 @@ class TelegramChannel:
         if chat is None:
             return
         await self._locks.acquire(chat.id)  # the first await: keeps arrival order per chat
-        token = None
         try:
             if await self._first_time(update.update_id):
-                delivery = _Delivery(update.update_id)
-                token = _CURRENT.set(delivery)
-                await self._route(update, context.bot)
-                if self._in_turn and not delivery.recorded:  # no turn recorded it
-                    await self._record_alone(update.update_id)
+                delivery = str(update.update_id) if self.durable_dedupe else None
+                took = await self._route(update, context.bot, delivery)
+                if delivery is not None and not took:  # no turn recorded it
+                    await self.conversations.record_delivery(CHANNEL, delivery)
         finally:
-            if token is not None:
-                _CURRENT.reset(token)
             self._locks.release(chat.id)
 
-    async def _route(self, update: Update, bot: Any) -> None:
+    async def _route(self, update: Update, bot: Any, delivery: str | None) -> bool:
+        """Handle one update; True when a resident's turn took (and recorded) its id."""
         chat = update.effective_chat
         assert chat is not None
         if update.my_chat_member is not None:
-            await self._on_membership(update)
-            return
+            await self._on_membership(update, bot)
+            return False
         private = chat.type == ChatType.PRIVATE
         if self.cadres is not None and await self.cadres.handle(update, bot, private):
-            return
+            return False
         query = update.callback_query
         if not private:
             if query is not None:
-                await self.answer_query(query, None)
-            return
+                await answer_query(query, None)
+            return False
         user = update.effective_user
         if query is not None:
-            await self._on_callback(update, bot)
-        elif update.message is not None and user is not None:
-            await self._on_message(update.message, user, bot)
-        elif update.edited_message is not None and user is not None:
-            await self._on_edited(update.edited_message, user, bot)
+            return await self._on_callback(update, bot, delivery)
+        if update.message is not None and user is not None:
+            return await self._on_message(update.message, user, bot, delivery)
+        if update.edited_message is not None and user is not None:
+            return await self._on_edited(update.edited_message, user, bot, delivery)
+        return False
 
     async def _first_time(self, update_id: int) -> bool:
         """False for an update seen before (in memory, then in the database)."""
@@ -322,18 +305,9 @@ class TelegramChannel:
             return False
         if not self.durable_dedupe:
             return True
-        if self._in_turn:
-            if self._recent is None:
-                await self.load_recent()
-            first = str(update_id) not in (self._recent or ())
-        else:
-            try:
-                first = await self.store.first_delivery(
-                    CHANNEL, str(update_id), self.conversations.clock()
-                )
-            except Exception:  # a database hiccup must not drop a resident's message
-                log.exception("could not record a Telegram update id; handling it anyway")
-                return True
+        if self._recent is None:
+            await self.load_recent()
+        first = str(update_id) not in (self._recent or ())
         if not first:
             self.stats["duplicate_updates"] += 1
             self.stats["duplicate_updates_durable"] += 1
@@ -343,24 +317,10 @@ class TelegramChannel:
         """Load the update ids recorded in the last 48 hours (once, at start)."""
         since = self.conversations.clock() - RECENT_IDS
         try:
-            self._recent = await deliveries.seen_since(self.store.reader, CHANNEL, since)
+            self._recent = await self.conversations.recent_deliveries(CHANNEL, since)
         except Exception:
             log.exception("could not load recorded Telegram update ids")
             self._recent = set()
-
-    async def _record_in_turn(self, ctx: EffectContext, events: Sequence[Any]) -> None:
-        """Turn observer: record the update being handled, in the turn's transaction."""
-        delivery = _CURRENT.get()
-        if delivery is None or delivery.recorded:
-            return
-        await deliveries.record(ctx.tx, CHANNEL, str(delivery.update_id), ctx.now)
-        delivery.recorded = True
-
-    async def _record_alone(self, update_id: int) -> None:
-        try:
-            await self.store.first_delivery(CHANNEL, str(update_id), self.conversations.clock())
-        except Exception:
-            log.exception("could not record a Telegram update id")
 
     def _duplicate(self, update_id: int) -> bool:
         if update_id in self._seen:
@@ -373,29 +333,34 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ residents
 
-    async def _on_message(self, message: Message, user: User, bot: Any) -> None:
+    async def _on_message(
+        self, message: Message, user: User, bot: Any, delivery: str | None
+    ) -> bool:
         inbound = inbound_from_message(message)
         self.stats["text" if inbound.text is not None else "media"] += 1
         if self._flooded(message.chat_id, _seconds(message.date), inbound.text):
             await self._slow_down(bot, message.chat_id, _seconds(message.date))
-            return
+            return False
         if user.id in self._unreachable:  # writing again: they unblocked the bot
             await self.mark_reachable(user.id)
-        turn = await self._handle(user.id, inbound)
+        turn = await self._handle(user.id, inbound, delivery)
         await self._send_turn(bot, message.chat_id, turn)
+        return True
 
-    async def _on_edited(self, message: Message, user: User, bot: Any) -> None:
+    async def _on_edited(
+        self, message: Message, user: User, bot: Any, delivery: str | None
+    ) -> bool:
         inbound = inbound_from_message(message)
         at = _seconds(message.edit_date or message.date)
         if self._flooded(message.chat_id, at, inbound.text):
             await self._slow_down(bot, message.chat_id, at)
-            return
+            return False
         if inbound.text and self._crisis(inbound.text):
             # Crisis words added in an edit are answered like a new message.
             self.stats["edited_crisis"] += 1
-            turn = await self._handle(user.id, inbound)
+            turn = await self._handle(user.id, inbound, delivery)
             await self._send_turn(bot, message.chat_id, turn)
-            return
+            return True
         # Re-running an edited answer would move the conversation twice.
         self.stats["edited_ignored"] += 1
         last = self._edit_noted.get(message.chat_id)
@@ -404,31 +369,33 @@ class TelegramChannel:
                 self._edit_noted.clear()
             self._edit_noted[message.chat_id] = at
             await self._notice(bot, message.chat_id, EDITED_NOTE)
+        return False
 
-    async def _on_callback(self, update: Update, bot: Any) -> None:
+    async def _on_callback(self, update: Update, bot: Any, delivery: str | None) -> bool:
         query, user = update.callback_query, update.effective_user
         assert query is not None
         answered = False
         try:
             message = query.message
             if user is None or message is None or query.data is None:
-                return
+                return False
             self.stats["press"] += 1
             node, choice = self.codec.decode(query.data)
             inbound = Inbound(choice=choice or "", node=node)
-            turn = await self._handle(user.id, inbound)
+            turn = await self._handle(user.id, inbound, delivery)
             stale = self._is_stale(turn)
             if stale:
                 self.stats["press_stale"] += 1
-            answered = await self.answer_query(query, STALE_TOAST if stale else None)
+            answered = await answer_query(query, STALE_TOAST if stale else None)
             if isinstance(message, Message):
                 await self._mark_pressed(message, query.data, stale)
             await self._send_turn(bot, message.chat.id, turn)
+            return True
         finally:
             if not answered:
-                await self.answer_query(query, None)
+                await answer_query(query, None)
 
-    async def _on_membership(self, update: Update) -> None:
+    async def _on_membership(self, update: Update, bot: Any) -> None:
         change = update.my_chat_member
         assert change is not None
         chat, status = change.chat, change.new_chat_member.status
@@ -436,7 +403,7 @@ class TelegramChannel:
             if status in ("kicked", "left"):
                 self.stats["blocked_by_resident"] += 1
                 log.info("a resident blocked the bot")
-                await self.mark_unreachable(chat.id)
+                await self.mark_unreachable(bot, chat.id)
             elif status == "member":
                 self.stats["unblocked_by_resident"] += 1
                 await self.mark_reachable(chat.id)
@@ -476,14 +443,14 @@ class TelegramChannel:
             log.exception("crisis check failed; handling the message as usual")
             return True
 
-    async def mark_unreachable(self, user_id: int) -> None:
+    async def mark_unreachable(self, bot: Any, user_id: int) -> None:
         if user_id in self._unreachable:
             return
         self._unreachable.add(user_id)
         self.stats["residents_marked_unreachable"] += 1
         if self.cadres is not None:
             try:
-                await self.cadres.resident_unreachable(str(user_id))
+                await self.cadres.resident_unreachable(bot, str(user_id))
             except Exception:
                 log.exception("could not record that a resident is unreachable")
 
@@ -510,8 +477,10 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ turn
 
-    async def _handle(self, user_id: int, inbound: Inbound) -> Turn:
-        turn = await self.conversations.handle(CHANNEL, str(user_id), inbound)
+    async def _handle(self, user_id: int, inbound: Inbound, delivery: str | None) -> Turn:
+        turn = await self.conversations.handle(
+            CHANNEL, str(user_id), inbound, delivery_id=delivery
+        )
         if self.on_turn is not None:
             try:
                 await self.on_turn(turn)
@@ -531,14 +500,6 @@ class TelegramChannel:
         return bool(
             stale_text and turn.replies and turn.replies[0].text.strip() == stale_text.strip()
         )
-
-    async def answer_query(self, query: Any, text: str | None, *, alert: bool = False) -> bool:
-        try:
-            await query.answer(text=text[:200] if text else None, show_alert=alert)
-        except TelegramError as exc:  # too old, already answered, network: nothing to do
-            log.info("could not answer a button press: %s", type(exc).__name__)
-            return False
-        return True
 
     async def _mark_pressed(self, message: Message, data: str, stale: bool) -> None:
         markup = message.reply_markup.to_dict() if message.reply_markup else None
@@ -565,7 +526,7 @@ class TelegramChannel:
         if await self.send(bot, chat_id, turn.replies) == "blocked":
             self.stats["blocked_on_send"] += 1
             log.info("a resident has blocked the bot; the rest of the turn was not sent")
-            await self.mark_unreachable(chat_id)
+            await self.mark_unreachable(bot, chat_id)
         for outbound in turn.outbound:  # e.g. the resident's relay message to their cadre
             await self.deliver(bot, outbound)
 

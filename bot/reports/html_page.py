@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from html import escape
 
-from bot.report import (
+from bot.reports.model import (
     MIN_MEDIAN,
     MIN_P90,
     NO_VALUE,
-    PRIMARY,
-    SECONDARY,
     Grid,
     Report,
     fmt_generated,
     fmt_int,
     fmt_minutes,
 )
+from bot.reports.suppression import PRIMARY, SECONDARY
 
 TEAL = "#2a9d8f"
 GREY = "#9aa5ab"

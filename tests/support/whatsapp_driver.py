@@ -22,11 +22,10 @@ from typing import Any
 
 import httpx
 
+from bot.whatsapp.parse import InboundMessage
+from bot.whatsapp.signature import SIGNATURE_HEADER, sign
 from flows.convtest import session_from_setup
 from flows.messages import Choice, Event, Inbound, Reply
-
-from .parse import InboundMessage
-from .signature import SIGNATURE_HEADER, sign
 
 _ids = itertools.count(1)
 

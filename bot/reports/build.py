@@ -1,247 +1,39 @@
-"""Anonymous programme reports (issue 7): `temanjiwa report`.
-
-Counts for a period, by area and by week or month, from the anonymous `stats` and
-`case_stats` tables and the live `cases` (storage/stats.py) — never from anything keyed to a
-resident: residents served, screenings by instrument and band, crisis detections by
-category and level, escalations to cadres by level, area and outcome, cases that passed
-their deadline (SLA), and the time until a cadre claimed a case (median, 90th percentile).
-
-Small cells are suppressed (`Suppressor`):
-1. a count of 1–4 is shown as "<5" (primary suppression; 0 is shown);
-2. every published sum (a row with its total, a column with its total, an instrument's
-   bands with the instrument's count, …) must hide either none or at least two of its
-   cells; when exactly one is hidden, the smallest other non-zero cell of that sum is hidden
-   too and shown as "x" (secondary suppression), repeated until no sum has a single hidden
-   cell. So no hidden count can be recovered by subtracting the others from a total.
-   Totals shared by several tables (screenings per period, cases per period) are one cell,
-   hidden everywhere or nowhere;
-3. a median needs at least 5 claimed cases, a 90th percentile at least 10; fewer show "–".
-The cells and sums of every area are solved together, so a report for one area hides exactly
-what the report for all areas hides. Reports over different but overlapping date ranges are
-NOT protected against each other (their "Seluruh periode" totals could be subtracted): publish
-fixed periods (calendar months, quarters) rather than rolling windows.
-
-Weeks are ISO weeks (Monday–Sunday) and months calendar months, in the deployment's time
-zone; a week that overlaps the start or end of the chosen period is counted whole.
-Output: a CSV in long format (one published number per line; spreadsheet-friendly, UTF-8
-with BOM) and a one-page HTML report with inline SVG bars (bot/report_html.py).
-"""
+"""Building the programme report from the anonymous tables (storage/stats.py)."""
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
-import logging
 import statistics
-import sys
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
-from bot.alerts import CATEGORY_LABELS, OUTCOME_LABELS
+from bot.cases.cards import CATEGORY_LABELS, OUTCOME_LABELS
 from bot.config import Config
+from bot.reports.model import (
+    LEVEL_LABELS,
+    LEVELS,
+    LOCALE,
+    MIN_MEDIAN,
+    MIN_P90,
+    NO_AREA_LABEL,
+    OPEN_OUTCOME,
+    OUTCOME_NAMES,
+    WHOLE,
+    ClaimTimes,
+    Grid,
+    Period,
+    Report,
+    ReportSpec,
+    make_period,
+)
+from bot.reports.suppression import PRIMARY, SMALL, Key, Suppressor
 from flows.model import Content
 from storage import stats
 from storage.stats import CaseStat
 
-log = logging.getLogger(__name__)
-
-LOCALE = "id"
-SMALL = 5  # counts below this (and above 0) are not shown
-MIN_MEDIAN = 5
-MIN_P90 = 10
-PRIMARY = "<5"
-SECONDARY = "x"
-NO_VALUE = "–"
-
-LEVELS = ("check", "high", "urgent")
-LEVEL_LABELS = {"check": "Perlu dicek", "high": "Tinggi", "urgent": "Darurat"}
-OPEN_OUTCOME = ""
-OUTCOME_NAMES = {
-    **{k: v[:1].upper() + v[1:] for k, v in OUTCOME_LABELS.items()},
-    OPEN_OUTCOME: "Belum selesai",
-}
-NO_AREA_LABEL = "Tidak diisi"
-WHOLE = "Seluruh periode"
-
-Key = Hashable
-
-
-# ---------------------------------------------------------------------------- suppression
-class Suppressor:
-    """Cells (counts) and the sums published over them; decides what is hidden."""
-
-    def __init__(self, small: int = SMALL) -> None:
-        self.small = small
-        self.values: dict[Key, int] = {}
-        self.totals: set[Key] = set()
-        self.relations: list[tuple[Key, ...]] = []
-        self.hidden: dict[Key, str] = {}
-        self._solved = False
-
-    def cell(self, key: Key, value: int, *, total: bool = False) -> Key:
-        old = self.values.setdefault(key, value)
-        assert old == value, (key, old, value)
-        if total:
-            self.totals.add(key)
-        return key
-
-    def relation(self, parts: Iterable[Key], total: Key) -> None:
-        """`total` is published as the sum of `parts` (all of them published too)."""
-        self.relations.append((*parts, total))
-
-    def solve(self) -> None:
-        self.hidden = {k: PRIMARY for k, v in self.values.items() if 0 < v < self.small}
-        order = {k: i for i, k in enumerate(self.values)}
-        changed = True
-        while changed:
-            changed = False
-            for relation in self.relations:
-                hidden = [k for k in relation if k in self.hidden]
-                if len(hidden) != 1:
-                    continue
-                candidates = [k for k in relation if k not in self.hidden and self.values[k] > 0]
-                if not candidates:  # cannot happen: the total would equal the hidden cell
-                    continue
-                pick = min(candidates, key=lambda k: (k in self.totals, self.values[k], order[k]))
-                self.hidden[pick] = SECONDARY
-                changed = True
-        self._solved = True
-
-    def shown(self, key: Key) -> int | str:
-        assert self._solved, "call solve() first"
-        return self.hidden.get(key, self.values[key])
-
-    def check(self) -> list[tuple[Key, ...]]:
-        """Sums that still expose a single hidden cell (always empty after solve())."""
-        return [r for r in self.relations if sum(1 for k in r if k in self.hidden) == 1]
-
-
-# ---------------------------------------------------------------------------- model
-@dataclass(frozen=True)
-class Period:
-    label: str  # "2026-W47" | "2026-11"
-    start: date
-    end: date
-    title: str  # "16–22 Nov" | "November 2026"
-    short: str  # "M47" | "Nov"
-
-
-@dataclass
-class Grid:
-    """One published table: rows × periods, with optional row totals and column totals."""
-
-    id: str
-    title: str
-    row_header: str
-    rows: list[str]
-    cells: list[list[Key]]
-    row_totals: list[Key] | None
-    col_totals: list[Key] | None
-    grand: Key | None
-    note: str = ""
-
-
-@dataclass
-class ClaimTimes:
-    period: Period | None  # None: the whole range
-    label: str  # period title or "Seluruh periode"
-    claimed: int | str  # shown count (suppressed if small)
-    median: float | None
-    p90: float | None
-
-
-@dataclass
-class Report:
-    config: Config
-    spec: ReportSpec
-    periods: list[Period]
-    generated_at: datetime
-    area_title: str
-    sup: Suppressor
-    grids: dict[str, Grid] = field(default_factory=dict)
-    claim_times: list[ClaimTimes] = field(default_factory=list)
-    bands: dict[str, list[tuple[str, str, Key]]] = field(default_factory=dict)  # instrument →
-    instrument_titles: dict[str, str] = field(default_factory=dict)
-
-    def shown(self, key: Key | None) -> int | str:
-        return NO_VALUE if key is None else self.sup.shown(key)
-
-    @property
-    def period_title(self) -> str:
-        first, last = self.periods[0].start, self.periods[-1].end
-        return f"{fmt_date(first)} – {fmt_date(last)}"
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    start: date
-    end: date
-    by: str = "week"  # week | month
-    area: str | None = None
-
-
-def default_spec(
-    today: date,
-    by: str = "week",
-    start: date | None = None,
-    end: date | None = None,
-    area: str | None = None,
-) -> ReportSpec:
-    end = end or today
-    if start is None:
-        if by == "week":
-            start = end - timedelta(weeks=12) + timedelta(days=1)
-        else:
-            month = end.month - 5
-            start = date(end.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-    if start > end:
-        raise ValueError("--from is after --to")
-    return ReportSpec(start, end, by, area)
-
-
-# ---------------------------------------------------------------------------- formatting
-def fmt_int(value: int | str) -> str:
-    return value if isinstance(value, str) else format_decimal(value, locale=LOCALE)
-
-
-def fmt_date(day: date) -> str:
-    return format_date(day, "d MMM y", locale=LOCALE)
-
-
-def fmt_minutes(minutes: float | None) -> str:
-    if minutes is None:
-        return NO_VALUE
-    if minutes < 90:
-        return f"{format_decimal(round(minutes), locale=LOCALE)} menit"
-    return f"{format_decimal(round(minutes / 60, 1), '0.#', locale=LOCALE)} jam"
-
-
-def make_period(label: str) -> Period:
-    start, end = stats.period_bounds(label)
-    if stats.is_week(label):
-        if start.month == end.month:
-            title = f"{start.day}–{format_date(end, 'd MMM', locale=LOCALE)}"
-        else:
-            title = (
-                f"{format_date(start, 'd MMM', locale=LOCALE)}–"
-                f"{format_date(end, 'd MMM', locale=LOCALE)}"
-            )
-        short = "M" + label.split("-W")[1]
-    else:
-        title = format_date(start, "MMMM y", locale=LOCALE)
-        short = format_date(start, "MMM", locale=LOCALE)
-    return Period(label, start, end, title, short)
-
-
-# ---------------------------------------------------------------------------- content labels
 Bands = dict[str, list[tuple[str, str]]]
 
 
@@ -682,166 +474,3 @@ async def build_report(
         )
     assert not report.sup.check()
     return report
-
-
-# ---------------------------------------------------------------------------- CSV
-CSV_HEADER = ("tabel", "baris", "periode", "mulai", "sampai", "nilai")
-
-
-def report_csv(report: Report) -> str:
-    """Long format: one published number per line; '<5' and 'x' are suppressed cells."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    first, last = report.periods[0], report.periods[-1]
-    whole = (WHOLE, first.start.isoformat(), last.end.isoformat())
-    writer.writerow(("Info", "Daerah", "", "", "", report.area_title))
-    writer.writerow(
-        (
-            "Info",
-            "Periode",
-            *whole[0:1],
-            whole[1],
-            whole[2],
-            "per minggu" if report.spec.by == "week" else "per bulan",
-        )
-    )
-    writer.writerow(
-        (
-            "Info",
-            "Dibuat",
-            "",
-            "",
-            "",
-            report.generated_at.astimezone(report.config.tz).isoformat(timespec="minutes"),
-        )
-    )
-    writer.writerow(
-        (
-            "Info",
-            "Aturan",
-            "",
-            "",
-            "",
-            "<5 = 1 sampai 4 (disembunyikan); x = "
-            "disembunyikan agar angka <5 tidak bisa dihitung dari jumlah",
-        )
-    )
-    for grid in report.grids.values():
-        for name, row, total in zip(
-            grid.rows, grid.cells, grid.row_totals or [None] * len(grid.rows), strict=True
-        ):
-            for period, key in zip(report.periods, row, strict=True):
-                writer.writerow(
-                    (
-                        grid.title,
-                        name,
-                        period.label,
-                        period.start.isoformat(),
-                        period.end.isoformat(),
-                        report.shown(key),
-                    )
-                )
-            if total is not None:
-                writer.writerow((grid.title, name, *whole, report.shown(total)))
-        if grid.col_totals is not None and len(grid.rows) != 1:  # one row: its own total
-            for period, key in zip(report.periods, grid.col_totals, strict=True):
-                writer.writerow(
-                    (
-                        grid.title,
-                        "Jumlah",
-                        period.label,
-                        period.start.isoformat(),
-                        period.end.isoformat(),
-                        report.shown(key),
-                    )
-                )
-        if grid.grand is not None and len(grid.rows) != 1:
-            writer.writerow((grid.title, "Jumlah", *whole, report.shown(grid.grand)))
-    for row in report.claim_times:
-        period = row.period
-        where = (
-            (period.label, period.start.isoformat(), period.end.isoformat()) if period else whole
-        )
-        writer.writerow(
-            ("Waktu sampai kasus diambil kader", "Kasus yang diambil", *where, row.claimed)
-        )
-        for name, value in (("Median (menit)", row.median), ("Persentil ke-90 (menit)", row.p90)):
-            writer.writerow(
-                (
-                    "Waktu sampai kasus diambil kader",
-                    name,
-                    *where,
-                    NO_VALUE if value is None else round(value),
-                )
-            )
-    return out.getvalue()
-
-
-# ---------------------------------------------------------------------------- files and CLI
-def file_stem(report: Report) -> str:
-    area = f"-{report.spec.area}" if report.spec.area else ""
-    return (
-        f"laporan-temanjiwa{area}-{report.spec.start.isoformat()}-"
-        f"{report.spec.end.isoformat()}-{'minggu' if report.spec.by == 'week' else 'bulan'}"
-    )
-
-
-def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
-    from bot.report_html import render_html
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = file_stem(report)
-    csv_path = out_dir / f"{stem}.csv"
-    html_path = out_dir / f"{stem}.html"
-    csv_path.write_text(report_csv(report), encoding="utf-8-sig")
-    html_path.write_text(render_html(report), encoding="utf-8")
-    return csv_path, html_path
-
-
-def load_report_content(config: Config, content_dir: Path | None) -> Content | None:
-    """Flow titles and band labels for the report; None (ids shown) if content cannot load."""
-    from bot.app import default_content_dir
-    from flows.linter import load_content
-
-    try:
-        return load_content(Path(content_dir or config.content or default_content_dir()))
-    except Exception as exc:  # a report must not fail on a content problem
-        log.warning("content could not be loaded (%s): the report shows instrument ids", exc)
-        return None
-
-
-async def report_command(args: argparse.Namespace) -> int:
-    from bot.app import default_db_path
-    from bot.config import load_config
-    from storage.sqlite import SqliteStore
-
-    if args.demo is not None:
-        from bot.demo import demo_report
-
-        paths, summary = await demo_report(args.demo, content_dir=args.content)
-        print(summary)
-        for path in paths:
-            print(path)
-        return 0
-    config = load_config(args.config)
-    now = datetime.now(config.tz)
-    spec = default_spec(now.date(), args.by, args.start, args.end, args.area)
-    if spec.area and spec.area not in {a.id for a in config.areas}:
-        log.warning("area %r is not in the deployment config", spec.area)
-    db_path = Path(args.db or config.database or default_db_path())
-    if not db_path.exists():
-        print(f"no database at {db_path}", file=sys.stderr)
-        return 2
-    content = load_report_content(config, args.content)
-    async with SqliteStore(db_path) as store:
-        report = await build_report(store.reader, config, spec, now=now, content=content)
-    for path in write_report(report, args.out):
-        print(path)
-    return 0
-
-
-def fmt_generated(report: Report) -> str:
-    return format_datetime(
-        report.generated_at, "d MMMM y, HH.mm zzz", tzinfo=report.config.tz, locale=LOCALE
-    )

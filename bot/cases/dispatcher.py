@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.alerts import NO_ROUTE, Alert, AlertSender
+from bot.cases.cards import Alert, build_alert
+from bot.cases.routing import next_route, route_of, sla_minutes
+from bot.cases.senders import AlertSender
 from bot.config import Config, Route
+from bot.conversations import Clock, utc_now
 from bot.crypto import Sealer
-from bot.escalation import next_route, sla_minutes
-from bot.service import Clock, utc_now
 from storage import cases
 from storage.base import Store
 
@@ -50,66 +51,6 @@ class Backoff:
     def delay(self, attempts: int) -> timedelta:
         seconds = self.base * self.factor ** max(0, attempts - 1)
         return timedelta(seconds=min(self.cap, seconds))
-
-
-def route_of(config: Config, route_id: str) -> Route:
-    route = config.routes.get(route_id) if route_id else None
-    if route is None and route_id:
-        log.warning("route '%s' is no longer in the config: using the default route", route_id)
-        route = config.routes.get(config.default_route or "")
-    return route or NO_ROUTE
-
-
-async def build_alert(
-    conn: Any,
-    config: Config,
-    case: cases.CaseRow,
-    *,
-    kind: str = "alert",
-    reason: str = "change",
-    words: str | None = None,
-    idempotency_key: str = "",
-    attempt: int = 1,
-    reply_to: str | None = None,
-) -> Alert:
-    """The handoff packet for `case` as it is now (never with identity)."""
-    chain = [route_of(config, r).name for r in await cases.routes_alerted(conn, case.id)]
-    relay = await cases.relay_for_case(conn, case.id)
-    notes = await cases.events_of(conn, case.id, ("note",))
-    area = next((a.label for a in config.areas if a.id == case.area), case.area)
-    return Alert(
-        case=case.code,
-        level=case.level,
-        category=case.category,
-        source=case.source,
-        kind=kind,
-        reason=reason,
-        status=case.status,
-        items=dict(case.items),
-        age_group=case.age_group,
-        area=area,
-        pregnant=case.pregnant,
-        contact_ok=case.contact_ok,
-        share_words=case.share_words,
-        words_state=case.words_state,
-        safe_now=case.safe_now,
-        with_someone=case.with_someone,
-        bot_said=tuple(case.bot_said),
-        created_at=case.created_at,
-        last_reply_at=case.last_reply_at,
-        claimed_name=case.claimed_name,
-        claimed_at=case.claimed_at,
-        outcome=case.outcome,
-        route_chain=tuple(chain),
-        relay=relay.state if relay else None,
-        last_note=(notes[-1].detail[:200] or None) if notes else None,
-        resident_left=case.user_key is None and case.is_open,
-        words=words,
-        idempotency_key=idempotency_key,
-        attempt=attempt,
-        reply_to=reply_to,
-        timezone=config.tz,
-    )
 
 
 @dataclass

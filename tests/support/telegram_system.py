@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.app import Runtime, build_runtime
-from bot.dispatcher import Backoff
-from bot.escalation import EscalationKit
-from bot.telegram import TelegramHandle, start_telegram
+from bot.app import EscalationKit, Runtime, build_runtime, start_telegram
+from bot.cases.dispatcher import Backoff
+from bot.telegram import TelegramHandle
 from tests.conftest import REAL_CONTENT
 from tests.fakes import FakeTelegram
-from tests.test_escalation_support import KADER_GROUP, PUSKESMAS_GROUP, make_config
+from tests.support.escalation import KADER_GROUP, PUSKESMAS_GROUP, make_config
 
 GUARD = 15.0  # seconds: only a failure guard, nothing is timed
 RESIDENT = 810001

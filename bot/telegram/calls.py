@@ -1,0 +1,23 @@
+"""Small Bot API calls shared by the resident side (channel.py) and the cadre side
+(cadre_chat.py), and the channel's name."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram.error import TelegramError
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+
+
+async def answer_query(query: Any, text: str | None, *, alert: bool = False) -> bool:
+    """Answer a button press (its spinner stops); False when Telegram refused or was gone."""
+    try:
+        await query.answer(text=text[:200] if text else None, show_alert=alert)
+    except TelegramError as exc:  # too old, already answered, network: nothing to do
+        log.info("could not answer a button press: %s", type(exc).__name__)
+        return False
+    return True
