@@ -12,11 +12,10 @@ from pathlib import Path
 
 from bot.app import build_runtime
 from bot.cases.cards import OUTCOME_LABELS, format_time
-from bot.cases.desk import CadreDesk, CadreIdentity
+from bot.cases.desk import CadreIdentity
 from bot.cases.senders import ConsoleAlertSender
 from bot.config import ConfigError, default_content_dir, default_db_path, load_config
 from bot.console import ConsoleChat
-from bot.crypto import Sealer, load_key
 from bot.reports.command import report_command
 from bot.serve import RunOptions, run
 from flows.convtest import run_directory
@@ -24,7 +23,6 @@ from flows.crisis.command import main as crisis_main
 from flows.i18n import _
 from flows.linter import lint_directory
 from flows.problems import ContentError
-from storage.keys import load_secret
 from storage.retention import purge
 from storage.sqlite import SqliteStore
 
@@ -195,11 +193,9 @@ def _test(args: argparse.Namespace) -> int:
 
 async def _cases(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    db_path = Path(args.db or config.database or default_db_path())
-    store = SqliteStore(db_path)
-    await store.open()
+    runtime = await build_runtime(config, content_dir=args.content, db_path=args.db)
     try:
-        desk = CadreDesk(store, config, load_secret(db_path), Sealer(load_key(db_path)))
+        desk = runtime.escalation.desk
         operator = CadreIdentity("cli", "operator", getattr(args, "name", None) or "Operator")
         if args.action == "list":
             rows = await desk.list_cases(include_closed=args.all)
@@ -241,7 +237,7 @@ async def _cases(args: argparse.Namespace) -> int:
                     "not be sent from here)").format(n=len(result.messages)), file=sys.stderr)
         return 0 if result.ok else 1
     finally:
-        await store.close()
+        await runtime.close()
 
 
 def _crisis_check(args: argparse.Namespace) -> int:

@@ -42,7 +42,14 @@ CHOICE_KEYS = {
 FLOW_KEYS = {"flow", "title", "consent", "start", "params", "nodes", "note", "description"}
 ROLES = ("consent", "menu", "help", "stop", "delete", "crisis")
 COMMANDS = ("menu", "help", "stop", "delete", "start")
-REQUIRED_TEXTS = ("reprompt", "unsupported_media", "stale_button", "too_long", "unknown_flow")
+REQUIRED_TEXTS = (
+    "reprompt", "unsupported_media", "stale_button", "too_long", "unknown_flow",
+    # said by the bot outside any flow (bot/cases/desk.py, bot/telegram/channel.py)
+    "relay_ask", "relay_accept_button", "relay_decline_button", "relay_accepted",
+    "relay_declined", "relay_ended_by_resident", "relay_ended_by_cadre", "relay_from_cadre",
+    "relay_stale", "relay_already_connected", "slow_down", "edited_not_reread",
+    "stale_button_toast",
+)
 
 
 class _Reader:

@@ -92,6 +92,14 @@ class Engine:
         }
         self.labels = _choice_labels(content, self.settings.areas)  # for `|label`
 
+    def system_text(self, key: str) -> str:
+        """A system.yaml text rendered outside any conversation (hotlines and settings only),
+        for what the bot says beside the flows (the relay, the flood guard); "" if absent."""
+        template = self.content.system.texts.get(key)
+        if template is None:
+            return ""
+        return _Run(self, Session(), Inbound(text=""), _NoContext()).render(template, None)
+
     async def handle(self, session: Session | None, inbound: Inbound,
                      context: EngineContext | None = None) -> EngineResult:
         """Answer one inbound message. The given session is not modified."""

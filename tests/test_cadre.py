@@ -7,17 +7,14 @@ import logging
 
 import pytest
 
-from bot.cases.desk import (
-    ACCEPTED_RESIDENT,
-    ASK_RESIDENT,
-    ENDED_BY_CADRE,
-    ENDED_BY_RESIDENT,
-    OPERATOR,
-    RELAY_NODE,
-    CadreIdentity,
-)
+from bot.cases.desk import OPERATOR, RELAY_NODE, CadreIdentity
 from flows.messages import Inbound
-from tests.support.escalation import KADER_GROUP, PUSKESMAS_GROUP, make_harness
+from tests.support.escalation import KADER_GROUP, PUSKESMAS_GROUP, make_harness, system_text
+
+ASK_RESIDENT = system_text("relay_ask")
+ACCEPTED_RESIDENT = system_text("relay_accepted")
+ENDED_BY_CADRE = system_text("relay_ended_by_cadre")
+ENDED_BY_RESIDENT = system_text("relay_ended_by_resident")
 
 KADER = CadreIdentity("telegram", "4242", "Bu Sri", chat_id=KADER_GROUP)
 KADER_DM = CadreIdentity("telegram", "4242", "Bu Sri")  # the same person, in a private chat

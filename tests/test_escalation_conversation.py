@@ -8,17 +8,18 @@ from __future__ import annotations
 import pytest
 
 from bot.cases.cards import render_alert
-from bot.cases.desk import ASK_RESIDENT, RELAY_NODE, CadreIdentity
+from bot.cases.desk import RELAY_NODE, CadreIdentity
 from bot.live_content import load_detector
 from flows.linter import lint_directory
 from flows.messages import Inbound
 from tests.conftest import REAL_CONTENT
-from tests.support.escalation import KADER_GROUP, make_harness
+from tests.support.escalation import KADER_GROUP, make_harness, system_text
 
 _errors = [p for p in lint_directory(REAL_CONTENT) if p.severity == "error"]
 pytestmark = pytest.mark.skipif(bool(_errors), reason=f"content/id has lint errors: {_errors[:1]}")
 
 KADER = CadreIdentity("telegram", "4242", "Bu Sri", chat_id=KADER_GROUP)
+ASK_RESIDENT = system_text("relay_ask")
 PHQ9_MILD_WITH_ITEM9 = ["beberapa_hari"] * 8 + ["beberapa_hari"]  # total 9, item 9 = 1
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cases.desk import ACCEPTED_RESIDENT, ASK_RESIDENT, ENDED_BY_CADRE, NOT_ALLOWED
+from bot.cases.desk import NOT_ALLOWED
 from bot.telegram.cadre_chat import DAFTAR_IN_GROUP, UNDELIVERED
 from tests.fakes import FakeTelegram
+from tests.support.escalation import system_text
 from tests.support.telegram_system import (
     CADRE,
     GROUP,
@@ -21,6 +22,10 @@ from tests.support.telegram_system import (
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
 PHQ9_MILD = ["beberapa_hari"] * 6 + ["tidak_pernah"] * 3  # total 6: mild, item 9 = 0
+
+ASK_RESIDENT = system_text("relay_ask")
+ACCEPTED_RESIDENT = system_text("relay_accepted")
+ENDED_BY_CADRE = system_text("relay_ended_by_cadre")
 
 
 @pytest.fixture

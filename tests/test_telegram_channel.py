@@ -12,13 +12,16 @@ from bot.app import build_runtime
 from bot.config import Config
 from bot.conversations import FALLBACK_ERROR, Turn
 from bot.telegram import COMMANDS, TelegramChannel, build_application
-from bot.telegram.channel import EDITED_NOTE, SLOW_DOWN, STALE_TOAST
-from tests.conftest import REAL_CONTENT
+from tests.conftest import FIXTURE_CONTENT, REAL_CONTENT
 from tests.fakes import FakeTelegram, running_application
+from tests.support.escalation import system_text
 
 # PTB itself warns when it builds a RetryAfter (the attribute becomes a timedelta in v23).
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
+STALE_TOAST = system_text("stale_button_toast", FIXTURE_CONTENT)
+SLOW_DOWN = system_text("slow_down", FIXTURE_CONTENT)
+EDITED_NOTE = system_text("edited_not_reread", FIXTURE_CONTENT)
 GUARD = 10.0
 ALICE = 700001
 

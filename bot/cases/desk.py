@@ -56,31 +56,8 @@ DECLINE_WORDS = {"tolak", "/tolak"}
 END_WORDS = {"selesai", "/selesai", "akhiri", "/akhiri"}
 INVITE_HOURS = 72
 
-# Resident-facing texts (Indonesian; move to content/ when the flow format grows a place)
-ASK_RESIDENT = (
-    "Seorang kader kesehatan jiwa di daerah Anda ingin mengobrol dengan Anda lewat chat ini. "
-    "Kader tidak tahu nama atau nomor Anda, dan isi obrolan tidak disimpan. Mau? "
-    "Tekan tombol, atau ketik *terima* atau *tolak*."
-)
-ASK_CHOICES = (Choice("terima", "Ya, mau"), Choice("tolak", "Tidak sekarang"))
-ACCEPTED_RESIDENT = (
-    "Baik. Anda sekarang terhubung dengan kader. Tulis saja pesan Anda di sini. Ketik "
-    "*selesai* untuk mengakhiri obrolan. Jika ada bahaya saat ini juga, hubungi 112 atau 119."
-)
-DECLINED_RESIDENT = (
-    "Baik, tidak apa-apa. Jika nanti Anda ingin bicara, ketik *menu* lalu pilih bantuan."
-)
-ENDED_BY_RESIDENT = (
-    "Obrolan dengan kader sudah diakhiri. Terima kasih sudah berbagi. Ketik "
-    "*menu* untuk kembali ke menu utama."
-)
-ENDED_BY_CADRE = (
-    "Kader sudah mengakhiri obrolan. Terima kasih sudah berbagi. Jika butuh bantuan lagi, "
-    "ketik *menu*; jika ada bahaya saat ini juga, hubungi 112 atau 119."
-)
-FROM_CADRE = "💬 Kader: {text}"
-STALE_REQUEST = "Permintaan obrolan itu sudah tidak berlaku. Ketik *menu* untuk menu utama."
-ALREADY_CONNECTED = "Anda sedang terhubung dengan kader. Tulis pesan Anda, atau ketik *selesai*."
+# What the resident reads comes from content/id/system.yaml (`texts: relay_*`).
+ACCEPT, DECLINE = "terima", "tolak"  # the ids of the two buttons of the request
 
 # Cadre-facing texts
 TO_CADRE = "💬 {code}: {text}"
@@ -158,15 +135,19 @@ class CadreDesk:
         secret: bytes,
         sealer: Sealer,
         *,
+        engine: Engine,
         clock: Clock = utc_now,
-        engine: Engine | None = None,
     ):
         self.store = store
         self.config = config
         self.secret = secret
         self.sealer = sealer
         self.clock = clock
-        self.engine = engine  # its crisis detector and commands, for relay text (live content)
+        self.engine = engine  # the live content: texts, crisis detector and commands
+
+    def text(self, key: str) -> str:
+        """A resident-facing text from the content being served (system.yaml)."""
+        return self.engine.system_text(key)
 
     # ------------------------------------------------------------------ identity
     def actor_key(self, actor: CadreIdentity) -> str:
@@ -395,7 +376,13 @@ class CadreDesk:
                 tx, case.id, case.user_key, now, "relay_requested", actor=who.key[:16]
             )
             await queue_updates(tx, case.id, case.code, now)
-        ask = Outbound(address["channel"], address["id"], ASK_RESIDENT, ASK_CHOICES, RELAY_NODE)
+        choices = (
+            Choice(ACCEPT, self.text("relay_accept_button")),
+            Choice(DECLINE, self.text("relay_decline_button")),
+        )
+        ask = Outbound(
+            address["channel"], address["id"], self.text("relay_ask"), choices, RELAY_NODE
+        )
         return ActionResult(
             True,
             f"{case.code}: warga sedang ditanya apakah mau mengobrol. "
@@ -431,7 +418,9 @@ class CadreDesk:
             )
         if not text:
             return ActionResult(False, "Pesan kosong.", case=case.code, error="empty")
-        message = Outbound(address["channel"], address["id"], FROM_CADRE.format(text=text))
+        message = Outbound(
+            address["channel"], address["id"], f"{self.text('relay_from_cadre')} {text}"
+        )
         return ActionResult(True, "", (message,), case=case.code)
 
     async def end_relay(self, case_code: str, actor: CadreIdentity) -> ActionResult:
@@ -470,7 +459,9 @@ class CadreDesk:
         if why == "cadre":
             address = self.sealer.open_json(case.contact_enc) if case.contact_enc else None
             if address and relay.state == "active":
-                messages.append(Outbound(address["channel"], address["id"], ENDED_BY_CADRE))
+                messages.append(
+                    Outbound(address["channel"], address["id"], self.text("relay_ended_by_cadre"))
+                )
         else:
             messages.extend(self.tell_cadre_relay_over(relay, case.code, why))
         return messages
@@ -490,19 +481,19 @@ class CadreDesk:
         relay = await cases.relay_for_user(self.store.reader, key)
         if relay is None:
             if inbound.choice is not None and inbound.node == RELAY_NODE:
-                return Intercept(Turn([Reply(STALE_REQUEST)], [], key))
+                return Intercept(Turn([Reply(self.text("relay_stale"))], [], key))
             return None
         if relay.state == "requested":
             return await self._answer_request(relay, key, inbound, now)
         if inbound.choice is not None:
             if inbound.node == RELAY_NODE:
-                return Intercept(Turn([Reply(ALREADY_CONNECTED)], [], key))
+                return Intercept(Turn([Reply(self.text("relay_already_connected"))], [], key))
             return None  # buttons keep working in the flow
         text = inbound.text or ""
         if not text.strip():
             return None
         code = await self._code(relay.case_id)
-        detector = self.engine.detector if self.engine is not None else None
+        detector = self.engine.detector
         if detector is not None and detector.detect(text[:CRISIS_SCAN_LIMIT]) is not None:
             # Crisis signs: the engine runs the crisis flow (hotlines, escalate), and the
             # cadre sees the message flagged.
@@ -514,7 +505,8 @@ class CadreDesk:
             return None
         if normalise_answer(text) in END_WORDS:
             notices = await self._end_by_resident(relay, key, now, "resident")
-            return Intercept(Turn([Reply(ENDED_BY_RESIDENT)], [Event("relay_ended")], key, notices))
+            ended = Reply(self.text("relay_ended_by_resident"))
+            return Intercept(Turn([ended], [Event("relay_ended")], key, notices))
         async with self.store.transaction() as tx:
             await cases.touch_last_reply(tx, key, now)
         return Intercept(
@@ -534,13 +526,13 @@ class CadreDesk:
         if inbound.choice is not None and inbound.node == RELAY_NODE:
             answer = inbound.choice
         elif inbound.text is not None and normalise_answer(inbound.text) in ACCEPT_WORDS:
-            answer = "terima"
+            answer = ACCEPT
         elif inbound.text is not None and normalise_answer(inbound.text) in DECLINE_WORDS:
-            answer = "tolak"
+            answer = DECLINE
         else:
             return None  # anything else goes to the flow; the question stays open
         async with self.store.transaction() as tx:
-            if answer == "terima":
+            if answer == ACCEPT:
                 await cases.activate_relay(tx, relay.id, now)
                 await cases.add_event(tx, relay.case_id, key, now, "relay_accepted")
             else:
@@ -548,10 +540,10 @@ class CadreDesk:
                 await cases.add_event(tx, relay.case_id, key, now, "relay_declined")
             await cases.touch_last_reply(tx, key, now)
             await queue_updates(tx, relay.case_id, code, now)
-        if answer == "terima":
+        if answer == ACCEPT:
             return Intercept(
                 Turn(
-                    [Reply(ACCEPTED_RESIDENT)],
+                    [Reply(self.text("relay_accepted"))],
                     [Event("relay_accepted")],
                     key,
                     self.tell_cadre_relay_over(relay, code, "accepted"),
@@ -559,7 +551,7 @@ class CadreDesk:
             )
         return Intercept(
             Turn(
-                [Reply(DECLINED_RESIDENT)],
+                [Reply(self.text("relay_declined"))],
                 [Event("relay_declined")],
                 key,
                 self.tell_cadre_relay_over(relay, code, "declined"),
@@ -590,7 +582,7 @@ class CadreDesk:
         return [Outbound(address["channel"], address["id"], body)]
 
     def _command(self, text: str) -> str | None:
-        commands = self.engine.commands if self.engine is not None else {}
+        commands = self.engine.commands
         words = text.strip().split(maxsplit=1)
         first = words[0].lower().split("@", 1)[0] if words else ""
         return commands.get(normalise_answer(text)) or (

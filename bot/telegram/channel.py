@@ -100,15 +100,8 @@ COMMANDS = (
     ("stop", "Berhenti sementara"),
 )
 
-STALE_TOAST = "Tombol itu dari pesan sebelumnya."
-SLOW_DOWN = (
-    "Pelan-pelan ya 🙏 Pesan Anda datang sangat cepat, jadi sebagian belum saya baca. "
-    "Tunggu sebentar, lalu kirim lagi satu per satu. Jika Anda dalam bahaya, ketik "
-    "*bantuan* atau hubungi 112."
-)
-EDITED_NOTE = (
-    "Pesan yang diubah tidak saya baca ulang. Jika ingin mengubah jawaban, kirim pesan baru ya."
-)
+# What residents read (the flood notice, the edit note, the stale-button toast) is in
+# content/id/system.yaml: texts slow_down, edited_not_reread, stale_button_toast.
 EDITED_NOTE_EVERY = 600.0  # seconds: the note about edits, at most once per chat this often
 FLOOD_LIMIT = 8  # messages ...
 FLOOD_WINDOW = 10.0  # ... within this many seconds from one chat
@@ -252,6 +245,9 @@ class TelegramChannel:
             log.warning("could not set the command menu: %s", type(exc).__name__)
             return False
 
+    def _text(self, key: str) -> str:
+        return self.conversations.engine.system_text(key)
+
     def key_for(self, platform_user_id: str) -> str:
         return self.conversations.key_for(CHANNEL, platform_user_id)
 
@@ -368,7 +364,7 @@ class TelegramChannel:
             if len(self._edit_noted) >= FloodGuard.MAX_CHATS:
                 self._edit_noted.clear()
             self._edit_noted[message.chat_id] = at
-            await self._notice(bot, message.chat_id, EDITED_NOTE)
+            await self._notice(bot, message.chat_id, self._text("edited_not_reread"))
         return False
 
     async def _on_callback(self, update: Update, bot: Any, delivery: str | None) -> bool:
@@ -386,7 +382,9 @@ class TelegramChannel:
             stale = self._is_stale(turn)
             if stale:
                 self.stats["press_stale"] += 1
-            answered = await answer_query(query, STALE_TOAST if stale else None)
+            answered = await answer_query(
+                query, self._text("stale_button_toast") if stale else None
+            )
             if isinstance(message, Message):
                 await self._mark_pressed(message, query.data, stale)
             await self._send_turn(bot, message.chat.id, turn)
@@ -431,7 +429,7 @@ class TelegramChannel:
         self.stats["flood_dropped"] += 1
         if self.flood.should_warn(chat_id, at):
             self.stats["flood_warned"] += 1
-            await self._notice(bot, chat_id, SLOW_DOWN)
+            await self._notice(bot, chat_id, self._text("slow_down"))
 
     def _crisis(self, text: str) -> bool:
         detector = getattr(self.conversations.engine, "detector", None)

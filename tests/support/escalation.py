@@ -8,6 +8,7 @@ the rest of content/id is still being written.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -29,6 +30,12 @@ from storage.sqlite import SqliteStore
 from tests.conftest import FIXTURE_CONTENT, REAL_CONTENT, KeywordDetector
 
 START = datetime(2026, 11, 22, 7, 5, tzinfo=UTC)  # 14.05 WIB
+
+
+@functools.cache
+def system_text(key: str, content_dir: Path = REAL_CONTENT) -> str:
+    """What the bot says for a system.yaml text, as the engine renders it."""
+    return Engine(load_content(content_dir)).system_text(key)
 
 
 class FakeClock:
