@@ -23,9 +23,10 @@ from typing import Any
 from bot.cases.desk import CadreDesk
 from bot.cases.dispatcher import Dispatcher
 from bot.cases.escalation import Escalations
-from bot.cases.senders import AlertSender, RoutingAlertSender
+from bot.cases.senders import AlertSender, ConsoleAlertSender, RoutingAlertSender
 from bot.config import Config, default_content_dir, default_db_path
-from bot.conversations import Clock, Conversations, OutboundRouter, utc_now
+from bot.console import ConsoleChat
+from bot.conversations import Clock, Conversations, OutboundRouter, Turn, utc_now
 from bot.crypto import Sealer, load_key
 from bot.live_content import load_detector, load_live_content
 from bot.rights import consent
@@ -228,3 +229,15 @@ def build_whatsapp(
         routing.attach(WHATSAPP, sender)  # alerts waiting for WhatsApp routes go now
     runtime.outbound.attach(WHATSAPP, channel.deliver_outbound)
     return WhatsAppParts(channel, sender)
+
+
+def build_console(runtime: Runtime, user_id: str, alerts: ConsoleAlertSender) -> ConsoleChat:
+    """`temanjiwa chat`: after each turn the dispatcher runs once, so the cadre card the
+    turn caused (from `alerts`, the runtime's sender) and relay messages are shown."""
+
+    async def after_turn(turn: Turn) -> list[str]:
+        await runtime.escalation.dispatcher.tick()
+        relayed = [f"(→ {o.channel}:{o.address}) {o.text}" for o in turn.outbound]
+        return alerts.drain() + relayed
+
+    return ConsoleChat(runtime.conversations, user_id, on_turn=after_turn)

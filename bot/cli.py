@@ -10,12 +10,11 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.app import build_runtime
+from bot.app import build_console, build_runtime
 from bot.cases.cards import OUTCOME_LABELS, format_time
 from bot.cases.desk import CadreIdentity
 from bot.cases.senders import ConsoleAlertSender
 from bot.config import ConfigError, default_content_dir, default_db_path, load_config
-from bot.console import ConsoleChat
 from bot.reports.command import report_command
 from bot.serve import RunOptions, run
 from flows.convtest import run_directory
@@ -136,14 +135,7 @@ async def _chat(args: argparse.Namespace) -> int:
     runtime = await build_runtime(config, content_dir=args.content, db_path=args.db,
                                   alerts=sender)
     try:
-        kit = runtime.escalation
-
-        async def on_turn(turn) -> list[str]:
-            await kit.dispatcher.tick()
-            relayed = [f"(→ {o.channel}:{o.address}) {o.text}" for o in turn.outbound]
-            return sender.drain() + relayed
-
-        chat = ConsoleChat(runtime.conversations, args.user_id, on_turn=on_turn)
+        chat = build_console(runtime, args.user_id, sender)
         if args.jsonl:
             return await chat.run_jsonl()
         return await chat.run_interactive()

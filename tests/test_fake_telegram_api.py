@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 
 from tests.fakes import FakeTelegram, running_application
-from tests.fakes.telegram_api import WaitTimeout, parse_html
+from tests.fakes.telegram_wire import WaitTimeout, parse_html
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 

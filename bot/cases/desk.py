@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,6 +128,9 @@ class _Actor:
     operator: bool
 
 
+_Work = Callable[[Any, cases.CaseRow, _Actor, datetime], Awaitable[ActionResult]]
+
+
 class CadreDesk:
     def __init__(
         self,
@@ -213,26 +217,39 @@ class CadreDesk:
         return case, who, None
 
     # ------------------------------------------------------------------ claim / note / resolve
-    async def claim(self, case_code: str, actor: CadreIdentity) -> ActionResult:
+    async def _act(
+        self, case_code: str, actor: CadreIdentity, action: str, work: _Work, *, claim: bool
+    ) -> ActionResult:
+        """What every case action shares: one transaction, the case by its code, the actor
+        authorised (a refusal is logged), with `claim` the case claimed first; then `work`.
+        The result is returned only once the transaction has committed."""
         now = self.clock()
         async with self.store.transaction() as tx:
-            case, who, refused = await self._case_for(tx, case_code, actor, "claim")
+            case, who, refused = await self._case_for(tx, case_code, actor, action)
             if refused:
                 return refused
             assert case and who
-            done = await self._claim(tx, case, who, now)
-            if isinstance(done, ActionResult):
-                return done
-        hint = (
-            "Warga setuju dihubungi lewat bot: tekan Hubungi."
-            if case.contact_ok
-            else "Warga belum/tidak setuju dihubungi lewat bot."
-        )
-        return ActionResult(True, f"Kasus {case.code} Anda ambil. {hint}", case=case.code)
+            if claim:
+                refused = await self._claim(tx, case, who, now)
+                if refused is not None:
+                    return refused
+            return await work(tx, case, who, now)
+
+    async def claim(self, case_code: str, actor: CadreIdentity) -> ActionResult:
+        async def claimed(tx: Any, case: cases.CaseRow, who: _Actor, now: datetime) -> ActionResult:
+            hint = (
+                "Warga setuju dihubungi lewat bot: tekan Hubungi."
+                if case.contact_ok
+                else "Warga belum/tidak setuju dihubungi lewat bot."
+            )
+            return ActionResult(True, f"Kasus {case.code} Anda ambil. {hint}", case=case.code)
+
+        return await self._act(case_code, actor, "claim", claimed, claim=True)
 
     async def _claim(
         self, tx: Any, case: cases.CaseRow, who: _Actor, now: datetime
     ) -> ActionResult | None:
+        """Claim the case for `who` (already theirs: nothing to do); a refusal, or None."""
         if not case.is_open:
             return ActionResult(
                 False, f"Kasus {case.code} sudah selesai.", case=case.code, error="closed"
@@ -265,17 +282,15 @@ class CadreDesk:
 
     async def note(self, case_code: str, actor: CadreIdentity, text: str) -> ActionResult:
         text = " ".join(text.split())[:NOTE_LIMIT]
-        now = self.clock()
-        async with self.store.transaction() as tx:
-            case, who, refused = await self._case_for(tx, case_code, actor, "note")
-            if refused:
-                return refused
-            assert case and who
+
+        async def noted(tx: Any, case: cases.CaseRow, who: _Actor, now: datetime) -> ActionResult:
             if not text:
                 return ActionResult(False, "Catatan kosong.", case=case.code, error="empty")
             await cases.add_event(tx, case.id, case.user_key, now, "note", text, actor=who.key[:16])
             await queue_updates(tx, case.id, case.code, now)
-        return ActionResult(True, f"Catatan untuk {case.code} disimpan.", case=case.code)
+            return ActionResult(True, f"Catatan untuk {case.code} disimpan.", case=case.code)
+
+        return await self._act(case_code, actor, "note", noted, claim=False)
 
     async def resolve(
         self, case_code: str, actor: CadreIdentity, outcome: str, note: str | None = None
@@ -284,15 +299,10 @@ class CadreDesk:
             return ActionResult(
                 False, "Hasil harus salah satu dari: " + ", ".join(OUTCOMES), error="bad_outcome"
             )
-        now = self.clock()
-        async with self.store.transaction() as tx:
-            case, who, refused = await self._case_for(tx, case_code, actor, "resolve")
-            if refused:
-                return refused
-            assert case and who
-            done = await self._claim(tx, case, who, now)
-            if isinstance(done, ActionResult):
-                return done
+
+        async def resolved(
+            tx: Any, case: cases.CaseRow, who: _Actor, now: datetime
+        ) -> ActionResult:
             messages = await self.end_relays_of_case(tx, case, now, "cadre")
             await cases.update_case(
                 tx,
@@ -321,19 +331,18 @@ class CadreDesk:
                 tx, case.id, case.user_key, now, "resolved", outcome, actor=who.key[:16]
             )
             await queue_updates(tx, case.id, case.code, now)
-        label = OUTCOME_LABELS[outcome]
-        return ActionResult(
-            True, f"Kasus {case.code} selesai: {label}.", tuple(messages), case=case.code
-        )
+            label = OUTCOME_LABELS[outcome]
+            return ActionResult(
+                True, f"Kasus {case.code} selesai: {label}.", tuple(messages), case=case.code
+            )
+
+        return await self._act(case_code, actor, "resolve", resolved, claim=True)
 
     # ------------------------------------------------------------------ relay, cadre side
     async def request_relay(self, case_code: str, actor: CadreIdentity) -> ActionResult:
-        now = self.clock()
-        async with self.store.transaction() as tx:
-            case, who, refused = await self._case_for(tx, case_code, actor, "relay")
-            if refused:
-                return refused
-            assert case and who
+        async def requested(
+            tx: Any, case: cases.CaseRow, who: _Actor, now: datetime
+        ) -> ActionResult:
             if who.operator and actor.channel == "cli":
                 return ActionResult(
                     False,
@@ -349,9 +358,9 @@ class CadreDesk:
                     case=case.code,
                     error="no_contact",
                 )
-            done = await self._claim(tx, case, who, now)
-            if isinstance(done, ActionResult):
-                return done
+            refused = await self._claim(tx, case, who, now)
+            if refused is not None:
+                return refused
             relay = await cases.relay_for_case(tx, case.id)
             if relay is not None and relay.cadre_key != who.key:
                 return ActionResult(
@@ -376,20 +385,22 @@ class CadreDesk:
                 tx, case.id, case.user_key, now, "relay_requested", actor=who.key[:16]
             )
             await queue_updates(tx, case.id, case.code, now)
-        choices = (
-            Choice(ACCEPT, self.text("relay_accept_button")),
-            Choice(DECLINE, self.text("relay_decline_button")),
-        )
-        ask = Outbound(
-            address["channel"], address["id"], self.text("relay_ask"), choices, RELAY_NODE
-        )
-        return ActionResult(
-            True,
-            f"{case.code}: warga sedang ditanya apakah mau mengobrol. "
-            "Anda akan diberi tahu jawabannya.",
-            (ask,),
-            case=case.code,
-        )
+            choices = (
+                Choice(ACCEPT, self.text("relay_accept_button")),
+                Choice(DECLINE, self.text("relay_decline_button")),
+            )
+            ask = Outbound(
+                address["channel"], address["id"], self.text("relay_ask"), choices, RELAY_NODE
+            )
+            return ActionResult(
+                True,
+                f"{case.code}: warga sedang ditanya apakah mau mengobrol. "
+                "Anda akan diberi tahu jawabannya.",
+                (ask,),
+                case=case.code,
+            )
+
+        return await self._act(case_code, actor, "relay", requested, claim=False)
 
     async def relay_to_resident(
         self, case_code: str, actor: CadreIdentity, text: str
