@@ -514,6 +514,12 @@ def _read_system(reader: _Reader, data: Any) -> SystemTexts | None:
         if not commands_raw.get(command):
             reader.problem(data.line_of("commands"),
                            _("system.yaml: commands has no words for '{cmd}'.").format(cmd=command))
+    for word in commands_raw.get("open") or ():
+        if len(str(word).split()) != 1:
+            reader.problem(data.line_of("commands"),
+                           _("system.yaml: the open word '{word}' must be one word.").format(
+                               word=word),
+                           _("Residents type it before a flow's name, e.g. mulai phq9."))
     texts = {}
     for key in REQUIRED_TEXTS:
         if key not in texts_raw:

@@ -180,3 +180,8 @@ def test_flow_description_is_read_and_a_long_one_is_warned_about(content):
     edit(content, QUIZ, "description: >-\n", "description:\n")
     edit(content, QUIZ, "  " + "panjang " * 20 + "\n  singkat.\n", "  - a\n")
     assert any("description must be a text" in str(p) for p in only_error(content))
+
+
+def test_an_open_word_must_be_one_word(content):
+    edit(content, "system.yaml", "  start: [/start]\n", "  start: [/start]\n  open: [mulai alur]\n")
+    assert any("open word 'mulai alur' must be one word" in p.message for p in only_error(content))
