@@ -17,6 +17,7 @@ from bot.cases.senders import ConsoleAlertSender
 from bot.config import ConfigError, default_content_dir, default_db_path, load_config
 from bot.reports.command import report_command
 from bot.serve import RunOptions, run
+from bot.studio.commands import poster_command, studio_command
 from flows.convtest import run_directory
 from flows.crisis.command import main as crisis_main
 from flows.i18n import _
@@ -75,7 +76,32 @@ def build_parser() -> argparse.ArgumentParser:
                         help="content folder whose crisis/lexicon.yaml to use")
     _cases_parser(sub)
     _data_parsers(sub)
+    _studio_parsers(sub)
     return parser
+
+
+def _studio_parsers(sub: argparse._SubParsersAction) -> None:
+    """The editors' studio and posters (issue 17); the work is in bot/studio/commands.py."""
+    def names(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--config", help="deployment config YAML (or TEMANJIWA_CONFIG)")
+        parser.add_argument("--telegram-username", help="the bot's Telegram username "
+                            "(default: posters.telegram_username in the config)")
+        parser.add_argument("--whatsapp-number", help="the bot's WhatsApp number with country "
+                            "code (default: posters.whatsapp_number in the config)")
+
+    poster = sub.add_parser("poster", help="a printable A4 poster whose QR code opens FLOW")
+    poster.add_argument("flow")
+    poster.add_argument("--channel", choices=("telegram", "whatsapp"), default="telegram")
+    poster.add_argument("--out", type=Path, required=True,
+                        help="poster.pdf, poster.png or poster.svg (PDF and SVG get a PNG too)")
+    poster.add_argument("--content", type=Path, help="content folder (default: content/id)")
+    names(poster)
+    studio = sub.add_parser("studio", help="a local page for editors: flow maps and posters")
+    studio.add_argument("dir", nargs="?", type=Path, default=None)
+    studio.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    studio.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    studio.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    names(studio)
 
 
 def _cases_parser(sub: argparse._SubParsersAction) -> None:
@@ -257,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_purge(args))
         if args.command == "report":
             return asyncio.run(report_command(args))
+        if args.command == "poster":
+            return poster_command(args, args.content or default_content_dir())
+        if args.command == "studio":
+            return studio_command(args, args.dir or default_content_dir())
     except ConfigError as exc:
         print(_("Configuration error: {err}").format(err=exc), file=sys.stderr)
         return 2

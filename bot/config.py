@@ -8,6 +8,7 @@ environment. An invalid file stops start-up with a message naming the key.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ REPO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "id"
 TIMEZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
 TIMEZONE_LABELS = {v: k for k, v in TIMEZONES.items()}
 SECRET_KEYS = {"token", "secret", "password", "app_secret", "access_token", "api_key"}
+TELEGRAM_USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")  # 5–32 characters
 
 
 def default_content_dir() -> Path:
@@ -96,6 +98,36 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class Posters:
+    """How residents find the bot, printed on posters: its Telegram username and WhatsApp
+    number (the bot's own business number, in international form without +)."""
+
+    telegram_username: str | None = None
+    whatsapp_number: str | None = None
+
+
+def telegram_username(raw: object, key: str = "posters.telegram_username") -> str:
+    """The bot's username without '@'; ConfigError naming `key` if it cannot be one."""
+    name = str(raw or "").strip().removeprefix("@")
+    if not TELEGRAM_USERNAME_RE.match(name):
+        raise _fail(key, f"'{raw}' is not a Telegram username (5–32 letters, digits and _, "
+                    "e.g. TemanJiwaBot)")
+    return name
+
+
+def whatsapp_number(raw: object, key: str = "posters.whatsapp_number") -> str:
+    """The number as wa.me wants it: digits with the country code, no + or spaces."""
+    text = str(raw or "").strip()
+    digits = re.sub(r"[\s().-]", "", text).removeprefix("+")
+    if digits.startswith("0"):
+        raise _fail(key, f"'{raw}': write it with the country code instead of the 0, "
+                    "e.g. 6281234567890")
+    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+        raise _fail(key, f"'{raw}' is not a phone number with country code, e.g. 6281234567890")
+    return digits
+
+
+@dataclass(frozen=True)
 class Config:
     timezone: str = "Asia/Jakarta"
     areas: tuple[Area, ...] = ()
@@ -110,6 +142,7 @@ class Config:
     cadres: dict[str, Any] = field(default_factory=dict)
     telegram: dict[str, Any] = field(default_factory=dict)
     whatsapp: dict[str, Any] = field(default_factory=dict)
+    posters: Posters = Posters()
     source: str = "(defaults)"
 
     @property
@@ -169,7 +202,7 @@ def parse_config(data: Any, source: str = "(inline)") -> Config:
     if not isinstance(data, dict):
         raise _fail("(top level)", "the config file must be a mapping of keys")
     known = {"timezone", "areas", "routes", "default_route", "services", "hotlines", "retention",
-             "escalation", "database", "content", "cadres", "telegram", "whatsapp"}
+             "escalation", "database", "content", "cadres", "telegram", "whatsapp", "posters"}
     for key in data:
         if key not in known:
             raise _fail(str(key), f"unknown key; known keys: {', '.join(sorted(known))}")
@@ -228,6 +261,7 @@ def parse_config(data: Any, source: str = "(inline)") -> Config:
     retention_raw = data.get("retention") or {}
     escalation_raw = data.get("escalation") or {}
     return Config(
+        posters=_posters(data.get("posters")),
         timezone=timezone,
         areas=tuple(areas),
         routes=routes,
@@ -250,6 +284,20 @@ def parse_config(data: Any, source: str = "(inline)") -> Config:
         whatsapp=dict(data.get("whatsapp") or {}),
         source=source,
     )
+
+
+def _posters(raw: Any) -> Posters:
+    if raw is None:
+        return Posters()
+    if not isinstance(raw, dict):
+        raise _fail("posters", "must be a mapping with telegram_username and/or whatsapp_number")
+    unknown = set(raw) - {"telegram_username", "whatsapp_number"}
+    if unknown:
+        raise _fail(f"posters.{sorted(unknown)[0]}",
+                    "unknown key; known keys: telegram_username, whatsapp_number")
+    name, number = raw.get("telegram_username"), raw.get("whatsapp_number")
+    return Posters(telegram_username(name) if name else None,
+                   whatsapp_number(number) if number else None)
 
 
 def load_config(path: str | Path | None = None) -> Config:

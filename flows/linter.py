@@ -8,10 +8,10 @@ ranges, variables, and button labels that will not fit the channels.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 from flows.crisis import lint_lexicon
+from flows.graph import reachable, routes_of
 from flows.i18n import _
 from flows.loader import read_content
 from flows.model import Content, Flow, Node, Route
@@ -58,22 +58,6 @@ def lint_content(content: Content) -> list[Problem]:
     for flow in content.flows.values():
         checker.flow(flow)
     return problems
-
-
-def _routes(node: Node) -> Iterator[Route]:
-    if node.route:
-        yield node.route
-    for choice in node.choices:
-        if choice.route:
-            yield choice.route
-    for branch in node.branch:
-        yield branch.route
-    if node.bands:
-        for band in node.bands.ranges:
-            if band.route:
-                yield band.route
-    if node.other:
-        yield node.other
 
 
 class _Checker:
@@ -136,7 +120,7 @@ class _Checker:
         return names
 
     def node_routes(self, flow: Flow, node: Node) -> None:
-        for route in _routes(node):
+        for route in routes_of(node):
             self.route(flow, node, route)
 
     def route(self, flow: Flow, node: Node, route: Route) -> None:
@@ -245,7 +229,7 @@ class _Checker:
                 templates.append(value)
         for event in node.emits:
             templates += [v for v in event.values() if isinstance(v, Template)]
-        for route in _routes(node):
+        for route in routes_of(node):
             templates += [v for v in route.with_values.values() if isinstance(v, Template)]
         names = {n for t in templates for n in t.names}
         for expr in [b.condition for b in node.branch if b.condition] + list(node.flags.values()):
@@ -331,37 +315,19 @@ class _Checker:
                 key=key))
 
     def reachability(self, flow: Flow) -> None:
-        seen = {flow.start} | (self.external_entries(flow) & flow.nodes.keys())
-        todo = list(seen)
-        while todo:
-            for route in _routes(flow.nodes[todo.pop()]):
-                for target in (route.target if route.kind == "next" else None, route.returns_to):
-                    if target and target in flow.nodes and target not in seen:
-                        seen.add(target)
-                        todo.append(target)
+        seen = reachable(self.content, flow)
         for node in flow.nodes.values():
             if node.id not in seen:
                 self.add(flow, node.line,
                          _("Node '{node}' can never be reached.").format(node=node.id),
                          _("Point a next:/choice to it from another node, or delete it."))
 
-    def external_entries(self, flow: Flow) -> set[str]:
-        """Nodes other flows jump to directly with goto/call: flow.node."""
-        entries = set()
-        for other in self.content.flows.values():
-            for node in other.nodes.values():
-                for route in _routes(node):
-                    if route.kind in ("goto", "call") and route.target:
-                        f, _dot, n = route.target.partition(".")
-                        if f == flow.id and n:
-                            entries.add(n)
-        return entries
-
     def loops(self, flow: Flow) -> None:
         """A cycle of nodes that never wait would spin forever."""
         silent = {n.id for n in flow.nodes.values() if not n.waits}
         edges = {
-            n: {r.target for r in _routes(flow.nodes[n]) if r.kind == "next" and r.target in silent}
+            n: {r.target for r in routes_of(flow.nodes[n])
+                if r.kind == "next" and r.target in silent}
             for n in silent
         }
         state: dict[str, int] = {}

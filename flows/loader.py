@@ -42,6 +42,7 @@ CHOICE_KEYS = {
 FLOW_KEYS = {"flow", "title", "consent", "start", "params", "nodes", "note", "description"}
 ROLES = ("consent", "menu", "help", "stop", "delete", "crisis")
 COMMANDS = ("menu", "help", "stop", "delete", "start")
+DESCRIPTION_LIMIT = 140  # characters of a flow's description (one line on a poster)
 REQUIRED_TEXTS = (
     "reprompt", "unsupported_media", "stale_button", "too_long", "unknown_flow",
     # said by the bot outside any flow (bot/cases/desk.py, bot/telegram/channel.py)
@@ -440,6 +441,17 @@ def _read_flow(reader: _Reader, data: Any, scales) -> Flow | None:
     consent = data.get("consent", "required")
     if consent not in ("required", "not_required"):
         reader.problem(data.line_of("consent"), _("'consent' must be required or not_required."))
+    description = ""
+    if "description" in data:
+        at = data.line_of("description")
+        template = reader.text(data["description"], at, _("The flow's description"))
+        description = " ".join(template.source.split()) if template else ""
+        if len(description) > DESCRIPTION_LIMIT:
+            reader.problems.append(Problem(
+                reader.file, at,
+                _("The description has {n} characters; a poster shows at most {limit}.").format(
+                    n=len(description), limit=DESCRIPTION_LIMIT),
+                _("Say in one short sentence what the resident gets here."), "warning"))
     return Flow(
         id=flow_id,
         title=str(data.get("title") or flow_id),
@@ -449,6 +461,7 @@ def _read_flow(reader: _Reader, data: Any, scales) -> Flow | None:
         nodes=nodes,
         consent_required=consent != "not_required",
         params=tuple(str(p) for p in params) if isinstance(params, list) else (),
+        description=description,
     )
 
 
@@ -508,6 +521,12 @@ def _read_system(reader: _Reader, data: Any) -> SystemTexts | None:
         if not commands_raw.get(command):
             reader.problem(data.line_of("commands"),
                            _("system.yaml: commands has no words for '{cmd}'.").format(cmd=command))
+    for word in commands_raw.get("open") or ():
+        if len(str(word).split()) != 1:
+            reader.problem(data.line_of("commands"),
+                           _("system.yaml: the open word '{word}' must be one word.").format(
+                               word=word),
+                           _("Residents type it before a flow's name, e.g. mulai phq9."))
     texts = {}
     for key in REQUIRED_TEXTS:
         if key not in texts_raw:

@@ -101,6 +101,7 @@ class Flow:
     nodes: dict[str, Node]
     consent_required: bool = True
     params: tuple[str, ...] = ()
+    description: str = ""  # one line for editors and posters: what the resident gets here
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ class Engine:
         self.commands = {
             word: name for name, words in content.system.commands.items() for word in words
         }
+        self.openable = openable_flows(content)
         self.labels = _choice_labels(content, self.settings.areas)  # for `|label`
 
     def system_text(self, key: str) -> str:
@@ -197,10 +198,16 @@ class _Run:
         if first in ("/start",) or self.engine.commands.get(first) == "start":
             argument = words[1].strip().lower() if len(words) > 1 else None
             return "start", argument
+        if self.engine.commands.get(first) == "open" and len(words) > 1:
+            # "mulai phq9" (a WhatsApp poster's prefilled text) opens that flow like
+            # /start phq9; followed by anything else the words are an ordinary answer.
+            flow_id = self.engine.openable.get(compact_flow_name(words[1]))
+            if flow_id:
+                return "start", flow_id
         phrase = normalise_answer(text)
         command = self.engine.commands.get(phrase) or (
             self.engine.commands.get(first) if first.startswith("/") else None)
-        return command, None
+        return (None if command == "open" else command), None
 
     async def run_command(self, command: str, argument: str | None) -> None:
         roles = self.content.system.flows
@@ -653,6 +660,16 @@ class _Run:
             title = flow.title if flow else item.instrument
             lines.append(f"• {when}: {title}, skor {score} ({band})")
         self._history = "\n".join(lines) if lines else "–"
+
+
+def compact_flow_name(text: str) -> str:
+    """How a typed flow name is compared: case, spaces and punctuation ignored (PHQ-9 = phq9)."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def openable_flows(content: Content) -> dict[str, str]:
+    """Flows a resident may open by name (`/start phq9`, `mulai phq9`): all without params."""
+    return {compact_flow_name(f.id): f.id for f in content.flows.values() if not f.params}
 
 
 def _choice_labels(content: Content, areas: Sequence[Choice]) -> dict[str, dict[str, str]]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from flows.linter import lint_directory
+from flows.linter import lint_directory, load_content
 from tests.conftest import FIXTURE_CONTENT, ROOT
 
 QUIZ = "flows/quiz.yaml"
@@ -166,3 +166,22 @@ def test_lint_also_checks_the_crisis_lexicon(tmp_path):
     lexicon.write_text(lexicon.read_text() + "\n  [broken\n")
     problems = [p for p in lint_directory(target) if p.severity == "error"]
     assert any(p.file.endswith("lexicon.yaml") and p.line for p in problems)
+
+
+def test_flow_description_is_read_and_a_long_one_is_warned_about(content):
+    path = edit(content, QUIZ, "title: Tes Singkat\n",
+                "title: Tes Singkat\ndescription: >-\n  Dua pertanyaan\n  singkat.\n")
+    loaded = load_content(content)
+    assert loaded.flows["quiz"].description == "Dua pertanyaan singkat."
+    edit(content, QUIZ, "  Dua pertanyaan\n", "  " + "panjang " * 20 + "\n")
+    (problem,) = lint_directory(content)
+    assert problem.severity == "warning" and "poster shows at most 140" in problem.message
+    assert problem.line == line_of(path, "description:")
+    edit(content, QUIZ, "description: >-\n", "description:\n")
+    edit(content, QUIZ, "  " + "panjang " * 20 + "\n  singkat.\n", "  - a\n")
+    assert any("description must be a text" in str(p) for p in only_error(content))
+
+
+def test_an_open_word_must_be_one_word(content):
+    edit(content, "system.yaml", "  start: [/start]\n", "  start: [/start]\n  open: [mulai alur]\n")
+    assert any("open word 'mulai alur' must be one word" in p.message for p in only_error(content))

@@ -1,0 +1,1 @@
+"""Reusable helpers for tests (browser harness, servers); not tests themselves."""
