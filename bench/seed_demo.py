@@ -5,7 +5,7 @@ its weekly and monthly programme reports (CSV + HTML) and print how long each st
                               [--end 2026-11-22] [--seed 7] [--db /tmp/demo.db]
 
 The same as `temanjiwa report --demo OUT_DIR` with knobs; `--db` keeps the database.
-Nothing in it is real (bot/demo.py describes what is simulated).
+Nothing in it is real (bot/reports/demo.py describes what is simulated).
 """
 
 from __future__ import annotations

@@ -452,7 +452,7 @@ async def relays_of_cadre(conn: Any, cadre_key: str) -> list[tuple[str, str]]:
 
 async def relay_cadre_keys(conn: Any) -> set[str]:
     """Actor keys of cadres with a relay (requested or active): whose private messages
-    are relay text (bot/telegram/cadres.py keeps this set in memory)."""
+    are relay text (bot/telegram/cadre_chat.py keeps this set in memory)."""
     rows = await _rows(conn, "SELECT DISTINCT cadre_key FROM relays")
     return {r["cadre_key"] for r in rows}
 

@@ -1,5 +1,5 @@
 """Inbound update ids (`inbound_seen`) for a channel that records them inside its own turn
-transaction (bot/telegram/app.py), so a turn and "this update was handled" commit together.
+transaction (bot/conversations.py), so a turn and "this update was handled" commit together.
 `Store.first_delivery` is the one-call form (its own transaction) for everything else.
 
 Times are ISO-8601 strings in UTC, as `SqliteStore.first_delivery` writes them; retention

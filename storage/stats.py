@@ -1,6 +1,6 @@
 """SQL for anonymous programme statistics (issue 7): no user_key, no words, no contact data.
 
-`stats` holds counters, written in the resident's turn transaction (bot/stats.py):
+`stats` holds counters, written in the resident's turn transaction (bot/rights/counting.py):
 
 | metric      | dim1        | dim2  | counts                                               |
 |-------------|-------------|-------|------------------------------------------------------|

@@ -3,7 +3,7 @@
 Channels (Telegram cadre group buttons Ambil / Catatan / Selesai / Hubungi, WhatsApp
 numbers, `temanjiwa cases` for operators) build a `CadreIdentity` for whoever acted and
 call a `CadreDesk` method; each returns an `ActionResult`: a short `reply` for the acting
-cadre and `messages` (`bot.service.Outbound`) the channel must deliver now, e.g. to the
+cadre and `messages` (`bot.conversations.Outbound`) the channel must deliver now, e.g. to the
 resident in a relay. Changes to the case card go through the outbox (the dispatcher edits
 the posted alerts), so they are not in `messages`.
 
