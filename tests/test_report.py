@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import itertools
 import random
 import re
@@ -358,3 +359,28 @@ async def test_a_report_for_one_area_hides_exactly_what_the_full_report_hides(h)
     full = reports[None].grids["screen_area"]
     assert [reports[None].shown(row[0]) for row in full.cells] == [SECONDARY, PRIMARY]
     assert reports[None].shown(full.grand) == 9
+
+
+async def test_a_month_still_running_is_capped_at_today_and_marked(tmp_path: Path):
+    config = make_config()
+    today = date(2026, 12, 2)
+    now = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    async with SqliteStore(tmp_path / "partial.db") as store:
+        async with store.transaction() as tx:
+            await stats.bump(tx, ("2026-11",), "ngunut", "served", delta=186)
+            await stats.bump(tx, ("2026-12",), "ngunut", "served", delta=20)
+        spec = default_spec(today, "month", date(2026, 11, 1), date(2026, 12, 31))
+        assert spec.end == today  # "to 31 December" on 2 December reports to today
+        report = await build_report(store.reader, config, spec, now=now)
+    november, december = report.periods
+    assert november.complete and not december.complete
+    assert december.covered_end == today and december.short.endswith("*")
+    assert "bulan belum lengkap" in december.title
+    assert report.incomplete == [december]
+    page = render_html(report)
+    assert "Periode belum lengkap" in page and "bulan belum lengkap, sampai 2 Des" in page
+    rows = list(csv.reader(io.StringIO(report_csv(report))))
+    assert rows[5][:5] == ["Info", "Belum lengkap", "2026-12", "2026-12-01", "2026-12-02"]
+    served_december = [r for r in rows if r[2] == "2026-12" and r[0] != "Info"]
+    assert served_december and {r[4] for r in served_december} == {"2026-12-02"}
+    assert "2026-12-31" not in report_csv(report)

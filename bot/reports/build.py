@@ -238,7 +238,8 @@ async def build_report(
     """Read the anonymous tables and lay out every published number (suppression applied)."""
     tz = config.tz
     labels = stats.periods_between(spec.start, spec.end, spec.by)
-    periods = [make_period(label) for label in labels]
+    today = now.astimezone(tz).date()
+    periods = [make_period(label, today) for label in labels]
     area_labels = {a.id: a.label for a in config.areas}
     area_title = area_labels.get(spec.area or "", spec.area or "") if spec.area else "Semua daerah"
     report = Report(config, spec, periods, now, area_title, Suppressor())

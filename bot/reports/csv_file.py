@@ -16,7 +16,7 @@ def report_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     first, last = report.periods[0], report.periods[-1]
-    whole = (WHOLE, first.start.isoformat(), last.end.isoformat())
+    whole = (WHOLE, first.start.isoformat(), last.covered_end.isoformat())
     writer.writerow(("Info", "Daerah", "", "", "", report.area_title))
     writer.writerow(
         (
@@ -49,6 +49,17 @@ def report_csv(report: Report) -> str:
             "disembunyikan agar angka <5 tidak bisa dihitung dari jumlah",
         )
     )
+    for period in report.incomplete:  # its "sampai" is the report's day, not the period's end
+        writer.writerow(
+            (
+                "Info",
+                "Belum lengkap",
+                period.label,
+                period.start.isoformat(),
+                period.covered_end.isoformat(),
+                period.title,
+            )
+        )
     for grid in report.grids.values():
         for name, row, total in zip(
             grid.rows, grid.cells, grid.row_totals or [None] * len(grid.rows), strict=True
@@ -60,7 +71,7 @@ def report_csv(report: Report) -> str:
                         name,
                         period.label,
                         period.start.isoformat(),
-                        period.end.isoformat(),
+                        period.covered_end.isoformat(),
                         report.shown(key),
                     )
                 )
@@ -74,7 +85,7 @@ def report_csv(report: Report) -> str:
                         "Jumlah",
                         period.label,
                         period.start.isoformat(),
-                        period.end.isoformat(),
+                        period.covered_end.isoformat(),
                         report.shown(key),
                     )
                 )
@@ -83,7 +94,9 @@ def report_csv(report: Report) -> str:
     for row in report.claim_times:
         period = row.period
         where = (
-            (period.label, period.start.isoformat(), period.end.isoformat()) if period else whole
+            (period.label, period.start.isoformat(), period.covered_end.isoformat())
+            if period
+            else whole
         )
         writer.writerow(
             ("Waktu sampai kasus diambil kader", "Kasus yang diambil", *where, row.claimed)

@@ -216,6 +216,17 @@ def _instrument_short(title: str) -> str:
     return title
 
 
+def _incomplete_note(report: Report) -> str:
+    """A period still running is marked *: its numbers are not final (not a drop)."""
+    if not report.incomplete:
+        return ""
+    items = "; ".join(f"{p.short} = {p.title}" for p in report.incomplete)
+    return (
+        f'\n  <p class="meta"><b>Periode belum lengkap</b> ({escape(items)}): angkanya belum '
+        "final dan tidak bisa dibandingkan langsung dengan periode yang sudah lengkap.</p>"
+    )
+
+
 def render_html(report: Report) -> str:
     g = report.grids
     by = "per minggu" if report.spec.by == "week" else "per bulan"
@@ -257,7 +268,7 @@ def render_html(report: Report) -> str:
   <p class="sub">{escape(report.area_title)} · {escape(report.period_title)} · {by}</p>
   <p class="meta">Dibuat {escape(fmt_generated(report))}. Semua angka tanpa identitas warga.
   Angka 1–4 ditulis &lt;5; angka yang ditandai x disembunyikan agar angka kecil tidak bisa
-  dihitung dari jumlahnya.</p>
+  dihitung dari jumlahnya.</p>{_incomplete_note(report)}
 </header>
 <section class="tiles">{tiles}</section>
 

@@ -34,8 +34,13 @@ class Period:
     label: str  # "2026-W47" | "2026-11"
     start: date
     end: date
-    title: str  # "16–22 Nov" | "November 2026"
-    short: str  # "M47" | "Nov"
+    title: str  # "16–22 Nov" | "November 2026"; "… (belum lengkap, sampai 2 Des)"
+    short: str  # "M47" | "Nov"; "Des*" while the period is still running
+    covered_end: date  # the last day with data: `end`, or the report's day if earlier
+
+    @property
+    def complete(self) -> bool:
+        return self.covered_end >= self.end
 
 
 @dataclass
@@ -80,8 +85,13 @@ class Report:
 
     @property
     def period_title(self) -> str:
-        first, last = self.periods[0].start, self.periods[-1].end
+        first, last = self.periods[0].start, self.periods[-1].covered_end
         return f"{fmt_date(first)} – {fmt_date(last)}"
+
+    @property
+    def incomplete(self) -> list[Period]:
+        """Periods still running on the report's day (their counts are not final)."""
+        return [p for p in self.periods if not p.complete]
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ def default_spec(
     end: date | None = None,
     area: str | None = None,
 ) -> ReportSpec:
-    end = end or today
+    end = min(end or today, today)  # no report of days that have not happened yet
     if start is None:
         if by == "week":
             start = end - timedelta(weeks=12) + timedelta(days=1)
@@ -107,7 +117,7 @@ def default_spec(
             month = end.month - 5
             start = date(end.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
     if start > end:
-        raise ValueError("--from is after --to")
+        raise ValueError("--from is after --to (or after today)")
     return ReportSpec(start, end, by, area)
 
 
@@ -128,7 +138,8 @@ def fmt_minutes(minutes: float | None) -> str:
     return f"{format_decimal(round(minutes / 60, 1), '0.#', locale=LOCALE)} jam"
 
 
-def make_period(label: str) -> Period:
+def make_period(label: str, today: date) -> Period:
+    """A week or month; one that is still running on `today` says so in its title."""
     start, end = stats.period_bounds(label)
     if stats.is_week(label):
         if start.month == end.month:
@@ -142,7 +153,13 @@ def make_period(label: str) -> Period:
     else:
         title = format_date(start, "MMMM y", locale=LOCALE)
         short = format_date(start, "MMM", locale=LOCALE)
-    return Period(label, start, end, title, short)
+    covered = min(end, today)
+    if covered < end:
+        what = "minggu" if stats.is_week(label) else "bulan"
+        until = format_date(covered, "d MMM", locale=LOCALE)
+        title = f"{title} ({what} belum lengkap, sampai {until})"
+        short = f"{short}*"
+    return Period(label, start, end, title, short, covered)
 
 
 def fmt_generated(report: Report) -> str:
