@@ -75,6 +75,7 @@ class EngineDriver:
         self.engine = Engine(content, settings, detector)
         self.session: Session | None = None
         self.history: list[HistoryItem] = []
+        self.last_node: str | None = None  # a press answers the last message, as on a phone
 
     async def start(self, setup: dict[str, Any]) -> None:
         self.session = session_from_setup(setup)
@@ -87,15 +88,20 @@ class EngineDriver:
             async def history(self) -> Sequence[HistoryItem]:
                 return list(driver.history)
 
+        if inbound.choice is not None and inbound.node is None and self.last_node:
+            inbound = Inbound(choice=inbound.choice, node=self.last_node, at=inbound.at)
         turn = await self.engine.handle(self.session, inbound, _Ctx())
         self.session = turn.session
+        if turn.replies and turn.replies[-1].node:
+            self.last_node = turn.replies[-1].node
         for event in turn.events:
             if event.name == "screening_completed":
                 self.history.append(HistoryItem(str(event.data.get("instrument")),
                                                 float(event.data.get("score") or 0),
                                                 str(event.data.get("band")), inbound.at))
-            if event.name == "delete_requested":
+            if event.name == "delete_requested":  # as the store does: nothing is left
                 self.history = []
+                self.session = None
         return turn.replies, turn.events
 
     async def close(self) -> None:

@@ -173,14 +173,15 @@ class _Run:
         frame, node = self.waiting_node()
         if node_key and (node is None or node.key != node_key):
             old = self.content.node(node_key)
-            menu = self.content.role("menu")
-            if node is None and old is not None and old.flow == menu:
-                # A press on an old menu message while idle: take it as a fresh menu choice.
-                self.session.stack = [Frame(menu, old.id, waiting=True)]
+            if node is None and old is not None and self.leaves_flow(old, choice_id):
+                # Idle, and an old message's button that leads somewhere on its own (a menu
+                # choice, "Ke menu utama" after /hapus): it still works.
+                self.session.stack = [Frame(old.flow, old.id, waiting=True)]
                 await self.answer(self.session.stack[-1], old, choice_id=choice_id)
                 return
             await self.say_system("stale_button")
             await self.show_current_or_idle()
+            await self.start_home()  # nothing is running: the menu is the question now
             return
         if node is None:
             await self.start_home()
@@ -229,6 +230,14 @@ class _Run:
                 await self.start_flow(flow.id, fresh=True)
                 return
         await self.start_home()
+
+    def leaves_flow(self, node: Node, choice_id: str) -> bool:
+        """Does this choice of `node` lead out of its flow by itself (needing nothing the flow
+        collected)? A menu's choices all do; elsewhere a choice with `goto`."""
+        if node.flow == self.content.role("menu"):
+            return True
+        choice = next((c for c in self.choices_of(node) if c.id == choice_id), None)
+        return choice is not None and choice.route is not None and choice.route.kind == "goto"
 
     async def start_home(self) -> None:
         roles = self.content.system.flows

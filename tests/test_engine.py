@@ -139,6 +139,12 @@ async def test_stale_button_is_answered_politely(engine):
     assert "pesan lama" in turn.replies[0].text and turn.replies[-1].node == "quiz.q1"
 
 
+async def test_a_stale_button_while_nothing_runs_shows_the_menu_not_an_empty_node(engine):
+    turn = await engine.handle(consented(), Inbound(choice="tidak_pernah", node="quiz.q1"))
+    assert "pesan lama" in turn.replies[0].text
+    assert turn.replies[-1].node == "menu.main" and turn.replies[-1].choices
+
+
 async def test_stickers_and_long_texts_get_a_clear_answer(engine):
     session = (await talk(engine, consented(), Inbound(text="/start quiz"))).session
     sticker = await engine.handle(session, Inbound(media="sticker"))
