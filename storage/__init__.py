@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage.base import Store
-from storage.postgres import PostgresStore, is_postgres_url
+from storage.sql import is_postgres_url
 from storage.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from storage.postgres import PostgresStore
 
 DATABASE_URL_ENV = "TEMANJIWA_DATABASE_URL"
 
@@ -30,6 +34,10 @@ def database_target(explicit: str | Path | None, configured: str | None,
 def make_store(target: str | Path) -> SqliteStore | PostgresStore:
     """A store for `target` (not yet open): a postgresql:// URL, or an SQLite file path."""
     if is_postgres_url(target):
+        # Imported here, not above: psycopg and libpq (about 13 MB of memory) are loaded
+        # only by deployments that use PostgreSQL, not by every embedded SQLite one.
+        from storage.postgres import PostgresStore
+
         return PostgresStore(str(target))
     return SqliteStore(target)
 

@@ -43,10 +43,6 @@ CONNECT_TIMEOUT_S = 10.0
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[Row]]
 
 
-def is_postgres_url(target: object) -> bool:
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
 def redact(url: str) -> str:
     """The URL without its password, for logs and error messages."""
     info = psycopg.conninfo.conninfo_to_dict(url)

@@ -5,10 +5,11 @@ PostgreSQL.
 The rules, kept by every module in `storage/`:
 
 - Placeholders are `?`; a PostgreSQL connection translates them (`to_pyformat`).
-- Only the common dialect: `INSERT … ON CONFLICT … DO NOTHING | DO UPDATE`, `RETURNING`,
-  `CAST(? AS TEXT) IS NULL` for an optional parameter (PostgreSQL cannot type a bare
-  `? IS NULL`). Where the dialects really differ, the module branches on `conn.dialect`
-  in plain sight (today only the outbox claim: `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+- Only the common dialect: `INSERT … ON CONFLICT … DO NOTHING | DO UPDATE` (qualify the
+  target's columns in `DO UPDATE SET`: `stats.n + excluded.n`), `RETURNING`. An optional
+  filter is built in Python, not written as `? IS NULL OR …` (PostgreSQL cannot type a
+  bare `? IS NULL`). Where the dialects really differ, the module branches on
+  `conn.dialect` in plain sight (today only the outbox claim: `FOR UPDATE SKIP LOCKED`).
 - Values: times are ISO-8601 text in UTC (they sort as text; `storage.cases.iso`), JSON is
   text, booleans are Python bools (SQLite stores 0/1, PostgreSQL `boolean`), ciphertexts
   are bytes (BLOB / `bytea`). A module never needs to know which backend it talks to.
@@ -53,6 +54,11 @@ class Connection(Protocol):
     async def tables(self) -> set[str]:
         """Names of the tables of the schema in use."""
         ...
+
+
+def is_postgres_url(target: object) -> bool:
+    """True for a PostgreSQL URL; anything else names an SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 def marks(values: Sequence[Any]) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from storage.sql import to_pyformat
+from storage.sql import is_postgres_url, to_pyformat
 from tests.support.cluster import ServerUnavailable, start_cluster, stop_cluster
 
 TEST_URL_ENV = "TEMANJIWA_TEST_DATABASE_URL"
@@ -125,7 +125,7 @@ class Row(tuple):
 
 
 def is_postgres(target: str | Path) -> bool:
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+    return is_postgres_url(target)
 
 
 def rows(target: str | Path, sql: str, *params) -> list[Row]:
