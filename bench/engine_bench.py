@@ -1,8 +1,12 @@
-"""Engine + SQLite benchmark: many residents completing a screening at once.
+"""Engine + store benchmark: many residents completing a screening at once.
 
     python bench/engine_bench.py                      # 1,000 residents, fresh database
     python bench/engine_bench.py --prefill 100000     # the same with 100,000 stored residents
     python bench/engine_bench.py --both               # both, each in its own process
+    python bench/engine_bench.py --database postgresql://…   # on PostgreSQL instead
+    python bench/engine_bench.py --compare-batching [--database …]
+        # group-commit batches as one trip (recorded writes) against one trip per
+        # statement (--write-each), interleaved, three times each
 
 Each scenario runs in a fresh process so peak memory (ru_maxrss) is comparable. Reports
 messages per second, p50/p99 latency of `Conversations.handle`, and peak memory.
@@ -28,9 +32,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import build_runtime  # noqa: E402
+from bot.alerts import RoutingAlertSender  # noqa: E402
+from bot.escalation import install  # noqa: E402
+from bot.service import Conversations  # noqa: E402
+from bot.stats import register_stats  # noqa: E402
+
+from bot.app import build_runtime, default_content_dir, load_detector  # noqa: E402
 from bot.config import Config  # noqa: E402
+from flows.linter import load_content  # noqa: E402
 from flows.messages import Inbound  # noqa: E402
+from flows.runtime import Engine  # noqa: E402
+from storage import make_store  # noqa: E402
+from storage.base import Store  # noqa: E402
 
 PREFERRED = ("setuju", "dewasa", "lewati", "mulai", "ya")
 
@@ -99,27 +112,53 @@ def prefill(db_path: Path, count: int) -> None:
     db.close()
 
 
+async def postgres_runtime(database: str, content: Path | None, tmp: Path,
+                           defer_writes: bool) -> tuple[Conversations, Store]:
+    """What bot.app.build_runtime wires, on a PostgreSQL store (build_runtime opens SQLite)."""
+    content_dir = content or default_content_dir()
+    config = Config()
+    engine = Engine(load_content(content_dir), config.engine_settings(),
+                    load_detector(content_dir))
+    store = make_store(database)
+    store.defer_writes = defer_writes
+    await store.open()
+    conversations = Conversations(engine, store, b"bench")
+    register_stats(conversations)
+    install(conversations, config, sender=RoutingAlertSender(), db_path=tmp / "bench.db")
+    return conversations, store
+
+
 async def scenario(residents: int, prefilled: int, flow: str, content: Path | None,
-                   rate: float = 0) -> dict:
+                   rate: float = 0, database: str | None = None,
+                   defer_writes: bool = True) -> dict:
     os.environ.setdefault("TEMANJIWA_SECRET", "bench")
+    run = f"{os.getpid()}-{time.time_ns()}"  # resident ids unique per run (a shared database)
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.db"
-        runtime = await build_runtime(Config(), content_dir=content, db_path=db_path)
-        if prefilled:
-            await runtime.store.close()
-            prefill(db_path, prefilled)
-            await runtime.store.open()
+        if database:
+            conversations, store = await postgres_runtime(database, content, Path(tmp),
+                                                          defer_writes)
+        else:
+            runtime = await build_runtime(Config(), content_dir=content, db_path=db_path)
+            conversations, store = runtime.conversations, runtime.store
+            store.defer_writes = defer_writes
+            if prefilled:
+                await store.close()
+                prefill(db_path, prefilled)
+                await store.open()
         latencies: list[float] = []
         pacer = Pacer(rate)
         started = time.perf_counter()
         counts = await asyncio.gather(*(
-            resident(runtime.conversations, f"r{i}", flow, latencies, pacer)
+            resident(conversations, f"{run}-r{i}", flow, latencies, pacer)
             for i in range(residents)
         ))
         elapsed = time.perf_counter() - started
-        await runtime.close()
+        await store.close()
     latencies.sort()
     return {
+        "store": "postgresql" if database else "sqlite",
+        "batch": "one trip" if defer_writes else "trip per statement",
         "residents": residents,
         "prefilled": prefilled,
         "offered_per_s": rate or "max",
@@ -142,7 +181,15 @@ def main() -> int:
                         help="offered messages per second (0: all residents at once, flat out)")
     parser.add_argument("--both", action="store_true",
                         help="run 0 and 100,000 prefilled, flat out and at --rate (default 1000)")
+    parser.add_argument("--database", default=None,
+                        help="a postgresql:// URL: run on PostgreSQL (--prefill is SQLite only)")
+    parser.add_argument("--write-each", action="store_true",
+                        help="send every write at once instead of with the batch")
+    parser.add_argument("--compare-batching", action="store_true",
+                        help="one trip per batch vs --write-each, interleaved, 3 times each")
     args = parser.parse_args()
+    if args.compare_batching:
+        return compare_batching(args)
     if args.both:
         rows = []
         for prefilled in (0, 100_000):
@@ -159,8 +206,32 @@ def main() -> int:
             print(" | ".join(str(row[k]) for k in keys))
         return 0
     result = asyncio.run(scenario(args.residents, args.prefill, args.flow, args.content,
-                                  args.rate))
+                                  args.rate, args.database, not args.write_each))
     print(json.dumps(result))
+    return 0
+
+
+def compare_batching(args: argparse.Namespace, repeats: int = 3) -> int:
+    """Each run in its own process, the two ways alternating; ratios of the medians."""
+    rows = []
+    for _ in range(repeats):
+        for write_each in (False, True):
+            cmd = [sys.executable, __file__, "--residents", str(args.residents), "--flow",
+                   args.flow, "--rate", str(args.rate)]
+            cmd += ["--database", args.database] if args.database else []
+            cmd += ["--content", str(args.content)] if args.content else []
+            cmd += ["--write-each"] if write_each else []
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    keys = ["store", "batch", "messages_per_s", "p50_ms", "p99_ms", "seconds"]
+    print(" | ".join(keys))
+    for row in rows:
+        print(" | ".join(str(row[k]) for k in keys))
+    batched = [r for r in rows if r["batch"] == "one trip"]
+    each = [r for r in rows if r["batch"] != "one trip"]
+    for key in ("messages_per_s", "p50_ms", "p99_ms"):
+        ratio = statistics.median(r[key] for r in batched) / statistics.median(r[key] for r in each)
+        print(f"{key}: one trip per batch / trip per statement = {ratio:.2f}")
     return 0
 
 

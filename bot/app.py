@@ -24,7 +24,7 @@ from bot.cases.desk import CadreDesk
 from bot.cases.dispatcher import Dispatcher
 from bot.cases.escalation import Escalations
 from bot.cases.senders import AlertSender, ConsoleAlertSender, RoutingAlertSender
-from bot.config import Config, default_content_dir, default_db_path
+from bot.config import Config, Database, choose_database, default_content_dir
 from bot.console import ConsoleChat
 from bot.conversations import Clock, Conversations, OutboundRouter, Turn, utc_now
 from bot.crypto import Sealer, load_key
@@ -41,9 +41,9 @@ from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.client import GraphClient
 from bot.whatsapp.settings import ChannelOptions, WhatsAppSettings
 from flows.runtime import Engine
+from storage import make_store
 from storage.base import Store
 from storage.keys import load_secret
-from storage.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,18 @@ class EscalationKit:
 class Runtime:
     config: Config
     content_dir: Path
-    db_path: Path
+    database: Database
     store: Store
     engine: Engine
     conversations: Conversations
     escalation: EscalationKit
     alerts: RoutingAlertSender | AlertSender  # a RoutingAlertSender unless the caller gave one
     outbound: OutboundRouter  # relay messages and notices, to whichever channel they name
+
+    @property
+    def db_path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL)."""
+        return self.database.sqlite_path
 
     async def close(self) -> None:
         await self.store.close()
@@ -116,30 +121,33 @@ async def build_runtime(
     config: Config,
     *,
     content_dir: Path | None = None,
-    db_path: Path | None = None,
+    db_path: str | Path | None = None,
     clock: Clock = utc_now,
     alerts: AlertSender | None = None,
 ) -> Runtime:
     """Everything a channel needs. Escalation is always wired: a crisis case and its alert
-    are written even before any channel that can deliver the alert is running."""
+    are written even before any channel that can deliver the alert is running.
+
+    `db_path` (`--db`) is an SQLite file or a postgresql:// URL; without it the database is
+    chosen by `bot.config.choose_database`."""
     content_dir = Path(content_dir or config.content or default_content_dir())
-    db_path = Path(db_path or config.database or default_db_path())
-    content = load_live_content(content_dir, db_path.parent)
+    database = choose_database(config, db_path)
+    content = load_live_content(content_dir, database.state_dir)
     engine = Engine(content, config.engine_settings(), load_detector(content_dir))
-    store = SqliteStore(db_path)
+    store = make_store(database.target)
     await store.open()
     router = alerts or RoutingAlertSender()
     conversations, kit = wire(
         engine,
         store,
         config,
-        secret=load_secret(db_path),
-        sealer=Sealer(load_key(db_path)),
+        secret=load_secret(database.sqlite_path),
+        sealer=Sealer(load_key(database.sqlite_path)),
         alerts=router,
         clock=clock,
     )
     return Runtime(
-        config, content_dir, db_path, store, engine, conversations, kit, router, OutboundRouter()
+        config, content_dir, database, store, engine, conversations, kit, router, OutboundRouter()
     )
 
 

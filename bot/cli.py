@@ -14,7 +14,13 @@ from bot.app import build_console, build_runtime
 from bot.cases.cards import OUTCOME_LABELS, format_time
 from bot.cases.desk import CadreIdentity
 from bot.cases.senders import ConsoleAlertSender
-from bot.config import ConfigError, default_content_dir, default_db_path, load_config
+from bot.config import (
+    ConfigError,
+    choose_database,
+    default_content_dir,
+    default_db_path,
+    load_config,
+)
 from bot.reports.command import report_command
 from bot.serve import RunOptions, run
 from bot.studio.commands import poster_command, studio_command
@@ -23,8 +29,8 @@ from flows.crisis.command import main as crisis_main
 from flows.i18n import _
 from flows.linter import lint_directory
 from flows.problems import ContentError
+from storage import open_store
 from storage.retention import purge
-from storage.sqlite import SqliteStore
 
 log = logging.getLogger("temanjiwa")
 
@@ -41,7 +47,8 @@ def _setup_logging(verbose: bool = False) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="deployment config YAML (or TEMANJIWA_CONFIG)")
-    parser.add_argument("--db", type=Path, help=f"SQLite file (default: {default_db_path()})")
+    parser.add_argument("--db", help="SQLite file or postgresql:// URL (default: "
+                        f"TEMANJIWA_DATABASE_URL, else {default_db_path()})")
     parser.add_argument("--content", type=Path, help="content folder (default: content/id)")
     parser.add_argument("-v", "--verbose", action="store_true")
 
@@ -149,8 +156,11 @@ def _data_parsers(sub: argparse._SubParsersAction) -> None:
 
 async def _purge(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    async with SqliteStore(args.db or config.database or default_db_path()) as store:
+    store = await open_store(choose_database(config, args.db).target)
+    try:
         report = await purge(store, config, datetime.now(UTC))
+    finally:
+        await store.close()
     print(report.summary())
     return 0
 

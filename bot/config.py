@@ -16,8 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.crypto import KEY_ENV
 from flows.messages import Choice
 from flows.runtime import EngineSettings
+from storage import database_target, is_postgres_url
+from storage.keys import SECRET_ENV
 
 CONFIG_ENV = "TEMANJIWA_CONFIG"
 REPO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "id"
@@ -44,6 +47,37 @@ def default_db_path() -> Path:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "temanjiwa" / "temanjiwa.db"
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the bot keeps its data: an SQLite file (the embedded default) or PostgreSQL."""
+
+    target: str | Path  # what storage.make_store opens: a postgresql:// URL or a file path
+    sqlite_path: Path | None  # the SQLite file; None for PostgreSQL
+    state_dir: Path  # the content's last good copy (and, for SQLite, the key files) live here
+
+    @property
+    def postgres(self) -> bool:
+        return self.sqlite_path is None
+
+
+def choose_database(config: Config, explicit: str | Path | None = None) -> Database:
+    """`--db`, else TEMANJIWA_DATABASE_URL, else the config's `database`, else the default
+    SQLite file. With PostgreSQL every worker must share the HMAC secret and the encryption
+    key, so both must come from the environment (no key files beside a database URL)."""
+    target = database_target(explicit, config.database, default_db_path())
+    if not is_postgres_url(target):
+        path = Path(target)
+        return Database(path, path, path.parent)
+    missing = [n for n in (SECRET_ENV, KEY_ENV) if not os.environ.get(n)]
+    if missing:
+        raise ConfigError(
+            "with PostgreSQL (several workers) set " + " and ".join(missing)
+            + " in the environment, the same on every worker (README: Running on several "
+            "machines)"
+        )
+    return Database(str(target), None, default_db_path().parent)
 
 
 def normalise_number(number: str) -> str:

@@ -271,7 +271,7 @@ class Conversations:
             for observer in self._observers:
                 await observer(ctx, events)
             if delivery_id is not None:
-                await deliveries.record(tx, channel, delivery_id, now)
+                await deliveries.note(tx, channel, delivery_id, now)
             if deleted:
                 await tx.delete_user(key)
             else:

@@ -93,7 +93,7 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
 
 def _start_background(running: _Running, stop: asyncio.Event) -> None:
     runtime = running.runtime
-    watcher = ContentWatcher(runtime.engine, runtime.content_dir, runtime.db_path.parent)
+    watcher = ContentWatcher(runtime.engine, runtime.content_dir, runtime.database.state_dir)
     clock = runtime.conversations.clock
     running.tasks += [
         asyncio.create_task(runtime.escalation.dispatcher.run_forever(stop), name="dispatcher"),

@@ -3,6 +3,11 @@
 Everything per-resident is keyed by `user_key` (an HMAC, see `storage.keys`). Writes of
 one inbound message happen in one `transaction()`, so a crisis case and its alert are
 durable together with the session, or not at all.
+
+Two stores implement it: `storage.sqlite.SqliteStore` (the embedded default) and
+`storage.postgres.PostgresStore` (several workers); `storage.make_store` picks one from
+the database setting. Both share group commit (storage/group_commit.py) and run the same
+portable SQL (storage/sql.py).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Protocol
 
 from flows.runtime import HistoryItem
 from flows.session import Session
+from storage.sql import Connection
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,9 @@ class StoredSession:
     updated_at: datetime
 
 
-class Transaction(Protocol):
+class Transaction(Connection, Protocol):
+    """One turn's writes; also a `Connection` for the functions of storage.cases etc."""
+
     async def save_session(self, user_key: str, session: Session, now: datetime) -> None: ...
 
     async def add_result(self, user_key: str, instrument: str, score: float, band: str,
@@ -37,6 +45,11 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def reader(self) -> Connection:
+        """Reads outside a turn (committed data only); read-only."""
+        ...
+
     async def load_session(self, user_key: str) -> StoredSession | None: ...
 
     async def history(self, user_key: str) -> list[HistoryItem]: ...
@@ -46,3 +59,5 @@ class Store(Protocol):
     async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record an inbound update id; False if it was seen before (a redelivery)."""
         ...
+
+    async def schema_version(self) -> int: ...

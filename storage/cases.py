@@ -1,8 +1,8 @@
 """SQL for escalation: cases, their event log, the alert outbox, cadres, invites, relays.
 
-Every function takes the connection of an open transaction (`SqliteTransaction.db`, or
-the transaction itself) so a caller decides what commits together: a case and its first
-outbox row are written in the resident's turn transaction, or not at all.
+Every function takes a `storage.sql.Connection`: the turn's transaction (so a caller decides
+what commits together: a case and its first outbox row are written in the resident's turn
+transaction, or not at all), or for reads only the store's `reader`.
 
 Outbox states: `pending` (due at `next_attempt_at`) → `sending` (claimed by one
 dispatcher `claimed_by` until `lease_until`) → `sent` | back to `pending` (after a failure,
@@ -10,7 +10,7 @@ with backoff) | `cancelled` (the case closed first). A claim and the "sent" mark
 conditional updates of the same row, so two dispatchers never both own it; a row whose
 lease ran out (its dispatcher died) is claimed again with the same `idem_key`.
 
-Times are ISO-8601 strings in UTC (they sort as text).
+Times are ISO-8601 strings in UTC (they sort as text). The SQL is portable (storage/sql.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
+from storage.sql import Connection, Row, marks
 
 OPEN_STATES = ("open", "claimed")  # a case that is not closed
 
@@ -35,18 +35,12 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _db(conn: Any) -> aiosqlite.Connection:
-    return getattr(conn, "db", conn)
+async def _rows(conn: Connection, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+    return await conn.fetch(sql, tuple(params))
 
 
-async def _rows(conn: Any, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-    # One trip to the database thread; both store connections return sqlite3.Row.
-    return [dict(row) for row in await _db(conn).execute_fetchall(sql, tuple(params))]
-
-
-async def _one(conn: Any, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
-    rows = await _rows(conn, sql, params)
-    return rows[0] if rows else None
+async def _one(conn: Connection, sql: str, params: Iterable[Any] = ()) -> Row | None:
+    return await conn.fetchone(sql, tuple(params))
 
 
 # ---------------------------------------------------------------------------- cases
@@ -140,13 +134,13 @@ def _column_value(name: str, value: Any) -> Any:
     if name in ("items", "bot_said"):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if name in _BOOLS and value is not None:
-        return int(bool(value))
+        return bool(value)
     if name in _TIMES and isinstance(value, datetime):
         return iso(value)
     return value
 
 
-async def open_case_for(conn: Any, user_key: str) -> CaseRow | None:
+async def open_case_for(conn: Connection, user_key: str) -> CaseRow | None:
     return _case(
         await _one(
             conn, "SELECT * FROM cases WHERE user_key = ? AND status != 'closed'", (user_key,)
@@ -154,49 +148,50 @@ async def open_case_for(conn: Any, user_key: str) -> CaseRow | None:
     )
 
 
-async def case_by_code(conn: Any, code: str) -> CaseRow | None:
+async def case_by_code(conn: Connection, code: str) -> CaseRow | None:
     return _case(await _one(conn, "SELECT * FROM cases WHERE code = ?", (code.strip().upper(),)))
 
 
-async def case_by_id(conn: Any, case_id: int) -> CaseRow | None:
+async def case_by_id(conn: Connection, case_id: int) -> CaseRow | None:
     return _case(await _one(conn, "SELECT * FROM cases WHERE id = ?", (case_id,)))
 
 
-async def code_taken(conn: Any, code: str) -> bool:
+async def code_taken(conn: Connection, code: str) -> bool:
     return await _one(conn, "SELECT 1 FROM cases WHERE code = ?", (code,)) is not None
 
 
-async def insert_case(conn: Any, **fields: Any) -> int:
+async def insert_case(conn: Connection, **fields: Any) -> int:
     unknown = set(fields) - set(CASE_COLUMNS)
     assert not unknown, unknown
     names = list(fields)
-    cursor = await _db(conn).execute(
-        f"INSERT INTO cases ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+    row = await conn.fetchone(
+        f"INSERT INTO cases ({', '.join(names)}) VALUES ({marks(names)}) RETURNING id",
         [_column_value(n, fields[n]) for n in names],
     )
-    return int(cursor.lastrowid or 0)
+    assert row is not None
+    return int(row["id"])
 
 
-async def update_case(conn: Any, case_id: int, **fields: Any) -> None:
+async def update_case(conn: Connection, case_id: int, **fields: Any) -> None:
     unknown = set(fields) - set(CASE_COLUMNS)
     assert not unknown, unknown
     if not fields:
         return
     sets = ", ".join(f"{n} = ?" for n in fields)
-    await _db(conn).execute(
+    await conn.write(
         f"UPDATE cases SET {sets} WHERE id = ?",
         [*(_column_value(n, v) for n, v in fields.items()), case_id],
     )
 
 
-async def touch_last_reply(conn: Any, user_key: str, now: datetime) -> None:
-    await _db(conn).execute(
+async def touch_last_reply(conn: Connection, user_key: str, now: datetime) -> None:
+    await conn.write(
         "UPDATE cases SET last_reply_at = ? WHERE user_key = ? AND status != 'closed'",
         (iso(now), user_key),
     )
 
 
-async def due_cases(conn: Any, now: datetime) -> list[CaseRow]:
+async def due_cases(conn: Connection, now: datetime) -> list[CaseRow]:
     """Unclaimed open cases whose deadline has passed: the next step of the fallback chain."""
     rows = await _rows(
         conn,
@@ -206,7 +201,9 @@ async def due_cases(conn: Any, now: datetime) -> list[CaseRow]:
     return [c for c in map(_case, rows) if c is not None]
 
 
-async def list_cases(conn: Any, *, include_closed: bool = False, limit: int = 50) -> list[CaseRow]:
+async def list_cases(
+    conn: Connection, *, include_closed: bool = False, limit: int = 50
+) -> list[CaseRow]:
     where = "" if include_closed else "WHERE status != 'closed'"
     rows = await _rows(conn, f"SELECT * FROM cases {where} ORDER BY id DESC LIMIT ?", (limit,))
     return [c for c in map(_case, rows) if c is not None]
@@ -224,7 +221,7 @@ class CaseEvent:
 
 
 async def add_event(
-    conn: Any,
+    conn: Connection,
     case_id: int | None,
     user_key: str | None,
     at: datetime,
@@ -232,20 +229,24 @@ async def add_event(
     detail: str = "",
     actor: str = "system",
 ) -> None:
-    await _db(conn).execute(
+    await conn.write(
         "INSERT INTO case_events (case_id, user_key, at, kind, actor, detail) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         (case_id, user_key, iso(at), kind, actor, detail),
     )
 
 
-async def events_of(conn: Any, case_id: int | None, kinds: Iterable[str] = ()) -> list[CaseEvent]:
+async def events_of(
+    conn: Connection, case_id: int | None, kinds: Iterable[str] = ()
+) -> list[CaseEvent]:
     kinds = tuple(kinds)
-    where = "case_id IS ?" + (f" AND kind IN ({', '.join('?' for _ in kinds)})" if kinds else "")
+    where = "case_id IS NULL" if case_id is None else "case_id = ?"
+    if kinds:
+        where += f" AND kind IN ({marks(kinds)})"
     rows = await _rows(
         conn,
         f"SELECT id, case_id, at, kind, actor, detail FROM case_events WHERE {where} ORDER BY id",
-        (case_id, *kinds),
+        (*(() if case_id is None else (case_id,)), *kinds),
     )
     return [
         CaseEvent(
@@ -289,11 +290,11 @@ def _outbox(row: dict[str, Any]) -> OutboxRow:
 
 
 async def enqueue(
-    conn: Any, case_id: int, code: str, route: str, kind: str, reason: str, now: datetime
+    conn: Connection, case_id: int, code: str, route: str, kind: str, reason: str, now: datetime
 ) -> str:
     """Queue one delivery; returns its idempotency key (told to the sender on every attempt)."""
     key = f"{code}:{kind}:{uuid.uuid4().hex[:12]}"
-    await _db(conn).execute(
+    await conn.write(
         "INSERT INTO outbox (idem_key, case_id, route, kind, reason, next_attempt_at, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (key, case_id, route, kind, reason, iso(now), iso(now)),
@@ -302,69 +303,77 @@ async def enqueue(
 
 
 async def claim_due(
-    conn: Any, now: datetime, token: str, lease_until: datetime, limit: int
+    conn: Connection, now: datetime, token: str, lease_until: datetime, limit: int
 ) -> list[OutboxRow]:
-    """Take up to `limit` due rows for this dispatcher (call inside BEGIN IMMEDIATE)."""
+    """Take up to `limit` due rows for this dispatcher, inside the caller's transaction.
+
+    SQLite: the transaction holds the database's write lock, so no other dispatcher reads
+    the same rows. PostgreSQL: `FOR UPDATE SKIP LOCKED` locks the rows taken here until
+    commit, and another dispatcher passes over them instead of waiting.
+    """
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     rows = await _rows(
         conn,
         "SELECT id FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
-        "OR (state = 'sending' AND lease_until <= ?) ORDER BY id LIMIT ?",
+        f"OR (state = 'sending' AND lease_until <= ?) ORDER BY id LIMIT ?{lock}",
         (iso(now), iso(now), limit),
     )
     ids = [r["id"] for r in rows]
     if not ids:
         return []
-    marks = ", ".join("?" for _ in ids)
-    await _db(conn).execute(
+    await conn.write(
         f"UPDATE outbox SET state = 'sending', claimed_by = ?, lease_until = ?, "
-        f"attempts = attempts + 1 WHERE id IN ({marks})",
+        f"attempts = attempts + 1 WHERE id IN ({marks(ids)})",
         (token, iso(lease_until), *ids),
     )
-    claimed = await _rows(conn, f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id", ids)
+    claimed = await _rows(conn, f"SELECT * FROM outbox WHERE id IN ({marks(ids)}) ORDER BY id", ids)
     return [_outbox(r) for r in claimed]
 
 
 async def mark_sent(
-    conn: Any, row_id: int, token: str, now: datetime, external_ref: str | None
+    conn: Connection, row_id: int, token: str, now: datetime, external_ref: str | None
 ) -> bool:
     """True if this dispatcher still owned the row (its lease had not been taken over)."""
-    cursor = await _db(conn).execute(
+    changed = await conn.execute(
         "UPDATE outbox SET state = 'sent', sent_at = ?, external_ref = ?, claimed_by = NULL, "
         "lease_until = NULL, last_error = NULL WHERE id = ? AND claimed_by = ? "
         "AND state = 'sending'",
         (iso(now), external_ref, row_id, token),
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-async def mark_retry(conn: Any, row_id: int, token: str, next_at: datetime, error: str) -> bool:
-    cursor = await _db(conn).execute(
+async def mark_retry(
+    conn: Connection, row_id: int, token: str, next_at: datetime, error: str
+) -> bool:
+    changed = await conn.execute(
         "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, "
         "claimed_by = NULL, lease_until = NULL WHERE id = ? AND claimed_by = ? "
         "AND state = 'sending'",
         (iso(next_at), error[:300], row_id, token),
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-async def mark_cancelled(conn: Any, row_id: int, token: str | None = None) -> None:
-    await _db(conn).execute(
+async def mark_cancelled(conn: Connection, row_id: int, token: str | None = None) -> None:
+    mine = "" if token is None else " AND claimed_by = ?"
+    await conn.write(
         "UPDATE outbox SET state = 'cancelled', claimed_by = NULL, lease_until = NULL "
-        "WHERE id = ? AND (? IS NULL OR claimed_by = ?)",
-        (row_id, token, token),
+        f"WHERE id = ?{mine}",
+        (row_id, *(() if token is None else (token,))),
     )
 
 
-async def cancel_pending(conn: Any, case_id: int, kinds: Iterable[str]) -> None:
+async def cancel_pending(conn: Connection, case_id: int, kinds: Iterable[str]) -> None:
     kinds = tuple(kinds)
-    await _db(conn).execute(
+    await conn.write(
         f"UPDATE outbox SET state = 'cancelled', claimed_by = NULL, lease_until = NULL "
-        f"WHERE case_id = ? AND state = 'pending' AND kind IN ({', '.join('?' for _ in kinds)})",
+        f"WHERE case_id = ? AND state = 'pending' AND kind IN ({marks(kinds)})",
         (case_id, *kinds),
     )
 
 
-async def routes_alerted(conn: Any, case_id: int) -> list[str]:
+async def routes_alerted(conn: Connection, case_id: int) -> list[str]:
     """Routes that have (or will get) an alert for this case, first alerted first."""
     rows = await _rows(
         conn,
@@ -375,17 +384,18 @@ async def routes_alerted(conn: Any, case_id: int) -> list[str]:
     return [r["route"] for r in rows]
 
 
-async def sent_alerts(conn: Any, case_id: int, route: str | None = None) -> list[OutboxRow]:
+async def sent_alerts(conn: Connection, case_id: int, route: str | None = None) -> list[OutboxRow]:
+    on_route = "" if route is None else " AND route = ?"
     rows = await _rows(
         conn,
         "SELECT * FROM outbox WHERE case_id = ? AND kind = 'alert' AND state = 'sent' "
-        "AND external_ref IS NOT NULL AND (? IS NULL OR route = ?) ORDER BY id",
-        (case_id, route, route),
+        f"AND external_ref IS NOT NULL{on_route} ORDER BY id",
+        (case_id, *(() if route is None else (route,))),
     )
     return [_outbox(r) for r in rows]
 
 
-async def unsent_count(conn: Any, case_id: int, kind: str) -> int:
+async def unsent_count(conn: Connection, case_id: int, kind: str) -> int:
     row = await _one(
         conn,
         "SELECT count(*) AS n FROM outbox WHERE case_id = ? AND kind = ? "
@@ -395,10 +405,11 @@ async def unsent_count(conn: Any, case_id: int, kind: str) -> int:
     return int(row["n"]) if row else 0
 
 
-async def outbox_rows(conn: Any, case_id: int | None = None) -> list[OutboxRow]:
-    rows = await _rows(
-        conn, "SELECT * FROM outbox WHERE ? IS NULL OR case_id = ? ORDER BY id", (case_id, case_id)
-    )
+async def outbox_rows(conn: Connection, case_id: int | None = None) -> list[OutboxRow]:
+    if case_id is None:
+        rows = await _rows(conn, "SELECT * FROM outbox ORDER BY id")
+    else:
+        rows = await _rows(conn, "SELECT * FROM outbox WHERE case_id = ? ORDER BY id", (case_id,))
     return [_outbox(r) for r in rows]
 
 
@@ -432,15 +443,15 @@ def _relay(row: dict[str, Any] | None) -> RelayRow | None:
     )
 
 
-async def relay_for_user(conn: Any, user_key: str) -> RelayRow | None:
+async def relay_for_user(conn: Connection, user_key: str) -> RelayRow | None:
     return _relay(await _one(conn, "SELECT * FROM relays WHERE user_key = ?", (user_key,)))
 
 
-async def relay_for_case(conn: Any, case_id: int) -> RelayRow | None:
+async def relay_for_case(conn: Connection, case_id: int) -> RelayRow | None:
     return _relay(await _one(conn, "SELECT * FROM relays WHERE case_id = ?", (case_id,)))
 
 
-async def relays_of_cadre(conn: Any, cadre_key: str) -> list[tuple[str, str]]:
+async def relays_of_cadre(conn: Connection, cadre_key: str) -> list[tuple[str, str]]:
     rows = await _rows(
         conn,
         "SELECT c.code, r.state FROM relays r JOIN cases c "
@@ -450,7 +461,7 @@ async def relays_of_cadre(conn: Any, cadre_key: str) -> list[tuple[str, str]]:
     return [(r["code"], r["state"]) for r in rows]
 
 
-async def relay_cadre_keys(conn: Any) -> set[str]:
+async def relay_cadre_keys(conn: Connection) -> set[str]:
     """Actor keys of cadres with a relay (requested or active): whose private messages
     are relay text (bot/telegram/cadre_chat.py keeps this set in memory)."""
     rows = await _rows(conn, "SELECT DISTINCT cadre_key FROM relays")
@@ -458,7 +469,7 @@ async def relay_cadre_keys(conn: Any) -> set[str]:
 
 
 async def insert_relay(
-    conn: Any,
+    conn: Connection,
     case_id: int,
     user_key: str,
     cadre_key: str,
@@ -466,21 +477,21 @@ async def insert_relay(
     cadre_enc: bytes,
     now: datetime,
 ) -> None:
-    await _db(conn).execute(
+    await conn.write(
         "INSERT INTO relays (case_id, user_key, cadre_key, cadre_name, cadre_enc, state, "
         "requested_at) VALUES (?, ?, ?, ?, ?, 'requested', ?)",
         (case_id, user_key, cadre_key, cadre_name, cadre_enc, iso(now)),
     )
 
 
-async def activate_relay(conn: Any, relay_id: int, now: datetime) -> None:
-    await _db(conn).execute(
+async def activate_relay(conn: Connection, relay_id: int, now: datetime) -> None:
+    await conn.write(
         "UPDATE relays SET state = 'active', accepted_at = ? WHERE id = ?", (iso(now), relay_id)
     )
 
 
-async def delete_relay(conn: Any, relay_id: int) -> None:
-    await _db(conn).execute("DELETE FROM relays WHERE id = ?", (relay_id,))
+async def delete_relay(conn: Connection, relay_id: int) -> None:
+    await conn.write("DELETE FROM relays WHERE id = ?", (relay_id,))
 
 
 # ---------------------------------------------------------------------------- cadres
@@ -492,7 +503,7 @@ class CadreRow:
     route: str | None
 
 
-async def cadre_by_key(conn: Any, actor_key: str) -> CadreRow | None:
+async def cadre_by_key(conn: Connection, actor_key: str) -> CadreRow | None:
     row = await _one(
         conn,
         "SELECT id, actor_key, name, route FROM cadres WHERE actor_key = ? AND revoked_at IS NULL",
@@ -502,16 +513,18 @@ async def cadre_by_key(conn: Any, actor_key: str) -> CadreRow | None:
 
 
 async def insert_invite(
-    conn: Any, code_hash: str, name: str, route: str | None, now: datetime, expires: datetime
+    conn: Connection, code_hash: str, name: str, route: str | None, now: datetime, expires: datetime
 ) -> None:
-    await _db(conn).execute(
+    await conn.write(
         "INSERT INTO invites (code_hash, name, route, created_at, expires_at) "
         "VALUES (?, ?, ?, ?, ?)",
         (code_hash, name, route, iso(now), iso(expires)),
     )
 
 
-async def use_invite(conn: Any, code_hash: str, actor_key: str, now: datetime) -> CadreRow | None:
+async def use_invite(
+    conn: Connection, code_hash: str, actor_key: str, now: datetime
+) -> CadreRow | None:
     """Spend a one-time invite: registers (or re-activates) the cadre; None if not valid."""
     invite = await _one(
         conn,
@@ -520,8 +533,7 @@ async def use_invite(conn: Any, code_hash: str, actor_key: str, now: datetime) -
     )
     if invite is None:
         return None
-    db = _db(conn)
-    await db.execute(
+    await conn.write(
         "INSERT INTO cadres (actor_key, name, route, created_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(actor_key) DO UPDATE SET name = excluded.name, route = excluded.route, "
         "revoked_at = NULL",
@@ -529,7 +541,7 @@ async def use_invite(conn: Any, code_hash: str, actor_key: str, now: datetime) -
     )
     cadre = await cadre_by_key(conn, actor_key)
     assert cadre is not None
-    await db.execute(
+    await conn.write(
         "UPDATE invites SET used_at = ?, cadre_id = ? WHERE code_hash = ?",
         (iso(now), cadre.id, code_hash),
     )
@@ -537,14 +549,13 @@ async def use_invite(conn: Any, code_hash: str, actor_key: str, now: datetime) -
 
 
 # ---------------------------------------------------------------------------- /hapus
-async def forget_user(conn: Any, user_key: str, now: datetime) -> list[RelayRow]:
+async def forget_user(conn: Connection, user_key: str, now: datetime) -> list[RelayRow]:
     """A resident deleted their data: cases keep only anonymous statistics.
 
     The link to the resident, their words, contact address and cadre notes go; live
     relays end (their rows are deleted). Returns the relays that were live, so the caller
     can tell the cadre. An open case stays open, unlinked, for the cadre to close.
     """
-    db = _db(conn)
     relays = [
         r
         for r in map(
@@ -554,16 +565,16 @@ async def forget_user(conn: Any, user_key: str, now: datetime) -> list[RelayRow]
     ]
     cases = await _rows(conn, "SELECT id FROM cases WHERE user_key = ?", (user_key,))
     for row in cases:
-        await db.execute(
+        await conn.write(
             "UPDATE case_events SET detail = '' WHERE case_id = ? AND kind = 'note'", (row["id"],)
         )
         await add_event(conn, row["id"], None, now, "resident_deleted_data")
-    await db.execute(
+    await conn.write(
         "UPDATE cases SET user_key = NULL, words_enc = NULL, contact_enc = NULL, "
         "words_state = CASE WHEN words_state = 'held' THEN 'wiped' ELSE words_state END "
         "WHERE user_key = ?",
         (user_key,),
     )
-    await db.execute("UPDATE case_events SET user_key = NULL WHERE user_key = ?", (user_key,))
-    await db.execute("DELETE FROM relays WHERE user_key = ?", (user_key,))
+    await conn.write("UPDATE case_events SET user_key = NULL WHERE user_key = ?", (user_key,))
+    await conn.write("DELETE FROM relays WHERE user_key = ?", (user_key,))
     return relays

@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 from storage import stats
 from storage.cases import forget_user
-from storage.sqlite import USER_TABLES
+from storage.group_commit import USER_TABLES
+from storage.sql import Connection, marks
 
 log = logging.getLogger(__name__)
 
@@ -78,49 +79,46 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-async def _scalar_rows(db: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    async with db.execute(sql, params) as cursor:
-        return [row[0] for row in await cursor.fetchall()]
+async def _column(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    return [next(iter(row.values())) for row in await conn.fetch(sql, params)]
 
 
 async def reduce_closed_cases(
-    conn: Any, tz: tzinfo, *, closed_before: datetime | None = None
+    conn: Connection, tz: tzinfo, *, closed_before: datetime | None = None
 ) -> int:
     """Closed cases whose resident deleted their data (user_key gone), or closed before
     `closed_before`, become one anonymous `case_stats` row each; their rows are deleted.
     A case with an alert still being delivered waits for the next run."""
-    db = getattr(conn, "db", conn)
-    if "cases" not in await stats.tables(db):
+    if "cases" not in await stats.tables(conn):
         return 0
-    kinds = ", ".join("?" for _ in stats.SLA_EVENT_KINDS)
-    async with db.execute(
-        f"SELECT c.id, c.created_at, c.area, c.level, c.category, c.source, c.claimed_at, "
-        f"c.status, c.outcome, (SELECT count(*) FROM case_events e WHERE e.case_id = c.id "
-        f"AND e.kind IN ({kinds})) FROM cases c WHERE c.status = 'closed' "
-        f"AND (c.user_key IS NULL OR julianday(c.closed_at) < julianday(?)) "
+    old = "" if closed_before is None else " OR julianday(c.closed_at) < julianday(?)"
+    rows = await conn.fetch(
+        f"SELECT c.id, {stats.CASE_STAT_SOURCE} FROM cases c WHERE c.status = 'closed' "
+        f"AND (c.user_key IS NULL{old}) "
         f"AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = c.id "
         f"AND o.state IN ('pending', 'sending'))",
-        (*stats.SLA_EVENT_KINDS, _iso(closed_before) if closed_before else None),
-    ) as cursor:
-        rows = await cursor.fetchall()
-    for case_id, *fields in rows:
-        await stats.add_case_stat(db, stats.case_stat_from(*fields, tz))
+        (*stats.SLA_EVENT_KINDS, *(() if closed_before is None else (_iso(closed_before),))),
+    )
+    for row in rows:
+        await stats.add_case_stat(conn, stats.case_stat_of(row, tz))
         for table in ("outbox", "case_events", "relays"):
-            await db.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
-        await db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+            await conn.write(f"DELETE FROM {table} WHERE case_id = ?", (row["id"],))
+        await conn.write("DELETE FROM cases WHERE id = ?", (row["id"],))
     return len(rows)
 
 
-async def _delete_user_rows(db: Any, keys: list[str], report: PurgeReport) -> None:
-    marks = ", ".join("?" for _ in keys)
+async def _delete_user_rows(conn: Connection, keys: list[str], report: PurgeReport) -> None:
     for table in USER_TABLES:
-        cursor = await db.execute(f"DELETE FROM {table} WHERE user_key IN ({marks})", keys)
-        report.add(table, cursor.rowcount)
+        report.add(
+            table,
+            await conn.execute(f"DELETE FROM {table} WHERE user_key IN ({marks(keys)})", keys),
+        )
 
 
-async def _count_cases(db: Any, keys: list[str]) -> int:
-    marks = ", ".join("?" for _ in keys)
-    rows = await _scalar_rows(db, f"SELECT count(*) FROM cases WHERE user_key IN ({marks})", keys)
+async def _count_cases(conn: Connection, keys: list[str]) -> int:
+    rows = await _column(
+        conn, f"SELECT count(*) AS n FROM cases WHERE user_key IN ({marks(keys)})", tuple(keys)
+    )
     return int(rows[0]) if rows else 0
 
 
@@ -130,45 +128,43 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
     inactive_cutoff = _iso(now - timedelta(days=config.retention.inactive_days))
     while True:
         async with store.transaction() as tx:
-            db = tx.db
-            has_cases = "cases" in await stats.tables(db)
-            keys = await _scalar_rows(
-                db,
+            has_cases = "cases" in await stats.tables(tx)
+            keys = await _column(
+                tx,
                 "SELECT user_key FROM sessions WHERE julianday(updated_at) < julianday(?) LIMIT ?",
                 (inactive_cutoff, BATCH),
             )
             if keys and has_cases:
-                marks = ", ".join("?" for _ in keys)
-                linked = await _scalar_rows(
-                    db,
-                    f"SELECT user_key FROM cases WHERE user_key IN ({marks}) UNION ALL "
-                    f"SELECT user_key FROM relays WHERE user_key IN ({marks})",
+                linked = await _column(
+                    tx,
+                    f"SELECT user_key FROM cases WHERE user_key IN ({marks(keys)}) UNION ALL "
+                    f"SELECT user_key FROM relays WHERE user_key IN ({marks(keys)})",
                     (*keys, *keys),
                 )
-                report.cases_unlinked += await _count_cases(db, keys)
+                report.cases_unlinked += await _count_cases(tx, keys)
                 for key in sorted(set(linked)):
-                    await forget_user(db, key, now)
+                    await forget_user(tx, key, now)
             if keys:
-                await _delete_user_rows(db, keys, report)
+                await _delete_user_rows(tx, keys, report)
             report.residents += len(keys)
         if len(keys) < BATCH:
             break
     async with store.transaction() as tx:
-        db = tx.db
         # Rows of residents without a session (none are expected; kept from going stale).
         for table in ("results", "consent_log"):
-            cursor = await db.execute(
-                f"DELETE FROM {table} WHERE user_key NOT IN (SELECT user_key FROM sessions)"
+            report.add(
+                table,
+                await tx.execute(
+                    f"DELETE FROM {table} WHERE user_key NOT IN (SELECT user_key FROM sessions)"
+                ),
             )
-            report.add(table, cursor.rowcount)
         report.cases_reduced = await reduce_closed_cases(
-            db, config.tz, closed_before=now - timedelta(days=config.retention.closed_case_days)
+            tx, config.tz, closed_before=now - timedelta(days=config.retention.closed_case_days)
         )
-        cursor = await db.execute(
+        report.inbound_seen = await tx.execute(
             "DELETE FROM inbound_seen WHERE julianday(seen_at) < julianday(?)",
             (_iso(now - timedelta(days=INBOUND_SEEN_DAYS)),),
         )
-        report.inbound_seen = cursor.rowcount
     checkpoint = getattr(store, "checkpoint", None)
     if checkpoint is not None:
         report.checkpointed = await checkpoint()

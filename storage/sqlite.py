@@ -1,36 +1,33 @@
 """The embedded default store: one SQLite file via aiosqlite, WAL, migrations on open.
 
-One connection writes (behind an asyncio lock, one transaction at a time) and one reads,
-so reads never see half-written turns.
+One connection writes (group commit, storage/group_commit.py) and one reads, so reads
+never see half-written turns. A batch of writes is one call on the writer's thread.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
-from flows.runtime import HistoryItem
-from flows.session import Session
-from storage.base import StoredSession
-from storage.cases import forget_user
+from storage.group_commit import (
+    MAX_BATCH,
+    USER_TABLES,
+    GroupCommitStore,
+    Statement,
+    StorageError,
+    Transaction,
+)
 from storage.migrations import MIGRATIONS
+from storage.sql import Dialect, Params, Row
+
+__all__ = ["MAX_BATCH", "USER_TABLES", "SqliteStore", "StorageError", "Transaction"]
 
 log = logging.getLogger(__name__)
-
-# Tables holding per-resident rows (children before parents): what /hapus deletes.
-# Cases and case_events are not deleted but anonymised first (storage.cases.forget_user):
-# closed cases keep only anonymous statistics; a live relay ends (its row goes).
-# consent_log: the proof of consent (storage.privacy); it goes with the rest.
-USER_TABLES: tuple[str, ...] = ("relays", "results", "consent_log", "sessions")
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -39,102 +36,134 @@ PRAGMAS = (
     "PRAGMA secure_delete=ON",  # deleted rows are zeroed, not left in free pages
     "PRAGMA busy_timeout=5000",
 )
+MIN_SQLITE = (3, 35, 0)  # RETURNING
+TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table'"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+def _rows(cursor: sqlite3.Cursor) -> list[Row]:
+    if cursor.description is None:
+        return []
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-class SqliteTransaction:
-    """Writes of one turn; committed together by `SqliteStore.transaction()`."""
+async def _in_thread(db: aiosqlite.Connection, fn: Any, *args: Any) -> Any:
+    """Run `fn(sqlite3_connection, *args)` as one call on the connection's own thread.
+
+    aiosqlite runs every call this way; its `_execute` queue is not public API, but it is
+    the only way to send a whole batch of statements in one trip (one thread wake-up
+    instead of one per statement).
+    """
+    return await db._execute(lambda: fn(db._conn, *args))
+
+
+def _run_batch(
+    conn: sqlite3.Connection, begin: bool, statements: Sequence[Statement],
+    query: Statement | None, commit: bool,
+) -> tuple[list[Row], int]:
+    if begin:
+        conn.execute("BEGIN IMMEDIATE")
+    for sql, params in statements:
+        conn.execute(sql, params)
+    rows: list[Row] = []
+    count = 0
+    if query is not None:
+        cursor = conn.execute(*query)
+        rows = _rows(cursor)
+        count = cursor.rowcount
+    if commit:
+        conn.execute("COMMIT")
+    return rows, count
+
+
+class SqliteWriter:
+    """The write connection; BEGIN IMMEDIATE goes with the first statements of a batch."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(self, db: aiosqlite.Connection):
         self.db = db
-        self.deleted_user = False  # the store checkpoints the WAL after this commits
+        self._begun = False
 
-    async def save_session(self, user_key: str, session: Session, now: datetime) -> None:
-        await self.db.execute(
-            """INSERT INTO sessions (user_key, state, consent_at, consent_version, locale,
-                                     created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(user_key) DO UPDATE SET state=excluded.state,
-                   consent_at=excluded.consent_at, consent_version=excluded.consent_version,
-                   locale=excluded.locale, updated_at=excluded.updated_at""",
-            (user_key, json.dumps(session.to_dict(), separators=(",", ":")), session.consent_at,
-             session.consent_version, session.locale, _iso(now), _iso(now)),
-        )
+    async def run(self, statements: Sequence[Statement], query: Statement) -> tuple[list[Row], int]:
+        begin, self._begun = not self._begun, True
+        return await _in_thread(self.db, _run_batch, begin, statements, query, False)
 
-    async def add_result(self, user_key: str, instrument: str, score: float, band: str,
-                         flags: Sequence[str], at: datetime) -> None:
-        await self.db.execute(
-            "INSERT INTO results (user_key, instrument, score, band, flags, completed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (user_key, instrument, score, band, json.dumps(list(flags)), _iso(at)),
-        )
+    async def commit(self, statements: Sequence[Statement]) -> None:
+        if not self._begun and not statements:
+            return
+        begin, self._begun = not self._begun, False
+        await _in_thread(self.db, _run_batch, begin, statements, None, True)
 
-    async def delete_user(self, user_key: str) -> None:
-        self.deleted_user = True
-        await forget_user(self.db, user_key, datetime.now(UTC))
-        for table in USER_TABLES:
-            await self.db.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
+    async def rollback(self) -> None:
+        self._begun = False
+        if self.db.in_transaction:  # also after a failed COMMIT
+            await self.db.execute("ROLLBACK")
+
+    async def tables(self) -> set[str]:
+        rows, _ = await self.run((), (TABLES_SQL, ()))
+        return {row["name"] for row in rows}
 
 
-MAX_BATCH = 64  # turns per group commit at most
+class SqliteReader:
+    """The read connection (autocommit): committed data only. Read-only by design."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, db: aiosqlite.Connection):
+        self.db = db
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return await _in_thread(self.db, lambda conn: _rows(conn.execute(sql, tuple(params))))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetch(sql, params)
+        return rows[0] if rows else None
+
+    async def tables(self) -> set[str]:
+        return {row["name"] for row in await self.fetch(TABLES_SQL)}
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        raise TypeError("the reader is read-only: write inside store.transaction()")
+
+    async def write(self, sql: str, params: Params = ()) -> None:
+        raise TypeError("the reader is read-only: write inside store.transaction()")
 
 
-class StorageError(Exception):
-    """A write batch could not be committed."""
+class SqliteStore(GroupCommitStore):
+    dialect: Dialect = "sqlite"
 
-
-@dataclass
-class _Batch:
-    """Turns sharing one SQLite transaction; `done` resolves when it is committed."""
-
-    done: asyncio.Future
-    turns: int = 0
-    error: BaseException | None = None
-    deleted_user: bool = False
-
-
-class SqliteStore:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, defer_writes: bool = True):
+        super().__init__(defer_writes=defer_writes)
         self.path = Path(path)
         self._write: aiosqlite.Connection | None = None
         self._read: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-        self._waiting = 0  # turns waiting for the write lock (they join the open batch)
-        self._batch: _Batch | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
 
     async def open(self) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old: Teman Jiwa needs "
+                               f"{'.'.join(map(str, MIN_SQLITE))} or newer")
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write = await aiosqlite.connect(self.path, isolation_level=None)
-        self._write.row_factory = aiosqlite.Row  # rows by name and by index, on both connections
         for pragma in PRAGMAS:
             await self._write.execute(pragma)
         await self._migrate(self._write)
         self._read = await aiosqlite.connect(self.path, isolation_level=None)
         for pragma in PRAGMAS[1:]:
             await self._read.execute(pragma)
-        self._read.row_factory = aiosqlite.Row
+        self._writer = SqliteWriter(self._write)
+        self._reader = SqliteReader(self._read)
 
     async def close(self) -> None:
         for conn in (self._read, self._write):
             if conn is not None:
                 await conn.close()
         self._read = self._write = None
-
-    async def __aenter__(self) -> SqliteStore:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @property
-    def reader(self) -> aiosqlite.Connection:
-        assert self._read is not None, "store is not open"
-        return self._read
+        self._reader = self._writer = None
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
         async with db.execute("PRAGMA user_version") as cursor:
@@ -146,70 +175,11 @@ class SqliteStore:
                                    "\nCOMMIT;")
 
     async def schema_version(self) -> int:
-        async with self.reader.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        row = await self.reader.fetchone("PRAGMA user_version")
+        return int(row["user_version"]) if row else 0
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
-        """One turn's writes, durable when the block exits (group commit).
-
-        Turns take the write lock one at a time; while others are waiting, a turn's writes
-        join the open SQLite transaction and the last turn of the burst commits them all.
-        Every turn returns only after its writes are committed. If one turn fails, the
-        whole batch is rolled back and every turn in it raises (callers answer with the
-        fallback text; nothing half-written stays).
-        """
-        assert self._write is not None, "store is not open"
-        self._waiting += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._waiting -= 1
-        batch: _Batch | None = None
-        try:
-            if self._batch is None:
-                await self._write.execute("BEGIN IMMEDIATE")
-                self._batch = _Batch(asyncio.get_running_loop().create_future())
-            batch = self._batch
-            batch.turns += 1
-            tx = SqliteTransaction(self._write)
-            try:
-                yield tx
-            except BaseException as exc:
-                batch.error = batch.error or exc
-                raise
-            finally:
-                batch.deleted_user = batch.deleted_user or tx.deleted_user
-                if batch.error or self._waiting == 0 or batch.turns >= MAX_BATCH:
-                    await self._finish_batch()
-        finally:
-            self._lock.release()
-        await asyncio.shield(batch.done)
-
-    async def _finish_batch(self) -> None:
-        """COMMIT (or ROLLBACK after an error) the open batch; the write lock is held."""
-        batch, self._batch = self._batch, None
-        if batch is None:
-            return
-        assert self._write is not None
-        try:
-            if batch.error is not None:
-                await self._write.execute("ROLLBACK")
-                raise batch.error
-            await self._write.execute("COMMIT")
-        except BaseException:
-            if batch.error is None:
-                with contextlib.suppress(Exception):
-                    await self._write.execute("ROLLBACK")
-            batch.done.set_exception(StorageError("the write batch was not committed"))
-            batch.done.exception()  # mark retrieved: turns that failed raise their own error
-            if batch.error is None:
-                raise
-            return
-        batch.done.set_result(None)
-        if batch.deleted_user:  # the old rows must not linger in the -wal file either
-            await self._checkpoint()
+    async def _deleted_user_committed(self) -> None:
+        await self._checkpoint()  # the old rows must not linger in the -wal file either
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it; False if a reader kept it busy."""
@@ -227,30 +197,3 @@ class SqliteStore:
             log.warning("WAL checkpoint after a deletion was blocked by a reader; the next "
                         "retention run truncates it")
         return not busy
-
-    async def load_session(self, user_key: str) -> StoredSession | None:
-        # execute_fetchall: one trip to the database thread instead of three
-        rows = await self.reader.execute_fetchall(
-            "SELECT state, updated_at FROM sessions WHERE user_key = ?", (user_key,)
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        return StoredSession(Session.from_dict(json.loads(row["state"])),
-                             datetime.fromisoformat(row["updated_at"]))
-
-    async def history(self, user_key: str) -> list[HistoryItem]:
-        rows = await self.reader.execute_fetchall(
-            "SELECT instrument, score, band, completed_at FROM results WHERE user_key = ? "
-            "ORDER BY completed_at", (user_key,)
-        )
-        return [HistoryItem(r["instrument"], r["score"], r["band"],
-                            datetime.fromisoformat(r["completed_at"])) for r in rows]
-
-    async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
-        async with self.transaction() as tx:
-            cursor = await tx.db.execute(
-                "INSERT OR IGNORE INTO inbound_seen (channel, update_id, seen_at) VALUES (?, ?, ?)",
-                (channel, update_id, _iso(now)),
-            )
-            return cursor.rowcount == 1

@@ -24,15 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
 
-import aiosqlite
+from storage.sql import Connection, marks
 
 METRICS = ("served", "screening", "crisis", "consent", "deleted")
-
-
-def _db(conn: Any) -> aiosqlite.Connection:
-    return getattr(conn, "db", conn)
 
 
 # ---------------------------------------------------------------------------- periods
@@ -85,7 +80,7 @@ def periods_between(first: date, last: date, by: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- counters
 async def bump(
-    conn: Any,
+    conn: Connection,
     periods: Iterable[str],
     area: str,
     metric: str,
@@ -94,11 +89,10 @@ async def bump(
     delta: int = 1,
 ) -> None:
     assert metric in METRICS, metric
-    db = _db(conn)
     for period in periods:
-        await db.execute(
+        await conn.write(
             "INSERT INTO stats (period, area, metric, dim1, dim2, n) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(period, area, metric, dim1, dim2) DO UPDATE SET n = n + excluded.n",
+            "ON CONFLICT(period, area, metric, dim1, dim2) DO UPDATE SET n = stats.n + excluded.n",
             (period, area or "", metric, dim1 or "", dim2 or "", delta),
         )
 
@@ -113,16 +107,15 @@ class StatRow:
     n: int
 
 
-async def stat_rows(conn: Any, periods: Sequence[str]) -> list[StatRow]:
+async def stat_rows(conn: Connection, periods: Sequence[str]) -> list[StatRow]:
     if not periods:
         return []
-    marks = ", ".join("?" for _ in periods)
-    async with _db(conn).execute(
-        f"SELECT period, area, metric, dim1, dim2, n FROM stats WHERE period IN ({marks}) "
+    rows = await conn.fetch(
+        f"SELECT period, area, metric, dim1, dim2, n FROM stats WHERE period IN ({marks(periods)}) "
         "AND n > 0 ORDER BY period, area, metric, dim1, dim2",
         tuple(periods),
-    ) as cursor:
-        return [StatRow(*row) for row in await cursor.fetchall()]
+    )
+    return [StatRow(**row) for row in rows]
 
 
 # ---------------------------------------------------------------------------- cases
@@ -152,8 +145,8 @@ def source_kind(source: str | None) -> str:
     return "other"
 
 
-async def add_case_stat(conn: Any, stat: CaseStat) -> None:
-    await _db(conn).execute(
+async def add_case_stat(conn: Connection, stat: CaseStat) -> None:
+    await conn.write(
         "INSERT INTO case_stats (week, month, area, level, category, source_kind, "
         "minutes_to_claim, sla_breaches, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -170,46 +163,57 @@ async def add_case_stat(conn: Any, stat: CaseStat) -> None:
     )
 
 
-async def case_stat_rows(conn: Any, periods: Sequence[str]) -> list[CaseStat]:
+async def case_stat_rows(conn: Connection, periods: Sequence[str]) -> list[CaseStat]:
     """Reduced cases created in the given weeks or months."""
     if not periods:
         return []
     column = "week" if is_week(periods[0]) else "month"
-    marks = ", ".join("?" for _ in periods)
-    async with _db(conn).execute(
+    rows = await conn.fetch(
         f"SELECT week, month, area, level, category, source_kind, minutes_to_claim, "
-        f"sla_breaches, COALESCE(outcome, '') FROM case_stats WHERE {column} IN ({marks})",
+        f"sla_breaches, COALESCE(outcome, '') AS outcome FROM case_stats "
+        f"WHERE {column} IN ({marks(periods)})",
         tuple(periods),
-    ) as cursor:
-        return [CaseStat(*row) for row in await cursor.fetchall()]
+    )
+    return [CaseStat(**row) for row in rows]
 
 
 SLA_EVENT_KINDS = ("sla_raised", "sla_reminder")
 
 
-async def tables(conn: Any) -> set[str]:
-    async with _db(conn).execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
-        return {row[0] for row in await cur.fetchall()}
+async def tables(conn: Connection) -> set[str]:
+    return await conn.tables()
 
 
-async def live_case_stats(conn: Any, tz: tzinfo) -> list[CaseStat]:
+# The columns `case_stat_from` takes, in its order (storage/retention.py selects them too).
+CASE_STAT_SOURCE = (
+    "c.created_at, c.area, c.level, c.category, c.source, c.claimed_at, c.status, c.outcome, "
+    "(SELECT count(*) FROM case_events e WHERE e.case_id = c.id "
+    f"AND e.kind IN ({marks(SLA_EVENT_KINDS)})) AS breaches"
+)
+
+
+async def live_case_stats(conn: Connection, tz: tzinfo) -> list[CaseStat]:
     """Cases not yet reduced, seen the same way as `case_stats` rows (for reports)."""
     if "cases" not in await tables(conn):
         return []
-    kinds = ", ".join("?" for _ in SLA_EVENT_KINDS)
-    async with _db(conn).execute(
-        f"SELECT c.created_at, c.area, c.level, c.category, c.source, c.claimed_at, "
-        f"c.status, c.outcome, (SELECT count(*) FROM case_events e WHERE e.case_id = c.id "
-        f"AND e.kind IN ({kinds})) FROM cases c",
-        SLA_EVENT_KINDS,
-    ) as cursor:
-        rows = await cursor.fetchall()
-    return [
-        case_stat_from(
-            created, area, level, category, source, claimed, status, outcome, breaches, tz
-        )
-        for created, area, level, category, source, claimed, status, outcome, breaches in rows
-    ]
+    rows = await conn.fetch(f"SELECT {CASE_STAT_SOURCE} FROM cases c", SLA_EVENT_KINDS)
+    return [case_stat_of(row, tz) for row in rows]
+
+
+def case_stat_of(row: dict, tz: tzinfo) -> CaseStat:
+    """A `CaseStat` from a row of the `CASE_STAT_SOURCE` columns."""
+    return case_stat_from(
+        row["created_at"],
+        row["area"],
+        row["level"],
+        row["category"],
+        row["source"],
+        row["claimed_at"],
+        row["status"],
+        row["outcome"],
+        row["breaches"],
+        tz,
+    )
 
 
 def case_stat_from(

@@ -23,9 +23,12 @@ STRANGER = CadreIdentity("telegram", "66613", "Iseng", chat_id=-100999)
 RESIDENT = "80012345"
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture
-async def h(tmp_path):
-    harness = await make_harness(tmp_path)
+async def h(tmp_path, database):
+    harness = await make_harness(tmp_path, database=database)
     yield harness
     await harness.close()
 

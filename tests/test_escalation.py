@@ -1,5 +1,6 @@
 """Escalation: case + outbox in the turn's transaction, dispatch with retries, the fallback
-chain, the handoff packet, and the resident's words (real SQLite files, controllable clock)."""
+chain, the handoff packet, and the resident's words (real SQLite files and a real
+PostgreSQL server, controllable clock)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from bot.cases.desk import OPERATOR, CadreIdentity
 from bot.cases.dispatcher import Backoff, Dispatcher
 from bot.conversations import Conversations
 from flows.messages import Inbound
-from storage import cases
-from storage.sqlite import SqliteStore
+from storage import cases, make_store
 from tests.support.escalation import (
     KADER_GROUP,
     START,
@@ -23,10 +23,12 @@ from tests.support.escalation import (
     make_harness,
 )
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
-async def h(tmp_path):
-    harness = await make_harness(tmp_path)
+async def h(tmp_path, database):
+    harness = await make_harness(tmp_path, database=database)
     yield harness
     await harness.close()
 
@@ -229,7 +231,7 @@ async def test_two_dispatchers_never_send_one_row_twice(h, tmp_path):
     for i in range(12):
         await h.onboard(f"7{i:02d}")
         await h.say(f"7{i:02d}", "darurat sekarang")
-    other_store = SqliteStore(h.db_path)  # a second connection pair, as a second process has
+    other_store = make_store(h.database)  # its own connections, as a second process has
     await other_store.open()
     try:
         second_sender = RecordingSender()
@@ -320,10 +322,12 @@ async def test_high_case_waits_thirty_minutes_and_a_claimed_case_never_climbs(h)
     assert await h.kit.dispatcher.check_deadlines() == 0
 
 
-async def test_sla_minutes_come_from_the_config(tmp_path):
+async def test_sla_minutes_come_from_the_config(tmp_path, database):
     from tests.support.escalation import make_config
 
-    harness = await make_harness(tmp_path, config=make_config(escalation={"urgent_minutes": 2}))
+    harness = await make_harness(
+        tmp_path, config=make_config(escalation={"urgent_minutes": 2}), database=database
+    )
     try:
         await harness.onboard("582")
         await harness.say("582", "darurat sekarang")
@@ -415,9 +419,9 @@ async def test_escalate_without_install_is_logged_loudly(engine, store, caplog):
     assert "NO CADRE ALERT" in caplog.text
 
 
-async def test_fake_clock_is_the_only_time_source(tmp_path):
+async def test_fake_clock_is_the_only_time_source(tmp_path, database):
     clock = FakeClock()
-    harness = await make_harness(tmp_path, clock=clock)
+    harness = await make_harness(tmp_path, clock=clock, database=database)
     try:
         await harness.onboard("594")
         clock.advance(days=3)
@@ -454,9 +458,8 @@ def test_encryption_key_from_env_or_a_0600_file(tmp_path, monkeypatch, caplog):
 
 async def test_every_escalation_table_with_resident_data_has_user_key(h):
     for table in ("cases", "case_events", "relays"):
-        columns = [r[1] for r in h.rows(f"PRAGMA table_info({table})")]
-        assert "user_key" in columns, table
-    from storage.sqlite import USER_TABLES
+        assert "user_key" in h.columns(table), table
+    from storage.group_commit import USER_TABLES
 
     assert "relays" in USER_TABLES  # deleted with /hapus; cases are anonymised instead
 

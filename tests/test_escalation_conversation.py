@@ -23,10 +23,14 @@ ASK_RESIDENT = system_text("relay_ask")
 PHQ9_MILD_WITH_ITEM9 = ["beberapa_hari"] * 8 + ["beberapa_hari"]  # total 9, item 9 = 1
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture
-async def h(tmp_path):
+async def h(tmp_path, database):
     harness = await make_harness(
-        tmp_path, content_dir=REAL_CONTENT, detector=load_detector(REAL_CONTENT)
+        tmp_path, content_dir=REAL_CONTENT, detector=load_detector(REAL_CONTENT),
+        database=database,
     )
     yield harness
     await harness.close()

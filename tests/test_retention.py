@@ -13,16 +13,20 @@ import pytest
 from bot.cases.desk import OPERATOR
 from bot.cli import main as cli_main
 from flows.session import Session
+from storage.group_commit import USER_TABLES
 from storage.retention import purge, run_retention_schedule
-from storage.sqlite import USER_TABLES, SqliteStore
+from storage.sqlite import SqliteStore
 from tests.support.escalation import make_config, make_harness
 
 HIGH = "aku mau mati"  # high with the fixture detector
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture
-async def h(tmp_path):
-    harness = await make_harness(tmp_path)
+async def h(tmp_path, database):
+    harness = await make_harness(tmp_path, database=database)
     yield harness
     await harness.close()
 
@@ -59,8 +63,9 @@ async def test_inactive_residents_are_purged_after_the_configured_days(h):
     for table in USER_TABLES:
         assert count(h, table, old) == 0, table
     assert count(h, "sessions", recent) == 1 and count(h, "results", recent) == 1
-    assert report.checkpointed
-    assert Path(str(h.db_path) + "-wal").stat().st_size == 0
+    if not h.on_postgres:  # SQLite: the deleted rows do not linger in the WAL file
+        assert report.checkpointed
+        assert Path(str(h.db_path) + "-wal").stat().st_size == 0
     # Anonymous counters stay.
     served = h.rows("SELECT sum(n) FROM stats WHERE metric = 'served' AND period LIKE '%-W%'")
     assert served[0][0] == 2
@@ -153,7 +158,7 @@ async def test_sla_breaches_are_kept_in_the_statistics(h):
 async def test_a_closed_case_waits_for_its_pending_deliveries(h):
     code = await close_case(h, "w")
     async with h.store.transaction() as tx:  # a card update still queued
-        await tx.db.execute(
+        await tx.execute(
             "UPDATE outbox SET state = 'pending' WHERE id = (SELECT max(id) FROM outbox)"
         )
     h.clock.advance(days=31)

@@ -706,12 +706,10 @@ async def test_an_unreachable_chain_makes_the_dispatcher_retry(tmp_path, graph):
     await crisis(s)
     assert await s.kit.dispatcher.tick() == 0
     rows = [
-        tuple(r)
-        for r in await (
-            await s.runtime.store.reader.execute(
-                "SELECT state, attempts FROM outbox WHERE kind = 'alert'"
-            )
-        ).fetchall()
+        (r["state"], r["attempts"])
+        for r in await s.runtime.store.reader.fetch(
+            "SELECT state, attempts FROM outbox WHERE kind = 'alert'"
+        )
     ]
     assert rows == [("pending", 1)]
     await close(s)

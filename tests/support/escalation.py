@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +25,10 @@ from bot.crypto import Sealer, load_key
 from flows.linter import load_content
 from flows.messages import Choice, Inbound
 from flows.runtime import Engine, EngineSettings
-from storage.sqlite import SqliteStore
+from storage import make_store
+from storage.base import Store
 from tests.conftest import FIXTURE_CONTENT, REAL_CONTENT, KeywordDetector
+from tests.support import databases
 
 START = datetime(2026, 11, 22, 7, 5, tzinfo=UTC)  # 14.05 WIB
 
@@ -162,13 +163,14 @@ def hybrid_content_dir(tmp: Path) -> Path:
 
 @dataclass
 class Harness:
-    store: SqliteStore
+    store: Store
     conversations: Conversations
     kit: EscalationKit
     clock: FakeClock
     sender: RecordingSender
     config: Config
-    db_path: Path
+    db_path: Path  # the SQLite file, or for PostgreSQL where the key files are kept
+    database: Path | str  # where the store lives: `db_path`, or a postgresql:// URL
 
     async def say(self, user: str, *messages: str | tuple[str, str], channel: str = "telegram"):
         """Send texts (str) or button presses (("choice", id)); returns the last turn."""
@@ -185,26 +187,26 @@ class Harness:
             user, "/start", ("c", "setuju"), ("c", "dewasa"), ("c", area), channel=channel
         )
 
-    def db(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path)
-        conn.row_factory = sqlite3.Row
-        return conn
+    @property
+    def on_postgres(self) -> bool:
+        return databases.is_postgres(self.database)
 
-    def rows(self, sql: str, *params) -> list[sqlite3.Row]:
-        conn = self.db()
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+    def rows(self, sql: str, *params) -> list[databases.Row]:
+        """A `?` query on its own connection (committed data); rows by index and name."""
+        return databases.rows(self.database, sql, *params)
+
+    def columns(self, table: str) -> list[str]:
+        if self.on_postgres:
+            found = self.rows(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", table
+            )
+            return [r[0] for r in found]
+        return [r[1] for r in self.rows(f"PRAGMA table_info({table})")]
 
     def raw_bytes(self) -> bytes:
-        """Every byte SQLite has on disk for this database (file, WAL, shared memory)."""
-        data = b""
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            path = Path(str(self.db_path) + suffix)
-            if path.exists():
-                data += path.read_bytes()
-        return data
+        """Everything the database keeps (SQLite: every byte on disk, with the WAL and
+        shared memory; PostgreSQL: every row of every table)."""
+        return databases.stored_bytes(self.database)
 
     async def close(self) -> None:
         await self.store.close()
@@ -218,7 +220,9 @@ async def make_harness(
     clock: FakeClock | None = None,
     sender: RecordingSender | None = None,
     detector=None,
+    database: Path | str | None = None,
 ) -> Harness:
+    """The escalation stack on a store at `database` (default: an SQLite file in tmp_path)."""
     clock = clock or FakeClock()
     sender = sender or RecordingSender()
     config = config or make_config()
@@ -228,7 +232,9 @@ async def make_harness(
     )
     engine = Engine(content, settings, detector or KeywordDetector())
     db_path = tmp_path / "esc.db"
-    store = SqliteStore(db_path)
+    if database is None or not databases.is_postgres(database):
+        database = db_path
+    store = make_store(database)
     await store.open()
     conversations, kit = wire(
         engine,
@@ -239,4 +245,4 @@ async def make_harness(
         alerts=sender,
         clock=clock,
     )
-    return Harness(store, conversations, kit, clock, sender, config, db_path)
+    return Harness(store, conversations, kit, clock, sender, config, db_path, database)
