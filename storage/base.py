@@ -56,6 +56,10 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
 
+    def standalone(self) -> AbstractAsyncContextManager[Connection]:
+        """A short transaction outside group commit (claims, leases, the inbox)."""
+        ...
+
     async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record an inbound update id; False if it was seen before (a redelivery)."""
         ...

@@ -192,10 +192,17 @@ async def touch_last_reply(conn: Connection, user_key: str, now: datetime) -> No
 
 
 async def due_cases(conn: Connection, now: datetime) -> list[CaseRow]:
-    """Unclaimed open cases whose deadline has passed: the next step of the fallback chain."""
+    """Unclaimed open cases whose deadline has passed: the next step of the fallback chain.
+
+    Inside the caller's transaction, so each step is taken once however many workers look:
+    SQLite's transaction holds the write lock; on PostgreSQL `FOR UPDATE SKIP LOCKED` locks
+    the cases taken here until commit, another worker passes over them, and one that looks
+    after the commit sees the new deadline."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     rows = await _rows(
         conn,
-        "SELECT * FROM cases WHERE status = 'open' AND deadline_at <= ? ORDER BY deadline_at",
+        "SELECT * FROM cases WHERE status = 'open' AND deadline_at <= ? "
+        f"ORDER BY deadline_at{lock}",
         (iso(now),),
     )
     return [c for c in map(_case, rows) if c is not None]

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from flows.runtime import HistoryItem
 from flows.session import Session
+from storage import deliveries
 from storage.base import StoredSession
 from storage.cases import forget_user, iso
 from storage.sql import Connection, Dialect, Params, Row
@@ -73,6 +74,7 @@ class _Batch:
     done: asyncio.Future
     turns: int = 0
     pending: list[Statement] = field(default_factory=list)  # recorded, not yet sent
+    ordered: list[tuple[tuple, Statement]] = field(default_factory=list)  # sent last, sorted
     error: BaseException | None = None
     deleted_user: bool = False
 
@@ -96,6 +98,15 @@ class Transaction:
     async def write(self, sql: str, params: Params = ()) -> None:
         if self._defer:
             self._batch.pending.append((sql, tuple(params)))
+        else:
+            await self._run(sql, params)
+
+    async def write_ordered(self, key: tuple, sql: str, params: Params = ()) -> None:
+        """A write to a row many workers share (a counter): sent at COMMIT, after everything
+        else and sorted by `key`, so batches of different workers take such rows in one
+        order and cannot deadlock on them. Nothing in the batch can read it before."""
+        if self._defer:
+            self._batch.ordered.append((key, (sql, tuple(params))))
         else:
             await self._run(sql, params)
 
@@ -213,6 +224,13 @@ class GroupCommitStore:
             self._lock.release()
         await asyncio.shield(batch.done)
 
+    def standalone(self) -> contextlib.AbstractAsyncContextManager[Transaction]:
+        """A short transaction of its own, outside group commit, for claims, leases and the
+        inbox (storage/inbox.py): it holds row locks only for its own statements, so it
+        cannot close a lock cycle with other workers' batches. PostgreSQL overrides it; with
+        one SQLite writer there are no such cycles and it is an ordinary transaction."""
+        return self.transaction()
+
     async def _finish_batch(self) -> None:
         """COMMIT (or ROLLBACK after an error) the open batch; the write lock is held."""
         batch, self._batch = self._batch, None
@@ -224,7 +242,8 @@ class GroupCommitStore:
             if batch.error is not None:
                 await writer.rollback()
                 raise batch.error
-            await writer.commit(batch.pending)
+            ordered = [s for _key, s in sorted(batch.ordered, key=lambda item: item[0])]
+            await writer.commit([*batch.pending, *ordered])
         except BaseException:
             if batch.error is None:
                 with contextlib.suppress(Exception):
@@ -267,9 +286,4 @@ class GroupCommitStore:
     async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record an inbound update id; False if it was seen before (a redelivery)."""
         async with self.transaction() as tx:
-            changed = await tx.execute(
-                "INSERT INTO inbound_seen (channel, update_id, seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (channel, update_id, iso(now)),
-            )
-            return changed == 1
+            return await deliveries.record(tx, channel, update_id, now)

@@ -174,4 +174,70 @@ MIGRATIONS: list[str] = [
     CREATE INDEX case_stats_week ON case_stats(week);
     CREATE INDEX case_stats_month ON case_stats(month);
     """,
+    # 4: several workers (issue 16). `inbox`: webhook messages written before the platform
+    # gets its 200, each a Fernet token, deleted when its turn commits; `inbox_claims`: which
+    # worker serves a resident's (or chat's) messages now, until its lease runs out;
+    # `job_leases`: background jobs that run on one worker at a time (retention);
+    # `held_messages`, `contact_windows`, `sent_messages`: what the WhatsApp channel keeps
+    # between messages (the 24-hour window, cards held until the number writes, sealed);
+    # `note_prompts`: a Telegram cadre's "reply with your note" prompts. Addresses, chats
+    # and people appear only as HMAC keys or inside sealed values.
+    """
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        user_key TEXT NOT NULL,
+        payload_enc BLOB NOT NULL,
+        received_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (channel, delivery_id)
+    );
+    CREATE INDEX inbox_user ON inbox(user_key, id);
+    CREATE TABLE inbox_claims (
+        user_key TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        lease_until TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX inbox_claims_holder ON inbox_claims(holder);
+    CREATE TABLE job_leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        lease_until TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE held_messages (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        body_enc BLOB NOT NULL,
+        tag TEXT,
+        held_at TEXT NOT NULL
+    );
+    CREATE INDEX held_messages_address ON held_messages(channel, address_key, id);
+    CREATE TABLE contact_windows (
+        channel TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        last_inbound_at TEXT,
+        template_at TEXT,
+        template_id TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (channel, address_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE sent_messages (
+        channel TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        address_enc BLOB NOT NULL,
+        body_enc BLOB,
+        tag TEXT,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (channel, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX sent_messages_at ON sent_messages(sent_at);
+    CREATE TABLE note_prompts (
+        prompt_key TEXT PRIMARY KEY,
+        actor_key TEXT NOT NULL,
+        case_code TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]

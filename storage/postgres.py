@@ -14,9 +14,11 @@ transaction-level advisory lock, so workers starting together apply each step on
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -132,6 +134,70 @@ class PostgresReader:
     async def write(self, sql: str, params: Params = ()) -> None:
         raise TypeError("the reader is read-only: write inside store.transaction()")
 
+    async def write_ordered(self, key: tuple, sql: str, params: Params = ()) -> None:
+        raise TypeError("the reader is read-only: write inside store.transaction()")
+
+
+class PostgresShortTransaction:
+    """A transaction of its own on one pool connection, outside group commit (see
+    `PostgresStore.standalone`). Writes are recorded and sent with the next read or with
+    COMMIT, in one pipeline, as in a batch."""
+
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.AsyncConnection[Row]):
+        self._conn = conn
+        self._pending: list[Statement] = []
+        self._begun = False
+
+    async def write(self, sql: str, params: Params = ()) -> None:
+        self._pending.append((sql, tuple(params)))
+
+    async def write_ordered(self, key: tuple, sql: str, params: Params = ()) -> None:
+        await self.write(sql, params)
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        return (await self._run(sql, params))[1]
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return (await self._run(sql, params))[0]
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetch(sql, params)
+        return rows[0] if rows else None
+
+    async def tables(self) -> set[str]:
+        return {row["name"] for row in await self.fetch(TABLES_SQL)}
+
+    async def _send(self, query: Statement | None) -> Any:
+        pending, self._pending = self._pending, []
+        conn, begin, self._begun = self._conn, not self._begun, True
+        cursor = None
+        async with conn.pipeline():
+            if begin:
+                await conn.execute("BEGIN")
+            for sql, params in pending:
+                await conn.execute(to_pyformat(sql), params)
+            if query is not None:
+                cursor = await conn.execute(to_pyformat(query[0]), query[1])
+            else:
+                await conn.execute("COMMIT")
+        return cursor
+
+    async def _run(self, sql: str, params: Params) -> tuple[list[Row], int]:
+        cursor = await self._send((sql, tuple(params)))
+        rows = await cursor.fetchall() if cursor.description is not None else []
+        return rows, cursor.rowcount
+
+    async def commit(self) -> None:
+        if self._pending or self._begun:
+            await self._send(None)
+
+    async def rollback(self) -> None:
+        conn = self._conn
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            await conn.execute("ROLLBACK")
+
 
 class PostgresStore(GroupCommitStore):
     dialect: Dialect = "postgresql"
@@ -186,6 +252,22 @@ class PostgresStore(GroupCommitStore):
                 log.info("applying schema migration %d", number)
                 await conn.execute(pgsql.SQL(script))  # several statements, no parameters
                 await conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+
+    @asynccontextmanager
+    async def standalone(self) -> AsyncIterator[PostgresShortTransaction]:
+        """A short transaction on a pool connection of its own, outside group commit: for
+        claims, leases and the inbox, whose row locks must not wait inside a batch of turns
+        (another worker's batch could be waiting for this one's: a deadlock)."""
+        assert self._pool is not None, "store is not open"
+        async with self._pool.connection() as conn:
+            tx = PostgresShortTransaction(conn)
+            try:
+                yield tx
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await tx.rollback()
+                raise
+            await tx.commit()
 
     async def schema_version(self) -> int:
         assert self._pool is not None, "store is not open"

@@ -7,6 +7,8 @@
   closed case whose resident deleted their data (user_key gone), is reduced to one anonymous
   `case_stats` row (storage.stats.CaseStat) and its case, events, outbox and relay rows go.
 - De-duplication ids of inbound updates (`inbound_seen`) are kept 7 days.
+- What channels keep between messages (migration 4): held WhatsApp cards 7 days, the index
+  of sent messages 2 days, 24-hour windows 2 days, expired note prompts at once.
 - Afterwards the WAL is checkpointed and truncated, so deleted content does not linger
   in the -wal file (secure_delete already zeroes it in the database file).
 
@@ -23,14 +25,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from storage import stats
-from storage.cases import forget_user
+from storage import inbox, stats
+from storage.cases import forget_user, iso
 from storage.group_commit import USER_TABLES
 from storage.sql import Connection, marks
 
 log = logging.getLogger(__name__)
 
 INBOUND_SEEN_DAYS = 7
+HELD_DAYS = 7  # a card held for a WhatsApp number that has not written for a week goes
+SENT_INDEX_DAYS = 2  # Meta reports a failed delivery within minutes, not days
+WINDOW_DAYS = 2  # the 24-hour window, with room to spare
 BATCH = 200  # residents per transaction: the bot's own turns wait at most one batch
 
 
@@ -92,11 +97,14 @@ async def reduce_closed_cases(
     if "cases" not in await stats.tables(conn):
         return 0
     old = "" if closed_before is None else " OR julianday(c.closed_at) < julianday(?)"
+    # Several workers may reduce at once (a /hapus turn here, the purge there): on
+    # PostgreSQL each case is taken by one of them (SKIP LOCKED), so it is counted once.
+    lock = " FOR UPDATE OF c SKIP LOCKED" if conn.dialect == "postgresql" else ""
     rows = await conn.fetch(
         f"SELECT c.id, {stats.CASE_STAT_SOURCE} FROM cases c WHERE c.status = 'closed' "
         f"AND (c.user_key IS NULL{old}) "
         f"AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = c.id "
-        f"AND o.state IN ('pending', 'sending'))",
+        f"AND o.state IN ('pending', 'sending')){lock}",
         (*stats.SLA_EVENT_KINDS, *(() if closed_before is None else (_iso(closed_before),))),
     )
     for row in rows:
@@ -165,23 +173,53 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
             "DELETE FROM inbound_seen WHERE julianday(seen_at) < julianday(?)",
             (_iso(now - timedelta(days=INBOUND_SEEN_DAYS)),),
         )
+        if "held_messages" in await stats.tables(tx):
+            await _purge_channel_state(tx, now, report)
     checkpoint = getattr(store, "checkpoint", None)
     if checkpoint is not None:
         report.checkpointed = await checkpoint()
     return report
 
 
+async def _purge_channel_state(conn: Connection, now: datetime, report: PurgeReport) -> None:
+    """What channels keep between messages (storage/inbox.py's neighbours in migration 4):
+    held cards nobody came back for, the index of sent messages, stale 24-hour windows,
+    note prompts that ran out. The inbox itself is work, never purged here."""
+    for table, sql, days in (
+        ("held_messages", "DELETE FROM held_messages WHERE held_at < ?", HELD_DAYS),
+        ("sent_messages", "DELETE FROM sent_messages WHERE sent_at < ?", SENT_INDEX_DAYS),
+        ("contact_windows", "DELETE FROM contact_windows WHERE updated_at < ?", WINDOW_DAYS),
+        ("note_prompts", "DELETE FROM note_prompts WHERE expires_at < ?", 0),
+    ):
+        report.add(table, await conn.execute(sql, (iso(now - timedelta(days=days)),)))
+
+
 async def run_retention_schedule(
-    store: Any, config: RetentionConfig, clock: Callable[[], datetime], interval_s: float
+    store: Any,
+    config: RetentionConfig,
+    clock: Callable[[], datetime],
+    interval_s: float,
+    *,
+    holder: str | None = None,
 ) -> None:
     """Purge now and then every `interval_s` seconds until cancelled (a background task of
-    the running bot). A failed run is logged and retried at the next interval."""
+    the running bot). A failed run is logged and retried at the next interval.
+
+    With `holder` (a worker's id, several workers on one database) a run first takes the
+    `retention` job lease for most of the interval, so one worker purges per period."""
     while True:
         try:
-            report = await purge(store, config, clock())
-            log.info("retention: %s", report.summary())
+            if holder is None or await _take_turn(store, holder, clock(), interval_s):
+                report = await purge(store, config, clock())
+                log.info("retention: %s", report.summary())
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("retention purge failed; retrying in %s s", interval_s)
         await asyncio.sleep(interval_s)
+
+
+async def _take_turn(store: Any, holder: str, now: datetime, interval_s: float) -> bool:
+    until = now + timedelta(seconds=interval_s * 0.9)
+    async with store.standalone() as tx:
+        return await inbox.claim_job(tx, "retention", holder, now, until)

@@ -129,6 +129,9 @@ class SqliteReader:
     async def write(self, sql: str, params: Params = ()) -> None:
         raise TypeError("the reader is read-only: write inside store.transaction()")
 
+    async def write_ordered(self, key: tuple, sql: str, params: Params = ()) -> None:
+        raise TypeError("the reader is read-only: write inside store.transaction()")
+
 
 class SqliteStore(GroupCommitStore):
     dialect: Dialect = "sqlite"

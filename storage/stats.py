@@ -90,7 +90,9 @@ async def bump(
 ) -> None:
     assert metric in METRICS, metric
     for period in periods:
-        await conn.write(
+        key = (period, area or "", metric, dim1 or "", dim2 or "")
+        await conn.write_ordered(
+            key,
             "INSERT INTO stats (period, area, metric, dim1, dim2, n) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(period, area, metric, dim1, dim2) DO UPDATE SET n = stats.n + excluded.n",
             (period, area or "", metric, dim1 or "", dim2 or "", delta),

@@ -104,11 +104,34 @@ async def test_a_read_in_the_transaction_sees_its_recorded_writes_and_others_do_
     now = datetime.now(UTC)
     async with store.transaction() as tx:
         await tx.save_session("seen", Session(), now)
-        await stats.bump(tx, ("2026-W47",), "", "served")
+        await tx.add_result("seen", "phq9", 3, "minimal", [], now)
         assert (await tx.fetchone("SELECT count(*) AS n FROM sessions"))["n"] == 1
-        assert await stats.stat_rows(tx, ["2026-W47"])
+        assert (await tx.fetchone("SELECT count(*) AS n FROM results"))["n"] == 1
         assert await store.load_session("seen") is None  # not committed yet
     assert await store.load_session("seen") is not None
+
+
+async def test_counters_are_written_last_in_one_order_whatever_order_turns_bump_them(store):
+    """Rows every worker bumps (the stats) go at COMMIT, sorted: two workers' batches take
+    them in the same order, so they cannot deadlock on each other."""
+    sent: list[str] = []
+    real_commit = store._writer.commit
+
+    async def commit(statements):
+        sent.extend(str(params[0:3]) for sql, params in statements if "INTO stats" in sql)
+        await real_commit(statements)
+
+    store._writer.commit = commit
+    async with store.transaction() as tx:
+        await stats.bump(tx, ("2026-W48",), "desa", "crisis", "suicide", "high")
+        await tx.save_session("a", Session(), datetime.now(UTC))
+        await stats.bump(tx, ("2026-W47", "2026-11"), "", "served")
+        assert await stats.stat_rows(tx, ["2026-W47"]) == []  # not before COMMIT
+    assert sent == sorted(sent) and len(sent) == 3
+    counted = {(r.period, r.metric): r.n for r in await stats.stat_rows(store.reader,
+                                                                          ["2026-W47",
+                                                                           "2026-W48"])}
+    assert counted == {("2026-W47", "served"): 1, ("2026-W48", "crisis"): 1}
 
 
 def test_user_key_is_an_hmac_not_the_id():
