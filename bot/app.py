@@ -40,6 +40,8 @@ from bot.whatsapp.channel import TurnCallback as WhatsAppTurnCallback
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.client import GraphClient
 from bot.whatsapp.settings import ChannelOptions, WhatsAppSettings
+from bot.workers.inbox import Inbox
+from bot.workers.state import SharedContacts, SharedNotePrompts
 from flows.runtime import Engine
 from storage import make_store
 from storage.base import Store
@@ -70,6 +72,7 @@ class Runtime:
     escalation: EscalationKit
     alerts: RoutingAlertSender | AlertSender  # a RoutingAlertSender unless the caller gave one
     outbound: OutboundRouter  # relay messages and notices, to whichever channel they name
+    inbox: Inbox  # webhook messages kept until their turn commits; one worker per resident
 
     @property
     def db_path(self) -> Path | None:
@@ -137,17 +140,28 @@ async def build_runtime(
     store = make_store(database.target)
     await store.open()
     router = alerts or RoutingAlertSender()
+    sealer = Sealer(load_key(database.sqlite_path))
     conversations, kit = wire(
         engine,
         store,
         config,
         secret=load_secret(database.sqlite_path),
-        sealer=Sealer(load_key(database.sqlite_path)),
+        sealer=sealer,
         alerts=router,
         clock=clock,
     )
+    inbox = Inbox(store, sealer, clock=clock)
     return Runtime(
-        config, content_dir, database, store, engine, conversations, kit, router, OutboundRouter()
+        config,
+        content_dir,
+        database,
+        store,
+        engine,
+        conversations,
+        kit,
+        router,
+        OutboundRouter(),
+        inbox,
     )
 
 
@@ -165,6 +179,11 @@ async def start_telegram(
         section=runtime.config.telegram,
         desk=runtime.escalation.desk,
         forward=runtime.outbound.deliver,
+        inbox=runtime.inbox,
+        prompts=SharedNotePrompts(
+            runtime.store, runtime.conversations.secret, clock=runtime.conversations.clock
+        ),
+        shared=runtime.database.postgres,
         **kwargs,
     )
     if handle is None:
@@ -230,6 +249,13 @@ def build_whatsapp(
         clock=runtime.conversations.clock,
         forward=runtime.outbound.deliver,
         on_turn=on_turn,
+        inbox=runtime.inbox,
+        contacts=SharedContacts(
+            runtime.store,
+            runtime.escalation.sealer,
+            runtime.conversations.secret,
+            clock=runtime.conversations.clock,
+        ),
     )
     routing = runtime.alerts if isinstance(runtime.alerts, RoutingAlertSender) else None
     sender = WhatsAppAlertSender(channel, config, fallback=routing)

@@ -1,9 +1,15 @@
 """`temanjiwa run`: every configured channel in one process, plus the background jobs.
 
 Telegram (polling, or webhook on the shared web app), WhatsApp (webhook on the shared
-web app), the alert dispatcher, the retention schedule and the content watcher all run
-until SIGINT/SIGTERM; then channels stop taking new updates, in-flight turns finish and
-the database is closed.
+web app), the alert dispatcher, the retention schedule, the content watcher and the inbox
+(webhook messages kept until their turn commits; residents left by a dead worker taken
+over) all run until SIGINT/SIGTERM; then channels stop taking new updates, in-flight turns
+finish and the database is closed.
+
+Any number of these processes may run against one PostgreSQL database (webhook mode): the
+inbox gives each resident to one worker at a time, the dispatcher's claims and the SLA
+chain skip what another worker holds, and the retention purge runs on one worker per
+period. `GET /healthz` names the database, its schema version and this worker's role.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from bot.app import Runtime, build_runtime, build_whatsapp, start_telegram
 from bot.config import Config
 from bot.live_content import ContentWatcher
 from bot.web import create_web_app, serve
+from bot.workers.health import health, worker_role
 from storage.retention import run_retention_schedule
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,8 @@ class _Running:
     runtime: Runtime
     tasks: list[asyncio.Task] = field(default_factory=list)
     closers: list[Any] = field(default_factory=list)  # async callables, run in reverse
+    runs: list[str] = field(default_factory=list)  # what this worker does (for /healthz)
+    role: str = "single"
 
 
 def channels_configured(env: Mapping[str, str]) -> bool:
@@ -59,6 +68,8 @@ async def run(config: Config, env: Mapping[str, str], options: RunOptions,
     try:
         web_parts = await _start_channels(running, env, options)
         _start_background(running, stop)
+        log.info("worker %s: database %s, %s", runtime.inbox.worker_id,
+                 "PostgreSQL" if runtime.database.postgres else "SQLite", running.role)
         if web_parts is not None:
             app = create_web_app(**web_parts)
             log.info("web app (webhooks, /healthz) listening on %s:%d", options.host,
@@ -81,14 +92,31 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
         running.closers.append(whatsapp.aclose)
         web["whatsapp"] = whatsapp.channel
         log.info("WhatsApp channel configured (webhook at /whatsapp/webhook)")
+        running.runs.append("whatsapp")
     telegram = await start_telegram(runtime, env, webhook_url=options.webhook_url)
+    polling = False
     if telegram is not None:
         running.closers.append(telegram.stop)
-        web["health"] = telegram.health
         if telegram.webhook_route is not None:
             web["telegram_webhook"] = telegram.webhook_route
+        polling = telegram.mode == "polling"
+        running.runs.append(f"telegram:{telegram.mode}")
         log.info("Telegram channel started (%s)", telegram.mode)
-    return web or None  # the web app serves the webhooks and /healthz
+        if polling and runtime.database.postgres:
+            log.warning("telegram: long polling allows one process at a time; run several "
+                        "workers in webhook mode (TELEGRAM_WEBHOOK_URL)")
+    running.role = worker_role(postgres=runtime.database.postgres, polling=polling)
+    if not web and telegram is None:
+        return None
+
+    async def healthz() -> dict[str, Any]:
+        body = await health(runtime.store, runtime.inbox, role=running.role, runs=running.runs)
+        if telegram is not None:
+            body.update(telegram.health())
+        return body
+
+    web["health"] = healthz
+    return web  # the web app serves the webhooks and /healthz
 
 
 def _start_background(running: _Running, stop: asyncio.Event) -> None:
@@ -98,12 +126,21 @@ def _start_background(running: _Running, stop: asyncio.Event) -> None:
     running.tasks += [
         asyncio.create_task(runtime.escalation.dispatcher.run_forever(stop), name="dispatcher"),
         asyncio.create_task(run_retention_schedule(runtime.store, runtime.config, clock,
-                                                   RETENTION_INTERVAL_S), name="retention"),
+                                                   RETENTION_INTERVAL_S,
+                                                   holder=runtime.inbox.worker_id),
+                            name="retention"),
         asyncio.create_task(watcher.run(CONTENT_CHECK_INTERVAL_S), name="content-watcher"),
+        asyncio.create_task(runtime.inbox.run(stop), name="inbox"),
     ]
+    running.runs += ["dispatcher", "retention", "inbox"]
 
 
 async def _shutdown(running: _Running) -> None:
+    # Residents being served finish (their turns and replies); what is left in the inbox
+    # waits there for the next worker.
+    if not await running.runtime.inbox.drain(30.0):
+        log.warning("inbox: some residents were still being served at shutdown; their "
+                    "messages stay in the inbox for another worker")
     for close in reversed(running.closers):
         try:
             await close()

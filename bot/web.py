@@ -80,7 +80,11 @@ def create_web_app(
     async def healthz(request: Request) -> Response:
         body: dict[str, Any] = {"status": "ok"}
         if whatsapp is not None:
-            body["whatsapp"] = whatsapp.metrics()
+            try:
+                body["whatsapp"] = await whatsapp.metrics()
+            except Exception:
+                log.exception("whatsapp metrics failed")
+                body["status"] = "degraded"
         if health is not None:
             try:
                 extra = health()

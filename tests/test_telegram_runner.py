@@ -219,3 +219,29 @@ def test_the_runner_respects_telegram_rate_limits_by_default(conversations) -> N
     assert handle is not None and handle.mode == "polling" and handle.webhook_route is None
     assert isinstance(handle.app.bot.rate_limiter, AIORateLimiter)
     assert handle.app.concurrent_updates == 32  # one chat still strictly in order
+
+
+async def test_two_webhook_workers_share_one_deduplication(tg, tmp_path) -> None:
+    """An update handled by one worker and delivered again to another (Telegram retries on
+    any connection) is dropped there: the check is the database's, not a worker's memory."""
+    env = {"TELEGRAM_WEBHOOK_SECRET": SECRET}
+    first = await System.start(tg, tmp_path / "tj.db", env=env, webhook_url=WEBHOOK)
+    second = await System.start(tg, tmp_path / "tj.db", env=env, webhook_url=WEBHOOK)
+    try:
+        update = tg.push_message(RESIDENT, RESIDENT, "/start")
+        headers = {SECRET_HEADER: SECRET}
+        async with web_server(second) as http:  # started (and preloaded its ids) before
+            async with web_server(first) as http_first:
+                assert (await http_first.post("/hooks/telegram", json=update,
+                                              headers=headers)).status_code == 200
+                await first.settle()
+            answered = len(first.texts(RESIDENT))
+            assert answered >= 1
+            again = await http.post("/hooks/telegram", json=update, headers=headers)
+            await second.settle()
+        assert again.status_code == 200 and len(second.texts(RESIDENT)) == answered
+        assert second.channel.stats["duplicate_updates_durable"] == 1
+        assert first.rows("SELECT count(*) AS n FROM inbox")[0]["n"] == 0
+    finally:
+        await first.shutdown()
+        await second.shutdown()

@@ -38,6 +38,7 @@ from flows.messages import Choice
 from storage import cases
 from tests.conftest import REAL_CONTENT
 from tests.fakes.graph_api import FakeGraphApi, running_graph_api
+from tests.support import databases
 from tests.support.whatsapp_driver import (
     button_reply,
     failed_status,
@@ -228,6 +229,10 @@ async def make_stack(
 
     channel.on_turn = on_turn
     return stack
+
+
+def rows_of(stack: Stack, sql: str, *params: Any) -> list[Any]:
+    return databases.rows(stack.runtime.database.target, sql, *params)
 
 
 async def close(stack: Stack) -> None:
@@ -430,7 +435,8 @@ async def test_a_redelivered_message_is_processed_once_also_after_a_restart(tmp_
 
 
 class FlakyStore:
-    """The real store, except that recording a delivery fails `failures` times."""
+    """The real store, except that its short transactions (keeping a message in the inbox)
+    fail `failures` times."""
 
     def __init__(self, store: Any, failures: int = 1) -> None:
         self.store = store
@@ -439,19 +445,21 @@ class FlakyStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
-    async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
+    def standalone(self) -> Any:
         if self.failures > 0:
             self.failures -= 1
             raise OSError("database is locked")
-        return await self.store.first_delivery(channel, update_id, now)
+        return self.store.standalone()
 
 
 async def test_when_ids_cannot_be_recorded_the_post_gets_500_and_the_retry_works(tmp_path, graph):
     s = await make_stack(tmp_path, graph)
-    s.channel.conversations.store = FlakyStore(s.runtime.store)
+    assert s.channel.inbox is not None
+    s.channel.inbox.store = FlakyStore(s.runtime.store)
     msg = text_message("halo", sender=RESIDENT, mid="wamid.RETRY", ts=s.ts())
     failed = await s.post(msg)
     assert failed.status_code == 500 and s.to(RESIDENT) == []
+    assert rows_of(s, "SELECT id FROM inbox") == []  # nothing half-kept
     retried = await s.post(msg)  # Meta delivers again: not taken for a duplicate
     assert retried.status_code == 200 and len(s.to(RESIDENT)) > 0
     assert s.channel.counters["webhook_errors"] == 1
@@ -547,14 +555,14 @@ async def test_crisis_message_gets_hotlines_and_a_template_then_the_card_on_repl
     assert [b["type"] for b in to_kader] == ["template"]  # never wrote to us: window closed
     assert to_kader[0]["template"] == {"name": TEMPLATE, "language": {"code": "id"}}
     assert code not in str(to_kader)  # nothing about the case in the template
-    assert s.channel.held_count(KADER) > 0
+    assert await s.channel.held_count(KADER) > 0
 
     s.clock.advance(hours=2)  # the cadre taps the template's button later
     await s.post(template_button("Lihat pesan", sender=KADER, ts=s.ts()))
     card = texts(s.to(KADER)[1:])
     assert code in card and "TINGGI" in card and "Kec. Ngunut" in card
     assert RESIDENT not in card
-    assert s.channel.held_count(KADER) == 0
+    assert await s.channel.held_count(KADER) == 0
     assert s.to(KADER)[-1]["interactive"]["type"] == "button"  # Ambil / Hubungi / Selesai
     assert s.turns[-1][0] == RESIDENT  # the cadre's tap never became a resident turn
 

@@ -10,7 +10,8 @@ a case and an action.
 Buttons under a card (callback data "kd:<verb>:<case>[:<n>]", bot/telegram/card_sender.py):
 - Ambil: claim. The card is then edited in place by the dispatcher (outbox).
 - Catatan: a prompt with ForceReply in the same chat ("reply to this message"); the reply
-  becomes the note. Prompts live in memory for an hour (after a restart: press again).
+  becomes the note. Prompts are valid for an hour, kept in the database by `temanjiwa
+  run` (any worker takes the reply, also after a restart), else in memory.
 - Selesai: a message with one button per outcome (and Batal); a press resolves the case.
 - Hubungi: the relay runs in the cadre's private chat. From a group, the bot first checks
   that it can write there (the cadre must have sent it something, e.g. /kader); then the
@@ -26,7 +27,9 @@ The relay (private chat): once the resident accepted, plain text goes to them as
 /akhiri ends it. The resident's messages arrive as "💬 TJ-XXXX: …". Neither side sees the
 other's name, username or number. Whether a private message is relay text is decided by
 an in-memory set of actor keys of cadres with a relay (loaded from the database on first
-use, updated on every request), so residents' messages cost no extra query.
+use, updated on every request), so residents' messages cost no extra query; with several
+workers (`shared`) a key not in the set is looked up again, as the relay may have started
+on another worker.
 
 A resident who blocked the bot (403 on a send, or Telegram's "kicked" update) is
 unreachable: their open case gets a `resident_unreachable` event and a card update, a
@@ -125,6 +128,40 @@ class _Prompt:
     at: float
 
 
+class NotePrompts(Protocol):
+    """Where note prompts are kept until the cadre replies. bot/app.py gives the one in the
+    database (bot/workers/state.py), so the reply may reach any worker, or this one after a
+    restart; `MemoryNotePrompts` keeps them in this process."""
+
+    async def add(self, chat_id: int, message_id: int, case: str, user_id: int,
+                  ttl: float) -> None: ...
+
+    async def take(self, chat_id: int, message_id: int, user_id: int) -> str | None:
+        """The case the prompt asked a note for, once, if `user_id` was asked and it is
+        still valid."""
+        ...
+
+
+class MemoryNotePrompts:
+    def __init__(self, limit: int = PROMPTS_MAX) -> None:
+        self._prompts: OrderedDict[tuple[int, int], tuple[_Prompt, float]] = OrderedDict()
+        self._limit = limit
+
+    async def add(self, chat_id: int, message_id: int, case: str, user_id: int,
+                  ttl: float) -> None:
+        self._prompts[(chat_id, message_id)] = (_Prompt(case, user_id, time.monotonic()), ttl)
+        while len(self._prompts) > self._limit:
+            self._prompts.popitem(last=False)
+
+    async def take(self, chat_id: int, message_id: int, user_id: int) -> str | None:
+        found = self._prompts.get((chat_id, message_id))
+        if found is None or found[0].user_id != user_id:
+            return None
+        del self._prompts[(chat_id, message_id)]
+        prompt, ttl = found
+        return prompt.case if time.monotonic() - prompt.at <= ttl else None
+
+
 def _outcome(text: str) -> str | None:
     """An outcome from typed text: its key ("contacted") or its number (1-6)."""
     word = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
@@ -166,11 +203,15 @@ class TelegramCadres:
     Built by the channel itself (`TelegramChannel(desk=...)`), which passes itself as
     `residents`: relay messages and notices go out through it."""
 
-    def __init__(self, desk: CadreDesk, residents: ResidentSide) -> None:
+    def __init__(self, desk: CadreDesk, residents: ResidentSide, *,
+                 prompts: NotePrompts | None = None, shared: bool = False) -> None:
         self.desk = desk
         self.residents = residents
         self.stats = residents.stats
-        self._prompts: OrderedDict[tuple[int, int], _Prompt] = OrderedDict()
+        self.prompts: NotePrompts = prompts or MemoryNotePrompts()
+        # With several workers a relay may start on another one: the set below then only
+        # answers "yes" quickly, and a "no" is checked in the database.
+        self.shared = shared
         self._relay_keys: set[str] | None = None
 
     # ------------------------------------------------------------------ routing
@@ -191,7 +232,7 @@ class TelegramCadres:
         if command is not None and self._for_cadres(command, private):
             await self._on_command(command, message, actor, bot, private)
             return True
-        prompt = self._prompt_for(message)
+        prompt = await self._prompt_for(message)
         if prompt is not None:
             await self._on_note_reply(prompt, message, actor, bot)
             return True
@@ -379,30 +420,31 @@ class TelegramCadres:
         except TelegramError as exc:
             log.warning("could not ask for a note: %s", type(exc).__name__)
             return False
-        self._prompts[(chat_id, sent.message_id)] = _Prompt(code.upper(), user.id, time.monotonic())
-        while len(self._prompts) > PROMPTS_MAX:
-            self._prompts.popitem(last=False)
+        try:
+            await self.prompts.add(chat_id, sent.message_id, code.upper(), user.id, PROMPT_TTL)
+        except Exception:
+            log.exception("could not keep a note prompt")
+            return False
         return True
 
-    def _prompt_for(self, message: Message) -> _Prompt | None:
-        """The note prompt this message answers (by the cadre it was meant for), if any."""
+    async def _prompt_for(self, message: Message) -> str | None:
+        """The case of the note prompt this message answers (by the cadre it was meant
+        for), if any. Only replies to a bot message are looked up."""
         reply = message.reply_to_message
-        if reply is None or not self._prompts or message.from_user is None:
+        if reply is None or message.from_user is None:
             return None
-        key = (message.chat_id, reply.message_id)
-        prompt = self._prompts.get(key)
-        if prompt is None or prompt.user_id != message.from_user.id:
+        author = reply.from_user
+        if author is not None and not author.is_bot:
             return None
-        del self._prompts[key]
-        return prompt if time.monotonic() - prompt.at <= PROMPT_TTL else None
+        return await self.prompts.take(message.chat_id, reply.message_id, message.from_user.id)
 
     async def _on_note_reply(
-        self, prompt: _Prompt, message: Message, actor: CadreIdentity, bot: Any
+        self, case: str, message: Message, actor: CadreIdentity, bot: Any
     ) -> None:
         if not message.text:
             await self._say(bot, message.chat_id, NOTE_NOT_TEXT, reply_to=message.message_id)
             return
-        result = await self.desk.note(prompt.case, actor, message.text)
+        result = await self.desk.note(case, actor, message.text)
         self._count("catatan", result)
         await self._say(bot, message.chat_id, result.reply, reply_to=message.message_id)
 
@@ -477,11 +519,13 @@ class TelegramCadres:
     async def _relays(self, actor: CadreIdentity) -> list[tuple[str, str]]:
         """(case, state) of the relays this private-chat user runs as a cadre."""
         keys = await self._relay_key_set()
-        if not keys:
-            return []
         key = self.desk.actor_key(actor)
         if key not in keys:
-            return []
+            if not self.shared:
+                return []
+            keys |= await self.desk.cadres_with_relays()  # started on another worker?
+            if key not in keys:
+                return []
         relays = await self.desk.relays_of(actor)
         if not relays:
             keys.discard(key)

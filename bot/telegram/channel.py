@@ -6,12 +6,16 @@
   handled strictly in arrival order (the turn *and* its sending; two turns' messages never
   interleave) while different chats run in parallel.
 * Duplicates: Telegram delivers at least once (a restart before the offset was confirmed,
-  a webhook retry). Every update_id is checked in memory (this process) and against the
-  ids the database recorded in the last 48 hours (loaded once); a repeat is dropped. The
-  id is recorded *inside the resident's turn transaction* (`Conversations.handle(...,
-  delivery_id=)`), so "answered" and "recorded" commit together: a crash can neither lose
-  the update nor answer it twice, and it costs one INSERT instead of a transaction.
-  Updates without a turn (cadre actions, notices) are recorded on their own.
+  a webhook retry). Polling (one process): every update_id is checked in memory and
+  against the ids the database recorded in the last 48 hours (loaded once); a repeat is
+  dropped. The id is recorded *inside the resident's turn transaction*
+  (`Conversations.handle(..., delivery_id=)`), so "answered" and "recorded" commit
+  together: a crash can neither lose the update nor answer it twice, and it costs one
+  INSERT instead of a transaction. Updates without a turn (cadre actions, notices) are
+  recorded on their own. Webhook mode with the durable inbox (bot/telegram/lifecycle.py):
+  every update is de-duplicated in the database when it arrives, before its 200, and
+  reaches `handle_inboxed` with `checked=True` — neither the memory nor the 48-hour preload
+  is consulted, so one worker can never take for new what another worker handled.
 * Private chats are residents unless bot/telegram/cadre_chat.py claims the update (case
   buttons, /daftar, case commands, a reply to a note prompt, a cadre's relay text). Group
   chats only ever reach the cadre handlers (or nothing, without a cadre desk).
@@ -77,7 +81,7 @@ from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn
 from flows.messages import Choice, Inbound, Reply
 from flows.runtime import CRISIS_SCAN_LIMIT
 
-from .cadre_chat import TelegramCadres
+from .cadre_chat import NotePrompts, TelegramCadres
 from .calls import CHANNEL, answer_query
 from .parse import inbound_from_message
 from .render import (
@@ -210,6 +214,8 @@ class TelegramChannel:
         flood_window: float = FLOOD_WINDOW,
         join_bubbles: bool = True,
         forward: Forwarder | None = None,
+        prompts: NotePrompts | None = None,
+        shared: bool = False,
     ) -> None:
         self.conversations = conversations
         self.codec = codec or CallbackCodec()
@@ -221,7 +227,9 @@ class TelegramChannel:
         self.forward = forward  # Outbound for other channels (WhatsApp)
         self.flood = FloodGuard(flood_limit, flood_window)
         self.stats: Counter[str] = Counter()
-        self.cadres = TelegramCadres(desk, self) if desk is not None else None
+        self.cadres = (
+            TelegramCadres(desk, self, prompts=prompts, shared=shared) if desk is not None else None
+        )
         self._locks = _ChatLocks()
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._dedupe_capacity = dedupe_capacity
@@ -258,14 +266,19 @@ class TelegramChannel:
     # ------------------------------------------------------------------ entry point
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.handle_update(update, context.bot)
+
+    async def handle_update(self, update: Update, bot: Any, *, checked: bool = False) -> None:
+        """One update, in its chat's order. `checked`: its id was already de-duplicated in
+        the database (the durable inbox of webhook mode), so it is not looked up again."""
         chat = update.effective_chat
         if chat is None:
             return
         await self._locks.acquire(chat.id)  # the first await: keeps arrival order per chat
         try:
-            if await self._first_time(update.update_id):
+            if checked or await self._first_time(update.update_id):
                 delivery = str(update.update_id) if self.durable_dedupe else None
-                took = await self._route(update, context.bot, delivery)
+                took = await self._route(update, bot, delivery)
                 if delivery is not None and not took:  # no turn recorded it
                     await self.conversations.record_delivery(CHANNEL, delivery)
         finally:
@@ -461,7 +474,18 @@ class TelegramChannel:
                 log.exception("could not record that a resident is reachable again")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        error = context.error
+        await self._failed(update, context.bot, context.error)
+
+    async def handle_inboxed(self, payload: dict[str, Any], bot: Any) -> None:
+        """An update from the durable inbox (webhook mode, bot/workers/inbox.py), already
+        de-duplicated in the database; failures are handled as PTB's error handler would."""
+        update = Update.de_json(payload, bot)
+        try:
+            await self.handle_update(update, bot, checked=True)
+        except Exception as error:
+            await self._failed(update, bot, error)
+
+    async def _failed(self, update: object, bot: Any, error: BaseException | None) -> None:
         self.stats["errors"] += 1
         log.error(
             "telegram handler failed: %s", type(error).__name__, exc_info=_safe_exc_info(error)
@@ -471,7 +495,7 @@ class TelegramChannel:
         if update.effective_chat.type != ChatType.PRIVATE or isinstance(error, Forbidden):
             return
         with contextlib.suppress(TelegramError):
-            await context.bot.send_message(update.effective_chat.id, FALLBACK_ERROR)
+            await bot.send_message(update.effective_chat.id, FALLBACK_ERROR)
 
     # ------------------------------------------------------------------ turn
 

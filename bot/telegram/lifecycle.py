@@ -16,10 +16,13 @@ order), `flood_messages`/`flood_seconds` (default 8 in 10), `join_bubbles` (defa
 
 Webhook mode: the Application is built with `updater(None)`; `webhook_route` is a Starlette
 route at the webhook URL's path (default /telegram/webhook) that checks
-`X-Telegram-Bot-Api-Secret-Token` with `hmac.compare_digest` (403 otherwise), puts the
-update on the Application's queue and answers 200 at once; setWebhook is called with the
-secret on every start, and the webhook is left in place on stop (Telegram keeps updates
-while the bot restarts). Polling mode: deleteWebhook, then getUpdates.
+`X-Telegram-Bot-Api-Secret-Token` with `hmac.compare_digest` (403 otherwise). With the
+durable inbox (`temanjiwa run` always gives one) the update is de-duplicated and kept,
+sealed, in the database before the 200 (500 if it cannot be: Telegram sends it again) and
+is handled from there by whichever worker serves its chat; without one it goes on the
+Application's queue. setWebhook is called with the secret on every start, and the webhook
+is left in place on stop (Telegram keeps updates while the bot restarts). Several workers
+must share TELEGRAM_WEBHOOK_SECRET. Polling mode: deleteWebhook, then getUpdates.
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.cases.desk import CadreDesk
 from bot.config import ConfigError
 from bot.conversations import Conversations, Outbound
+from bot.workers.inbox import Inbox
 
+from .cadre_chat import NotePrompts
+from .calls import CHANNEL
 from .card_sender import TelegramAlertSender
 from .channel import FLOOD_LIMIT, FLOOD_WINDOW, Forwarder, TelegramChannel, build_application
 
@@ -204,9 +210,9 @@ class TelegramHandle:
         """For `create_web_app(health=...)`: {"telegram": counters} (numbers only)."""
         return {"telegram": self.metrics()}
 
-    def _make_webhook_route(self) -> Route:
+    def _make_webhook_route(self, inbox: Inbox | None = None) -> Route:
         secret = (self._secret or "").encode()
-        app, stats = self.app, self.channel.stats
+        app, stats, channel = self.app, self.channel.stats, self.channel
 
         async def telegram_webhook(request: Request) -> Response:
             given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
@@ -219,14 +225,30 @@ class TelegramHandle:
             if len(body) > MAX_BODY_BYTES:
                 return PlainTextResponse("payload too large", status_code=413)
             try:
-                update = Update.de_json(json.loads(body), app.bot)
+                data = json.loads(body)
+                update = Update.de_json(data, app.bot)
             except (ValueError, TypeError, KeyError, AttributeError):
                 update = None
             if update is None:
                 stats["webhook_bad_body"] += 1
                 return PlainTextResponse("bad request", status_code=400)
             stats["webhook_updates"] += 1
-            await app.update_queue.put(update)  # handled in the background, in order
+            if inbox is None:
+                await app.update_queue.put(update)  # handled in the background, in order
+                return PlainTextResponse("ok")
+            chat = update.effective_chat
+            if chat is None:  # nothing the bot acts on (as on_update)
+                return PlainTextResponse("ok")
+            key = channel.conversations.key_for(CHANNEL, str(chat.id))
+            try:  # kept (sealed) in the database before Telegram hears 200
+                first = await inbox.put(CHANNEL, str(update.update_id), key, data)
+            except Exception:
+                stats["webhook_errors"] += 1
+                log.exception("telegram: could not keep an update; answering 500 for a retry")
+                return PlainTextResponse("try again", status_code=500)
+            if not first:
+                stats["duplicate_updates"] += 1
+                stats["duplicate_updates_durable"] += 1
             return PlainTextResponse("ok")
 
         return Route(self.settings.webhook_path, telegram_webhook, methods=["POST"])
@@ -243,12 +265,18 @@ def prepare_telegram(
     rate_limiter: Any = "default",
     poll_timeout: int = 30,
     builder: ApplicationBuilder | None = None,
+    inbox: Inbox | None = None,
+    prompts: NotePrompts | None = None,
+    shared: bool = False,
 ) -> TelegramHandle | None:
     """Build (no network yet) the Telegram side; None without TELEGRAM_BOT_TOKEN.
 
     `section` is the deployment file's `telegram:`; `desk` turns on the cadre side (card
     buttons, /daftar, relay); `forward` delivers `Outbound` messages for other channels.
-    `builder` replaces the default ApplicationBuilder (tests)."""
+    `builder` replaces the default ApplicationBuilder (tests). In webhook mode with an
+    `inbox` (bot/workers/inbox.py) every update is kept in the database before its 200 and
+    handled from there, on whichever worker serves its chat; `prompts` keeps cadres' note
+    prompts, `shared` says other workers serve the same bot."""
     settings = TelegramSettings.from_env(env, section, webhook_url)
     if settings is None:
         return None
@@ -259,6 +287,8 @@ def prepare_telegram(
         flood_window=settings.flood_seconds,
         join_bubbles=settings.join_bubbles,
         forward=forward,
+        prompts=prompts,
+        shared=shared,
     )
     if builder is None:
         builder = ApplicationBuilder().token(settings.token)
@@ -290,7 +320,9 @@ def prepare_telegram(
         _secret=secret,
     )
     if settings.webhook_url:
-        handle.webhook_route = handle._make_webhook_route()
+        handle.webhook_route = handle._make_webhook_route(inbox)
+        if inbox is not None:
+            inbox.register(CHANNEL, lambda payload: channel.handle_inboxed(payload, app.bot))
     return handle
 
 

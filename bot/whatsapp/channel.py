@@ -4,12 +4,15 @@ What happens to one POST (`WhatsAppChannel.handle_post`, called by bot/web.py):
 
 1. The signature is checked on the raw bytes and the payload parsed (bot/whatsapp/webhook.py);
    a missing or wrong signature answers 403 and nothing is looked at.
-2. Every message id is de-duplicated twice: in memory (`RecentIds`, cheap) and durably
-   (`store.first_delivery`, survives restarts), *before* the 200 goes out. If the database
-   cannot record it, the POST is answered 500 so Meta delivers it again: nothing is lost.
+2. Every message id is de-duplicated twice: in memory (`RecentIds`, cheap) and durably,
+   *before* the 200 goes out. With the durable inbox (bot/workers/inbox.py, always given by
+   bot/app.py) the message itself is kept there too, sealed, until its turn has committed;
+   without it only the id is recorded (`store.first_delivery`). If the database cannot
+   record it, the POST is answered 500 so Meta delivers it again: nothing is lost.
 3. Accepted messages are queued per recipient and the POST is answered at once. One worker
-   per resident handles that resident's messages strictly in arrival order — engine turn
-   *and* sending — so two quick messages never get interleaved answers.
+   per resident (with the inbox: one worker of all the workers, which claims the resident)
+   handles that resident's messages strictly in arrival order — engine turn *and* sending —
+   so two quick messages never get interleaved answers.
 4. Payload parts that cannot be parsed are counted and logged (path and reason only, never
    content); `statuses[]` failures are counted, and a 131047 ("outside the 24-hour
    window") for a message we sent to a cadre or as a relay puts that message on hold and
@@ -19,10 +22,12 @@ The 24-hour window: free-form messages reach a number only within 24 h of its la
 to us. Cadre alerts and other messages the resident or cadre did not just ask for
 (`Outbound`) go through `deliver_to`: inside the window they are sent; outside it the
 configured template (`whatsapp.alert_template` in the deployment file) is sent and the
-real content is held **in memory only** until that number writes to us, then sent before
-anything else. Without a template the content is held and the caller is told
-(`NeedsFallback`) so the alert can go to the fallback route. Held content is lost on a
-restart (it is never written to disk); `/healthz` shows how much is held.
+real content is held until that number writes to us, then sent before anything else.
+Without a template the content is held and the caller is told (`NeedsFallback`) so the
+alert can go to the fallback route. Windows and held content live in `contacts`
+(bot/whatsapp/held.py): in the database, sealed, when bot/app.py builds the channel (every
+worker sees them, a restart keeps them), else in this process; `/healthz` shows how much is
+held.
 
 Nothing a resident wrote, and no phone number or user id, is logged.
 """
@@ -31,15 +36,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.cases.desk import CadreDesk
 from bot.config import normalise_number
 from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn, utc_now
+from bot.workers.inbox import Inbox
 from flows.messages import Reply
 
 from .address import Address
@@ -52,12 +57,13 @@ from .client import (
     OutsideWindow,
     Unreachable,
 )
+from .held import ContactState, MemoryContacts, SentMessage
 from .parse import DeliveryFailure, InboundMessage
+from .record import message_from_record, message_record
 from .render import render_reply, template_body
 from .settings import ChannelOptions
 from .webhook import RecentIds, handle_verification, handle_webhook
 from .window import (
-    CUSTOMER_SERVICE_WINDOW,
     Delivered,
     HeldForReply,
     NeedsFallback,
@@ -71,8 +77,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
 
 
-#: Sent ids remembered to act on a later `statuses[]` failure (bounded, memory only).
-SENT_INDEX_SIZE = 5_000
 #: Held bodies per recipient; older ones are dropped (and counted) beyond this.
 HELD_PER_RECIPIENT = 50
 
@@ -172,17 +176,6 @@ class _Queues:
             task.cancel()
 
 
-# -- held content -----------------------------------------------------------------------
-
-
-@dataclass
-class _Held:
-    bodies: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    tags: list[str | None] = field(default_factory=list)  # per body: replace-key or None
-    template_at: datetime | None = None
-    template_id: str = ""
-
-
 # -- the channel ------------------------------------------------------------------------
 
 
@@ -210,6 +203,8 @@ class WhatsAppChannel:
         recent: RecentIds | None = None,
         on_turn: TurnCallback | None = None,
         forward: Forwarder | None = None,
+        inbox: Inbox | None = None,
+        contacts: ContactState | None = None,
     ) -> None:
         self.conversations = conversations
         self.client = client
@@ -225,11 +220,12 @@ class WhatsAppChannel:
         self.counters: Counter[str] = Counter()
         self.cadres = CadreCommands(desk, self.counters) if desk is not None else None
         self._queues: _Queues | None = None
-        self._last_inbound: dict[str, datetime] = {}
-        self._held: dict[str, _Held] = {}
-        self._sent: OrderedDict[str, tuple[Address, dict[str, Any] | None, str | None]] = (
-            OrderedDict()
-        )
+        # Windows, held cards, templates sent, bounce-able messages: in the database when
+        # bot/app.py builds the channel (shared by all workers), else in this process.
+        self.contacts: ContactState = contacts if contacts is not None else MemoryContacts()
+        self.inbox = inbox
+        if inbox is not None:
+            inbox.register(CHANNEL, self.process_inboxed)
         self._closed = False
 
     @property
@@ -257,8 +253,10 @@ class WhatsAppChannel:
         status = 200
         accepted: list[InboundMessage] = []
         for n, message in enumerate(outcome.messages):
+            if self._for_another_number(message):
+                continue
             try:
-                first = await self.conversations.first_delivery(CHANNEL, message.message_id)
+                first = await self._keep(message)
             except Exception:
                 log.exception("whatsapp: cannot record message ids; answering 500 for a retry")
                 self.counters["webhook_errors"] += 1
@@ -273,10 +271,10 @@ class WhatsAppChannel:
         for message in accepted:
             self._accept(message)
         for failure in outcome.failures:
-            self._on_delivery_failure(failure)
+            await self._on_delivery_failure(failure)
         return status
 
-    def _accept(self, message: InboundMessage) -> None:
+    def _for_another_number(self, message: InboundMessage) -> bool:
         if (
             self.phone_number_id
             and message.phone_number_id
@@ -285,16 +283,32 @@ class WhatsAppChannel:
             # Another business number of the same app: not ours to answer.
             self.counters["other_number"] += 1
             log.warning("whatsapp: message for another phone number id ignored")
-            return
+            return True
+        return False
+
+    async def _keep(self, message: InboundMessage) -> bool:
+        """Before the 200: de-duplicate in the database and, with the durable inbox, keep
+        the message there (sealed) until its turn has committed; False for a repeat."""
+        if self.inbox is None:
+            return await self.conversations.first_delivery(CHANNEL, message.message_id)
+        key = self.conversations.key_for(CHANNEL, message.user_ref)
+        return await self.inbox.put(CHANNEL, message.message_id, key, message_record(message))
+
+    def _accept(self, message: InboundMessage) -> None:
         self.counters["messages"] += 1
         if message.inbound.media is not None:
             self.counters["media"] += 1
-        key = self._key(message.reply_to)
-        last = self._last_inbound.get(key)
-        if last is None or message.timestamp > last:
-            self._last_inbound[key] = message.timestamp
-        self._prune_windows()
-        self._put(key, lambda: self._process(message))
+        if self.inbox is None:  # with the inbox, it serves the resident (process_inboxed)
+            self._put(self._key(message.reply_to), lambda: self._process(message))
+
+    async def process_inboxed(self, payload: dict[str, Any]) -> None:
+        """A message from the durable inbox (bot/workers/inbox.py), in its number's queue;
+        its turn records the id, which takes it out of the inbox in the same transaction."""
+        message = message_from_record(payload)
+        await self._call(
+            self._key(message.reply_to),
+            lambda: self._process(message, delivery_id=message.message_id),
+        )
 
     # -- background work ----------------------------------------------------------------
 
@@ -305,8 +319,13 @@ class WhatsAppChannel:
 
     async def wait_idle(self) -> None:
         """Wait until all queued work (turns, sends, held deliveries) has finished."""
-        if self._queues is not None:
-            await self._queues.idle()
+        while True:
+            if self.inbox is not None:
+                await self.inbox.wait_idle()
+            if self._queues is not None:
+                await self._queues.idle()
+            if self.inbox is None or not self.inbox.metrics()["serving"]:
+                return
 
     async def drain(self, timeout: float | None = 30.0) -> bool:
         """Finish in-flight work before shutdown; True if everything finished in time."""
@@ -321,22 +340,24 @@ class WhatsAppChannel:
             self._queues.cancel()
             return False
         finally:
-            held = sum(len(h.bodies) for h in self._held.values())
-            if held and not self._closed:
-                self._closed = True  # say it once, however often shutdown drains
-                log.warning(
-                    "whatsapp: %d held message(s) for %d number(s) are lost at shutdown "
-                    "(held content is never written to disk)",
-                    held,
-                    len(self._held),
-                )
+            if isinstance(self.contacts, MemoryContacts) and not self._closed:
+                held, numbers = await self.contacts.counts()
+                if held:
+                    self._closed = True  # say it once, however often shutdown drains
+                    log.warning(
+                        "whatsapp: %d held message(s) for %d number(s) are lost at shutdown "
+                        "(this channel keeps them in memory)",
+                        held,
+                        numbers,
+                    )
         return True
 
     async def aclose(self) -> None:
         await self.drain()
         await self.client.aclose()
 
-    async def _process(self, message: InboundMessage) -> None:
+    async def _process(self, message: InboundMessage, delivery_id: str | None = None) -> None:
+        await self.contacts.saw_inbound(self._key(message.reply_to), message.timestamp)
         flushed = await self._flush_held(message.reply_to)
         if flushed and message.type == "button":
             # A tap on the template's quick-reply button: it asked for the held content.
@@ -362,7 +383,9 @@ class WhatsAppChannel:
                 )
             return
         try:
-            turn = await self.conversations.handle(CHANNEL, message.user_ref, message.inbound)
+            turn = await self.conversations.handle(
+                CHANNEL, message.user_ref, message.inbound, delivery_id=delivery_id
+            )
         except Exception:
             self.counters["turns_failed"] += 1
             log.exception("whatsapp: a turn failed; the resident gets the fallback message")
@@ -397,8 +420,6 @@ class WhatsAppChannel:
             self._count_send_error(err, len(err.sent_ids))
             return
         self.counters["sent"] += len(ids)
-        for wamid in ids:
-            self._remember(wamid, to, None, None)
 
     def _count_send_error(self, err: GraphError, sent: int) -> None:
         self.counters["sent"] += sent
@@ -454,92 +475,97 @@ class WhatsAppChannel:
     ) -> Outcome:
         key = self._key(to)
         now = self.clock()
-        held = self._held.get(key)
-        if held and held.bodies:
+        waiting, _numbers = await self.contacts.counts(key)
+        if waiting:
             # Something is already waiting for this number: keep the order, wait too.
-            self._hold(key, bodies, tag)
-            return HeldForReply(held.template_id) if held.template_id else NeedsFallback()
-        if can_send_free_form(self._last_inbound.get(key), now, margin=timedelta(minutes=1)):
+            await self._hold(key, bodies, tag)
+            sent = await self.contacts.template(key)
+            return HeldForReply(sent[1]) if sent and sent[1] else NeedsFallback()
+        last = await self.contacts.last_inbound(key)
+        if can_send_free_form(last, now, margin=timedelta(minutes=1)):
             try:
                 ids = await self.client.send_many(bodies)
             except OutsideWindow as err:
                 self.counters["sent"] += len(err.sent_ids)
-                self._last_inbound.pop(key, None)
+                await self.contacts.window_closed(key)
                 bodies = list(err.unsent)
             else:
                 self.counters["sent"] += len(ids)
                 for wamid, body in zip(ids, bodies, strict=False):
-                    self._remember(wamid, to, body, tag)
+                    await self._remember(wamid, to, body, tag)
                 return Delivered(tuple(ids))
-        return await self._hold_and_invite(to, bodies, tag, use_template)
+        await self._hold(key, bodies, tag)
+        return await self._invite(to, bodies, use_template)
 
-    async def _hold_and_invite(
-        self, to: Address, bodies: list[dict[str, Any]], tag: str | None, use_template: bool
+    async def _invite(
+        self, to: Address, bodies: Sequence[dict[str, Any]], use_template: bool
     ) -> Outcome:
+        """Something is held for `to`: send the template that asks them to reply (at most
+        once per `template_every`), or say the caller needs its fallback."""
         key = self._key(to)
-        self._hold(key, bodies, tag)
-        held = self._held[key]
         template = self.alert_template if use_template else None
         if template is None:
             self.counters["held_without_template"] += 1
             return NeedsFallback((), tuple(bodies))
         now = self.clock()
-        if held.template_at is not None and now - held.template_at < self.options.template_every:
-            return HeldForReply(held.template_id, (), tuple(bodies))
+        sent = await self.contacts.template(key)
+        if sent is not None and now - sent[0] < self.options.template_every:
+            return HeldForReply(sent[1], (), tuple(bodies))
         params = tuple(template.parameters)
         wamid = await self.client.send(template_body(to, template.name, template.language, params))
-        held.template_at, held.template_id = now, wamid
+        await self.contacts.template_sent(key, now, wamid)
         self.counters["templates_sent"] += 1
-        self._remember(wamid, to, None, "template")
         return HeldForReply(wamid, (), tuple(bodies))
 
-    def _hold(self, key: str, bodies: Sequence[dict[str, Any]], tag: str | None) -> None:
-        held = self._held.setdefault(key, _Held())
-        if tag is not None and tag in held.tags:
-            keep = [(b, t) for b, t in zip(held.bodies, held.tags, strict=True) if t != tag]
-            held.bodies = [b for b, _t in keep]
-            held.tags = [t for _b, t in keep]
-        held.bodies.extend(bodies)
-        held.tags.extend([tag] * len(bodies))
+    async def _hold(self, key: str, bodies: Sequence[dict[str, Any]], tag: str | None) -> None:
+        """Keep bodies for the number until it writes; one with `tag` replaces the held
+        body with the same tag. New ones are kept before old ones go, so the template sent
+        for what is held stays valid."""
+        before = await self.contacts.held(key)
+        replaced = [h.id for h in before if tag is not None and h.tag == tag]
+        await self.contacts.hold(key, bodies, [tag] * len(bodies))
         self.counters["held"] += len(bodies)
-        overflow = len(held.bodies) - HELD_PER_RECIPIENT
+        gone = list(replaced)
+        overflow = len(before) - len(replaced) + len(bodies) - HELD_PER_RECIPIENT
         if overflow > 0:
-            del held.bodies[:overflow], held.tags[:overflow]
+            kept = [h.id for h in await self.contacts.held(key) if h.id not in replaced]
+            gone += kept[:overflow]
             self.counters["held_dropped"] += overflow
             log.error(
                 "whatsapp: too many held messages for one number; %d oldest dropped", overflow
             )
+        if gone:
+            await self.contacts.drop(key, gone)
 
     async def _flush_held(self, to: Address) -> bool:
-        """The number wrote to us (window open): send what was held for it. True if any."""
-        held = self._held.pop(self._key(to), None)
-        if held is None or not held.bodies:
+        """The number wrote to us (window open): send what was held for it. True if any.
+
+        Runs in the number's queue, and with the durable inbox while this worker serves the
+        number, so no other worker sends the same held bodies. A body is forgotten after
+        it was sent: a worker that dies in between sends it again, never loses it."""
+        key = self._key(to)
+        held = await self.contacts.held(key)
+        if not held:
             return False
-        bodies = [_readdress(b, to) for b in held.bodies]
+        bodies = [_readdress(h.body, to) for h in held]
         try:
             ids = await self.client.send_many(bodies)
         except GraphError as err:
             self._count_send_error(err, len(err.sent_ids))
-            if err.unsent:
-                rest = _Held(
-                    list(err.unsent),
-                    held.tags[-len(err.unsent) :],
-                    held.template_at,
-                    held.template_id,
-                )
-                self._held[self._key(to)] = rest
+            done = len(bodies) - len(err.unsent)
+            if done > 0:
+                await self.contacts.drop(key, [h.id for h in held[:done]])
             return True
         self.counters["sent"] += len(ids)
         self.counters["held_delivered"] += len(ids)
-        for wamid, body, tag in zip(ids, bodies, held.tags, strict=False):
-            self._remember(wamid, to, body, tag)
+        for wamid, body, h in zip(ids, bodies, held, strict=False):
+            await self._remember(wamid, to, body, h.tag)
+        await self.contacts.drop(key, [h.id for h in held])
         return True
 
-    def held_count(self, platform_id: str | None = None) -> int:
-        if platform_id is not None:
-            held = self._held.get(self._key(address_for(platform_id)))
-            return len(held.bodies) if held else 0
-        return sum(len(h.bodies) for h in self._held.values())
+    async def held_count(self, platform_id: str | None = None) -> int:
+        key = None if platform_id is None else self._key(address_for(platform_id))
+        return (await self.contacts.counts(key))[0]
 
     # -- outbound (relay messages, notices to cadres) ------------------------------------
 
@@ -607,37 +633,41 @@ class WhatsAppChannel:
 
     # -- statuses[] failures ------------------------------------------------------------
 
-    def _remember(
+    async def _remember(
         self, wamid: str, to: Address, body: dict[str, Any] | None, tag: str | None
     ) -> None:
-        if not wamid:
+        """Keep an alert or relay message we sent, to hold it again if Meta bounces it
+        later (131047 in a status webhook, which may reach another worker)."""
+        if not wamid or body is None:
             return
-        self._sent[wamid] = (to, body, tag)
-        while len(self._sent) > SENT_INDEX_SIZE:
-            self._sent.popitem(last=False)
+        address = {"field": to.field, "value": to.value}
+        await self.contacts.remember(wamid, SentMessage(address, body, tag))
 
-    def _on_delivery_failure(self, failure: DeliveryFailure) -> None:
+    async def _on_delivery_failure(self, failure: DeliveryFailure) -> None:
         self.counters["delivery_failures"] += 1
-        sent = self._sent.pop(failure.message_id, None) if failure.message_id else None
+        sent = await self.contacts.recall(failure.message_id) if failure.message_id else None
         if CODE_OUTSIDE_WINDOW in failure.codes:
             self.counters["delivery_failures_outside_window"] += 1
-            to = (
-                sent[0] if sent else (address_for(failure.recipient) if failure.recipient else None)
-            )
+            if sent is not None:
+                to: Address | None = Address(sent.address["field"], sent.address["value"])
+            else:
+                to = address_for(failure.recipient) if failure.recipient else None
             if to is None:
                 return
             key = self._key(to)
-            self._last_inbound.pop(key, None)
-            body, tag = (sent[1], sent[2]) if sent else (None, None)
-            if body is not None:
-                # Our alert/relay message bounced on the window: hold it, send the template.
-                self._put(key, lambda: self._reinvite(to, body, tag))
+            await self.contacts.window_closed(key)
+            if sent is not None and sent.body is not None:
+                # Our alert/relay message bounced on the window: hold it now (before the
+                # 200), send the template in the number's queue.
+                body = sent.body
+                await self._hold(key, [body], sent.tag)
+                self._put(key, lambda: self._reinvite(to, body))
         elif set(failure.codes) & UNREACHABLE_CODES:
             self.counters["delivery_failures_unreachable"] += 1
 
-    async def _reinvite(self, to: Address, body: dict[str, Any], tag: str | None) -> None:
+    async def _reinvite(self, to: Address, body: dict[str, Any]) -> None:
         try:
-            await self._hold_and_invite(to, [body], tag, True)
+            await self._invite(to, [body], True)
         except GraphError as err:
             self._count_send_error(err, 0)
 
@@ -647,26 +677,21 @@ class WhatsAppChannel:
     def _key(to: Address) -> str:
         return normalise_number(to.value) if to.field == "to" else to.value
 
-    def window_open(self, platform_id: str) -> bool:
+    async def window_open(self, platform_id: str) -> bool:
         key = self._key(address_for(platform_id))
-        return can_send_free_form(self._last_inbound.get(key), self.clock())
+        return can_send_free_form(await self.contacts.last_inbound(key), self.clock())
 
-    def _prune_windows(self) -> None:
-        if len(self._last_inbound) <= 50_000:
-            return
-        horizon = self.clock() - CUSTOMER_SERVICE_WINDOW
-        self._last_inbound = {k: t for k, t in self._last_inbound.items() if t > horizon}
-
-    def metrics(self) -> dict[str, Any]:
+    async def metrics(self) -> dict[str, Any]:
         """Counters for /healthz (numbers only: no ids, no content)."""
         queued = self._queues.pending if self._queues is not None else 0
         base = dict.fromkeys(BASE_COUNTERS, 0)
+        held, numbers = await self.contacts.counts()
         return {
             **base,
             **dict(sorted(self.counters.items())),
             "queued": queued,
-            "held_now": self.held_count(),
-            "held_numbers": len(self._held),
+            "held_now": held,
+            "held_numbers": numbers,
             "template_configured": self.alert_template is not None,
         }
 

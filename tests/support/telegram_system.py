@@ -114,6 +114,8 @@ class System:
         if self.handle is not None and self.handle.mode == "polling":
             await self.tg.wait_acked(timeout=GUARD)
         await asyncio.wait_for(self.app.update_queue.join(), GUARD)
+        if self.runtime is not None:  # webhook mode: updates are served from the inbox
+            await asyncio.wait_for(self.runtime.inbox.wait_idle(), GUARD)
 
     async def say(self, chat: int, text: str, user: int | None = None, **kw: Any) -> dict:
         pushed = self.tg.push_message(chat, user or chat, text, **kw)
