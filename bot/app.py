@@ -40,7 +40,7 @@ from bot.whatsapp.channel import TurnCallback as WhatsAppTurnCallback
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.client import GraphClient
 from bot.whatsapp.settings import ChannelOptions, WhatsAppSettings
-from bot.workers.inbox import Inbox
+from bot.workers.inbox import LEASE_S, Inbox
 from bot.workers.state import SharedContacts, SharedNotePrompts
 from flows.runtime import Engine
 from storage import make_store
@@ -127,6 +127,7 @@ async def build_runtime(
     db_path: str | Path | None = None,
     clock: Clock = utc_now,
     alerts: AlertSender | None = None,
+    inbox_lease: float = LEASE_S,
 ) -> Runtime:
     """Everything a channel needs. Escalation is always wired: a crisis case and its alert
     are written even before any channel that can deliver the alert is running.
@@ -150,7 +151,7 @@ async def build_runtime(
         alerts=router,
         clock=clock,
     )
-    inbox = Inbox(store, sealer, clock=clock)
+    inbox = Inbox(store, sealer, clock=clock, lease=inbox_lease)
     return Runtime(
         config,
         content_dir,

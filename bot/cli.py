@@ -24,6 +24,7 @@ from bot.config import (
 from bot.reports.command import report_command
 from bot.serve import RunOptions, run
 from bot.studio.commands import poster_command, studio_command
+from bot.workers.inbox import LEASE_S
 from flows.convtest import run_directory
 from flows.crisis.command import main as crisis_main
 from flows.i18n import _
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=os.environ.get("TEMANJIWA_HOST", "0.0.0.0"),
                      help="web app address for webhooks and /healthz")
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    run.add_argument("--inbox-lease", type=float,
+                     default=float(os.environ.get("TEMANJIWA_INBOX_LEASE", LEASE_S)),
+                     help="seconds another worker waits before it serves the residents of a "
+                     f"worker that stopped answering (default {LEASE_S:g}; "
+                     "TEMANJIWA_INBOX_LEASE)")
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
     _common(chat)
@@ -193,7 +199,8 @@ async def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     config = load_config(args.config)
-    options = RunOptions(args.content, args.db, args.webhook_url, args.host, args.port)
+    options = RunOptions(args.content, args.db, args.webhook_url, args.host, args.port,
+                         args.inbox_lease)
     return await run(config, os.environ, options)
 
 

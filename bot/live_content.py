@@ -9,7 +9,10 @@ when they pass the linter, so a broken edit never takes the bot down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -36,13 +39,26 @@ def load_live_content(directory: Path, keep_dir: Path | None) -> Content:
                   "Run 'temanjiwa lint' to see them.", directory, len(exc.problems), snapshot)
         return load_content(snapshot)
     if keep_dir is not None:
-        snapshot = keep_dir / LAST_GOOD
-        tmp = keep_dir / f"{LAST_GOOD}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(directory, tmp)
-        shutil.rmtree(snapshot, ignore_errors=True)
-        tmp.rename(snapshot)
+        keep_last_good(directory, keep_dir)
     return content
+
+
+def keep_last_good(directory: Path, keep_dir: Path) -> None:
+    """Copy `directory` to `keep_dir/content-last-good`. Several workers on one machine may
+    do this at the same moment: each copies to a name of its own and swaps it in with
+    renames, so none of them fails and a copy is always complete."""
+    snapshot = keep_dir / LAST_GOOD
+    mine = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tmp, old = keep_dir / f"{LAST_GOOD}.{mine}.tmp", keep_dir / f"{LAST_GOOD}.{mine}.old"
+    keep_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(directory, tmp)
+    with contextlib.suppress(FileNotFoundError):
+        snapshot.rename(old)
+    try:
+        tmp.rename(snapshot)
+    except OSError:  # another worker put its copy there first: it is as good as ours
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_detector(content_dir: Path) -> CrisisDetector | None:

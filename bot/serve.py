@@ -28,6 +28,7 @@ from bot.config import Config
 from bot.live_content import ContentWatcher
 from bot.web import create_web_app, serve
 from bot.workers.health import health, worker_role
+from bot.workers.inbox import LEASE_S
 from storage.retention import run_retention_schedule
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class RunOptions:
     webhook_url: str | None = None  # Telegram webhook mode when set
     host: str = "0.0.0.0"
     port: int = 8080
+    inbox_lease: float = LEASE_S  # seconds before a dead worker's residents are taken over
 
 
 @dataclass
@@ -63,7 +65,7 @@ async def run(config: Config, env: Mapping[str, str], options: RunOptions,
     """Serve until `stop` is set (or a signal arrives); returns the exit code."""
     stop = stop or _stop_on_signals()
     runtime = await build_runtime(config, content_dir=options.content_dir,
-                                  db_path=options.db_path)
+                                  db_path=options.db_path, inbox_lease=options.inbox_lease)
     running = _Running(runtime)
     try:
         web_parts = await _start_channels(running, env, options)

@@ -11,6 +11,7 @@ import sys
 
 import httpx
 
+from storage.migrations import MIGRATIONS
 from tests.conftest import ROOT
 from tests.fakes.graph_api import running_graph_api
 from tests.fakes.telegram_api import FakeTelegram
@@ -66,6 +67,12 @@ async def test_run_serves_telegram_and_whatsapp_in_one_process(tmp_path):
                         break
                     await asyncio.sleep(0.05)
                 assert proc.poll() is None, proc.stderr.read()
+                health = (await http.get("/healthz")).json()
+                assert health["database"]["backend"] == "sqlite"
+                assert health["database"]["reachable"] is True
+                assert health["database"]["schema_version"] == len(MIGRATIONS)
+                assert health["worker"]["role"] == "single"  # one SQLite file, polling
+                assert "telegram:polling" in health["worker"]["runs"]
 
                 pushed = telegram.push_message(5001, 5001, "/start")
                 call = await telegram.wait_for("sendMessage", chat_id=5001, since=pushed,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,7 +17,9 @@ from cryptography.fernet import Fernet
 from bot.app import build_runtime, build_whatsapp
 from bot.config import parse_config
 from bot.crypto import Sealer
+from bot.live_content import keep_last_good
 from bot.web import create_web_app
+from bot.workers.health import health
 from bot.workers.inbox import Inbox
 from bot.workers.state import SharedContacts, SharedNotePrompts
 from flows.session import Session
@@ -372,3 +375,53 @@ async def test_a_message_answered_200_by_a_worker_that_died_is_answered_by_the_n
         for closing in (dying_http.aclose(), http.aclose(), dying_parts.aclose(),
                         parts.aclose(), dying.close(), runtime.close()):
             await closing
+
+
+def test_workers_starting_together_on_one_machine_all_keep_the_last_good_content(tmp_path):
+    """Each worker copies the content it lints to content-last-good at start; several
+    starting at once must neither fail nor leave a half copy."""
+    errors: list[Exception] = []
+
+    def start() -> None:
+        try:
+            for _ in range(3):
+                keep_last_good(REAL_CONTENT, tmp_path)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["content-last-good"]
+    copied = sorted(p.relative_to(tmp_path / "content-last-good")
+                    for p in (tmp_path / "content-last-good").rglob("*.yaml"))
+    assert copied == sorted(p.relative_to(REAL_CONTENT) for p in REAL_CONTENT.rglob("*.yaml"))
+
+
+async def test_healthz_names_the_database_and_the_worker_and_fails_without_the_database(
+        database):
+    store = make_store(database)
+    await store.open()
+    box = Inbox(store, SEALER, worker_id="host:1:abc")
+    app = create_web_app(health=lambda: health(store, box, role="worker", runs=["inbox"]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://w.test") as http:
+        ok = await http.get("/healthz")
+        assert ok.status_code == 200
+        body = ok.json()
+        assert body["status"] == "ok"
+        assert body["database"]["backend"] == ("postgresql" if databases.is_postgres(database)
+                                               else "sqlite")
+        assert body["database"]["reachable"] is True
+        assert body["database"]["schema_version"] == await store.schema_version() >= 4
+        assert body["database"]["inbox_waiting"] == 0
+        assert body["worker"] == {**body["worker"], "id": "host:1:abc", "role": "worker",
+                                  "runs": ["inbox"]}
+        await store.close()  # the database is gone
+        down = await http.get("/healthz")
+        assert down.status_code == 503
+        assert down.json()["status"] == "degraded"
+        assert down.json()["database"]["reachable"] is False
