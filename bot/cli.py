@@ -30,7 +30,8 @@ from flows.crisis.command import main as crisis_main
 from flows.i18n import _
 from flows.linter import lint_directory
 from flows.problems import ContentError
-from storage import open_store
+from storage import database_target, is_postgres_url, open_store
+from storage.backup import BackupError, backup_sqlite
 from storage.retention import purge
 
 log = logging.getLogger("temanjiwa")
@@ -143,7 +144,13 @@ def _cases_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _data_parsers(sub: argparse._SubParsersAction) -> None:
-    """Retention and programme reports (issue 7)."""
+    """Retention and programme reports (issue 7); backups (issue 16)."""
+    backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, safe "
+                            "while the bot runs (PostgreSQL: use pg_dump)")
+    backup.add_argument("path", type=Path, help="the copy's file, or a folder for a dated "
+                        "file (temanjiwa-YYYYmmdd-HHMMSS.db)")
+    backup.add_argument("--config", help="deployment config YAML (or TEMANJIWA_CONFIG)")
+    backup.add_argument("--db", help=f"the SQLite file (default: {default_db_path()})")
     purge = sub.add_parser("purge", help="apply retention now: delete inactive residents' data, "
                            "reduce old closed cases to anonymous statistics")
     _common(purge)
@@ -168,6 +175,28 @@ async def _purge(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     print(report.summary())
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    target = database_target(args.db, config.database, default_db_path())
+    if is_postgres_url(target):
+        print("temanjiwa backup copies the embedded SQLite database. This deployment uses "
+              "PostgreSQL: back it up with pg_dump, e.g.\n  pg_dump --format=custom "
+              "--file=temanjiwa-$(date +%F).dump \"$TEMANJIWA_DATABASE_URL\"\n"
+              "(README: Running on several machines)", file=sys.stderr)
+        return 2
+    try:
+        report = backup_sqlite(Path(target), args.path)
+    except BackupError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{report.path}: {report.size:,} bytes, schema version {report.schema_version}, "
+          f"{report.tables} tables, integrity ok")
+    print(f"Not in the copy: the secret and the key ({target}.secret, {target}.key, or "
+          "TEMANJIWA_SECRET / TEMANJIWA_ENCRYPTION_KEY). Keep them apart from the backups: "
+          "without them a restored database cannot open what is sealed.", file=sys.stderr)
     return 0
 
 
@@ -298,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_cases(args))
         if args.command == "purge":
             return asyncio.run(_purge(args))
+        if args.command == "backup":
+            return _backup(args)
         if args.command == "report":
             return asyncio.run(report_command(args))
         if args.command == "poster":
