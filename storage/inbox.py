@@ -95,9 +95,15 @@ async def exists(conn: Connection, row_id: int) -> bool:
     return await conn.fetchone("SELECT 1 AS x FROM inbox WHERE id = ?", (row_id,)) is not None
 
 
-async def started(conn: Connection, row_id: int) -> None:
-    """Count an attempt at a row (a row that keeps killing its worker is given up)."""
-    await conn.write("UPDATE inbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+async def count_attempt(conn: Connection, user_key: str) -> None:
+    """Count an attempt at the resident's oldest message, the one a worker that claims them
+    handles first (a message that keeps killing its worker is given up): counted on each
+    claim, it is how often a worker set out to handle it."""
+    await conn.write(
+        "UPDATE inbox SET attempts = attempts + 1 WHERE id = "
+        "(SELECT min(id) FROM inbox WHERE user_key = ?)",
+        (user_key,),
+    )
 
 
 # ---------------------------------------------------------------------------- claims

@@ -245,3 +245,15 @@ async def test_two_webhook_workers_share_one_deduplication(tg, tmp_path) -> None
     finally:
         await first.shutdown()
         await second.shutdown()
+
+
+def test_several_workers_need_one_webhook_secret(conversations) -> None:
+    from bot.telegram.lifecycle import prepare_telegram
+
+    env = {"TELEGRAM_BOT_TOKEN": "1:A"}
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
+        prepare_telegram(conversations, env, webhook_url=WEBHOOK, shared=True)
+    one = prepare_telegram(conversations, env, webhook_url=WEBHOOK)  # alone: a random one
+    shared = prepare_telegram(conversations, {**env, "TELEGRAM_WEBHOOK_SECRET": SECRET},
+                              webhook_url=WEBHOOK, shared=True)
+    assert one is not None and shared is not None and shared.webhook_route is not None

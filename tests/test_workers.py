@@ -425,3 +425,22 @@ async def test_healthz_names_the_database_and_the_worker_and_fails_without_the_d
         assert down.status_code == 503
         assert down.json()["status"] == "degraded"
         assert down.json()["database"]["reachable"] is False
+
+
+async def test_a_message_put_while_the_residents_last_task_is_ending_is_served_at_once(store):
+    """The race the benchmark found: a task that has just returned is done but still listed
+    until its done-callback runs; a message put in between must start a new task, not wait
+    for the once-a-second sweep (which this test never runs)."""
+    box = Inbox(store, SEALER, clock=lambda: NOW)
+    handled: list[dict] = []
+
+    async def handle(payload: dict) -> None:
+        handled.append(payload)
+
+    box.register("telegram", handle)
+    ending = asyncio.get_running_loop().create_task(asyncio.sleep(0))
+    await ending
+    box._tasks["chat"] = ending  # returned; its callback has not removed it yet
+    assert await box.put("telegram", "1", "chat", {"update_id": 1})
+    await asyncio.wait_for(box.wait_idle(), 5)
+    assert handled == [{"update_id": 1}]

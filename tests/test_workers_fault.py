@@ -213,14 +213,15 @@ async def test_killed_workers_lose_no_crisis_message_and_answer_nothing_twice(
             telegram.add_chat(GROUP, chat_type="supergroup", title="Kader Ngunut")
             env = worker_env(url, config, telegram, graph, {"TEMANJIWA_INBOX_LEASE": "4"})
             deployment = Deployment(env, tmp_path, count=3)
-            await deployment.start()
-            health = await deployment.wait_healthy(deployment.workers[0])
-            assert health["database"] == {**health["database"], "backend": "postgresql",
-                                          "reachable": True,
-                                          "schema_version": len(POSTGRES_MIGRATIONS)}
-            assert health["worker"]["role"] == "worker"
-            assert {"telegram:webhook", "whatsapp", "inbox"} <= set(health["worker"]["runs"])
             try:
+                await deployment.start()
+                health = await deployment.wait_healthy(deployment.workers[0])
+                assert health["database"] == {**health["database"], "backend": "postgresql",
+                                              "reachable": True,
+                                              "schema_version": len(POSTGRES_MIGRATIONS)}
+                assert health["worker"]["role"] == "worker"
+                assert {"telegram:webhook", "whatsapp", "inbox"} <= set(
+                    health["worker"]["runs"])
                 async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
                     loop = asyncio.get_running_loop()
                     until = loop.time() + TRAFFIC_S

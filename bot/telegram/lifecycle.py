@@ -301,6 +301,12 @@ def prepare_telegram(
     if settings.webhook_url:
         builder = builder.updater(None)
         secret = settings.webhook_secret
+        if secret is None and shared:
+            # Each worker would set its own random secret and refuse the others' updates.
+            raise ConfigError(
+                f"{ENV_WEBHOOK_SECRET} must be set, the same on every worker, when several "
+                "workers share the database (README: Running on several machines)"
+            )
         if secret is None:
             secret = secrets.token_urlsafe(32)
             log.info("telegram: %s is not set; using a new random secret", ENV_WEBHOOK_SECRET)

@@ -16,8 +16,9 @@ messages are handled one at a time and in order, on whichever worker.
    that no turn recorded (a cadre command, a dropped flood message) is deleted after its
    handler returned.
 4. A worker that dies leaves claims that run out; `run` (every worker, every second) finds
-   residents with messages nobody serves and serves them. A message whose worker died while
-   handling it `max_attempts` times is given up (logged and counted, its text deleted), so
+   residents with messages nobody serves and serves them. Each claim counts an attempt at
+   the resident's oldest message; one that was first in line more than `max_attempts`
+   times (its workers kept dying) is given up (logged and counted, its text deleted), so
    one poisonous message cannot block a resident's queue.
 
 SQL: storage/inbox.py. Claims, leases and `put` run in short transactions of their own
@@ -82,8 +83,6 @@ class Inbox:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(concurrency)
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._renewed = 0.0
 
     @property
@@ -111,10 +110,12 @@ class Inbox:
     def serve(self, user_key: str) -> None:
         """Handle the resident's waiting messages in the background (once per resident in
         this worker; asking again while it runs makes it look again)."""
-        if user_key in self._tasks:
+        running = self._tasks.get(user_key)
+        if running is not None and not running.done():
             self._again.add(user_key)
             return
-        self._idle.clear()
+        # (A task that has just returned is done but still listed until its callback runs:
+        # a message put now would wait for the sweep if it were left to that task.)
         task = asyncio.get_running_loop().create_task(self._serve(user_key))
         self._tasks[user_key] = task
         task.add_done_callback(lambda done, key=user_key: self._finished(key, done))
@@ -125,8 +126,6 @@ class Inbox:
         if not task.cancelled() and task.exception() is not None:
             self.counters["serve_errors"] += 1
             log.error("inbox: serving a resident failed", exc_info=task.exception())
-        if not self._tasks:
-            self._idle.set()
 
     async def _serve(self, key: str) -> None:
         delay = 0.02
@@ -153,7 +152,10 @@ class Inbox:
     async def _claim(self, key: str) -> bool:
         now = self.clock()
         async with self.store.standalone() as tx:
-            return await inbox.claim(tx, key, self.worker_id, now, now + self.lease)
+            claimed = await inbox.claim(tx, key, self.worker_id, now, now + self.lease)
+            if claimed:
+                await inbox.count_attempt(tx, key)  # sent with the COMMIT
+            return claimed
 
     async def _release(self, key: str) -> None:
         async with self.store.standalone() as tx:
@@ -170,12 +172,12 @@ class Inbox:
                 await self._drop(row.id)
                 continue
             last = row.id
-            await self._start(row)
-            if row.attempts + 1 > self.max_attempts:
+            if row.attempts > self.max_attempts:
                 self.counters["given_up"] += 1
                 log.error(
-                    "inbox: a %s message was being handled when its worker stopped %d times; "
-                    "it is given up (deleted)", row.channel, row.attempts,
+                    "inbox: a %s message was first in line for %d claims (the workers "
+                    "handling it kept stopping); it is given up (deleted)",
+                    row.channel, row.attempts,
                 )
                 await self._drop(row.id)
                 continue
@@ -195,10 +197,6 @@ class Inbox:
                 await self._drop(row.id)
             else:
                 self.counters["handled"] += 1
-
-    async def _start(self, row: inbox.InboxRow) -> None:
-        async with self.store.standalone() as tx:
-            await inbox.started(tx, row.id)
 
     async def _drop(self, row_id: int) -> None:
         async with self.store.standalone() as tx:
@@ -235,7 +233,8 @@ class Inbox:
     async def wait_idle(self) -> None:
         """Wait until this worker serves nobody (tests; shutdown)."""
         while self._tasks:
-            await self._idle.wait()
+            await asyncio.wait(list(self._tasks.values()))
+            await asyncio.sleep(0)  # let the done-callbacks unlist them
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Finish the residents being served (shutdown); False if some had to be cancelled

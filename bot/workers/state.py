@@ -24,6 +24,8 @@ from storage import channel_state as sql
 from storage.base import Store
 from storage.keys import user_key
 
+WINDOW_REFRESH = timedelta(minutes=10)
+
 
 @dataclass(frozen=True)
 class HeldRow:
@@ -53,6 +55,7 @@ class SharedContacts:
         self.secret = secret
         self.channel = channel
         self.clock = clock
+        self._recorded: dict[str, datetime] = {}  # when this worker last wrote a window
 
     def _key(self, key: str) -> str:
         return user_key(self.secret, f"{self.channel}-contact", key)
@@ -66,10 +69,20 @@ class SharedContacts:
         return await sql.last_inbound(self.store.reader, self.channel, self._key(key))
 
     async def saw_inbound(self, key: str, at: datetime) -> None:
+        """Recorded at most every `WINDOW_REFRESH` per number by this worker: a window that
+        looks up to that much older than it is closes early (a template instead of a free
+        message), never late, and a resident's every message costs no write."""
+        recorded = self._recorded.get(key)
+        if recorded is not None and recorded <= at < recorded + WINDOW_REFRESH:
+            return
         async with self.store.transaction() as tx:
             await sql.saw_inbound(tx, self.channel, self._key(key), at, self.clock())
+        self._recorded[key] = at
+        if len(self._recorded) > 50_000:
+            self._recorded.clear()
 
     async def window_closed(self, key: str) -> None:
+        self._recorded.pop(key, None)
         async with self.store.transaction() as tx:
             await sql.window_closed(tx, self.channel, self._key(key), self.clock())
 

@@ -75,8 +75,10 @@ def _run(command: list[str], what: str) -> None:
         )
 
 
-def start_cluster(directory: Path, bindir: Path | None = None) -> str:
-    """initdb + pg_ctl start in `directory` (created if needed); returns the server's URL."""
+def start_cluster(directory: Path, bindir: Path | None = None,
+                  settings: tuple[str, ...] = SERVER_SETTINGS) -> str:
+    """initdb + pg_ctl start in `directory` (created if needed); returns the server's URL.
+    `settings`: server options (default: the tests' fast, non-durable ones)."""
     bindir = bindir or find_bindir()
     if bindir is None:
         raise ServerUnavailable(
@@ -113,7 +115,7 @@ def start_cluster(directory: Path, bindir: Path | None = None) -> str:
             "-t",
             "60",
             "-o",
-            " ".join([*(f"-c {s}" for s in SERVER_SETTINGS), "-k", str(directory)]),
+            " ".join([*(f"-c {s}" for s in settings), "-k", str(directory)]),
             "start",
         ],
         "pg_ctl start",

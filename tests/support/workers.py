@@ -152,7 +152,7 @@ class Deployment:
 
     async def stop(self) -> list[int]:
         """SIGTERM every live worker and wait (the fakes live in the caller's loop: keep it
-        running meanwhile); their exit codes."""
+        running meanwhile); their exit codes. Safe after a failed start."""
         codes = []
         for worker in self.workers:
             if worker.alive:
