@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -141,9 +142,13 @@ async def drive(deployment: Deployment, graph: TimedGraphApi, residents: list[st
 
     async with httpx.AsyncClient(timeout=60, limits=limits, trust_env=False) as http:
         await asyncio.gather(*(one(http, n) for n in residents))  # warm-up
+        pids = [w.proc.pid for w in deployment.workers if w.proc is not None]
+        cpu_before, own_before = sum(map(cpu_seconds, pids)), time.process_time()
         began = time.perf_counter()
         await asyncio.gather(*(resident(http, n) for n in residents))
         seconds = time.perf_counter() - began
+        cpu = sum(map(cpu_seconds, pids)) - cpu_before
+        own = time.process_time() - own_before
     latencies.sort()
     return {
         "messages": len(latencies),
@@ -151,7 +156,19 @@ async def drive(deployment: Deployment, graph: TimedGraphApi, residents: list[st
         "messages_per_s": round(len(latencies) / seconds, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1),
+        # CPU per message of the workers together, and of this process (Meta + the fake)
+        "worker_cpu_ms": round(cpu / len(latencies) * 1000, 2),
+        "driver_cpu_ms": round(own / len(latencies) * 1000, 2),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def scenario(kind: str, workers: int, server_url: str | None, tmp: Path,
@@ -226,11 +243,12 @@ async def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{args.residents} residents at once, {args.messages} messages per run, "
           f"{args.repeat} run(s) each")
-    print("| database | workers | messages/s | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|")
+    print("| database | workers | messages/s | p50 ms | p99 ms | worker CPU ms/msg |")
+    print("|---|---|---|---|---|---|")
     for kind, workers in dict.fromkeys(plan):
         runs = [r for r in results if (r["database"], r["workers"]) == (kind, workers)]
-        cells = [_cell([r[key] for r in runs]) for key in ("messages_per_s", "p50_ms", "p99_ms")]
+        cells = [_cell([r[key] for r in runs])
+                 for key in ("messages_per_s", "p50_ms", "p99_ms", "worker_cpu_ms")]
         print(f"| {kind} | {workers} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -239,9 +257,10 @@ async def main(argv: list[str] | None = None) -> int:
 
 def _cell(values: list[float]) -> str:
     median = statistics.median(values)
+    digits = 1 if median < 20 else 0
     if len(values) == 1:
-        return f"{median:,.0f}"
-    return f"{median:,.0f} ({min(values):,.0f}–{max(values):,.0f})"
+        return f"{median:,.{digits}f}"
+    return f"{median:,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
 
 
 if __name__ == "__main__":

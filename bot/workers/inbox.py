@@ -128,7 +128,7 @@ class Inbox:
             log.error("inbox: serving a resident failed", exc_info=task.exception())
 
     async def _serve(self, key: str) -> None:
-        delay = 0.02
+        delay = 0.005  # the worker before is usually just sending its last reply
         while True:
             self._again.discard(key)
             async with self._slots:
