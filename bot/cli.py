@@ -24,7 +24,7 @@ from bot.config import (
 from bot.reports.command import report_command
 from bot.serve import RunOptions, run
 from bot.studio.commands import poster_command, studio_command
-from bot.workers.inbox import LEASE_S
+from bot.workers.inbox import LEASE_S, MIN_LEASE_S
 from flows.convtest import run_directory
 from flows.crisis.command import main as crisis_main
 from flows.i18n import _
@@ -228,6 +228,10 @@ async def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     config = load_config(args.config)
+    if args.inbox_lease < MIN_LEASE_S:
+        print(f"--inbox-lease (TEMANJIWA_INBOX_LEASE) must be at least {MIN_LEASE_S:g} "
+              "seconds", file=sys.stderr)
+        return 2
     options = RunOptions(args.content, args.db, args.webhook_url, args.host, args.port,
                          args.inbox_lease)
     return await run(config, os.environ, options)

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 LEASE_S = 15.0  # a dead worker's residents wait at most this long for another worker
+MIN_LEASE_S = 3.0  # renewed every lease/3 by a loop that ticks every second
 HANDOVER_S = 2.0  # a message this old that nobody serves is taken over by any worker
 MAX_ATTEMPTS = 5
 
@@ -73,6 +74,8 @@ class Inbox:
     ) -> None:
         self.store = store
         self.sealer = sealer
+        if lease < MIN_LEASE_S:
+            raise ValueError(f"the inbox lease must be at least {MIN_LEASE_S:g} seconds")
         self.worker_id = worker_id or worker_name()
         self.clock = clock
         self.lease = timedelta(seconds=lease)
@@ -217,9 +220,7 @@ class Inbox:
     async def tick(self) -> int:
         """One round of `run`; returns how many residents were taken over."""
         if self._tasks and time.monotonic() - self._renewed >= self.lease.total_seconds() / 3:
-            async with self.store.standalone() as tx:
-                await inbox.renew(tx, self.worker_id, self.clock() + self.lease)
-            self._renewed = time.monotonic()
+            await self._renew()
         now = self.clock()
         waiting = await inbox.waiting(self.store.reader, self.channels, now, now - self.handover)
         taken = 0
@@ -238,14 +239,32 @@ class Inbox:
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Finish the residents being served (shutdown); False if some had to be cancelled
-        (their messages stay in the inbox for the next worker)."""
+        (their messages stay in the inbox for the next worker). The claims are renewed
+        meanwhile: `run` has stopped, and a slow last turn must not be taken over while
+        it is still being answered."""
+        renewing = asyncio.get_running_loop().create_task(self._keep_renewing())
         try:
             await asyncio.wait_for(self.wait_idle(), timeout)
         except TimeoutError:
             for task in list(self._tasks.values()):
                 task.cancel()
             return False
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         return True
+
+    async def _keep_renewing(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            with contextlib.suppress(Exception):
+                await self._renew()
+
+    async def _renew(self) -> None:
+        async with self.store.standalone() as tx:
+            await inbox.renew(tx, self.worker_id, self.clock() + self.lease)
+        self._renewed = time.monotonic()
 
     def metrics(self) -> dict[str, Any]:
         return {"worker": self.worker_id, "serving": len(self._tasks),
