@@ -131,8 +131,9 @@ def read_route(reader: _Reader, data: LineDict, where: str) -> Route | None:
         return None
     with_values: dict[str, Any] = {}
     if "with" in data:
-        if kind != "call":
-            reader.problem(data.line_of("with"), _("'with' only works together with 'call'."))
+        if kind not in ("call", "goto"):
+            reader.problem(data.line_of("with"),
+                           _("'with' only works together with 'call' or 'goto'."))
         elif not isinstance(data["with"], dict):
             reader.problem(data.line_of("with"), _("'with' must be a list of name: value."))
         else:

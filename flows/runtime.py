@@ -469,7 +469,9 @@ class _Run:
         elif route.kind == "goto":
             flow_id, _dot, node_id = (route.target or "").partition(".")
             menu = self.content.role("menu")
-            await self.start_flow(flow_id, node_id or None, fresh=flow_id == menu)
+            params = {k: self.value(v, frame) for k, v in route.with_values.items()}
+            await self.start_flow(flow_id, node_id or None, fresh=flow_id == menu,
+                                  params=params or None)
         elif route.kind == "call":
             frame.resume = route.returns_to
             params = {k: self.value(v, frame) for k, v in route.with_values.items()}
