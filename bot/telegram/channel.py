@@ -46,7 +46,6 @@ import asyncio
 import contextlib
 import datetime as dtm
 import logging
-import warnings
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
@@ -64,13 +63,11 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
     TypeHandler,
 )
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.cases.desk import CadreDesk
 from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn
@@ -78,8 +75,9 @@ from flows.messages import Choice, Inbound, Reply
 from flows.runtime import CRISIS_SCAN_LIMIT
 
 from .cadre_chat import TelegramCadres
-from .calls import CHANNEL, answer_query
+from .calls import CHANNEL, answer_query, retry_after_seconds
 from .parse import inbound_from_message
+from .rate_limits import TelegramLimits
 from .render import (
     CallbackCodec,
     OutMessage,
@@ -591,7 +589,7 @@ class TelegramChannel:
             except Forbidden as exc:
                 raise _Blocked from exc
             except RetryAfter as exc:
-                seconds = _retry_after_seconds(exc)
+                seconds = retry_after_seconds(exc)
                 self.stats["send_retry_after"] += 1
                 if attempt == self.send_attempts:
                     break
@@ -617,13 +615,6 @@ class TelegramChannel:
         self.stats["send_failed"] += 1
         log.error("a message could not be sent after %d attempt(s)", self.send_attempts)
         return None
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        wait = exc.retry_after
-    return wait.total_seconds() if isinstance(wait, dtm.timedelta) else float(wait)
 
 
 def _markup(out: OutMessage) -> InlineKeyboardMarkup | None:
@@ -664,8 +655,9 @@ def build_application(
 ) -> Application:
     """A python-telegram-bot `Application` serving residents through `conversations`.
 
-    `rate_limiter`: "default" = `AIORateLimiter(max_retries=3)` (Telegram's 30 messages/s
-    and 429 waits); None disables it (benchmarks). `base_url`/`base_file_url` point the bot
+    `rate_limiter`: "default" = `TelegramLimits()` (bot/telegram/rate_limits.py: Telegram's
+    per-chat, overall and group limits, crisis replies first, 429 waits per chat); None
+    disables it (benchmarks). `base_url`/`base_file_url` point the bot
     at another Bot API server (tests: the fake in tests/fakes). The command menu is set in
     `post_init` (run_polling/run_webhook) or by `start_polling` below.
     """
@@ -679,7 +671,7 @@ def build_application(
             concurrent_updates if concurrent_updates > 1 else False
         )
     if rate_limiter == "default":
-        rate_limiter = AIORateLimiter(max_retries=3)
+        rate_limiter = TelegramLimits()
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
     channel = channel or TelegramChannel(conversations)
