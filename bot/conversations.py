@@ -65,6 +65,7 @@ class Turn:
     user_key: str
     outbound: list[Outbound] = field(default_factory=list)  # send after `replies`
     recorded: bool = False  # the delivery id was recorded in this turn's transaction
+    urgent: bool = False  # a crisis turn: its writes and its replies go before ordinary ones
 
 
 @dataclass
@@ -121,6 +122,7 @@ class NoChannel(Exception):
 
 
 WORDS_EVENTS = ("escalate", "crisis_detected")
+URGENT_EVENTS = ("escalate", "crisis_detected")  # the turn goes first (store, channel)
 
 
 class _StoreContext:
@@ -256,7 +258,8 @@ class Conversations:
                       result: EngineResult, events: list[Event], deleted: bool,
                       words: str | None, intercept: Intercept | None,
                       delivery_id: str | None) -> Turn:
-        async with self.store.transaction() as tx:
+        urgent = self._is_crisis(result, events)
+        async with self.store.transaction(urgent=urgent) as tx:
             ctx = EffectContext(tx, key, channel, platform_user_id, result.session, now,
                                 result.replies)
             for event in list(events):
@@ -277,7 +280,15 @@ class Conversations:
             else:
                 await tx.save_session(key, result.session, now)
         outbound = (intercept.outbound if intercept else []) + ctx.outbound
-        return Turn(result.replies, events, key, outbound, recorded=delivery_id is not None)
+        return Turn(result.replies, events, key, outbound, recorded=delivery_id is not None,
+                    urgent=urgent)
+
+    def _is_crisis(self, result: EngineResult, events: Sequence[Event]) -> bool:
+        """A turn that detected crisis signs, or that runs inside the crisis protocol."""
+        if any(e.name in URGENT_EVENTS for e in events):
+            return True
+        top = result.session.top
+        return top is not None and top.flow == self.engine.content.role("crisis")
 
     def _error_text(self) -> str:
         """The system `error` text, or a built-in one; both followed by the crisis hotlines."""

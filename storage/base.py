@@ -54,7 +54,9 @@ class Store(Protocol):
 
     async def history(self, user_key: str) -> list[HistoryItem]: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+    def transaction(self, *, urgent: bool = False) -> AbstractAsyncContextManager[Transaction]:
+        """One turn's writes, committed together; `urgent` (a crisis) goes first."""
+        ...
 
     async def first_delivery(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record an inbound update id; False if it was seen before (a redelivery)."""

@@ -77,7 +77,7 @@ from flows.runtime import CRISIS_SCAN_LIMIT
 from .cadre_chat import TelegramCadres
 from .calls import CHANNEL, answer_query, retry_after_seconds
 from .parse import inbound_from_message
-from .rate_limits import TelegramLimits
+from .rate_limits import CRISIS, TelegramLimits
 from .render import (
     CallbackCodec,
     OutMessage,
@@ -519,7 +519,7 @@ class TelegramChannel:
             log.warning("could not mark the pressed message: %s", type(exc).__name__)
 
     async def _send_turn(self, bot: Any, chat_id: int, turn: Turn) -> None:
-        if await self.send(bot, chat_id, turn.replies) == "blocked":
+        if await self.send(bot, chat_id, turn.replies, urgent=turn.urgent) == "blocked":
             self.stats["blocked_on_send"] += 1
             log.info("a resident has blocked the bot; the rest of the turn was not sent")
             await self.mark_unreachable(bot, chat_id)
@@ -531,12 +531,15 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ sending
 
-    async def send(self, bot: Any, chat_id: int, replies: Sequence[Reply]) -> SendStatus:
-        """Send bubbles to a chat (joined where they fit); stops at a 403."""
+    async def send(
+        self, bot: Any, chat_id: int, replies: Sequence[Reply], *, urgent: bool = False
+    ) -> SendStatus:
+        """Send bubbles to a chat (joined where they fit); stops at a 403. `urgent` replies
+        (a crisis turn's) go before ordinary ones waiting for the rate limiter."""
         status: SendStatus = "sent"
         try:
             for out in render_turn(replies, self.codec, join=self.join_bubbles):
-                if await self._send(bot, chat_id, out) is None:
+                if await self._send(bot, chat_id, out, urgent) is None:
                     status = "failed"
         except _Blocked:
             return "blocked"
@@ -570,13 +573,16 @@ class TelegramChannel:
         self.stats[f"outbound_{status}"] += 1
         return status
 
-    async def _send(self, bot: Any, chat_id: int, out: OutMessage) -> Message | None:
+    async def _send(
+        self, bot: Any, chat_id: int, out: OutMessage, urgent: bool = False
+    ) -> Message | None:
         plain = False
         delay = self.retry_base_delay
+        limits = {"rate_limit_args": CRISIS} if urgent else {}
         for attempt in range(1, self.send_attempts + 1):
             try:
                 if plain:
-                    return await bot.send_message(chat_id, _plain_fallback(out))
+                    return await bot.send_message(chat_id, _plain_fallback(out), **limits)
                 return await bot.send_message(
                     chat_id,
                     out.text,
@@ -585,6 +591,7 @@ class TelegramChannel:
                     ]
                     or None,
                     reply_markup=_markup(out),
+                    **limits,
                 )
             except Forbidden as exc:
                 raise _Blocked from exc
