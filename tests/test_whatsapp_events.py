@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,9 +21,12 @@ import pytest
 from bot.web import bound_port, create_web_app, serve
 from bot.whatsapp.signature import SIGNATURE_HEADER, sign
 from storage import cases
-from tests.support.whatsapp_bodies import RESIDENT, fresh, load
+from storage.privacy import consent_history, record_consent_given
+from storage.residents import MOVED_TABLES
+from tests.support.whatsapp_bodies import NEW_NUMBER, RESIDENT, fresh, load
 from tests.support.whatsapp_driver import list_reply
 from tests.test_whatsapp_channel import (
+    KADER,
     SECRET,
     Stack,
     close,
@@ -90,6 +94,16 @@ def key(s: Stack, wa_id: str) -> str:
     return s.runtime.conversations.key_for("whatsapp", wa_id)
 
 
+async def rows_for(s: Stack, user_key: str) -> dict[str, int]:
+    counts = {}
+    for table in MOVED_TABLES:
+        rows = await s.runtime.store.reader.execute_fetchall(
+            f"SELECT count(*) FROM {table} WHERE user_key = ?", (user_key,)
+        )
+        counts[table] = rows[0][0]
+    return counts
+
+
 async def in_gad7(s: Stack, wa_id: str = RESIDENT) -> dict:
     """A consented resident at the first GAD-7 question; returns that question's body."""
     await s.seed(wa_id, area="ngunut", age_group="dewasa")
@@ -111,6 +125,7 @@ async def in_gad7(s: Stack, wa_id: str = RESIDENT) -> dict:
         ("revoke", "revoke"),
         ("reaction", "reaction"),
         ("call_permission_reply", "call_permission_reply"),
+        ("system_customer_identity_changed", "identity_changed"),
     ],
 )
 async def test_quiet_events_get_no_reply_and_are_counted(s: Stack, name: str, kind: str):
@@ -209,3 +224,147 @@ async def test_other_fields_and_statuses_are_counted_on_healthz_and_get_no_reply
     }
     assert counters["ignored_changes"] == 5 and counters["statuses"] == 3
     assert counters["parse_problems"] == 0 and RESIDENT not in json.dumps(counters)
+
+
+# -- a number change ----------------------------------------------------------------------
+
+CRISIS_WITH_CONTACT = (
+    "darurat", "kader", "boleh", "ya", "tidak", "tidak", "tidak", "tidak", "ya", "tidak", "ya",
+)  # fmt: skip
+
+
+async def onboard(s: Stack, wa_id: str) -> None:
+    """Consent, age group and area through the real flow (the consent log records it)."""
+    await s.text(wa_id, "halo")
+    for choice in ("setuju", "dewasa", "ngunut"):
+        await s.tap(wa_id, choice)
+
+
+async def gad7(s: Stack, wa_id: str) -> None:
+    await s.text(wa_id, "/start gad7")
+    await s.tap(wa_id, "mulai")
+    for answer in ["beberapa_hari"] * 5 + ["lebih_separuh", "tidak_pernah"]:
+        await s.tap(wa_id, answer)
+
+
+async def crisis_with_relay(s: Stack, wa_id: str) -> str:
+    """The crisis flow agreeing to contact, then a relay the cadre asked for and the
+    resident accepted; returns the case code."""
+    await s.text(wa_id, "menu")
+    for choice in CRISIS_WITH_CONTACT:
+        await s.tap(wa_id, choice)
+    async with s.runtime.store.transaction() as tx:
+        case = await cases.open_case_for(tx, key(s, wa_id))
+    assert case is not None and case.contact_ok
+    await s.kit.dispatcher.tick()
+    await s.text(KADER, f"hubungi {case.code}")  # the cadre's first message opens its window
+    await s.tap(wa_id, "terima")
+    assert "warga bersedia" in texts(s.to(KADER)[-1:])
+    return case.code
+
+
+async def test_a_number_change_moves_session_consent_results_case_and_relay(s: Stack):
+    await onboard(s, RESIDENT)
+    await gad7(s, RESIDENT)
+    code = await crisis_with_relay(s, RESIDENT)
+    old, new = key(s, RESIDENT), key(s, NEW_NUMBER)
+    before = await rows_for(s, old)
+    assert all(before[t] for t in MOVED_TABLES), before
+    consents = await consent_history(s.runtime.store.reader, old)
+    # A day later the resident's window is closed: the cadre's next message waits for them.
+    s.clock.advance(hours=25)
+    await s.text(KADER, f"{code} Apa kabar hari ini?")
+    assert s.to(RESIDENT)[-1]["type"] == "template" and s.channel.held_count(RESIDENT) == 1
+
+    assert await send(s, "system_user_changed_number") == []  # a notice, not a message
+    assert s.to(NEW_NUMBER) == []
+
+    assert await rows_for(s, old) == dict.fromkeys(MOVED_TABLES, 0)  # nothing left behind
+    noted = before["case_events"] + 1  # the case's log says the number changed
+    assert await rows_for(s, new) == {**before, "case_events": noted}
+    stored = await s.runtime.store.load_session(new)
+    assert stored is not None and stored.session.has_consent
+    assert stored.session.profile["area"] == "ngunut"
+    assert await consent_history(s.runtime.store.reader, new) == consents
+    assert [h.instrument for h in await s.runtime.store.history(new)] == ["gad7"]
+    async with s.runtime.store.transaction() as tx:
+        case = await cases.open_case_for(tx, new)
+        relay = await cases.relay_for_user(tx, new)
+        events = [e.kind for e in await cases.events_of(tx, case.id)] if case else []
+    assert case is not None and case.code == code and "resident_changed_number" in events
+    assert s.kit.sealer.open_json(case.contact_enc) == {"channel": "whatsapp", "id": NEW_NUMBER}
+    assert relay is not None and relay.state == "active"
+    counters = await health(s)
+    assert counters["number_changes"] == 1 and counters["number_changes_moved"] == 1
+
+    # The resident writes from the new number: the held message reaches them there, and
+    # what they write goes on to the same cadre.
+    await s.text(NEW_NUMBER, "baik kak, terima kasih")
+    assert "Apa kabar hari ini?" in texts(s.to(NEW_NUMBER))
+    assert f"{code}: baik kak, terima kasih" in texts(s.to(KADER)[-1:])
+    await s.text(KADER, f"{code} Senang mendengarnya.")
+    assert "Senang mendengarnya." in texts(s.to(NEW_NUMBER)[-1:])
+    # The old number is a stranger now: whoever writes from it starts from the beginning.
+    assert "program otomatis" in texts(await s.text(RESIDENT, "halo"))
+
+
+async def test_a_number_change_onto_a_number_with_earlier_data_keeps_only_the_movers(s: Stack):
+    # The new number was someone else's before (a recycled number): a consented session,
+    # a result, and an open case with a relay to the cadre.
+    await onboard(s, NEW_NUMBER)
+    async with s.runtime.store.transaction() as tx:
+        await tx.add_result(key(s, NEW_NUMBER), "phq9", 21.0, "severe", [], s.clock())
+    earlier_code = await crisis_with_relay(s, NEW_NUMBER)
+    # The resident who moves there: their own session and result, no case.
+    await s.seed(RESIDENT, area="kota", age_group="lansia")
+    old, new = key(s, RESIDENT), key(s, NEW_NUMBER)
+    async with s.runtime.store.transaction() as tx:
+        await record_consent_given(tx, old, "v-old", s.clock())
+        await tx.add_result(old, "gad7", 4.0, "minimal", [], s.clock())
+    to_kader = len(s.to(KADER))
+
+    assert await send(s, "system_user_changed_number") == []
+
+    assert await rows_for(s, old) == dict.fromkeys(MOVED_TABLES, 0)
+    stored = await s.runtime.store.load_session(new)
+    assert stored is not None and stored.session.profile["area"] == "kota"  # the mover's
+    history = await s.runtime.store.history(new)
+    assert [(h.instrument, h.score) for h in history] == [("gad7", 4.0)]  # never merged
+    assert [c.version for c in await consent_history(s.runtime.store.reader, new)] == ["v-old"]
+    async with s.runtime.store.transaction() as tx:
+        earlier = await cases.case_by_code(tx, earlier_code)
+        assert await cases.open_case_for(tx, new) is None
+        assert await cases.relay_for_user(tx, new) is None
+        events = [e.kind for e in await cases.events_of(tx, earlier.id)] if earlier else []
+    # The earlier holder's case stays open for its cadre, unlinked like after /hapus.
+    assert earlier is not None and earlier.is_open and earlier.user_key is None
+    assert earlier.contact_enc is None and "number_reassigned" in events
+    assert "obrolan berakhir" in texts(s.to(KADER)[to_kader:])  # the cadre is told
+    counters = await health(s)
+    assert counters["number_changes_moved"] == 1 and counters["number_changes_replaced"] == 1
+
+
+async def test_a_repeated_notice_or_a_stranger_changing_number_changes_nothing(s: Stack):
+    await s.seed(RESIDENT, area="ngunut", age_group="dewasa")
+    notice = fresh(load("system_user_changed_number"), ts=s.ts())
+    await post(s, notice)
+    await post(s, notice)  # Meta redelivers the same notice
+    await post(s, fresh(notice))  # or sends it again under a new id
+    new = key(s, NEW_NUMBER)
+    stored = await s.runtime.store.load_session(new)
+    assert stored is not None and stored.session.profile["area"] == "ngunut"
+    counters = await health(s)
+    assert counters["duplicates"] == 1 and counters["number_changes_moved"] == 1
+    assert counters["number_changes_nothing_to_move"] == 1
+    # Someone the bot never spoke with changes number: nothing to move, nothing said.
+    stranger = fresh(load("system_user_changed_number"), ts=s.ts(), sender="6281111111111")
+    await post(s, stranger)
+    assert (await health(s))["number_changes_nothing_to_move"] == 2
+    assert s.graph.delivered == []
+
+
+async def test_a_cadre_number_change_is_reported_not_moved(s: Stack, caplog):
+    with caplog.at_level(logging.WARNING, logger="bot.whatsapp"):
+        assert await send(s, "system_user_changed_number", sender=KADER) == []
+    assert (await health(s))["cadre_number_changed"] == 1
+    assert "update routes" in caplog.text and KADER not in caplog.text

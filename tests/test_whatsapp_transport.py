@@ -468,6 +468,8 @@ KINDS = {
     "call_permission_reply": ("quiet", "call_permission_reply", "unsupported", None),
     "unsupported": ("turn", "unsupported", "unsupported", None),
     "image_caption_crisis": ("turn", "image", "text", None),
+    "system_customer_identity_changed": ("quiet", "identity_changed", "unsupported", None),
+    "system_user_changed_number": ("number_change", "number_changed", "unsupported", None),
 }
 OTHER_FIELDS = ("account_update", "calls", "message_template_status_update", "user_preferences")
 
@@ -487,6 +489,37 @@ def test_parse_each_kind_of_message(name):
     assert m.user_ref == bodies.RESIDENT and m.reply_to == Address.phone(bodies.RESIDENT)
 
 
+def test_parse_a_number_change_names_the_new_number():
+    (m,) = parse_webhook(bodies.load("system_user_changed_number")).messages
+    assert (m.new_ref, m.new_reply_to) == (bodies.NEW_NUMBER, Address.phone(bodies.NEW_NUMBER))
+    older = bodies.load("system_user_changed_number")
+    system = older["entry"][0]["changes"][0]["value"]["messages"][0]["system"]
+    system["new_wa_id"] = system.pop("wa_id")  # the field's older name
+    system["type"] = "customer_changed_number"
+    (m,) = parse_webhook(older).messages
+    assert (m.handling, m.new_ref) == ("number_change", bodies.NEW_NUMBER)
+
+
+def test_parse_a_number_change_without_the_new_number_is_a_problem():
+    body = bodies.load("system_user_changed_number")
+    del body["entry"][0]["changes"][0]["value"]["messages"][0]["system"]["wa_id"]
+    result = parse_webhook(body)
+    assert result.messages == [] and [p.reason for p in result.problems] == [
+        "number change without the new id"
+    ]
+
+
+def test_parse_system_notices_log_their_own_message_and_no_number(caplog):
+    with caplog.at_level(logging.INFO, logger="bot.whatsapp"):
+        parse_webhook(bodies.load("system_user_changed_number"))
+        parse_webhook(bodies.load("system_customer_identity_changed"))
+    changed, identity = (r.getMessage() for r in caplog.records)
+    assert "changed their WhatsApp number" in changed
+    assert "identity" in identity and "number" not in identity
+    for private in (bodies.RESIDENT, bodies.NEW_NUMBER, "Sari"):
+        assert private not in caplog.text
+
+
 def test_parse_the_other_bodies_statuses_and_other_fields_counted_by_field():
     rest = [name for name in bodies.names() if name not in KINDS]  # every body is covered
     assert sorted(rest) == sorted([*OTHER_FIELDS, "statuses"])
@@ -499,6 +532,28 @@ def test_parse_the_other_bodies_statuses_and_other_fields_counted_by_field():
             assert result.ignored_fields == {name: 1}
     strange = payload({"x": 1}, field="Not a Field!")
     assert parse_webhook(strange).ignored_fields == {"other": 1}
+
+
+NEW_BSUID = "ID.99887766554433221100"
+
+
+def test_parse_a_changed_business_scoped_id():
+    notice = {
+        "id": "wamid.SYS",
+        "timestamp": "1795331100",
+        "type": "system",
+        "system": {
+            "body": "User changed their user id",
+            "type": "user_changed_user_id",
+            "previous_user_id": BSUID,
+            "user_id": NEW_BSUID,
+        },
+    }
+    (m,) = parse_webhook(payload(value([notice]))).messages
+    assert (m.handling, m.user_ref, m.new_ref) == ("number_change", BSUID, NEW_BSUID)
+    assert m.new_reply_to == Address.bsuid(NEW_BSUID)
+    (same_number,) = parse_webhook(payload(value([{**notice, "from": WA_ID}]))).messages
+    assert (same_number.handling, same_number.user_ref) == ("quiet", WA_ID)  # key unchanged
 
 
 # -- rendering --------------------------------------------------------------------------

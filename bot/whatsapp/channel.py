@@ -20,9 +20,11 @@ What each kind of message gets (bot/whatsapp/parse.py sorts them; the README has
 an ordinary message is a turn of the engine; an `edit` is crisis-checked and, with crisis
 signs, handled like a new message, otherwise answered at most once per number per
 `EDITED_NOTE_EVERY` with a note that edits are not re-read (as on Telegram); quiet events
-(a reaction, a reaction taken back, a deleted message, a call-permission answer) are
-counted and get no reply; text typed outside an ordinary message (a form, an order's
-note) is crisis-checked first.
+(a reaction, a reaction taken back, a deleted message, a call-permission answer, a
+security-code change) are counted and get no reply; text typed outside an ordinary message
+(a form, an order's note) is crisis-checked first; a number change (`system`
+`user_changed_number`) moves the resident's data to the new number in one transaction
+(`CadreDesk.move_resident`), while neither number has a turn running.
 
 The 24-hour window: free-form messages reach a number only within 24 h of its last message
 to us. Cadre alerts and other messages the resident or cadre did not just ask for
@@ -103,6 +105,7 @@ BASE_COUNTERS = (
     "quiet",
     "edited_crisis",
     "edited_ignored",
+    "number_changes",
     "delivery_failures",
     "turns",
     "turns_failed",
@@ -242,6 +245,7 @@ class WhatsAppChannel:
         self.forward = forward
         self.counters: Counter[str] = Counter()
         self.ignored_fields: Counter[str] = Counter()  # changes of other webhook fields
+        self.desk = desk
         self.cadres = CadreCommands(desk, self.counters) if desk is not None else None
         self._edit_noted: dict[str, datetime] = {}
         self._queues: _Queues | None = None
@@ -312,6 +316,11 @@ class WhatsAppChannel:
             # Nothing the person would expect an answer to; it does not open the window.
             self.counters["quiet"] += 1
             self.counters[f"quiet_{message.kind}"] += 1
+            return
+        if message.handling == "number_change":
+            # In the old number's queue: after everything it sent before the change.
+            self.counters["number_changes"] += 1
+            self._put(self._key(message.reply_to), lambda: self._change_number(message))
             return
         self.counters["messages"] += 1
         if message.inbound.media is not None:
@@ -420,7 +429,7 @@ class WhatsAppChannel:
     def is_cadre(self, message: InboundMessage) -> bool:
         return bool(message.wa_id) and normalise_number(message.wa_id or "") in self.cadre_numbers
 
-    # -- edits and crisis checks --------------------------------------------------------
+    # -- edits, crisis checks, number changes -------------------------------------------
 
     async def _on_edit(self, message: InboundMessage) -> None:
         """An edited message: crisis signs make it a new message; otherwise it is not re-read
@@ -452,6 +461,47 @@ class WhatsAppChannel:
         except Exception:  # fail towards answering the message
             log.exception("whatsapp: crisis check failed; handling the text as a message")
             return True
+
+    async def _change_number(self, message: InboundMessage) -> None:
+        """The resident's number changed: their session, consent, results, open case (its
+        contact address re-sealed) and relay move to the new number's key in one
+        transaction, with neither number's turn running, so the case follows them."""
+        new_ref, new_to = message.new_ref, message.new_reply_to
+        assert new_ref is not None and new_to is not None
+        if self.is_cadre(message):
+            self.counters["cadre_number_changed"] += 1
+            log.warning(
+                "whatsapp: a cadre number listed in the routes changed to a new number; "
+                "update routes.<id>.whatsapp_numbers in the deployment file"
+            )
+            return
+        if self.desk is None:
+            self.counters["number_changes_unhandled"] += 1
+            log.error("whatsapp: a resident changed number, but no desk is wired to move it")
+            return
+        desk = self.desk
+        moved = await self.conversations.exclusive(
+            CHANNEL,
+            (message.user_ref, new_ref),
+            lambda: desk.move_resident(CHANNEL, message.user_ref, new_ref),
+        )
+        if not moved.moved:
+            self.counters["number_changes_nothing_to_move"] += 1
+            return
+        self.counters["number_changes_moved"] += 1
+        if moved.replaced:
+            self.counters["number_changes_replaced"] += 1
+        held = self._held.pop(self._key(message.reply_to), None)
+        if held is not None and held.bodies:  # e.g. a cadre's relay message: now for the new number
+            into = self._held.setdefault(self._key(new_to), _Held())
+            into.bodies.extend(held.bodies)
+            into.tags.extend(held.tags)
+        log.info(
+            "whatsapp: a resident's conversation moved to their new number%s",
+            " (with an open case)" if moved.case else "",
+        )
+        for outbound in moved.notices:
+            await self.route_outbound(outbound)
 
     # -- sending ------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ Rules that shape this module:
   is what users who adopt a WhatsApp username will look like.
 - Every message says how the channel should treat it (`InboundMessage.handling`): an
   ordinary `turn` for the engine; an `edit` (crisis-checked, never re-read as an answer);
-  or a `quiet` event that gets no reply (a reaction, a reaction taken back, a deleted
-  message, a call-permission answer).
+  a `quiet` event that gets no reply (a reaction, a reaction taken back, a deleted
+  message, a call-permission answer, a security-code change); or a `number_change`
+  (`system` / `user_changed_number`: the resident's data moves to the new number).
   Text the resident typed outside an ordinary message (an edit, a form field, an order's
   note) is in `check_text`, for the crisis check.
 - Changes of other webhook fields (account updates, template status, calls, user
@@ -57,7 +58,12 @@ MEDIA_TYPES = frozenset(
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
 
 #: How the channel treats a message (see the module docstring).
-Handling = Literal["turn", "edit", "quiet"]
+Handling = Literal["turn", "edit", "quiet", "number_change"]
+
+#: `system` types announcing a new phone number (the second is the older name).
+NUMBER_CHANGED = frozenset({"user_changed_number", "customer_changed_number"})
+#: `system` types announcing a new identity (security code) of the same number.
+IDENTITY_CHANGED = frozenset({"customer_identity_changed", "user_identity_changed"})
 
 #: A webhook field name as Meta spells them; anything else is counted as "other".
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -87,6 +93,9 @@ class InboundMessage:
     kind: str = "text"
     #: Text typed outside an ordinary message (an edit, a form, an order note): crisis-checked.
     check_text: str | None = field(default=None, repr=False)
+    #: For a number change: the resident's new platform id (wa_id, else BSUID) and address.
+    new_ref: str | None = field(default=None, repr=False)
+    new_reply_to: Address | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +260,7 @@ def _parse_message(
         return None
     mtype = _str(msg.get("type")) or ""
     if mtype == "system":
-        # A number change notice from WhatsApp itself, not something the resident said.
-        result.problem(where, "system message (user changed number) not handled", message_id)
-        return None
+        return _system(msg, message_id, phone_number_id, where, result)
 
     wa_id, user_id = _identity(msg, contacts)
     if wa_id:
@@ -290,6 +297,84 @@ def _parse_message(
         handling=read.handling,
         kind=read.kind or mtype or "unsupported",
         check_text=read.check_text,
+    )
+
+
+def _system(
+    msg: Mapping[str, Any],
+    message_id: str,
+    phone_number_id: str | None,
+    where: str,
+    result: ParseResult,
+) -> InboundMessage | None:
+    """A notice from WhatsApp itself about the sender (no contacts array), never their words.
+
+    `from` is the resident's number before the change; `system.wa_id` (older payloads:
+    `new_wa_id`) the new one. Neither number is ever logged.
+    """
+    system = msg.get("system")
+    stype = _str(system.get("type")) if isinstance(system, Mapping) else None
+    if not isinstance(system, Mapping) or stype is None:
+        result.problem(where, "system message without a type", message_id)
+        return None
+    old_wa_id = _str(msg.get("from"))
+    old_bsuid = _str(msg.get("from_user_id")) or _str(system.get("previous_user_id"))
+    timestamp = _timestamp(msg.get("timestamp"))
+    new_ref: str | None = None
+    new_reply_to: Address | None = None
+    if stype in NUMBER_CHANGED:
+        new_wa_id = _str(system.get("wa_id")) or _str(system.get("new_wa_id"))
+        new_bsuid = _str(system.get("user_id"))
+        if new_wa_id:
+            new_ref, new_reply_to = new_wa_id, Address.phone(new_wa_id)
+        elif new_bsuid:
+            new_ref, new_reply_to = new_bsuid, Address.bsuid(new_bsuid)
+        handling: Handling = "number_change"
+        kind = "number_changed"
+        log.info("whatsapp: a resident changed their WhatsApp number")
+    elif stype == "user_changed_user_id" and not old_wa_id:
+        # Only the business-scoped id changed, and it is what this resident is keyed on.
+        new_bsuid = _str(system.get("user_id"))
+        if new_bsuid:
+            new_ref, new_reply_to = new_bsuid, Address.bsuid(new_bsuid)
+        handling, kind = "number_change", "user_id_changed"
+        log.info("whatsapp: a resident's business-scoped user id changed")
+    elif stype == "user_changed_user_id":
+        # Keyed on the phone number, which did not change: nothing to move.
+        handling, kind = "quiet", "user_id_changed"
+        log.info("whatsapp: a resident's business-scoped user id changed; same number")
+    elif stype in IDENTITY_CHANGED:
+        # A new phone or a reinstall (their security code changed): same number, same person
+        # as far as WhatsApp says; nothing to move and nothing to answer.
+        handling, kind = "quiet", "identity_changed"
+        log.info("whatsapp: a resident's WhatsApp identity (security code) changed")
+    else:
+        result.problem(where, "system message of an unknown type", message_id)
+        return None
+    if old_wa_id:
+        user_ref, reply_to = old_wa_id, Address.phone(old_wa_id)
+    elif old_bsuid:
+        user_ref, reply_to = old_bsuid, Address.bsuid(old_bsuid)
+    else:
+        result.problem(where, "system message without the sender's id", message_id)
+        return None
+    if handling == "number_change" and new_ref is None:
+        result.problem(where, "number change without the new id", message_id)
+        return None
+    return InboundMessage(
+        message_id=message_id,
+        user_ref=user_ref,
+        phone_number_id=phone_number_id,
+        inbound=Inbound(media="system", at=timestamp),
+        timestamp=timestamp,
+        reply_to=reply_to,
+        wa_id=old_wa_id,
+        user_id=old_bsuid,
+        type="system",
+        handling=handling,
+        kind=kind,
+        new_ref=new_ref,
+        new_reply_to=new_reply_to,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "whatsapp"
 RESIDENT = "6285700001234"  # the sender in every body
+NEW_NUMBER = "6285700005678"  # system_user_changed_number.json: the resident's new number
 
 _serial = itertools.count(1)
 
