@@ -13,11 +13,12 @@ transaction: anonymous counts, a case's "last replied").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flows.messages import Choice, Event, Inbound, Reply
 from flows.runtime import Engine, EngineResult, HistoryItem
@@ -28,6 +29,7 @@ from storage.keys import user_key
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 EffectHandler = Callable[["EffectContext", Event], Awaitable[list[Event]]]
 # Sees all of a turn's events (incl. those effects added) inside its transaction.
@@ -206,6 +208,17 @@ class Conversations:
         if delivery_id is not None and not turn.recorded:
             await self.record_delivery(channel, delivery_id)
         return turn
+
+    async def exclusive(self, channel: str, platform_user_ids: Sequence[str],
+                        work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` while no message of these residents is being handled (e.g. moving one
+        resident's data to their new number). Locks are taken in key order, so two such
+        calls never wait on each other."""
+        keys = sorted({self.key_for(channel, p) for p in platform_user_ids})
+        async with contextlib.AsyncExitStack() as stack:
+            for key in keys:
+                await stack.enter_async_context(await self._locks(key))
+            return await work()
 
     async def first_delivery(self, channel: str, delivery_id: str) -> bool:
         """Record a platform id now; False if it was recorded before (a redelivery)."""

@@ -549,12 +549,15 @@ async def use_invite(
 
 
 # ---------------------------------------------------------------------------- /hapus
-async def forget_user(conn: Connection, user_key: str, now: datetime) -> list[RelayRow]:
+async def forget_user(
+    conn: Connection, user_key: str, now: datetime, *, event: str = "resident_deleted_data"
+) -> list[RelayRow]:
     """A resident deleted their data: cases keep only anonymous statistics.
 
     The link to the resident, their words, contact address and cadre notes go; live
     relays end (their rows are deleted). Returns the relays that were live, so the caller
     can tell the cadre. An open case stays open, unlinked, for the cadre to close.
+    `event` names why in each case's log (storage/residents.py: "number_reassigned").
     """
     relays = [
         r
@@ -568,7 +571,7 @@ async def forget_user(conn: Connection, user_key: str, now: datetime) -> list[Re
         await conn.write(
             "UPDATE case_events SET detail = '' WHERE case_id = ? AND kind = 'note'", (row["id"],)
         )
-        await add_event(conn, row["id"], None, now, "resident_deleted_data")
+        await add_event(conn, row["id"], None, now, event)
     await conn.write(
         "UPDATE cases SET user_key = NULL, words_enc = NULL, contact_enc = NULL, "
         "words_state = CASE WHEN words_state = 'held' THEN 'wiped' ELSE words_state END "

@@ -13,7 +13,18 @@ What happens to one POST (`WhatsAppChannel.handle_post`, called by bot/web.py):
 4. Payload parts that cannot be parsed are counted and logged (path and reason only, never
    content); `statuses[]` failures are counted, and a 131047 ("outside the 24-hour
    window") for a message we sent to a cadre or as a relay puts that message on hold and
-   sends the approved template instead.
+   sends the approved template instead. Changes of other webhook fields are counted by
+   field (`ignored_fields` on /healthz).
+
+What each kind of message gets (bot/whatsapp/parse.py sorts them; the README has the table):
+an ordinary message is a turn of the engine; an `edit` is crisis-checked and, with crisis
+signs, handled like a new message, otherwise answered at most once per number per
+`EDITED_NOTE_EVERY` with a note that edits are not re-read (as on Telegram); quiet events
+(a reaction, a reaction taken back, a deleted message, a call-permission answer, a
+security-code change) are counted and get no reply; text typed outside an ordinary message
+(a form, an order's note) is crisis-checked first; a number change (`system`
+`user_changed_number`) moves the resident's data to the new number in one transaction
+(`CadreDesk.move_resident`), while neither number has a turn running.
 
 The 24-hour window: free-form messages reach a number only within 24 h of its last message
 to us. Cadre alerts and other messages the resident or cadre did not just ask for
@@ -40,7 +51,8 @@ from typing import Any, TypeVar
 from bot.cases.desk import CadreDesk
 from bot.config import normalise_number
 from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn, utc_now
-from flows.messages import Reply
+from flows.messages import Inbound, Reply
+from flows.runtime import CRISIS_SCAN_LIMIT
 
 from .address import Address
 from .cadre_commands import CadreCommands
@@ -75,6 +87,10 @@ CHANNEL = "whatsapp"
 SENT_INDEX_SIZE = 5_000
 #: Held bodies per recipient; older ones are dropped (and counted) beyond this.
 HELD_PER_RECIPIENT = 50
+#: The note that edits are not re-read: at most once per number this often.
+EDITED_NOTE_EVERY = timedelta(minutes=10)
+#: Numbers remembered for that note (the map is cleared beyond this; a note may repeat).
+EDITED_NOTE_NUMBERS = 10_000
 
 #: Always present on /healthz (0 until something happens), so alerts can rely on them.
 BASE_COUNTERS = (
@@ -85,6 +101,11 @@ BASE_COUNTERS = (
     "duplicates",
     "parse_problems",
     "statuses",
+    "ignored_changes",
+    "quiet",
+    "edited_crisis",
+    "edited_ignored",
+    "number_changes",
     "delivery_failures",
     "turns",
     "turns_failed",
@@ -223,7 +244,10 @@ class WhatsAppChannel:
         self.on_turn = on_turn
         self.forward = forward
         self.counters: Counter[str] = Counter()
+        self.ignored_fields: Counter[str] = Counter()  # changes of other webhook fields
+        self.desk = desk
         self.cadres = CadreCommands(desk, self.counters) if desk is not None else None
+        self._edit_noted: dict[str, datetime] = {}
         self._queues: _Queues | None = None
         self._last_inbound: dict[str, datetime] = {}
         self._held: dict[str, _Held] = {}
@@ -253,6 +277,8 @@ class WhatsAppChannel:
             return outcome.status
         self.counters["parse_problems"] += len(outcome.problems)
         self.counters["statuses"] += outcome.statuses
+        self.counters["ignored_changes"] += sum(outcome.ignored_fields.values())
+        self.ignored_fields.update(outcome.ignored_fields)
         self.counters["duplicates"] += outcome.duplicates
         status = 200
         accepted: list[InboundMessage] = []
@@ -285,6 +311,16 @@ class WhatsAppChannel:
             # Another business number of the same app: not ours to answer.
             self.counters["other_number"] += 1
             log.warning("whatsapp: message for another phone number id ignored")
+            return
+        if message.handling == "quiet":
+            # Nothing the person would expect an answer to; it does not open the window.
+            self.counters["quiet"] += 1
+            self.counters[f"quiet_{message.kind}"] += 1
+            return
+        if message.handling == "number_change":
+            # In the old number's queue: after everything it sent before the change.
+            self.counters["number_changes"] += 1
+            self._put(self._key(message.reply_to), lambda: self._change_number(message))
             return
         self.counters["messages"] += 1
         if message.inbound.media is not None:
@@ -342,6 +378,9 @@ class WhatsAppChannel:
             # A tap on the template's quick-reply button: it asked for the held content.
             self.counters["template_replies"] += 1
             return
+        if message.handling == "edit":
+            await self._on_edit(message)
+            return
         if self.is_cadre(message):
             if self.cadres is not None:
                 replies, messages = await self.cadres.handle(message)
@@ -361,8 +400,17 @@ class WhatsAppChannel:
                     ],
                 )
             return
+        inbound = message.inbound
+        if message.check_text and self._crisis(message.check_text):
+            # Crisis signs in a form field or an order's note: answered like a message.
+            self.counters["checked_text_crisis"] += 1
+            inbound = Inbound(text=message.check_text, at=message.timestamp)
+        await self._turn(message, inbound)
+
+    async def _turn(self, message: InboundMessage, inbound: Inbound) -> None:
+        """One resident turn: the engine (via `Conversations`), then its replies and messages."""
         try:
-            turn = await self.conversations.handle(CHANNEL, message.user_ref, message.inbound)
+            turn = await self.conversations.handle(CHANNEL, message.user_ref, inbound)
         except Exception:
             self.counters["turns_failed"] += 1
             log.exception("whatsapp: a turn failed; the resident gets the fallback message")
@@ -380,6 +428,80 @@ class WhatsAppChannel:
 
     def is_cadre(self, message: InboundMessage) -> bool:
         return bool(message.wa_id) and normalise_number(message.wa_id or "") in self.cadre_numbers
+
+    # -- edits, crisis checks, number changes -------------------------------------------
+
+    async def _on_edit(self, message: InboundMessage) -> None:
+        """An edited message: crisis signs make it a new message; otherwise it is not re-read
+        (re-running an edited answer would move the conversation twice) and the person is
+        told so, at most once per number every `EDITED_NOTE_EVERY`."""
+        text = message.check_text
+        if text and not self.is_cadre(message) and self._crisis(text):
+            self.counters["edited_crisis"] += 1
+            await self._turn(message, Inbound(text=text, at=message.timestamp))
+            return
+        self.counters["edited_ignored"] += 1
+        key, at = self._key(message.reply_to), message.timestamp
+        last = self._edit_noted.get(key)
+        if last is not None and at - last < EDITED_NOTE_EVERY:
+            return
+        if len(self._edit_noted) >= EDITED_NOTE_NUMBERS:
+            self._edit_noted.clear()
+        self._edit_noted[key] = at
+        note = self.conversations.engine.system_text("edited_not_reread")
+        await self.send_replies(message.reply_to, [Reply(note)])
+
+    def _crisis(self, text: str) -> bool:
+        """The engine's own crisis check, for text that is not an ordinary message."""
+        detector = getattr(self.conversations.engine, "detector", None)
+        if detector is None:
+            return False
+        try:
+            return detector.detect(text[:CRISIS_SCAN_LIMIT]) is not None
+        except Exception:  # fail towards answering the message
+            log.exception("whatsapp: crisis check failed; handling the text as a message")
+            return True
+
+    async def _change_number(self, message: InboundMessage) -> None:
+        """The resident's number changed: their session, consent, results, open case (its
+        contact address re-sealed) and relay move to the new number's key in one
+        transaction, with neither number's turn running, so the case follows them."""
+        new_ref, new_to = message.new_ref, message.new_reply_to
+        assert new_ref is not None and new_to is not None
+        if self.is_cadre(message):
+            self.counters["cadre_number_changed"] += 1
+            log.warning(
+                "whatsapp: a cadre number listed in the routes changed to a new number; "
+                "update routes.<id>.whatsapp_numbers in the deployment file"
+            )
+            return
+        if self.desk is None:
+            self.counters["number_changes_unhandled"] += 1
+            log.error("whatsapp: a resident changed number, but no desk is wired to move it")
+            return
+        desk = self.desk
+        moved = await self.conversations.exclusive(
+            CHANNEL,
+            (message.user_ref, new_ref),
+            lambda: desk.move_resident(CHANNEL, message.user_ref, new_ref),
+        )
+        if not moved.moved:
+            self.counters["number_changes_nothing_to_move"] += 1
+            return
+        self.counters["number_changes_moved"] += 1
+        if moved.replaced:
+            self.counters["number_changes_replaced"] += 1
+        held = self._held.pop(self._key(message.reply_to), None)
+        if held is not None and held.bodies:  # e.g. a cadre's relay message: now for the new number
+            into = self._held.setdefault(self._key(new_to), _Held())
+            into.bodies.extend(held.bodies)
+            into.tags.extend(held.tags)
+        log.info(
+            "whatsapp: a resident's conversation moved to their new number%s",
+            " (with an open case)" if moved.case else "",
+        )
+        for outbound in moved.notices:
+            await self.route_outbound(outbound)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -664,6 +786,7 @@ class WhatsAppChannel:
         return {
             **base,
             **dict(sorted(self.counters.items())),
+            "ignored_fields": dict(sorted(self.ignored_fields.items())),
             "queued": queued,
             "held_now": self.held_count(),
             "held_numbers": len(self._held),
