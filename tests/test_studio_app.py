@@ -121,18 +121,27 @@ def test_poster_command_writes_pdf_and_png(tmp_path):
     assert not (tmp_path / "x.svg").exists()
 
 
-def test_studio_command_serves_on_a_free_local_port_and_stops_on_sigterm(folder):
+def test_studio_command_serves_on_a_free_local_port_and_stops_on_sigterm(folder, tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "studio", str(folder), "--no-browser"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(temp)})
     try:
         line = process.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert match, line + process.stderr.read()
-        page = httpx.get(match.group(0) + "flows/menu", timeout=30)
+        base = match.group(0)
+        page = httpx.get(base + "flows/menu", timeout=30)
         assert page.status_code == 200 and 'data-node="utama"' in page.text
+        state = httpx.post(base + "api/simulator/restart", json={"view": "telegram"},
+                           headers={"Origin": base.rstrip("/")}, timeout=30).json()
+        assert state["node"] == "consent.intro"
+        assert [p.name[:17] for p in temp.iterdir()] == ["temanjiwa-studio-"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+        assert list(temp.iterdir()) == []  # the simulator's database went with it
     finally:
         if process.poll() is None:
             process.kill()
