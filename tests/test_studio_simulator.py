@@ -274,7 +274,7 @@ def test_conversation_tests_run_from_the_page_and_a_failure_shows_its_first_diff
 ])
 def test_paths_outside_the_folder_cannot_be_read(shared_studio, path):
     studio = shared_studio
-    response = httpx.get(studio.base + path)
+    response = httpx.get(studio.base + path, timeout=30)
     assert response.status_code in (400, 404)
     assert "create_studio_app" not in response.text and "[project]" not in response.text
 
@@ -300,7 +300,7 @@ def test_posts_not_from_its_own_page_are_refused(shared_studio, headers):
     for path, body in (("/api/simulator/restart", {"view": "telegram"}),
                        ("/api/simulator/send", {"view": "telegram", "text": CRISIS}),
                        ("/api/tests/run", {})):
-        response = httpx.post(studio.base + path, json=body, headers=headers)
+        response = httpx.post(studio.base + path, json=body, headers=headers, timeout=30)
         assert response.status_code == 403, path
     assert studio.http.get("/api/simulator").json()["chat"] == []  # nothing was sent
 
@@ -308,7 +308,7 @@ def test_posts_not_from_its_own_page_are_refused(shared_studio, headers):
 def test_new_pages_refuse_other_hosts(shared_studio):
     studio = shared_studio
     for path in ("/simulator", "/tests", "/api/simulator", "/api/problems"):
-        response = httpx.get(studio.base + path, headers={"Host": "evil.example"})
+        response = httpx.get(studio.base + path, headers={"Host": "evil.example"}, timeout=30)
         assert response.status_code == 403, path
 
 

@@ -43,7 +43,7 @@ from bot.studio.pages import (
     tests_page,
 )
 from bot.studio.poster import PosterError, build_poster
-from bot.studio.simulator import VIEWS, NoGoodContent, Simulator, content_status
+from bot.studio.simulator import VIEWS, NoGoodContent, Simulator, View, content_status
 from bot.studio.watch import ContentWatch, Snapshot
 from flows.graph import FlowGraph, build_graph
 from flows.i18n import _
@@ -112,11 +112,11 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _view(data: dict[str, Any]) -> Any:
+def _view(data: dict[str, Any]) -> View:
     view = data.get("view", "telegram")
     if view not in VIEWS:
         raise BadRequest("view must be telegram or whatsapp")
-    return view
+    return view  # type: ignore[no-any-return]
 
 
 def _text(data: dict[str, Any], key: str) -> str:
