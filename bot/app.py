@@ -10,12 +10,16 @@ needs another part, it is passed here.
     telegram = await start_telegram(runtime, os.environ)          # None without a token
     whatsapp = build_whatsapp(runtime, os.environ)                # None without secrets
     ... bot/serve.py runs the dispatcher, retention and the web app until a signal ...
+
+`build_studio_bot` is the same wiring for the editors' simulator: given content, a
+throwaway database, cards recorded, and the channels' renderers to show their messages.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,20 +31,26 @@ from bot.cases.senders import AlertSender, ConsoleAlertSender, RoutingAlertSende
 from bot.config import Config, Database, choose_database, default_content_dir
 from bot.console import ConsoleChat
 from bot.conversations import Clock, Conversations, OutboundRouter, Turn, utc_now
-from bot.crypto import Sealer, load_key
+from bot.crypto import Sealer, generate_key, load_key
 from bot.live_content import load_detector, load_live_content
 from bot.rights import consent
 from bot.rights.counting import Counting
 from bot.telegram.calls import CHANNEL as TELEGRAM
 from bot.telegram.lifecycle import TelegramHandle
 from bot.telegram.lifecycle import start_telegram as start_telegram_channel
+from bot.telegram.render import CallbackCodec, button_label, chosen_text, render_turn
+from bot.whatsapp.address import Address
 from bot.whatsapp.card_sender import WhatsAppAlertSender
 from bot.whatsapp.channel import CHANNEL as WHATSAPP
 from bot.whatsapp.channel import TurnCallback as WhatsAppTurnCallback
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.client import GraphClient
+from bot.whatsapp.parse import ID_SEPARATOR
+from bot.whatsapp.render import render_reply
 from bot.whatsapp.settings import ChannelOptions, WhatsAppSettings
-from flows.runtime import Engine
+from flows.messages import Inbound, Reply
+from flows.model import Content
+from flows.runtime import CrisisDetector, Engine
 from storage import make_store
 from storage.base import Store
 from storage.keys import load_secret
@@ -249,3 +259,90 @@ def build_console(runtime: Runtime, user_id: str, alerts: ConsoleAlertSender) ->
         return alerts.drain() + relayed
 
     return ConsoleChat(runtime.conversations, user_id, on_turn=after_turn)
+
+
+# ---------------------------------------------------------------------------- studio
+@dataclass
+class StudioBot:
+    """The editors' simulator (bot/studio/simulator.py): the whole runtime on a throwaway
+    database, cadre cards recorded instead of sent, and each channel's own renderer, so
+    the page shows exactly what a resident on Telegram or WhatsApp would receive."""
+
+    runtime: Runtime
+    cards: ConsoleAlertSender
+    codec: CallbackCodec
+    whatsapp_options: ChannelOptions
+    join_bubbles: bool = True
+
+    def telegram(self, replies: Sequence[Reply]) -> list[dict[str, Any]]:
+        """One turn as Bot API sendMessage arguments (text, entities, reply_markup)."""
+        return [
+            {"text": m.text, "entities": list(m.entities), "reply_markup": m.reply_markup()}
+            for m in render_turn(replies, self.codec, join=self.join_bubbles)
+        ]
+
+    def whatsapp(self, replies: Sequence[Reply]) -> list[dict[str, Any]]:
+        """One turn as Graph API message bodies (reply buttons, list, or numbered menu)."""
+        to = Address.phone("simulator")
+        return [b for r in replies for b in render_reply(r, to, self.whatsapp_options.render)]
+
+    def telegram_press(self, data: str) -> Inbound:
+        node, choice = self.codec.decode(data)
+        return Inbound(choice=choice or "", node=node)
+
+    def whatsapp_press(self, reply_id: str) -> Inbound:
+        node, sep, choice = reply_id.partition(ID_SEPARATOR)
+        return Inbound(choice=choice, node=node or None) if sep else Inbound(choice=reply_id)
+
+    def telegram_pressed(self, message: dict[str, Any], data: str, stale: bool) -> dict[str, Any]:
+        """The pressed message as the Telegram channel edits it: keyboard gone, and (unless
+        the press was on an old message) the chosen answer under the text."""
+        label = button_label(message.get("reply_markup"), data)
+        if stale or label is None:
+            return {**message, "reply_markup": None}
+        text, entities = chosen_text(message["text"], message.get("entities", ()), label)
+        return {"text": text, "entities": list(entities), "reply_markup": None}
+
+    async def deliver_cards(self) -> list[str]:
+        """One dispatcher tick, as the running bot does in the background: the case cards
+        this turn caused, rendered as cadres would read them."""
+        await self.runtime.escalation.dispatcher.tick()
+        return self.cards.drain()
+
+
+async def build_studio_bot(
+    config: Config,
+    content: Content,
+    detector: CrisisDetector | None,
+    *,
+    content_dir: Path,
+    db_path: Path,
+    clock: Clock = utc_now,
+) -> StudioBot:
+    """The studio's bot for `content` (the folder's last good version) on `db_path`, a
+    file in a temporary directory the studio deletes. Secret and encryption key are fresh
+    and only in memory, never the deployment's."""
+    engine = Engine(content, config.engine_settings(), detector)
+    store = make_store(db_path)
+    await store.open()
+    cards = ConsoleAlertSender()
+    conversations, kit = wire(
+        engine,
+        store,
+        config,
+        secret=secrets.token_bytes(32),
+        sealer=Sealer(generate_key().encode()),
+        alerts=cards,
+        clock=clock,
+    )
+    database = Database(db_path, db_path, db_path.parent)
+    runtime = Runtime(
+        config, content_dir, database, store, engine, conversations, kit, cards, OutboundRouter()
+    )
+    return StudioBot(
+        runtime,
+        cards,
+        CallbackCodec(),
+        ChannelOptions.from_config(config.whatsapp or {}),
+        join_bubbles=bool(config.telegram.get("join_bubbles", True)),
+    )

@@ -103,7 +103,8 @@ def _studio_parsers(sub: argparse._SubParsersAction) -> None:
                         help="poster.pdf, poster.png or poster.svg (PDF and SVG get a PNG too)")
     poster.add_argument("--content", type=Path, help="content folder (default: content/id)")
     names(poster)
-    studio = sub.add_parser("studio", help="a local page for editors: flow maps and posters")
+    studio = sub.add_parser("studio", help="a local page for editors: flow maps, a "
+                            "simulator, problems, conversation tests, posters")
     studio.add_argument("dir", nargs="?", type=Path, default=None)
     studio.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     studio.add_argument("--port", type=int, default=0, help="port (default: a free one)")
