@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from flows.crisis import CrisisDetector, Detection, check_lines, lint_lexicon, load_detector
-from flows.crisis.text import clean_word, collapse, family, prepare, split_clauses
 from flows.crisis.command import main as crisis_check_main
+from flows.crisis.text import clean_word, collapse, family, prepare, split_clauses
 from flows.problems import ContentError, Problem
 
 ROOT = Path(__file__).resolve().parents[1]

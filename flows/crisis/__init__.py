@@ -25,8 +25,15 @@ reports its mistakes as `Problem`s. Policy decisions, in plain words:
   an armed relative on a rampage or a beaten child is a danger in the resident's home.
 """
 
-from flows.crisis.detector import CrisisDetector, Detection, check_lines, load_detector
-from flows.crisis.lexicon import CATEGORIES, LEVELS, lint_lexicon
+from flows.crisis.detector import (
+    CrisisDetector,
+    Detection,
+    check_lines,
+    lint_crisis,
+    load_crisis,
+    load_detector,
+)
+from flows.crisis.lexicon import CATEGORIES, LEVELS, crisis_files, lint_lexicon
 
 __all__ = [
     "CATEGORIES",
@@ -34,6 +41,9 @@ __all__ = [
     "CrisisDetector",
     "Detection",
     "check_lines",
+    "crisis_files",
+    "lint_crisis",
     "lint_lexicon",
+    "load_crisis",
     "load_detector",
 ]

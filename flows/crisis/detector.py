@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from flows.crisis.cues import CueHit, score
 from flows.crisis.lexicon import (
     LEVELS,
     MANY_GROUP,
     NUMBER_GROUP,
     Lexicon,
     Phrase,
+    lint_lexicon,
     read_lexicon,
     word_ids,
 )
@@ -49,7 +51,8 @@ from flows.crisis.text import (
     split_sentences,
     strip_particle,
 )
-from flows.problems import ContentError
+from flows.i18n import _
+from flows.problems import ContentError, Problem
 
 Level = Literal["check", "high", "urgent"]
 Subject = Literal["self", "other"]
@@ -66,6 +69,9 @@ _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
 _MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
 PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
+QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
+HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
+LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,32 @@ class _Entry:
     negates: bool  # the phrase itself holds a negation word ("tidak mau hidup lagi")
 
 
+class _Frame:
+    """What frames a message's signs: idioms, topic talk, quotes, hypotheticals, the past
+    and over, games, jokes, reported speech (positions of words, or sentence indexes)."""
+
+    __slots__ = (
+        "games",
+        "hypotheticals",
+        "jokes",
+        "masked",
+        "quotes",
+        "recovered",
+        "reported",
+        "topics",
+    )
+
+    def __init__(self) -> None:
+        self.masked: set[int] = set()
+        self.topics: list[frozenset[int]] = []
+        self.recovered: set[int] = set()
+        self.quotes: list[tuple[int, int]] = []
+        self.hypotheticals: list[tuple[int, int]] = []
+        self.reported: set[int] = set()
+        self.games: list[int] = []
+        self.jokes: list[int] = []
+
+
 @dataclass(frozen=True)
 class _Match:
     entry: _Entry
@@ -98,15 +130,26 @@ class _Match:
 class _Message:
     """A message as the detector sees it: ids per word, and its sentence/clause bounds."""
 
-    __slots__ = ("clause_hi", "clause_lo", "keys", "light", "sentence_lo", "sentences")
+    __slots__ = (
+        "clause_hi",
+        "clause_lo",
+        "keys",
+        "light",
+        "sentence_lo",
+        "sentence_of",
+        "sentences",
+        "words",
+    )
 
     def __init__(self) -> None:
+        self.words: list[str] = []
         self.keys: list[frozenset[str]] = []
         self.light: set[int] = set()  # split-off -ku/-mu: not counted as a word in between
         self.sentences: list[list[tuple[int, int]]] = []  # clauses (lo, hi) per sentence
         self.clause_lo: list[int] = []  # per word: where its clause starts
         self.clause_hi: list[int] = []
         self.sentence_lo: list[int] = []
+        self.sentence_of: list[int] = []  # per word: the index of its sentence
 
 
 class CrisisDetector:
@@ -114,6 +157,8 @@ class CrisisDetector:
 
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
+        # which signals decide; measuring one alone (bench/crisis_eval.py --signals) only
+        self.signals: tuple[str, ...] = ("lexicon", "cues")
         context = lexicon.context
         self._negation = context["negation"]
         self._fillers = context["negation_fillers"]
@@ -132,6 +177,13 @@ class CrisisDetector:
         self._recovered = self._index(lexicon.recovered, common)
         self._cues_anywhere = self._index(lexicon.cues_anywhere, common)
         self._cues_after = self._index(lexicon.cues_after, common)
+        self._quote = self._index(lexicon.quote, common)
+        self._hypothetical = self._index(lexicon.hypothetical, common)
+        self._reported = self._index(lexicon.reported, common)
+        self._cue_words = self._index(lexicon.cue_phrases, common)
+        self._languages = [
+            language for language in lexicon.languages if language.markers and language.not_negation
+        ]
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._key_cache: dict[str, frozenset[str]] = {}
 
@@ -262,6 +314,7 @@ class CrisisDetector:
                     words = self._words(raw)
                     for word in words:
                         keys.append(self._keys(word))
+                        message.words.append(word)
                     if len(words) > 1 and words[-1] in CLITICS:
                         message.light.add(len(keys) - 1)
                 if len(keys) > lo:
@@ -269,9 +322,23 @@ class CrisisDetector:
                     message.clause_lo.extend([lo] * (len(keys) - lo))
                     message.clause_hi.extend([len(keys)] * (len(keys) - lo))
             if clauses:
+                message.sentence_of.extend([len(message.sentences)] * (len(keys) - sentence_lo))
                 message.sentences.append(clauses)
                 message.sentence_lo.extend([sentence_lo] * (len(keys) - sentence_lo))
+        if self._languages:
+            self._read_as_language(message)
         return message
+
+    def _read_as_language(self, message: _Message) -> None:
+        """In a message written in a regional language (two of its marker words), its
+        `not_negation` words are not negations: Javanese "arep tak ombe" = "I will drink"."""
+        typed = set(message.words)
+        for language in self._languages:
+            if len(language.markers & typed) < LANGUAGE_MARKERS:
+                continue
+            for i, word in enumerate(message.words):
+                if word in language.not_negation:
+                    message.keys[i] = message.keys[i] - self._negation
 
     # ------------------------------------------------------------------ detection
 
@@ -282,39 +349,89 @@ class CrisisDetector:
             return None
         present = set().union(*keys)
         candidates = self._candidates(self._crisis, present)
-        if not candidates:
+        cue_entries = self._candidates(self._cue_words, present) if self.lexicon.cue_scores else []
+        if not candidates and not cue_entries:
             return None
-        masked = self._positions(self._idioms, message, present, set())
-        topics = self._spans(self._info, message, present)
-        recovered = self._positions(self._recovered, message, present, set())
-        games = [i for i, k in enumerate(keys) if k & self._game] if present & self._game else []
-        jokes = [i for i, k in enumerate(keys) if k & self._joke] if present & self._joke else []
+        frame = self._frame(message, present)
+        if candidates:
+            found = self._lexicon_verdict(candidates, message, present, frame)
+            if found is not None:
+                return found
+        return self._cue_verdict(cue_entries, message, frame) if cue_entries else None
+
+    def _frame(self, message: _Message, present: set[str]) -> _Frame:
+        keys = message.keys
+        frame = _Frame()
+        frame.masked = self._positions(self._idioms, message, present, set())
+        frame.topics = self._spans(self._info, message, present)
+        frame.recovered = self._positions(self._recovered, message, present, set())
+        frame.quotes = [(min(s), max(s)) for s in self._spans(self._quote, message, present)]
+        frame.hypotheticals = [
+            (min(s), max(s)) for s in self._spans(self._hypothetical, message, present)
+        ]
+        frame.reported = {
+            message.sentence_of[p]
+            for p in self._positions(self._reported, message, present, frame.masked)
+        }
+        if present & self._game:
+            frame.games = [i for i, k in enumerate(keys) if k & self._game]
+        if present & self._joke:
+            frame.jokes = [i for i, k in enumerate(keys) if k & self._joke]
+        return frame
+
+    def _not_own(
+        self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
+    ) -> bool:
+        """The sign is not the resident's own: talk about the topic, a quote (lyrics, a
+        film), a hypothetical ("kalau ada warga bilang …"), past and over, or a joke
+        reported from someone else ("bunuh aku, kata temenku wkwk")."""
+        if frame.topics:
+            # an info phrase sharing a word with the sign is not talk about it:
+            # "pengen bunuh orang yang ..." is not "orang yang ..."
+            topic = {p for span in frame.topics if span.isdisjoint(used) for p in span}
+            if topic and self._about_topic(message, topic, start, end, used):
+                return True
+        sentence_lo = message.sentence_lo[start]
+        for lo, hi in frame.quotes:
+            if sentence_lo <= lo and hi < start and start - hi <= QUOTE_REACH:
+                return True  # "liriknya ku ingin mati saja", "the song says i wanna die"
+        for lo, hi in frame.hypotheticals:
+            if sentence_lo <= lo and hi < start and start - hi <= HYPOTHETICAL_REACH:
+                return True  # "kalau ada warga bilang mau mati, saya harus ngomong apa?"
+        if frame.recovered and self._in_the_past(message, frame.recovered, start, end, used):
+            return True
+        sentence = message.sentence_of[start]
+        return sentence in frame.reported and any(
+            message.sentence_of[j] == sentence for j in frame.jokes
+        )
+
+    def _lexicon_verdict(
+        self, candidates: list[_Entry], message: _Message, present: set[str], frame: _Frame
+    ) -> Detection | None:
+        masked = frame.masked
         matches: list[_Match] = []
         for entry in candidates:
             for combo, sentence_hi in self._occurrences(entry, message, masked, True):
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
-                if topics:
-                    # an info phrase sharing a word with the sign is not talk about it:
-                    # "pengen bunuh orang yang ..." is not "orang yang ..."
-                    topic = {p for span in topics if span.isdisjoint(used) for p in span}
-                    if topic and self._about_topic(message, topic, start, end, used):
-                        continue
-                if entry.phrase.category == "violence" and self._reflexive(message, end):
+                category = entry.phrase.category
+                if self._not_own(message, frame, start, end, used):
+                    continue
+                if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
                 if (
-                    jokes
-                    and entry.phrase.category in ("violence", "abuse")
-                    and any(message.clause_lo[start] <= j < message.clause_hi[end] for j in jokes)
+                    frame.jokes
+                    and category in ("violence", "abuse")
+                    and any(
+                        message.clause_lo[start] <= j < message.clause_hi[end] for j in frame.jokes
+                    )
                 ):
                     continue  # "kakakku pukul aku pake bantal pas bercanda"
-                if recovered and self._in_the_past(message, recovered, start, end, used):
-                    continue
                 if (
-                    games
-                    and entry.phrase.category == "violence"
-                    and any(message.sentence_lo[start] <= g < sentence_hi for g in games)
+                    frame.games
+                    and category == "violence"
+                    and any(message.sentence_lo[start] <= g < sentence_hi for g in frame.games)
                 ):
                     continue  # "di game tadi aku bunuh bosnya"
                 subject = self._subject(message, start, used)
@@ -363,6 +480,43 @@ class CrisisDetector:
             matched=tuple(matched),
             subject=best.subject,
         )
+
+    def _cue_verdict(
+        self, entries: list[_Entry], message: _Message, frame: _Frame
+    ) -> Detection | None:
+        """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
+        hits = []
+        for entry in entries:
+            for combo, _hi in self._occurrences(entry, message, frame.masked, True):
+                start = min(o[0] for o in combo)
+                end = max(o[-1] for o in combo)
+                used = {p for o in combo for p in o}
+                if self._not_own(message, frame, start, end, used):
+                    continue
+                phrase = entry.phrase
+                hits.append(CueHit(phrase.cue, phrase.text, message.sentence_of[start], start))
+        verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
+        if verdict is None:
+            return None
+        return Detection(
+            level="check",
+            category=verdict.category,
+            matched=verdict.matched,
+            subject=self._window_subject(message, verdict.hits),
+        )
+
+    def _window_subject(self, message: _Message, hits: tuple[CueHit, ...]) -> Subject:
+        """ "self" when the resident speaks as "aku" in the cue sentences (a possessive -ku,
+        "temanku", does not count), "other" when only another person is named there."""
+        first = min(h.sentence for h in hits)
+        last = max(h.sentence for h in hits)
+        other = False
+        for i, key in enumerate(message.keys):
+            if first <= message.sentence_of[i] <= last:
+                if key & self._self and i not in message.light:
+                    return "self"
+                other = other or bool(key & self._other)
+        return "other" if other else "self"
 
     @staticmethod
     def _candidates(index: dict[str, list[_Entry]], present: set[str]) -> list[_Entry]:
@@ -581,11 +735,42 @@ def _combine(
 
 
 def load_detector(path: Path) -> CrisisDetector:
-    """Load and check the lexicon; raises `ContentError` listing every error found."""
+    """Load and check the crisis material; raises `ContentError` listing every error found
+    (each with its file and line).
+
+    `path` is the crisis folder (content/id/crisis), a content folder (its crisis/ is
+    read), or `lexicon.yaml` (which stands for its whole folder); any other single file
+    is read alone (an editor's experiment, a test)."""
     lexicon, problems = read_lexicon(Path(path))
     if lexicon is None:
         raise ContentError([p for p in problems if p.severity == "error"])
     return CrisisDetector(lexicon)
+
+
+def load_crisis(content_dir: Path) -> CrisisDetector:
+    """The detector of a content folder: every file under `content_dir/crisis/`, checked
+    together; raises `ContentError` (file and line per problem), so the caller can keep
+    serving the last good content and detector together."""
+    folder = Path(content_dir) / "crisis"
+    if not folder.is_dir():
+        raise ContentError(
+            [
+                Problem(
+                    str(folder),
+                    None,
+                    _("The crisis folder does not exist."),
+                    _("Create content/id/crisis/ with lexicon.yaml (copy it from the project)."),
+                )
+            ]
+        )
+    return load_detector(folder)
+
+
+def lint_crisis(content_dir: Path) -> list[Problem]:
+    """Every problem in `content_dir/crisis/` (errors and warnings), file and line order;
+    nothing when the content folder has no crisis folder."""
+    folder = Path(content_dir) / "crisis"
+    return lint_lexicon(folder) if folder.is_dir() else []
 
 
 def check_lines(detector: CrisisDetector, lines: Iterable[str]) -> Iterator[dict]:
