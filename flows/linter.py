@@ -33,11 +33,10 @@ def lint_directory(directory: Path) -> list[Problem]:
     content, problems = read_content(directory)
     if content is not None:
         problems.extend(lint_content(content))
-    lexicon = Path(directory) / "crisis" / "lexicon.yaml"
-    if lexicon.is_file():
-        from flows.crisis import lint_lexicon
+    if (Path(directory) / "crisis").is_dir():
+        from flows.crisis import lint_crisis
 
-        problems.extend(lint_lexicon(lexicon))
+        problems.extend(lint_crisis(Path(directory)))  # every file of crisis/, together
     return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 

@@ -31,6 +31,7 @@ class CueHit:
     text: str  # the phrase as the editor wrote it ("racun tikus")
     sentence: int  # index of its sentence in the message
     position: int  # index of its first word
+    words: frozenset[int]  # the positions of its words
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,20 @@ def score(rules: list[CueScore], hits: list[CueHit], sentences: int) -> CueVerdi
 
 
 def _score_window(rule: CueScore, window: list[CueHit]) -> CueVerdict | None:
+    """Each class counts once, and each word for one class only: "cutter" is a blade, not
+    also a cut; the heaviest classes choose first (negative ones last), the longest phrase
+    of a class first ("racun tikus" before "racun")."""
     weights = rule.weights
     chosen: dict[str, CueHit] = {}
-    for hit in window:
-        if hit.cue in weights and hit.cue not in chosen:
+    taken: set[int] = set()
+    ranked = sorted(
+        (h for h in window if h.cue in weights),
+        key=lambda h: (weights[h.cue] < 0, -abs(weights[h.cue]), -len(h.words), h.position),
+    )
+    for hit in ranked:
+        if hit.cue not in chosen and taken.isdisjoint(hit.words):
             chosen[hit.cue] = hit
+            taken |= hit.words
     if rule.needs and not rule.needs & chosen.keys():
         return None
     total = sum(weights[c] for c in chosen)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from flows.crisis.classifier import DEFAULT_WEIGHTS, Classifier, features
 from flows.crisis.cues import CueHit, score
 from flows.crisis.lexicon import (
     LEVELS,
@@ -69,9 +70,15 @@ _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
 _MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
 PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
+# kinds of phrases in the detector's one index
+_CRISIS, _IDIOM, _INFO, _RECOVERED, _QUOTE, _HYPOTHETICAL, _REPORTED, _CUE, _ANYWHERE, _AFTER = (
+    range(10)
+)
+_KINDS = 10
 QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
 HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
+MODEL_THRESHOLD = 0.9  # probability at which the classifier (signal "model") fires
 
 
 @dataclass(frozen=True)
@@ -155,8 +162,9 @@ class _Message:
 class CrisisDetector:
     """Detects crisis signs in free text; build it with `load_detector`."""
 
-    def __init__(self, lexicon: Lexicon):
+    def __init__(self, lexicon: Lexicon, model: Classifier | None = None):
         self.lexicon = lexicon
+        self.model = model  # the statistical classifier; decides only with signal "model"
         # which signals decide; measuring one alone (bench/crisis_eval.py --signals) only
         self.signals: tuple[str, ...] = ("lexicon", "cues")
         context = lexicon.context
@@ -181,6 +189,25 @@ class CrisisDetector:
         self._hypothetical = self._index(lexicon.hypothetical, common)
         self._reported = self._index(lexicon.reported, common)
         self._cue_words = self._index(lexicon.cue_phrases, common)
+        # one index for every kind of phrase: a message's words are looked up once
+        self._index_all: dict[str, list[tuple[int, _Entry]]] = defaultdict(list)
+        for kind, index in enumerate(
+            (
+                self._crisis,
+                self._idioms,
+                self._info,
+                self._recovered,
+                self._quote,
+                self._hypothetical,
+                self._reported,
+                self._cue_words,
+                self._cues_anywhere,
+                self._cues_after,
+            )
+        ):
+            for key, entries in index.items():
+                self._index_all[key] += [(kind, entry) for entry in entries]
+        self._index_all = dict(self._index_all)
         self._languages = [
             language for language in lexicon.languages if language.markers and language.not_negation
         ]
@@ -295,6 +322,10 @@ class CrisisDetector:
                 return head, tail
         return (word,)
 
+    def word_keys(self, word: str) -> frozenset[str]:
+        """The lexicon ids a clean word stands for (cached)."""
+        return self._keys(word)
+
     def tokens(self, text: str) -> list[list[str]]:
         """The clean words the detector sees, clause by clause (for editors and debugging)."""
         return [
@@ -348,34 +379,77 @@ class CrisisDetector:
         if not keys:
             return None
         present = set().union(*keys)
-        candidates = self._candidates(self._crisis, present)
-        cue_entries = self._candidates(self._cue_words, present) if self.lexicon.cue_scores else []
-        if not candidates and not cue_entries:
-            return None
-        frame = self._frame(message, present)
-        if candidates:
-            found = self._lexicon_verdict(candidates, message, present, frame)
-            if found is not None:
-                return found
-        return self._cue_verdict(cue_entries, message, frame) if cue_entries else None
+        found = self._all_candidates(present)
+        signals = self.signals
+        candidates = found[_CRISIS] if "lexicon" in signals else []
+        cue_entries = found[_CUE] if "cues" in signals else []
+        if not self._cues_could_fire(cue_entries):
+            cue_entries = []
+        if candidates or cue_entries:
+            frame = self._frame(message, found)
+            if candidates:
+                verdict = self._lexicon_verdict(candidates, message, found, frame)
+                if verdict is not None:
+                    return verdict
+            if cue_entries:
+                verdict = self._cue_verdict(cue_entries, message, frame)
+                if verdict is not None:
+                    return verdict
+        if self.model is not None and "model" in signals:
+            return self._model_verdict(message)
+        return None
 
-    def _frame(self, message: _Message, present: set[str]) -> _Frame:
+    def _model_verdict(self, message: _Message) -> Detection | None:
+        """The classifier alone (measured, off by default): `check` when it is sure."""
+        assert self.model is not None
+        words, keys = [], message.keys
+        for clauses in message.sentences:
+            for lo, hi in clauses:
+                words.append(message.words[lo:hi])
+        verdict = self.model.score(features(words, keys))
+        if verdict.probability < MODEL_THRESHOLD:
+            return None
+        reasons = ", ".join(r.split(":", 1)[1] for r in verdict.reasons)
+        return Detection("check", "suicide", (f"model {verdict.probability:.2f}: {reasons}",))
+
+    def _all_candidates(self, present: set[str]) -> list[list[_Entry]]:
+        """The phrases of every kind whose words are all in the message (one pass)."""
+        found: list[list[_Entry]] = [[] for _kind in range(_KINDS)]
+        index = self._index_all
+        for key in present:
+            for kind, entry in index.get(key, ()):
+                if entry.ids <= present:
+                    found[kind].append(entry)
+        return found
+
+    def _cues_could_fire(self, entries: list[_Entry]) -> bool:
+        """Whether the cue classes present could reach a threshold at all (most ordinary
+        messages cannot, and are not searched further)."""
+        if not entries:
+            return False
+        classes = {entry.phrase.cue for entry in entries}
+        for rule in self.lexicon.cue_scores:
+            if rule.needs and not rule.needs & classes:
+                continue
+            best = sum(w for c, w in rule.weights.items() if w > 0 and c in classes)
+            if best >= rule.threshold:
+                return True
+        return False
+
+    def _frame(self, message: _Message, found: list[list[_Entry]]) -> _Frame:
         keys = message.keys
         frame = _Frame()
-        frame.masked = self._positions(self._idioms, message, present, set())
-        frame.topics = self._spans(self._info, message, present)
-        frame.recovered = self._positions(self._recovered, message, present, set())
-        frame.quotes = [(min(s), max(s)) for s in self._spans(self._quote, message, present)]
-        frame.hypotheticals = [
-            (min(s), max(s)) for s in self._spans(self._hypothetical, message, present)
-        ]
+        frame.masked = self._positions(found[_IDIOM], message, set())
+        frame.topics = self._spans(found[_INFO], message)
+        frame.recovered = self._positions(found[_RECOVERED], message, set())
+        frame.quotes = [(min(s), max(s)) for s in self._spans(found[_QUOTE], message)]
+        frame.hypotheticals = [(min(s), max(s)) for s in self._spans(found[_HYPOTHETICAL], message)]
         frame.reported = {
-            message.sentence_of[p]
-            for p in self._positions(self._reported, message, present, frame.masked)
+            message.sentence_of[p] for p in self._positions(found[_REPORTED], message, frame.masked)
         }
-        if present & self._game:
+        if any(k & self._game for k in keys):
             frame.games = [i for i, k in enumerate(keys) if k & self._game]
-        if present & self._joke:
+        if any(k & self._joke for k in keys):
             frame.jokes = [i for i, k in enumerate(keys) if k & self._joke]
         return frame
 
@@ -406,7 +480,11 @@ class CrisisDetector:
         )
 
     def _lexicon_verdict(
-        self, candidates: list[_Entry], message: _Message, present: set[str], frame: _Frame
+        self,
+        candidates: list[_Entry],
+        message: _Message,
+        found: list[list[_Entry]],
+        frame: _Frame,
     ) -> Detection | None:
         masked = frame.masked
         matches: list[_Match] = []
@@ -441,7 +519,7 @@ class CrisisDetector:
             return None
         cues: list[str] = []
         boost_all = False
-        for entry in self._candidates(self._cues_anywhere, present):
+        for entry in found[_ANYWHERE]:
             if next(self._occurrences(entry, message, masked, True), None):
                 cues.append(entry.phrase.text)
                 boost_all = True
@@ -453,7 +531,7 @@ class CrisisDetector:
                     for combo, hi in self._occurrences(entry, message, masked, True)
                 ],
             )
-            for entry in self._candidates(self._cues_after, present)
+            for entry in found[_AFTER]
         ]
         scored = []
         for match in matches:
@@ -494,7 +572,11 @@ class CrisisDetector:
                 if self._not_own(message, frame, start, end, used):
                     continue
                 phrase = entry.phrase
-                hits.append(CueHit(phrase.cue, phrase.text, message.sentence_of[start], start))
+                hits.append(
+                    CueHit(
+                        phrase.cue, phrase.text, message.sentence_of[start], start, frozenset(used)
+                    )
+                )
         verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
         if verdict is None:
             return None
@@ -518,22 +600,11 @@ class CrisisDetector:
                 other = other or bool(key & self._other)
         return "other" if other else "self"
 
-    @staticmethod
-    def _candidates(index: dict[str, list[_Entry]], present: set[str]) -> list[_Entry]:
-        found = []
-        for key in present:
-            for entry in index.get(key, ()):
-                if entry.ids <= present:
-                    found.append(entry)
-        return found
-
-    def _spans(
-        self, index: dict[str, list[_Entry]], message: _Message, present: set[str]
-    ) -> list[frozenset[int]]:
-        """The words of each occurrence of the phrases of `index` (info)."""
+    def _spans(self, entries: list[_Entry], message: _Message) -> list[frozenset[int]]:
+        """The words of each occurrence of `entries` (info, quote, hypothetical phrases)."""
         return [
             frozenset(p for occurrence in combo for p in occurrence)
-            for entry in self._candidates(index, present)
+            for entry in entries
             for combo, _hi in self._occurrences(entry, message, set(), False)
         ]
 
@@ -542,12 +613,10 @@ class CrisisDetector:
         after = end + 1
         return after < message.clause_hi[end] and bool(message.keys[after] & self._reflexives)
 
-    def _positions(
-        self, index: dict[str, list[_Entry]], message: _Message, present: set[str], masked: set[int]
-    ) -> set[int]:
-        """Every word used by any occurrence of the phrases of `index` (idioms, info)."""
+    def _positions(self, entries: list[_Entry], message: _Message, masked: set[int]) -> set[int]:
+        """Every word used by any occurrence of `entries` (idioms, recovery phrases)."""
         used: set[int] = set()
-        for entry in self._candidates(index, present):
+        for entry in entries:
             for combo, _hi in self._occurrences(entry, message, masked, False):
                 for occurrence in combo:
                     used.update(occurrence)
@@ -636,6 +705,8 @@ class CrisisDetector:
                 element in keys[q]
                 and q not in masked
                 and (negates or not self._negated(keys, q, at + 1))
+                # "nyubit pipi ponakanku": a possessive -ku after another word is not "aku"
+                and not (q in message.light and q > at + 1 and element in self._self)
             ):
                 rest = self._extend(part, gaps, j + 1, q, hi, message, masked, negates)
                 if rest is not None:
@@ -744,7 +815,8 @@ def load_detector(path: Path) -> CrisisDetector:
     lexicon, problems = read_lexicon(Path(path))
     if lexicon is None:
         raise ContentError([p for p in problems if p.severity == "error"])
-    return CrisisDetector(lexicon)
+    weights = Path(lexicon.files[0]).parent / "model" / DEFAULT_WEIGHTS.name
+    return CrisisDetector(lexicon, Classifier.load(weights))
 
 
 def load_crisis(content_dir: Path) -> CrisisDetector:

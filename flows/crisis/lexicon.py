@@ -48,7 +48,11 @@ CONTEXT_WORDS = (
 )
 # phrases (words in a row, or "..." gaps)
 CONTEXT_PHRASES = ("info", "recovered", "quote", "hypothetical", "reported")
-CONTEXT_LISTS = CONTEXT_WORDS + CONTEXT_PHRASES
+# everyday words never read as an affixed form of another word (checked, not matched)
+COMMON = "common"
+CONTEXT_LISTS = (*CONTEXT_WORDS, *CONTEXT_PHRASES, COMMON)
+# function words: they take no affixes (a pronoun is never "ku-" + a verb)
+CLOSED_CONTEXT = ("self", "negation", "trailing", "purpose", "other_person")
 CUE_LISTS = ("anywhere", "after")
 TOP_KEYS = (
     "version",
@@ -158,6 +162,7 @@ class Lexicon:
     # consonant skeleton → the plain words and abbreviations that have it ("bnh" → bunuh)
     skeletons: dict[str, tuple[str, ...]] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    closed: frozenset[str] = frozenset()  # ids of function words (see CLOSED_CONTEXT)
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -595,34 +600,37 @@ class _Compiler:
     def compile_synonyms(self) -> None:
         """Sets of words that mean the same. A set whose first word already belongs to a set
         (written in an earlier file) adds its words to that set: a regional file writes
-        [mati, mate, paeh]. Across files a word may stand in two sets (Betawi "elo" = kamu,
-        Bugis "elo" = pengen): it then matches both. In one file, a word has one set."""
+        [mati, mate, paeh]. A word belongs to one set; a regional word that truly means two
+        things is written with "+" in the second set (Bugis "elo" = pengen, Betawi "elo" =
+        kamu: [pengen, +elo]) and then matches both."""
         seen: dict[str, Loc] = {}  # spec -> where it was first written
         heads: dict[str, set[str]] = defaultdict(set)  # spec -> the heads of its sets
         for words, where in self.r.synonyms:
-            specs = [self.word_spec(w, where, "synonyms") for w in words]
+            also = [w.startswith("+") for w in words]
+            specs = [self.word_spec(w.lstrip("+"), where, "synonyms") for w in words]
             if None in specs:
                 continue
             first = specs[0]
             joins = first in seen and seen[first].file != where.file
             head = self.synonym_of[first] if joins else "~" + first.lstrip("=")
-            for spec in specs:
+            for spec, second_meaning in zip(specs, also, strict=True):
                 other = seen.get(spec)
                 if (
                     other is not None
                     and other != where
                     and head not in heads[spec]
-                    and other.file == where.file
+                    and (other.file == where.file or not second_meaning)
                 ):
                     self.error(
                         where,
-                        _("'{word}' is already in another set of synonyms (line {other}).").format(
-                            word=spec, other=other.line
+                        _("'{word}' is already in another set of synonyms ({other}).").format(
+                            word=spec, other=other
                         ),
                         _(
                             "A word can belong to one set only: merge the two sets or "
-                            "remove it from one."
-                        ),
+                            "remove it from one. A regional word that truly means both "
+                            "is written with '+' here (+{word})."
+                        ).format(word=spec.lstrip("=")),
                     )
                     continue
                 seen.setdefault(spec, where)
@@ -875,12 +883,28 @@ class _Compiler:
             out.append(Language(name, where, frozenset(marker_words), frozenset(words)))
         return out
 
-    def tables(self) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-        """(plain forms → ids, exact spellings → ids), group names added to their words."""
+    def common_words(self) -> set[str]:
+        words = set()
+        for text, where in self.r.context[COMMON]:
+            spec = self.word_spec(text, where, f"context.{COMMON}")
+            if spec:
+                words.add(spec.lstrip("="))
+        return words
+
+    def tables(
+        self, closed: frozenset[str]
+    ) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        """(plain forms → ids, exact spellings → ids), group names added to their words.
+
+        Words of the `closed` ids (pronouns, negations, particles: aku, tidak, ya) take no
+        affixes: Sundanese "urang" (aku) must not make "kurang" a pronoun; and no affixed
+        form is an everyday word of `context.common` ("masih" is not m- + Balinese "pasih")."""
         plain: dict[str, set[str]] = defaultdict(set)
         exact: dict[str, set[str]] = defaultdict(set)
+        common = self.common_words()
         for word, word_ids_ in self.plain.items():
-            for form in family(word):
+            forms = {word} if word_ids_ & closed else family(word) - common | {word}
+            for form in forms:
                 plain[form].update(word_ids_)
         for word, word_ids_ in self.exact.items():
             exact[word].update(word_ids_)
@@ -1004,7 +1028,8 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
     problems = reader.problems
     if any(p.severity == "error" for p in problems):
         return None, problems
-    surfaces, exact = compiler.tables()
+    closed = frozenset().union(*(context[name] for name in CLOSED_CONTEXT))
+    surfaces, exact = compiler.tables(closed)
     skeletons = _skeletons([*compiler.plain, *compiler.abbreviations])
     lexicon = Lexicon(
         surfaces=surfaces,
@@ -1025,6 +1050,7 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         languages=languages,
         skeletons=skeletons,
         files=tuple(str(f) for f in files),
+        closed=closed,
         warnings=problems,
     )
     return lexicon, problems
@@ -1059,15 +1085,30 @@ def lint_lexicon(path: Path) -> list[Problem]:
 
 def word_ids(lexicon: Lexicon, word: str) -> frozenset[str]:
     """The ids a clean word stands for: its exact spelling, plus the plain word it is a form
-    of, also when it carries -nya/-ku/-mu/-lah (one or two of them)."""
+    of, also when it carries -nya/-ku/-mu/-lah (one or two of them). A word the files list
+    as it is ("diriku" in a cue) still also stands for its base ("diri"). A two-letter
+    function word is never the base of a longer word ("tanya" is not Madurese "ta" + -nya)."""
     exact = lexicon.exact.get(word, frozenset())
     surfaces = lexicon.surfaces
+
+    def base_ids(base: str) -> frozenset[str] | None:
+        found = surfaces.get(base)
+        if found is not None and len(base) < 3 and found & lexicon.closed:
+            return None
+        return found
+
     found = surfaces.get(word)
-    if found is None:
-        for shorter in strip_particle(word):
-            found = surfaces.get(shorter)
-            if found is None:
-                found = next((surfaces[w] for w in strip_particle(shorter) if w in surfaces), None)
-            if found is not None:
-                break
+    if found is not None:
+        base = next(
+            (surfaces[w] for w in strip_particle(word) if len(w) >= 3 and w in surfaces), None
+        )
+        return exact | found | base if base else exact | found
+    for shorter in strip_particle(word):
+        found = base_ids(shorter)
+        if found is None:
+            found = next(
+                (f for w in strip_particle(shorter) if (f := base_ids(w)) is not None), None
+            )
+        if found is not None:
+            break
     return exact | found if found else exact
