@@ -21,7 +21,7 @@ from flows.crisis import (
     load_crisis,
     load_detector,
 )
-from flows.crisis.classifier import Classifier, features, train
+from flows.crisis.classifier import Classifier, features, train_heads, write_weights
 from flows.crisis.text import family
 from flows.linter import lint_directory
 from flows.problems import ContentError
@@ -285,18 +285,27 @@ def test_a_listed_form_with_ku_still_means_its_base(tmp_path: Path) -> None:
 
 
 def test_training_is_deterministic_and_the_model_explains() -> None:
-    samples = [
-        (["w:racun", "i:<racun>", "w:aku"], 1),
-        (["w:tali", "w:aku", "w:malam"], 1),
-        (["w:makan", "w:aku"], 0),
-        (["w:tidur", "w:malam"], 0),
+    rows = [
+        ("1", "suicide", ["w:racun", "i:<racun>", "w:aku"]),
+        ("1", "abuse", ["w:majikan", "w:dikunci", "w:aku"]),
+        ("0", "normal", ["w:makan", "w:aku"]),
+        ("H", "hard", ["w:tidur", "w:malam"]),
     ] * 5
-    first, second = train(samples), train(samples)
+    first, second = train_heads(rows, ("suicide", "abuse")), train_heads(rows, ("suicide", "abuse"))
     assert first == second
     model = Classifier(first)
     risky, calm = model.score(["w:racun", "w:aku"]), model.score(["w:makan"])
     assert risky.probability > 0.5 > calm.probability
-    assert risky.reasons[0] == "w:racun"
+    assert risky.reasons[0] == "racun" and risky.category == "suicide"
+    assert model.score(["w:majikan", "w:dikunci"]).category == "abuse"
+    assert model.score(["w:racun", "w:aku"], quiet=frozenset({"w:racun"})).reasons[0] != "racun"
+
+
+def test_unreadable_weights_switch_the_model_off(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.tsv"
+    weights.write_text("w:racun\t1.0\n", encoding="utf-8")  # an old one-head file
+    assert Classifier.load(weights) is None
+    assert Classifier.load(tmp_path / "missing.tsv") is None
 
 
 def test_classifier_features_use_the_detector_reading() -> None:
@@ -304,10 +313,33 @@ def test_classifier_features_use_the_detector_reading() -> None:
     assert {"w:pejah", "i:~mati", "b:pengen_pejah", "c:#pej"} <= set(found)
 
 
-def test_the_model_decides_only_when_asked() -> None:
+def test_the_model_is_the_third_signal_and_minds_the_context() -> None:
     detector = load_crisis(ROOT / "content" / "id")
     assert detector.model is not None  # shipped weights, retrained by python -m flows.crisis.train
-    assert "model" not in detector.signals
+    assert detector.signals == ("lexicon", "cues", "model")
+    for text in [
+        "abdi mah teu hayang paeh, ngan hayang istirahat",  # negated: the lexicon saw it
+        "ada berita tkw dianiaya majikan di saudi, pemerintah harusnya tegas",  # news
+        "kalau ada warga yang bilang mau mati, saya harus bilang apa",  # hypothetical
+    ]:
+        message = detector._read(text)
+        found = detector._all_candidates(set().union(*message.keys))
+        assert detector.model_probability(message, found, None) is None, text
+
+
+def test_a_model_verdict_is_a_check_that_names_its_reasons(tmp_path: Path) -> None:
+    folder = crisis_folder(tmp_path)
+    heads = train_heads(
+        [("1", "suicide", ["w:ganti", "w:server"]), ("0", "normal", ["w:makan"])] * 20,
+        ("suicide",),
+    )
+    write_weights(heads, folder / "model" / "weights.tsv", [])
+    detector = load_detector(folder)
+    found = detector.detect("ganti server")
+    assert found is not None and found.level == "check"
+    assert found.matched[0].startswith("model 0.") and "server" in found.matched[0]
+    detector.signals = ("lexicon", "cues")
+    assert detector.detect("ganti server") is None
 
 
 # ------------------------------------------------------------------ measurement

@@ -96,7 +96,7 @@ QUIET = [
     ("id", "means", "obatnya udah aku beli, tinggal minum nanti malam"),
     ("id", "hyperbole", "mati aku, lupa ngerjain pr"),
     ("id", "ordinary", "pamit dulu ya kak, mau tidur"),
-    ("id", "ordinary", "makasih ya kak untuk semuanya, aku udah lega"),
+    ("id", "ordinary", "makasih ya kak udah dengerin, aku udah lebih lega sekarang"),
     ("id", "ordinary", "aku kerja di lantai 20, liftnya rusak"),
     ("id", "ordinary", "kucingku dirantai di kandang biar gak kabur"),
     ("id", "ordinary", "suara tetangga berisik banget, gak bisa tidur"),
@@ -154,6 +154,13 @@ def test_each_regional_language_has_its_own_file() -> None:
         "madura",
         "bali",
     } <= names
+
+
+def test_thanks_for_everything_is_asked_about(detector: CrisisDetector) -> None:
+    # "thanks for everything" is how many goodbyes sound: the classifier asks (check), which
+    # costs an ordinary resident one question and may save someone who meant goodbye
+    found = detector.detect("makasih ya kak untuk semuanya, aku udah lega")
+    assert found is not None and found.level == "check" and found.matched[0].startswith("model")
 
 
 def test_javanese_tak_is_i_not_not(detector: CrisisDetector) -> None:

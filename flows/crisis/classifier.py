@@ -9,9 +9,11 @@ H) by one deterministic command, offline:
     python -m flows.crisis.train [--out content/id/crisis/model/weights.tsv]
     python -m flows.crisis.train --explain "aku udah siapin semuanya"
 
-The weights file is plain text (feature, weight), written in a fixed order, so a retrain on
-the same data gives the same file. A verdict lists the features that weighed most, so it is
-explainable like a lexicon match.
+One head answers "is this a crisis", one per category "which one". The weights file is
+plain text (head, feature, weight), written in a fixed order, so a retrain on the same data
+gives the same file. A verdict lists the words and lexicon ids that weighed most, so it is
+explainable like a lexicon match. The features are the lexicon's ids: after a big lexicon
+change, retrain.
 """
 
 from __future__ import annotations
@@ -34,43 +36,68 @@ L2 = 1e-4
 KEEP = 0.02  # weights smaller than this are left out of the file
 
 
+CRISIS_HEAD = "crisis"  # crisis (label 1) against ordinary and hard-negative messages
+
+
 @dataclass(frozen=True)
 class ModelVerdict:
-    probability: float
-    reasons: tuple[str, ...]  # the features that pushed most towards "crisis"
+    probability: float  # of a crisis
+    category: str  # the most likely category, from the per-category heads
+    reasons: tuple[str, ...]  # the words and lexicon ids that pushed most towards "crisis"
 
 
 class Classifier:
-    """Logistic regression over sparse binary features."""
+    """Logistic regressions over sparse binary features: one head for "is this a crisis",
+    one per category ("which one, given it is")."""
 
-    def __init__(self, weights: dict[str, float]):
-        self.weights = weights
+    def __init__(self, heads: dict[str, dict[str, float]]):
+        self.heads = heads
 
     @classmethod
     def load(cls, path: Path = DEFAULT_WEIGHTS) -> Classifier | None:
+        """The weights at `path`, or None when there are none (or they are unreadable:
+        the classifier is then off, the lexicon and the cue scorer still run)."""
         if not path.is_file():
             return None
-        weights: dict[str, float] = {}
+        heads: dict[str, dict[str, float]] = {}
         with path.open(encoding="utf-8") as handle:
             for line in handle:
                 if line.startswith("#") or not line.strip():
                     continue
-                feature, _, value = line.rstrip("\n").rpartition("\t")
-                weights[feature] = float(value)
-        return cls(weights)
+                fields = line.rstrip("\n").split("\t")
+                try:
+                    head, feature, value = fields
+                    heads.setdefault(head, {})[feature] = float(value)
+                except ValueError:
+                    return None  # not a weights file of this version: retrain
+        return cls(heads) if CRISIS_HEAD in heads else None
 
-    def score(self, found: Iterable[str]) -> ModelVerdict:
-        weights = self.weights
+    def score(self, found: Iterable[str], quiet: frozenset[str] = frozenset()) -> ModelVerdict:
+        """`quiet`: feature names never given as a reason (function words)."""
+        unique = set(found)
+        weights = self.heads.get(CRISIS_HEAD, {})
         total = weights.get(BIAS, 0.0)
         contributions = []
-        for feature in set(found):
+        for feature in unique:
             weight = weights.get(feature)
             if weight:
                 total += weight
-                contributions.append((weight, feature))
+                if weight > 0 and feature[:2] in ("w:", "i:", "b:") and feature not in quiet:
+                    contributions.append((weight, feature))
         contributions.sort(reverse=True)
-        reasons = tuple(f for w, f in contributions[:4] if w > 0)
-        return ModelVerdict(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, total)))), reasons)
+        reasons = tuple(f.split(":", 1)[1] for _w, f in contributions[:4])
+        category, best = "suicide", -math.inf
+        for head, head_weights in sorted(self.heads.items()):
+            if head == CRISIS_HEAD:
+                continue
+            z = head_weights.get(BIAS, 0.0) + sum(head_weights.get(f, 0.0) for f in unique)
+            if z > best:
+                category, best = head, z
+        return ModelVerdict(_sigmoid(total), category, reasons)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def features(words: list[list[str]], ids: list[frozenset[str]]) -> list[str]:
@@ -95,7 +122,7 @@ def train(samples: list[tuple[list[str], int]]) -> dict[str, float]:
         for feats, label in samples:
             unique = set(feats) | {BIAS}
             z = sum(weights.get(f, 0.0) for f in unique)
-            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            p = _sigmoid(z)
             gradient = p - label
             for f in sorted(unique):
                 w = weights.get(f, 0.0)
@@ -103,7 +130,8 @@ def train(samples: list[tuple[list[str], int]]) -> dict[str, float]:
     return {f: w for f, w in weights.items() if abs(w) >= KEEP or f == BIAS}
 
 
-def read_labelled(paths: list[Path]) -> list[tuple[str, int]]:
+def read_labelled(paths: list[Path]) -> list[tuple[str, str, str]]:
+    """(label, category, text) of every labelled row."""
     rows = []
     for path in paths:
         with path.open(encoding="utf-8", newline="") as handle:
@@ -111,8 +139,21 @@ def read_labelled(paths: list[Path]) -> list[tuple[str, int]]:
                 if not record or record[0].startswith("#") or record[0] == "label":
                     continue
                 if len(record) >= 3 and record[0] in ("1", "0", "H"):
-                    rows.append((record[2], 1 if record[0] == "1" else 0))
+                    rows.append((record[0], record[1].strip(), record[2]))
     return rows
+
+
+def train_heads(
+    rows: list[tuple[str, str, list[str]]], categories: Iterable[str]
+) -> dict[str, dict[str, float]]:
+    """The crisis head on every row, one head per category on the crisis rows; `rows` are
+    (label, category, features) in a fixed order."""
+    heads = {CRISIS_HEAD: train([(f, 1 if label == "1" else 0) for label, _c, f in rows])}
+    # which category is told by words and lexicon ids; letter 4-grams only decide "crisis?"
+    crisis = [(c, [x for x in f if not x.startswith("c:")]) for label, c, f in rows if label == "1"]
+    for category in categories:
+        heads[category] = train([(f, 1 if c == category else 0) for c, f in crisis])
+    return heads
 
 
 def message_features(detector: _Reader, text: str) -> list[str]:
@@ -129,15 +170,15 @@ class _Reader(Protocol):
     def word_keys(self, word: str) -> frozenset[str]: ...
 
 
-def write_weights(weights: dict[str, float], path: Path, sources: list[Path]) -> None:
+def write_weights(heads: dict[str, dict[str, float]], path: Path, sources: list[Path]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
-        handle.write(
-            "# Teman Jiwa crisis classifier weights (python -m flows.crisis.classifier train)\n"
-        )
+        handle.write("# Teman Jiwa crisis classifier weights (python -m flows.crisis.train)\n")
         handle.write("# trained on: " + ", ".join(p.name for p in sources) + "\n")
-        for feature in sorted(weights):
-            handle.write(f"{feature}\t{weights[feature]:.4f}\n")
+        handle.write("# head<TAB>feature<TAB>weight\n")
+        for head in sorted(heads):
+            for feature in sorted(heads[head]):
+                handle.write(f"{head}\t{feature}\t{heads[head][feature]:.4f}\n")
 
 
 def hash_text(text: str) -> int:

@@ -71,10 +71,21 @@ _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
 _MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
 PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
 # kinds of phrases in the detector's one index
-_CRISIS, _IDIOM, _INFO, _RECOVERED, _QUOTE, _HYPOTHETICAL, _REPORTED, _CUE, _ANYWHERE, _AFTER = (
-    range(10)
-)
-_KINDS = 10
+(
+    _CRISIS,
+    _IDIOM,
+    _INFO,
+    _RECOVERED,
+    _QUOTE,
+    _HYPOTHETICAL,
+    _REPORTED,
+    _RETRACTION,
+    _FRAMES,
+    _CUE,
+    _ANYWHERE,
+    _AFTER,
+) = range(12)
+_KINDS = 12
 QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
 HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
@@ -105,6 +116,7 @@ class _Frame:
     and over, games, jokes, reported speech (positions of words, or sentence indexes)."""
 
     __slots__ = (
+        "frames",
         "games",
         "hypotheticals",
         "jokes",
@@ -112,6 +124,7 @@ class _Frame:
         "quotes",
         "recovered",
         "reported",
+        "retractions",
         "topics",
     )
 
@@ -122,6 +135,8 @@ class _Frame:
         self.quotes: list[tuple[int, int]] = []
         self.hypotheticals: list[tuple[int, int]] = []
         self.reported: set[int] = set()
+        self.retractions: list[int] = []  # where "canda", "just kidding" start
+        self.frames: list[int] = []  # where "berita", "artikel" end
         self.games: list[int] = []
         self.jokes: list[int] = []
 
@@ -164,9 +179,12 @@ class CrisisDetector:
 
     def __init__(self, lexicon: Lexicon, model: Classifier | None = None):
         self.lexicon = lexicon
-        self.model = model  # the statistical classifier; decides only with signal "model"
-        # which signals decide; measuring one alone (bench/crisis_eval.py --signals) only
-        self.signals: tuple[str, ...] = ("lexicon", "cues")
+        self.model = model  # the statistical classifier (signal "model"), when trained
+        # features never shown as the classifier's reasons: function words
+        self._quiet = frozenset("i:" + i for i in lexicon.closed)
+        # which signals decide (all three when the classifier's weights are there);
+        # bench/crisis_eval.py --signals measures one alone
+        self.signals: tuple[str, ...] = ("lexicon", "cues", "model")
         context = lexicon.context
         self._negation = context["negation"]
         self._fillers = context["negation_fillers"]
@@ -188,6 +206,8 @@ class CrisisDetector:
         self._quote = self._index(lexicon.quote, common)
         self._hypothetical = self._index(lexicon.hypothetical, common)
         self._reported = self._index(lexicon.reported, common)
+        self._retraction = self._index(lexicon.retraction, common)
+        self._frames = self._index(lexicon.frame, common)
         self._cue_words = self._index(lexicon.cue_phrases, common)
         # one index for every kind of phrase: a message's words are looked up once
         self._index_all: dict[str, list[tuple[int, _Entry]]] = defaultdict(list)
@@ -200,6 +220,8 @@ class CrisisDetector:
                 self._quote,
                 self._hypothetical,
                 self._reported,
+                self._retraction,
+                self._frames,
                 self._cue_words,
                 self._cues_anywhere,
                 self._cues_after,
@@ -385,32 +407,59 @@ class CrisisDetector:
         cue_entries = found[_CUE] if "cues" in signals else []
         if not self._cues_could_fire(cue_entries):
             cue_entries = []
-        if candidates or cue_entries:
-            frame = self._frame(message, found)
-            if candidates:
-                verdict = self._lexicon_verdict(candidates, message, found, frame)
-                if verdict is not None:
-                    return verdict
-            if cue_entries:
-                verdict = self._cue_verdict(cue_entries, message, frame)
-                if verdict is not None:
-                    return verdict
+        frame = self._frame(message, found) if candidates or cue_entries else None
+        if candidates:
+            verdict = self._lexicon_verdict(candidates, message, found, frame)
+            if verdict is not None:
+                return verdict
+        if cue_entries:
+            verdict = self._cue_verdict(cue_entries, message, frame)
+            if verdict is not None:
+                return verdict
         if self.model is not None and "model" in signals:
-            return self._model_verdict(message)
+            probability = self.model_probability(message, found, frame)
+            if probability is not None and probability >= MODEL_THRESHOLD:
+                return self._model_verdict(message, probability)
         return None
 
-    def _model_verdict(self, message: _Message) -> Detection | None:
-        """The classifier alone (measured, off by default): `check` when it is sure."""
+    def model_probability(
+        self, message: _Message, found: list[list[_Entry]], frame: _Frame | None
+    ) -> float | None:
+        """The classifier's probability of a crisis, or None when the lexicon's reading of
+        context forbids it: a sign the lexicon found negated ("teu hayang paeh") or framed
+        (news, a lesson, a quote, a hypothetical, taken back, past and over)."""
         assert self.model is not None
-        words, keys = [], message.keys
-        for clauses in message.sentences:
-            for lo, hi in clauses:
-                words.append(message.words[lo:hi])
-        verdict = self.model.score(features(words, keys))
-        if verdict.probability < MODEL_THRESHOLD:
+        if frame is None:
+            frame = self._frame(message, found)
+        if frame.topics or frame.frames or frame.quotes or frame.hypotheticals:
             return None
-        reasons = ", ".join(r.split(":", 1)[1] for r in verdict.reasons)
-        return Detection("check", "suicide", (f"model {verdict.probability:.2f}: {reasons}",))
+        if frame.retractions or frame.recovered:
+            return None
+        for entry in found[_CRISIS]:
+            if next(self._occurrences(entry, message, frame.masked, False), None):
+                return None  # the lexicon saw a sign and set it aside (negated, framed)
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        return self.model.score(features(words, message.keys)).probability
+
+    def _model_verdict(self, message: _Message, probability: float) -> Detection:
+        """The classifier's verdict (flows/crisis/classifier.py): always `check`."""
+        assert self.model is not None
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        verdict = self.model.score(features(words, message.keys), self._quiet)
+        reasons = ", ".join(verdict.reasons) or "-"
+        subject = self._message_subject(message)
+        matched = (f"model {probability:.2f}: {reasons}",)
+        return Detection("check", verdict.category, matched, subject)
+
+    def _message_subject(self, message: _Message) -> Subject:
+        """ "self" when the resident writes "aku" anywhere, "other" when only another
+        person is named."""
+        other = False
+        for i, key in enumerate(message.keys):
+            if key & self._self and i not in message.light:
+                return "self"
+            other = other or bool(key & self._other)
+        return "other" if other else "self"
 
     def _all_candidates(self, present: set[str]) -> list[list[_Entry]]:
         """The phrases of every kind whose words are all in the message (one pass)."""
@@ -447,6 +496,12 @@ class CrisisDetector:
         frame.reported = {
             message.sentence_of[p] for p in self._positions(found[_REPORTED], message, frame.masked)
         }
+        frame.retractions = [
+            min(span)
+            for span in self._spans(found[_RETRACTION], message)
+            if not self._retraction_denied(message, min(span))
+        ]
+        frame.frames = [max(span) for span in self._spans(found[_FRAMES], message)]
         if any(k & self._game for k in keys):
             frame.games = [i for i, k in enumerate(keys) if k & self._game]
         if any(k & self._joke for k in keys):
@@ -456,9 +511,10 @@ class CrisisDetector:
     def _not_own(
         self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
     ) -> bool:
-        """The sign is not the resident's own: talk about the topic, a quote (lyrics, a
-        film), a hypothetical ("kalau ada warga bilang …"), past and over, or a joke
-        reported from someone else ("bunuh aku, kata temenku wkwk")."""
+        """The sign is not the resident's own: talk about the topic, a news frame, a quote
+        (lyrics, a film), a hypothetical ("kalau ada warga bilang …"), past and over,
+        taken back ("… wkwk canda"), or a joke reported from someone else ("bunuh aku, kata
+        temenku wkwk")."""
         if frame.topics:
             # an info phrase sharing a word with the sign is not talk about it:
             # "pengen bunuh orang yang ..." is not "orang yang ..."
@@ -475,17 +531,32 @@ class CrisisDetector:
         if frame.recovered and self._in_the_past(message, frame.recovered, start, end, used):
             return True
         sentence = message.sentence_of[start]
+        for at in frame.retractions:  # "aku bunuh diri aja lah wkwk canda"
+            if message.sentence_of[at] == sentence and at > end:
+                return True
+        for at in frame.frames:  # "berita hari ini ada petani di brebes yg bunuh diri"
+            if (
+                message.sentence_of[at] == sentence
+                and at < start
+                and not any(message.keys[j] & self._self for j in range(at + 1, start))
+            ):
+                return True
         return sentence in frame.reported and any(
             message.sentence_of[j] == sentence for j in frame.jokes
         )
+
+    def _retraction_denied(self, message: _Message, at: int) -> bool:
+        """ "bukan bercanda", "gak becanda": a denied retraction means it is meant."""
+        return at > 0 and bool(message.keys[at - 1] & self._negation)
 
     def _lexicon_verdict(
         self,
         candidates: list[_Entry],
         message: _Message,
         found: list[list[_Entry]],
-        frame: _Frame,
+        frame: _Frame | None,
     ) -> Detection | None:
+        assert frame is not None
         masked = frame.masked
         matches: list[_Match] = []
         for entry in candidates:
@@ -560,9 +631,10 @@ class CrisisDetector:
         )
 
     def _cue_verdict(
-        self, entries: list[_Entry], message: _Message, frame: _Frame
+        self, entries: list[_Entry], message: _Message, frame: _Frame | None
     ) -> Detection | None:
         """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
+        assert frame is not None
         hits = []
         for entry in entries:
             for combo, _hi in self._occurrences(entry, message, frame.masked, True):

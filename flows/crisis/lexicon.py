@@ -47,7 +47,15 @@ CONTEXT_WORDS = (
     "joke",
 )
 # phrases (words in a row, or "..." gaps)
-CONTEXT_PHRASES = ("info", "recovered", "quote", "hypothetical", "reported")
+CONTEXT_PHRASES = (
+    "info",
+    "recovered",
+    "quote",
+    "hypothetical",
+    "reported",
+    "retraction",
+    "frame",
+)
 # everyday words never read as an affixed form of another word (checked, not matched)
 COMMON = "common"
 CONTEXT_LISTS = (*CONTEXT_WORDS, *CONTEXT_PHRASES, COMMON)
@@ -156,6 +164,8 @@ class Lexicon:
     quote: list[Phrase] = field(default_factory=list)
     hypothetical: list[Phrase] = field(default_factory=list)
     reported: list[Phrase] = field(default_factory=list)
+    retraction: list[Phrase] = field(default_factory=list)
+    frame: list[Phrase] = field(default_factory=list)
     cue_phrases: list[Phrase] = field(default_factory=list)
     cue_scores: list[CueScore] = field(default_factory=list)
     languages: list[Language] = field(default_factory=list)
@@ -1045,6 +1055,8 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         quote=fixed["quote"],
         hypothetical=fixed["hypothetical"],
         reported=fixed["reported"],
+        retraction=fixed["retraction"],
+        frame=fixed["frame"],
         cue_phrases=cue_phrases,
         cue_scores=cue_scores,
         languages=languages,

@@ -228,13 +228,14 @@ def family(base: str) -> set[str]:
     get the active prefixes (meN-, peN-, nge-, and the spoken nasal forms), di-, ku-, kau-,
     the endings -kan/-in/-i/-an, and ke-…-an. The prefix ter- is left out on purpose
     ("tergantung" means "it depends"), and so is the accidental ke- ("keiris pisau").
-    Regional affixes too: Javanese -ake/-ke (nyilakake), Sundanese nga- and ka-…-an
+    Regional affixes too: Javanese tak-/dak- (taksimpen) and -ake/-ke, Sundanese nga- and ka-…-an
     (ngagantung, kapikiran), Balinese ka- (kapasung), Minang and Banjar maN-/ba- and the
     Minang endings (mambunuah, dipukua, bagawi).
     """
     if len(base) < 4 or not VOWELS.intersection(base):
         return {base}
     prefixed = {_join("di", base), _join("ku", base), _join("kau", base)}
+    prefixed |= {_join("tak", base), _join("dak", base)} if len(base) >= REGIONAL_BASE else set()
     nasal = _nasal(base, "me") | _nasal(base, "pe") | _colloquial(base)
     regional = len(base) >= REGIONAL_BASE  # "kadang" is not ka- + Batak "dang"
     if regional:
@@ -260,7 +261,9 @@ def _join(head: str, tail: str) -> str:
 
 
 def split_clitic(word: str) -> list[tuple[str, str]]:
-    """Candidate (word, pronoun) splits of -ku/-mu: "memukulku" → ("memukul", "ku")."""
+    """Candidate (word, pronoun) splits of -ku/-mu: "memukulku" → ("memukul", "ku"); and of
+    the Makassar "-ka" (me, I am: "pukulka" → pukul ku, "takutka" → takut ku), on longer
+    words only."""
     out = []
     for clitic in CLITICS:
         if word.endswith(clitic) and len(word) - len(clitic) >= 2:
@@ -268,6 +271,8 @@ def split_clitic(word: str) -> list[tuple[str, str]]:
             if base[-1] != clitic[0]:
                 out.append((base + clitic[0], clitic))  # "anakku" arrives as "anaku"
             out.append((base, clitic))
+    if word.endswith("ka") and len(word) >= 6:
+        out.append((word[:-2], "ku"))
     return out
 
 

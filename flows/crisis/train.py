@@ -21,10 +21,11 @@ from flows.crisis.classifier import (
     hash_text,
     message_features,
     read_labelled,
-    train,
+    train_heads,
     write_weights,
 )
 from flows.crisis.detector import load_detector
+from flows.crisis.lexicon import CATEGORIES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,19 +43,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no weights at {args.out}: train first", file=sys.stderr)
             return 2
         verdict = model.score(message_features(detector, args.explain))
-        print(f"{verdict.probability:.3f} {list(verdict.reasons)}")
+        print(f"{verdict.probability:.3f} {verdict.category} {list(verdict.reasons)}")
         return 0
     sources = sorted(p for p in TRAINING_DATA.glob("crisis_*.tsv") if p.name not in args.exclude)
-    rows = read_labelled(sources)
-    rows.sort(key=lambda r: (hash_text(r[0]), r[0]))
-    samples = [(message_features(detector, text), label) for text, label in rows]
-    weights = train(samples)
-    write_weights(weights, args.out, sources)
-    print(
-        f"trained on {len(rows)} messages from {len(sources)} batches: "
-        f"{len(weights)} weights -> {args.out}"
-    )
+    heads = train_on(detector, sources)
+    write_weights(heads, args.out, sources)
+    size = sum(len(h) for h in heads.values())
+    print(f"trained on {len(sources)} batches: {len(heads)} heads, {size} weights -> {args.out}")
     return 0
+
+
+def train_on(detector, sources: list[Path]) -> dict[str, dict[str, float]]:
+    """The heads trained on the labelled rows of `sources`, in a stable order."""
+    rows = read_labelled(sources)
+    rows.sort(key=lambda r: (hash_text(r[2]), r[2]))
+    return train_heads(
+        [(label, category, message_features(detector, text)) for label, category, text in rows],
+        CATEGORIES,
+    )
 
 
 if __name__ == "__main__":
