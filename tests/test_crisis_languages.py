@@ -156,13 +156,6 @@ def test_each_regional_language_has_its_own_file() -> None:
     } <= names
 
 
-def test_thanks_for_everything_is_asked_about(detector: CrisisDetector) -> None:
-    # "thanks for everything" is how many goodbyes sound: the classifier asks (check), which
-    # costs an ordinary resident one question and may save someone who meant goodbye
-    found = detector.detect("makasih ya kak untuk semuanya, aku udah lega")
-    assert found is not None and found.level == "check" and found.matched[0].startswith("model")
-
-
 def test_javanese_tak_is_i_not_not(detector: CrisisDetector) -> None:
     # "arep tak ombe" = "I will drink it": in a Javanese message "tak" is no negation
     assert detector.detect("aku wis tuku racun tikus, arep tak ombe bengi iki") is not None

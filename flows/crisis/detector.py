@@ -86,10 +86,12 @@ PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
     _AFTER,
 ) = range(12)
 _KINDS = 12
+_FILLER = frozenset({"<filler>"})  # a language's own negation fillers, in its messages
 QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
 HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
-MODEL_THRESHOLD = 0.9  # probability at which the classifier (signal "model") fires
+MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires
+SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
 
 
 @dataclass(frozen=True)
@@ -231,8 +233,13 @@ class CrisisDetector:
                 self._index_all[key] += [(kind, entry) for entry in entries]
         self._index_all = dict(self._index_all)
         self._languages = [
-            language for language in lexicon.languages if language.markers and language.not_negation
+            language
+            for language in lexicon.languages
+            if language.markers and (language.not_negation or language.fillers)
         ]
+        self._fillers = self._fillers | _FILLER
+        # the ids a three-letter half of a run-together word may have: aku, aja
+        self._short_halves = self._self | word_ids(lexicon, "aja")
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._key_cache: dict[str, frozenset[str]] = {}
 
@@ -337,10 +344,15 @@ class CrisisDetector:
         return (word,)
 
     def _split_compound(self, word: str) -> tuple[str, ...]:
-        """'bunuhdiri' → bunuh diri, 'pengenmati' → pengen mati; otherwise the word."""
+        """'bunuhdiri' → bunuh diri, 'pengenmati' → pengen mati, 'matiaja' → mati aja;
+        otherwise the word. A three-letter half must be a pronoun or "aja" ("timbang" is
+        Javanese "than", not "tim bang")."""
         for cut in range(len(word) - 3, 2, -1):
             head, tail = word[:cut], word[cut:]
-            if max(len(head), len(tail)) >= 4 and self._keys(head) and self._keys(tail):
+            short = min(head, tail, key=len)
+            if len(short) < 4 and not self._keys(short) & self._short_halves:
+                continue
+            if self._keys(head) and self._keys(tail):
                 return head, tail
         return (word,)
 
@@ -384,7 +396,9 @@ class CrisisDetector:
 
     def _read_as_language(self, message: _Message) -> None:
         """In a message written in a regional language (two of its marker words), its
-        `not_negation` words are not negations: Javanese "arep tak ombe" = "I will drink"."""
+        `not_negation` words are not negations (Javanese "arep tak ombe" = "I will drink")
+        and its `fillers` may stand between a negation and what it denies (Minang "indak
+        ado niaik ambo nak mati")."""
         typed = set(message.words)
         for language in self._languages:
             if len(language.markers & typed) < LANGUAGE_MARKERS:
@@ -392,6 +406,8 @@ class CrisisDetector:
             for i, word in enumerate(message.words):
                 if word in language.not_negation:
                     message.keys[i] = message.keys[i] - self._negation
+                if word in language.fillers:
+                    message.keys[i] = message.keys[i] | _FILLER
 
     # ------------------------------------------------------------------ detection
 
@@ -435,6 +451,8 @@ class CrisisDetector:
             return None
         if frame.retractions or frame.recovered:
             return None
+        if (frame.masked or frame.games) and len(message.sentences) <= SHORT_MESSAGE:
+            return None  # a short message whose words an idiom or a game explains
         for entry in found[_CRISIS]:
             if next(self._occurrences(entry, message, frame.masked, False), None):
                 return None  # the lexicon saw a sign and set it aside (negated, framed)
@@ -525,6 +543,17 @@ class CrisisDetector:
         for lo, hi in frame.quotes:
             if sentence_lo <= lo and hi < start and start - hi <= QUOTE_REACH:
                 return True  # "liriknya ku ingin mati saja", "the song says i wanna die"
+            if (
+                sentence_lo <= lo
+                and hi + 1 == message.clause_hi[hi]
+                and message.clause_lo[start] == hi + 1
+            ):
+                return True  # 'lirik "lebih baik ku mati saja" itu lagu siapa': the quoted part
+        if frame.games:  # "kms di game biar respawn": the sign is a move in the game
+            clause = (message.clause_lo[start], message.clause_hi[end])
+            near = [g for g in frame.games if g not in used and -2 <= g - end <= 2]
+            if any(clause[0] <= g < clause[1] for g in near):
+                return True
         for lo, hi in frame.hypotheticals:
             if sentence_lo <= lo and hi < start and start - hi <= HYPOTHETICAL_REACH:
                 return True  # "kalau ada warga bilang mau mati, saya harus ngomong apa?"
@@ -637,7 +666,8 @@ class CrisisDetector:
         assert frame is not None
         hits = []
         for entry in entries:
-            for combo, _hi in self._occurrences(entry, message, frame.masked, True):
+            masked = set() if entry.phrase.through_idioms else frame.masked
+            for combo, _hi in self._occurrences(entry, message, masked, True):
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
@@ -704,7 +734,6 @@ class CrisisDetector:
         Each part lies inside one clause; the parts of "a + b" inside one sentence. With
         `check`, occurrences governed by a negation are skipped."""
         phrase = entry.phrase
-        keys = message.keys
         for clauses in message.sentences:
             found = []
             for k, (part, gaps) in enumerate(zip(phrase.parts, phrase.gaps, strict=True)):
@@ -714,7 +743,11 @@ class CrisisDetector:
                     for occurrence in self._part(part, gaps, message, lo, hi, masked, entry):
                         if ends and not self._at_end(message, occurrence[-1], hi):
                             continue
-                        if check and not entry.negates and self._negated(keys, occurrence[0], lo):
+                        if (
+                            check
+                            and not entry.negates
+                            and self._negated(message, occurrence[0], lo)
+                        ):
                             continue
                         occurrences.append(occurrence)
                 if not occurrences:
@@ -776,7 +809,7 @@ class CrisisDetector:
             if (
                 element in keys[q]
                 and q not in masked
-                and (negates or not self._negated(keys, q, at + 1))
+                and (negates or not self._negated(message, q, at + 1))
                 # "nyubit pipi ponakanku": a possessive -ku after another word is not "aku"
                 and not (q in message.light and q > at + 1 and element in self._self)
             ):
@@ -795,18 +828,20 @@ class CrisisDetector:
             q in message.light or message.keys[q] & self._trailing for q in range(last + 1, hi)
         )
 
-    def _negated(self, keys: list[frozenset[str]], start: int, lo: int) -> bool:
-        """A negation word just before, perhaps over fillers ("tidak ada keinginan untuk")."""
+    def _negated(self, message: _Message, start: int, lo: int) -> bool:
+        """A negation word just before, perhaps over fillers ("tidak ada keinginan untuk");
+        a split-off -ku/-mu is part of its word ("ndada niatku mau mati")."""
+        keys = message.keys
         j, steps = start - 1, 0
         while j >= lo and steps <= NEGATION_REACH:
             here = keys[j]
             if here & self._negation:
                 # "biar ga kepikiran bunuh diri" asks for help, it does not deny
                 return not (j - 1 >= lo and keys[j - 1] & self._purpose)
-            if not here & self._fillers:
+            if not here & self._fillers and j not in message.light:
                 return False
             j -= 1
-            steps += 1
+            steps += 1 if j + 1 not in message.light else 0
         return False
 
     def _about_topic(

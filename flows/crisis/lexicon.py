@@ -11,6 +11,7 @@ every word the files use, mapped to the ids of the words it stands for.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections import defaultdict
@@ -75,7 +76,7 @@ TOP_KEYS = (
     "abbreviations",
     "groups",
 )
-LANGUAGE_KEYS = ("name", "markers", "not_negation")
+LANGUAGE_KEYS = ("name", "markers", "not_negation", "fillers")
 CUE_SCORE_KEYS = ("threshold", "needs", "weights")
 MAIN_FILE = "lexicon.yaml"  # read first; its words win when a regional word means two things
 NUMBER_GROUP = "angka"  # built in: any number written in digits belongs to <angka>
@@ -114,6 +115,7 @@ class Phrase:
     level: int = 0  # 1 check, 2 high, 3 urgent; 0 for idioms and cues
     ends: tuple[bool, ...] = ()  # per part: written with a final "$" (ends its clause)
     cue: str = ""  # the cue class of a cue phrase ("means", "time" …)
+    through_idioms: bool = False  # a cue written "!hp + mati": it may use an idiom's words
 
     @property
     def ids(self) -> frozenset[str]:
@@ -139,12 +141,14 @@ class CueScore:
 @dataclass(frozen=True)
 class Language:
     """A regional language: when a message holds `markers` of it, `not_negation` words
-    are read its way (Javanese "tak ombe" is "I drink", not "do not drink")."""
+    are read its way (Javanese "tak ombe" is "I drink", not "do not drink") and `fillers`
+    may stand between a negation and what it denies (Minang "indak ado niaik ambo")."""
 
     name: str
     where: Loc
     markers: frozenset[str]  # clean words, as typed (not their synonyms)
     not_negation: frozenset[str]  # clean words
+    fillers: frozenset[str] = frozenset()  # clean words: negation fillers in this language
 
 
 @dataclass
@@ -218,7 +222,7 @@ class _Reader:
         self.synonyms: list[tuple[list[str], Loc]] = []
         self.abbreviations: list[tuple[str, str, Loc]] = []
         self.groups: dict[str, tuple[list[Entry], Loc]] = {}
-        self.languages: list[tuple[str, Loc, list[Entry], list[Entry]]] = []
+        self.languages: list[tuple[str, Loc, list[Entry], list[Entry], list[Entry]]] = []
 
     def at(self, line: int) -> Loc:
         return Loc(self.file, line)
@@ -551,7 +555,8 @@ class _Reader:
         not_negation = self.texts(
             block.get("not_negation"), block.line_of("not_negation"), "language.not_negation"
         )
-        self.languages.append((name, self.at(line), markers, not_negation))
+        fillers = self.texts(block.get("fillers"), block.line_of("fillers"), "language.fillers")
+        self.languages.append((name, self.at(line), markers, not_negation, fillers))
 
 
 # ------------------------------------------------------------------ compiling
@@ -831,12 +836,16 @@ class _Compiler:
         return frozenset(ids)
 
     def cue_phrases(self) -> list[Phrase]:
-        return [
-            p
-            for name, entries in self.r.cue_words.items()
-            for text, where in entries
-            if (p := self.phrase(text, where, gap=FIXED_GAP, cue=name))
-        ]
+        """Cue phrases; one written with a leading "!" also matches the words of an idiom
+        ("!hp + mati": a phone that is off is no death, but it is someone unreachable)."""
+        out = []
+        for name, entries in self.r.cue_words.items():
+            for text, where in entries:
+                through = text.startswith("!")
+                phrase = self.phrase(text.lstrip("!").strip(), where, gap=FIXED_GAP, cue=name)
+                if phrase is not None:
+                    out.append(dataclasses.replace(phrase, through_idioms=through))
+        return out
 
     def cue_scores(self) -> list[CueScore]:
         out = []
@@ -879,7 +888,7 @@ class _Compiler:
 
     def languages(self) -> list[Language]:
         out = []
-        for name, where, markers, not_negation in self.r.languages:
+        for name, where, markers, not_negation, fillers in self.r.languages:
             marker_words = set()
             for text, item_where in markers:
                 spec = self.word_spec(text, item_where, "language.markers")
@@ -890,7 +899,20 @@ class _Compiler:
                 spec = self.word_spec(text, item_where, "language.not_negation")
                 if spec:
                     words.add(spec.lstrip("="))
-            out.append(Language(name, where, frozenset(marker_words), frozenset(words)))
+            filler_words = set()
+            for text, item_where in fillers:
+                spec = self.word_spec(text, item_where, "language.fillers")
+                if spec:
+                    filler_words.add(spec.lstrip("="))
+            out.append(
+                Language(
+                    name,
+                    where,
+                    frozenset(marker_words),
+                    frozenset(words),
+                    frozenset(filler_words),
+                )
+            )
         return out
 
     def common_words(self) -> set[str]:
