@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from flows.crisis import lint_lexicon
+from flows.crisis import lint_crisis
 from flows.graph import reachable, routes_of
 from flows.i18n import _
 from flows.loader import read_content
@@ -34,9 +34,8 @@ def lint_directory(directory: Path) -> list[Problem]:
     content, problems = read_content(directory)
     if content is not None:
         problems.extend(lint_content(content))
-    lexicon = Path(directory) / "crisis" / "lexicon.yaml"
-    if lexicon.is_file():
-        problems.extend(lint_lexicon(lexicon))
+    if (Path(directory) / "crisis").is_dir():
+        problems.extend(lint_crisis(Path(directory)))  # every file of crisis/, together
     return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 
