@@ -96,6 +96,7 @@ class FileRecordingSender:
                 "case": alert.case,
                 "route": route.id,
                 "kind": alert.kind,
+                "repeat": alert.repeat,
                 "pid": os.getpid(),
             }
         )
