@@ -161,6 +161,8 @@ class TelegramHandle:
         app = self.app
         await app.initialize()  # getMe: a wrong token fails here, loudly
         await self.channel.set_commands(app.bot)
+        # Before any update is read: replies a crash left unsent go first (their chats wait).
+        await self.channel.resend_undelivered(app.bot)
         if self.settings.webhook_url:
             await app.start()  # first: Telegram may POST as soon as the webhook is set
             await app.bot.set_webhook(
@@ -185,6 +187,7 @@ class TelegramHandle:
             return
         self._stopped = True
         app = self.app
+        await self.channel.wait_resent(timeout=30)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:

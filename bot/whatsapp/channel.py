@@ -362,7 +362,9 @@ class WhatsAppChannel:
                 )
             return
         try:
-            turn = await self.conversations.handle(CHANNEL, message.user_ref, message.inbound)
+            turn = await self.conversations.handle(
+                CHANNEL, message.user_ref, message.inbound, delivery_id=message.message_id
+            )
         except Exception:
             self.counters["turns_failed"] += 1
             log.exception("whatsapp: a turn failed; the resident gets the fallback message")
@@ -374,9 +376,46 @@ class WhatsAppChannel:
                 await self.on_turn(message, turn)
             except Exception:
                 log.exception("whatsapp: on_turn hook failed")
-        await self.send_replies(message.reply_to, turn.replies)
+        await self._send_turn_replies(message.reply_to, turn.replies, turn.kept)
         for outbound in turn.outbound:
             await self.route_outbound(outbound)
+
+    async def _send_turn_replies(
+        self, to: Address, replies: Sequence[Reply], kept: str | None
+    ) -> None:
+        sent = await self.send_replies(to, replies)
+        if kept is not None and sent:
+            await self.conversations.delivered(CHANNEL, kept)  # else: sent at the next start
+
+    async def start(self) -> int:
+        """Queue the replies earlier processes committed but never delivered (a crash
+        between a turn and its answer), each in its resident's queue ahead of anything
+        new; call before the webhook is served. Returns how many turns are queued."""
+        try:
+            kept = await self.conversations.undelivered(CHANNEL)
+        except Exception:
+            log.exception("whatsapp: could not read the replies left unsent by an earlier process")
+            return 0
+        now = self.clock()
+        queued = 0
+        for item in kept:
+            if now - item.created_at > CUSTOMER_SERVICE_WINDOW:  # free-form would be refused
+                self.counters["resend_expired"] += 1
+                await self.conversations.delivered(CHANNEL, item.delivery_id)
+                continue
+            to = address_for(item.platform_user_id)
+            self._put(self._key(to), self._resend_job(to, item.replies, item.delivery_id))
+            queued += 1
+        if queued:
+            self.counters["resent"] += queued
+            log.warning("whatsapp: resending the replies of %d turn(s) an earlier process "
+                        "committed but did not deliver", queued)
+        return queued
+
+    def _resend_job(
+        self, to: Address, replies: Sequence[Reply], delivery_id: str
+    ) -> Callable[[], Awaitable[None]]:
+        return lambda: self._send_turn_replies(to, replies, delivery_id)
 
     def is_cadre(self, message: InboundMessage) -> bool:
         return bool(message.wa_id) and normalise_number(message.wa_id or "") in self.cadre_numbers
@@ -386,19 +425,21 @@ class WhatsAppChannel:
     def bodies(self, to: Address, replies: Sequence[Reply]) -> list[dict[str, Any]]:
         return [b for r in replies for b in render_reply(r, to, self.options.render)]
 
-    async def send_replies(self, to: Address, replies: Sequence[Reply]) -> None:
-        """Answer a message the resident just sent (their window is open)."""
+    async def send_replies(self, to: Address, replies: Sequence[Reply]) -> bool:
+        """Answer a message the resident just sent (their window is open). False when Meta
+        refused or could not be reached (the replies were not all sent)."""
         bodies = self.bodies(to, replies)
         if not bodies:
-            return
+            return True
         try:
             ids = await self.client.send_many(bodies)
         except GraphError as err:
             self._count_send_error(err, len(err.sent_ids))
-            return
+            return isinstance(err, Unreachable)  # never deliverable: nothing to keep
         self.counters["sent"] += len(ids)
         for wamid in ids:
             self._remember(wamid, to, None, None)
+        return True
 
     def _count_send_error(self, err: GraphError, sent: int) -> None:
         self.counters["sent"] += sent
