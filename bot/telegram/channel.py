@@ -79,7 +79,8 @@ from flows.runtime import CRISIS_SCAN_LIMIT
 
 from .cadre_chat import TelegramCadres
 from .calls import CHANNEL, answer_query
-from .parse import inbound_from_message
+from .parse import inbound_from_message, malformed
+from .polling import TolerantUpdatesRequest
 from .render import (
     CallbackCodec,
     OutMessage,
@@ -260,8 +261,16 @@ class TelegramChannel:
     # ------------------------------------------------------------------ entry point
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            problem = malformed(update)
+        except Exception:
+            problem = "fields of unexpected types"
+        if problem is not None:  # would raise in a handler; a retry brings the same bytes
+            self.stats["updates_malformed"] += 1
+            log.warning("telegram: skipped a malformed update (%s)", problem)
+            return
         chat = update.effective_chat
-        if chat is None:
+        if chat is None:  # e.g. one bot/telegram/polling.py could not read
             return
         await self._locks.acquire(chat.id)  # the first await: keeps arrival order per chat
         try:
@@ -741,11 +750,15 @@ def build_application(
         builder = builder.concurrent_updates(
             concurrent_updates if concurrent_updates > 1 else False
         )
+    channel = channel or TelegramChannel(conversations)
+    try:  # an update PTB cannot read must not stop long polling (bot/telegram/polling.py)
+        builder = builder.get_updates_request(TolerantUpdatesRequest(channel.stats))
+    except RuntimeError:  # the caller configured its own getUpdates request
+        log.warning("telegram: custom getUpdates settings; unreadable updates are not skipped")
     if rate_limiter == "default":
         rate_limiter = AIORateLimiter(max_retries=3)
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
-    channel = channel or TelegramChannel(conversations)
 
     async def post_init(app: Application) -> None:
         await channel.set_commands(app.bot)

@@ -7,6 +7,9 @@ What happens to one POST (`WhatsAppChannel.handle_post`, called by bot/web.py):
 2. Every message id is de-duplicated twice: in memory (`RecentIds`, cheap) and durably
    (`store.first_delivery`, survives restarts), *before* the 200 goes out. If the database
    cannot record it, the POST is answered 500 so Meta delivers it again: nothing is lost.
+   Only a transient failure earns that retry: a payload that can never succeed (nested
+   too deeply, an id that is not valid Unicode) is answered 200, counted and logged
+   without content.
 3. Accepted messages are queued per recipient and the POST is answered at once. One worker
    per resident handles that resident's messages strictly in arrival order — engine turn
    *and* sending — so two quick messages never get interleaved answers.
@@ -98,6 +101,10 @@ BASE_COUNTERS = (
     "outbound_unrouted",
     "job_errors",
 )
+
+#: Errors recording a message id that no retry can cure (the value itself is unusable);
+#: anything else (the database is locked, the disk is full) answers 500 for Meta's retry.
+PERMANENT = (UnicodeError, ValueError, TypeError, OverflowError)
 
 T = TypeVar("T")
 TurnCallback = Callable[[InboundMessage, Turn], Awaitable[None]]  # sees every resident turn
@@ -259,6 +266,12 @@ class WhatsAppChannel:
         for n, message in enumerate(outcome.messages):
             try:
                 first = await self.conversations.first_delivery(CHANNEL, message.message_id)
+            except PERMANENT as exc:
+                # This id can never be recorded: a retry would fail the same way for days.
+                self.counters["messages_unusable"] += 1
+                log.warning("whatsapp: a message id that cannot be recorded was dropped (%s)",
+                            type(exc).__name__)
+                continue
             except Exception:
                 log.exception("whatsapp: cannot record message ids; answering 500 for a retry")
                 self.counters["webhook_errors"] += 1
