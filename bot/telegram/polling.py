@@ -7,7 +7,10 @@ offset: the same batch comes back forever and nobody is served.
 
 `TolerantUpdatesRequest` is the getUpdates connection (`ApplicationBuilder.
 get_updates_request`); it overrides `parse_json_payload`, PTB's documented place to change
-how answers are read. Each update of a getUpdates answer is tried on its own, and one that
+how answers are read. Reading every update twice would cost CPU on every poll, so it acts
+only when PTB asks again with the same offset after a non-empty answer, which the Updater
+does only when it could not read that answer (PTB has then logged it once, its content
+stripped by bot/log_privacy.py). Then each update of the answer is tried on its own, and one that
 cannot be read, or that has fields of the wrong type (`parse.malformed`: it would raise
 inside PTB or a handler), is replaced by its bare `update_id`: PTB then reads the batch, the Updater
 confirms the offset past it as usual, and the channel ignores the empty update. Each one
@@ -22,7 +25,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.request import HTTPXRequest
+from telegram.request import HTTPXRequest, RequestData
 
 from .parse import malformed
 
@@ -36,6 +39,18 @@ class TolerantUpdatesRequest(HTTPXRequest):
         kwargs.setdefault("connection_pool_size", 1)  # as PTB's own getUpdates request
         super().__init__(**kwargs)
         self.stats = stats
+        self._asked: Any = None  # the offset of the previous getUpdates
+        self._answered = 0  # how many updates it returned
+        self._careful = False
+
+    async def post(self, url: str, request_data: RequestData | None = None,
+                   *args: Any, **kwargs: Any) -> Any:
+        offset = request_data.parameters.get("offset") if request_data is not None else None
+        # The same offset after a non-empty answer: PTB could not read that answer.
+        self._careful = offset is not None and offset == self._asked and self._answered > 0
+        result = await super().post(url, request_data, *args, **kwargs)
+        self._asked, self._answered = offset, len(result) if isinstance(result, list) else 0
+        return result
 
     def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
         try:
@@ -43,7 +58,7 @@ class TolerantUpdatesRequest(HTTPXRequest):
         except RecursionError:  # nested too deeply for json: not an answer we can use
             raise TelegramError("Invalid server response") from None
         result = data.get("result") if isinstance(data, dict) else None
-        if isinstance(result, list):
+        if self._careful and isinstance(result, list):
             data["result"] = [u for u in (self._readable(raw) for raw in result) if u]
         return data
 
