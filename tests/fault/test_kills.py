@@ -42,8 +42,7 @@ def _rows(db, sql: str, *params):
 
 async def settled(bot: BotProcess) -> None:
     """Every reply so far delivered (none kept as pending)."""
-    await bot.telegram.wait_until(
-        lambda: not _rows(bot.db, "SELECT 1 FROM pending_replies"), GUARD, what="replies sent")
+    await wait_for(lambda: not _rows(bot.db, "SELECT 1 FROM pending_replies"))
 
 
 async def test_killed_after_commit_before_the_reply_every_resident_is_answered(tg, tmp_path):
@@ -72,8 +71,7 @@ async def test_killed_after_commit_before_the_reply_every_resident_is_answered(t
               "answered after the restart")
         assert answered == len(RESIDENTS)
         assert len(_rows(bot.db, "SELECT id FROM cases")) == len(RESIDENTS)  # handled once
-        await tg.wait_until(lambda: not _rows(bot.db, "SELECT 1 FROM pending_replies"), GUARD,
-                            what="no reply left pending")
+        await settled(bot)
         assert await bot.stop() == 0
         assert "Traceback" not in bot.stderr()
 
@@ -91,16 +89,16 @@ async def test_killed_right_after_the_reply_arrived_every_resident_keeps_one(tg,
                 turn_complete(tg, c, mark) for c in RESIDENTS
             ) and bot.proc.poll() is None:
                 os.kill(bot.proc.pid, signal.SIGKILL)  # before the bot reads this answer
+                bot.proc.wait()
 
         tg.after_call = kill_when_all_answered
         for chat in RESIDENTS:  # one after another: the kill lands right after the last reply
             tg.push_message(chat, chat, CRISIS_TEXT)
             await tg.wait_until(lambda c=chat: turn_complete(tg, c, mark), GUARD, what="reply")
-        await tg.wait_until(lambda: bot.proc.poll() is not None, GUARD, what="the kill")
+        await wait_for(lambda: bot.proc.poll() is not None)  # the kill
         tg.after_call = None
         await bot.start()
-        await tg.wait_until(lambda: not _rows(bot.db, "SELECT 1 FROM pending_replies"), GUARD,
-                            what="no reply left pending")
+        await settled(bot)
         answered = await wait_answered(tg, RESIDENTS, mark)
         twice = sum(1 for c in RESIDENTS if len(crisis_replies(tg, c, mark)) > 1)
         print(f"\nkill right after the reply: {answered}/{len(RESIDENTS)} answered, "
@@ -122,12 +120,14 @@ async def test_killed_after_the_card_was_posted_the_repeat_says_so(tg, tmp_path)
         mark = tg.mark()
 
         def kill_on_card(call) -> None:
-            if call.ok and call.method == "sendMessage" and call.chat_id == KADER_GROUP:
+            if (call.ok and call.method == "sendMessage" and call.chat_id == KADER_GROUP
+                    and bot.proc.poll() is None):
                 os.kill(bot.proc.pid, signal.SIGKILL)  # posted; the bot never hears it
+                bot.proc.wait()
 
         tg.after_call = kill_on_card
         tg.push_message(chat, chat, CRISIS_TEXT)
-        await tg.wait_until(lambda: bot.proc.poll() is not None, GUARD, what="the kill")
+        await wait_for(lambda: bot.proc.poll() is not None)  # the kill
         tg.after_call = None
         (code,) = _rows(bot.db, "SELECT code FROM cases")[0]
         # The dead claim's lease (60 s) runs out: moved back instead of waited for.
