@@ -117,6 +117,7 @@ def wire(
         effects=effects,
         before_engine=desk.resident_turn,
         observers=(escalations.observe, counting.observe),
+        sealer=sealer,
     )
     dispatcher = Dispatcher(store, alerts, config, sealer, clock=clock)
     if not config.default_route:
@@ -189,6 +190,10 @@ async def start_telegram(
 class WhatsAppParts:
     channel: WhatsAppChannel
     alert_sender: WhatsAppAlertSender
+
+    async def start(self) -> None:
+        """Before the webhook is served: queue replies a crash left unsent."""
+        await self.channel.start()
 
     async def aclose(self) -> None:
         await self.channel.aclose()

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot import log_privacy
 from bot.app import build_console, build_runtime
 from bot.cases.cards import OUTCOME_LABELS, format_time
 from bot.cases.desk import CadreIdentity
@@ -36,11 +37,12 @@ log = logging.getLogger("temanjiwa")
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """stderr logging; at every level the privacy filter strips the libraries' arguments
+    and exception messages (bot/log_privacy.py), so `-v` shows no ids, names or texts."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log_privacy.install(handler)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry bot tokens
     logging.getLogger("aiosqlite").setLevel(logging.INFO)  # DEBUG: SQL parameters (answers)
 

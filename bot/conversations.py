@@ -18,12 +18,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from flows.messages import Choice, Event, Inbound, Reply
 from flows.runtime import Engine, EngineResult, HistoryItem
 from flows.session import Session
-from storage import deliveries
+from storage import deliveries, replies
 from storage.base import Store, Transaction
 from storage.keys import user_key
 
@@ -68,6 +68,7 @@ class Turn:
     outbound: list[Outbound] = field(default_factory=list)  # send after `replies`
     recorded: bool = False  # the delivery id was recorded in this turn's transaction
     urgent: bool = False  # a crisis turn: its writes and its replies go before ordinary ones
+    kept: str | None = None  # the replies are kept under this delivery id until `delivered`
 
 
 @dataclass
@@ -123,6 +124,37 @@ class NoChannel(Exception):
     """An `Outbound` names a channel that is not running in this process."""
 
 
+class Sealing(Protocol):
+    """What keeping replies needs from bot/crypto.py's `Sealer` (given by bot/app.py)."""
+
+    def seal_json(self, value: Any) -> bytes: ...
+
+    def open_json(self, token: bytes | str | None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """Replies a turn committed that were never marked delivered (a crash, an outage)."""
+
+    delivery_id: str
+    platform_user_id: str
+    replies: list[Reply]
+    created_at: datetime
+
+
+def _reply_dict(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "node": reply.node,
+        "choices": [[c.id, c.label, c.value, c.description] for c in reply.choices],
+    }
+
+
+def _reply_from(data: Mapping[str, Any]) -> Reply:
+    choices = tuple(Choice(*c) for c in data.get("choices") or ())
+    return Reply(str(data["text"]), choices, str(data.get("node") or ""))
+
+
 WORDS_EVENTS = ("escalate", "crisis_detected")
 URGENT_EVENTS = ("escalate", "crisis_detected")  # the turn goes first (store, channel)
 
@@ -175,7 +207,8 @@ class Conversations:
                  clock: Clock = utc_now,
                  effects: Mapping[str, Sequence[EffectHandler]] | None = None,
                  before_engine: BeforeEngine | None = None,
-                 observers: Sequence[TurnObserver] = ()) -> None:
+                 observers: Sequence[TurnObserver] = (),
+                 sealer: Sealing | None = None) -> None:
         self.engine = engine
         self.store = store
         self.secret = secret
@@ -189,6 +222,7 @@ class Conversations:
         self._effects = handlers
         self._before_engine = before_engine
         self._observers = tuple(observers)
+        self._sealer = sealer  # without one, replies are not kept (they hold results)
 
     def key_for(self, channel: str, platform_user_id: str) -> str:
         return user_key(self.secret, channel, str(platform_user_id))
@@ -230,6 +264,33 @@ class Conversations:
             await self.store.first_delivery(channel, delivery_id, self.clock())
         except Exception:
             log.exception("could not record a %s delivery id", channel)
+
+    async def delivered(self, channel: str, delivery_id: str) -> None:
+        """The kept replies of `delivery_id` went out (or never can): forget them. Never
+        raises; a row left behind is sent once more at the next start."""
+        try:
+            async with self.store.transaction() as tx:
+                await replies.delivered(tx, channel, delivery_id)
+        except Exception:
+            log.exception("could not forget the delivered replies of a %s turn", channel)
+
+    async def undelivered(self, channel: str) -> list[Undelivered]:
+        """Replies of `channel` committed but not marked delivered, oldest first. A row
+        that cannot be opened (the key changed) is dropped and logged."""
+        if self._sealer is None:
+            return []
+        out: list[Undelivered] = []
+        for row in await replies.undelivered(self.store.reader, channel):
+            try:
+                data = self._sealer.open_json(row.sealed)
+                kept = Undelivered(row.delivery_id, str(data["to"]),
+                                   [_reply_from(r) for r in data["replies"]], row.created_at)
+            except Exception:
+                log.error("kept replies of a %s turn cannot be read; dropped", channel)
+                await self.delivered(channel, row.delivery_id)
+                continue
+            out.append(kept)
+        return out
 
     async def recent_deliveries(self, channel: str, since: datetime) -> set[str]:
         """Platform ids recorded since `since` (a channel loads them once, at start)."""
@@ -292,9 +353,18 @@ class Conversations:
                 await tx.delete_user(key)
             else:
                 await tx.save_session(key, result.session, now)
+            kept = None
+            if delivery_id is not None and self._sealer is not None and result.replies:
+                # After delete_user: a /hapus turn's farewell is kept until it is sent, and
+                # without the user_key, so nothing links the resident to it.
+                sealed = self._sealer.seal_json(
+                    {"to": platform_user_id, "replies": [_reply_dict(r) for r in result.replies]}
+                )
+                await replies.keep(tx, channel, delivery_id, "" if deleted else key, sealed, now)
+                kept = delivery_id
         outbound = (intercept.outbound if intercept else []) + ctx.outbound
         return Turn(result.replies, events, key, outbound, recorded=delivery_id is not None,
-                    urgent=urgent)
+                    urgent=urgent, kept=kept)
 
     def _is_crisis(self, result: EngineResult, events: Sequence[Event]) -> bool:
         """A turn that detected crisis signs, or that runs inside the crisis protocol."""

@@ -78,6 +78,7 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
     web: dict[str, Any] = {}
     whatsapp = build_whatsapp(runtime, env)
     if whatsapp is not None:
+        await whatsapp.start()
         running.closers.append(whatsapp.aclose)
         web["whatsapp"] = whatsapp.channel
         log.info("WhatsApp channel configured (webhook at /whatsapp/webhook)")

@@ -273,9 +273,19 @@ class OutboxRow:
     state: str
     attempts: int
     external_ref: str | None
+    last_error: str | None = None
+    # Claimed again after an earlier claim's lease ran out: that process died (or hung)
+    # while sending, so the platform may already have the message.
+    retaken: bool = False
+
+    @property
+    def maybe_delivered(self) -> bool:
+        """An earlier attempt's outcome is unknown (it may have been posted)."""
+        error = self.last_error or ""
+        return self.retaken or error.startswith(("TimedOut", "TimeoutError"))
 
 
-def _outbox(row: dict[str, Any]) -> OutboxRow:
+def _outbox(row: dict[str, Any], retaken: bool = False) -> OutboxRow:
     return OutboxRow(
         row["id"],
         row["idem_key"],
@@ -286,6 +296,8 @@ def _outbox(row: dict[str, Any]) -> OutboxRow:
         row["state"],
         row["attempts"],
         row["external_ref"],
+        row["last_error"],
+        retaken,
     )
 
 
@@ -314,11 +326,12 @@ async def claim_due(
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     rows = await _rows(
         conn,
-        "SELECT id FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
+        "SELECT id, state FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
         f"OR (state = 'sending' AND lease_until <= ?) ORDER BY id LIMIT ?{lock}",
         (iso(now), iso(now), limit),
     )
     ids = [r["id"] for r in rows]
+    retaken = {r["id"] for r in rows if r["state"] == "sending"}
     if not ids:
         return []
     await conn.write(
@@ -327,7 +340,7 @@ async def claim_due(
         (token, iso(lease_until), *ids),
     )
     claimed = await _rows(conn, f"SELECT * FROM outbox WHERE id IN ({marks(ids)}) ORDER BY id", ids)
-    return [_outbox(r) for r in claimed]
+    return [_outbox(r, r["id"] in retaken) for r in claimed]
 
 
 async def mark_sent(

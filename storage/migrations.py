@@ -174,4 +174,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX case_stats_week ON case_stats(week);
     CREATE INDEX case_stats_month ON case_stats(month);
     """,
+    # 4: replies a turn committed but that were not yet delivered (issue 11): kept with the
+    # platform's delivery id in the turn's own transaction, sealed (Fernet: the replies and
+    # the address to send them to), deleted once sent; sent at start after a crash.
+    """
+    CREATE TABLE pending_replies (
+        channel TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        user_key TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (channel, delivery_id)
+    );
+    CREATE INDEX pending_replies_created ON pending_replies(created_at);
+    CREATE INDEX pending_replies_user ON pending_replies(user_key);
+    """,
 ]

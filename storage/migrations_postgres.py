@@ -188,4 +188,18 @@ POSTGRES_MIGRATIONS: list[str] = [
     CREATE INDEX case_stats_week ON case_stats(week);
     CREATE INDEX case_stats_month ON case_stats(month);
     """,
+    # 4: replies a turn committed but that were not yet delivered (issue 11); see
+    # storage/migrations.py.
+    """
+    CREATE TABLE pending_replies (
+        channel text NOT NULL,
+        delivery_id text NOT NULL,
+        user_key text NOT NULL,
+        sealed bytea NOT NULL,
+        created_at utc_time NOT NULL,
+        PRIMARY KEY (channel, delivery_id)
+    );
+    CREATE INDEX pending_replies_created ON pending_replies(created_at);
+    CREATE INDEX pending_replies_user ON pending_replies(user_key);
+    """,
 ]

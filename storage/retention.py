@@ -6,7 +6,8 @@
 - A closed case older than `retention.closed_case_days` (default 30) after closing, or a
   closed case whose resident deleted their data (user_key gone), is reduced to one anonymous
   `case_stats` row (storage.stats.CaseStat) and its case, events, outbox and relay rows go.
-- De-duplication ids of inbound updates (`inbound_seen`) are kept 7 days.
+- De-duplication ids of inbound updates (`inbound_seen`) and replies a crash left unsent
+  (`pending_replies`) are kept 7 days.
 - Afterwards the WAL is checkpointed and truncated, so deleted content does not linger
   in the -wal file (secure_delete already zeroes it in the database file).
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from storage import stats
+from storage import replies, stats
 from storage.cases import forget_user
 from storage.group_commit import USER_TABLES
 from storage.sql import Connection, marks
@@ -165,6 +166,8 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
             "DELETE FROM inbound_seen WHERE julianday(seen_at) < julianday(?)",
             (_iso(now - timedelta(days=INBOUND_SEEN_DAYS)),),
         )
+        report.add("pending_replies",
+                   await replies.expire(tx, now - timedelta(days=INBOUND_SEEN_DAYS)))
     checkpoint = getattr(store, "checkpoint", None)
     if checkpoint is not None:
         report.checkpointed = await checkpoint()

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cases.cards import format_time, render_alert
+from bot.cases.cards import REPEAT_MARK, REPEAT_NOTE, format_time, render_alert
 from bot.cases.desk import OPERATOR, CadreIdentity
 from bot.cases.dispatcher import Backoff, Dispatcher
 from bot.conversations import Conversations
@@ -491,3 +491,29 @@ async def test_only_escalation_handlers_see_the_typed_words(h):
     assert seen["escalate"] == ["aku mau mati saja"]
     assert seen["crisis_detected"] == ["aku mau mati saja"]
     assert seen["case_update"] == [None] * len(seen["case_update"])
+
+
+class _PostedThenTimedOut(RecordingSender):
+    """Telegram posted the card, the answer never came back in time."""
+
+    async def send_alert(self, route, alert):
+        ref = await super().send_alert(route, alert)
+        if len(self.sent) == 1:
+            raise TimeoutError
+        return ref
+
+
+async def test_a_card_retried_after_a_timeout_says_it_may_be_a_repeat(tmp_path):
+    sender = _PostedThenTimedOut()
+    h = await make_harness(tmp_path, sender=sender)
+    try:
+        await h.onboard("564")
+        await h.say("564", "darurat sekarang")
+        await h.kit.dispatcher.run_once()
+        h.clock.advance(seconds=30)
+        await h.kit.dispatcher.run_once()
+        first, second = sender.texts()
+        assert REPEAT_MARK not in first and REPEAT_NOTE not in first
+        assert REPEAT_MARK in second.splitlines()[0] and REPEAT_NOTE in second
+    finally:
+        await h.close()

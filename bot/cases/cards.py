@@ -79,8 +79,19 @@ class Alert:
     words: str | None = None  # only when kind == "words"
     idempotency_key: str = ""
     attempt: int = 1
+    # An earlier attempt may have been posted (its process died mid-send, or it timed out):
+    # the card says "(ulang)" so a cadre who sees two knows they are one case.
+    repeat: bool = False
     reply_to: str | None = None  # for kind "words": the card's external_ref on this route
     timezone: tzinfo | None = None  # for rendering times
+
+
+#: On a card that may be the second copy of one already posted (see `Alert.repeat`).
+REPEAT_MARK = "(ulang)"
+REPEAT_NOTE = (
+    "🔁 Dikirim ulang setelah gangguan: jika kartu kasus ini sudah ada di atas, itu kasus "
+    "yang sama; pakai kartu ini."
+)
 
 
 def format_time(moment: datetime | None, tz: tzinfo | None) -> str:
@@ -120,15 +131,18 @@ def _items(items: dict[str, object]) -> str:
 def render_alert(alert: Alert) -> str:
     """The packet as plain text (Indonesian, for cadres)."""
     tz = alert.timezone
+    again = f" {REPEAT_MARK}" if alert.repeat else ""
     if alert.kind == "words":
         return (
-            f"💬 {alert.case}: kata-kata warga (dibagikan dengan persetujuannya, hanya "
+            f"💬 {alert.case}{again}: kata-kata warga (dibagikan dengan persetujuannya, hanya "
             f"untuk penanganan kasus ini, jangan diteruskan):\n{alert.words or ''}"
         )
     icon = LEVEL_ICONS.get(alert.level, "⚪")
     level = LEVEL_LABELS.get(alert.level, alert.level.upper())
     category = CATEGORY_LABELS.get(alert.category, alert.category)
-    lines = [f"{icon} {level} · {category} · {alert.case}"]
+    lines = [f"{icon} {level} · {category} · {alert.case}{again}"]
+    if alert.repeat:
+        lines.append(REPEAT_NOTE)
     if alert.reason not in ("new", "change"):
         lines.append(f"⏰ {REASON_LABELS.get(alert.reason, alert.reason)}")
     lines.append(f"Sumber: {_source(alert.source)}")
@@ -193,6 +207,7 @@ async def build_alert(
     words: str | None = None,
     idempotency_key: str = "",
     attempt: int = 1,
+    repeat: bool = False,
     reply_to: str | None = None,
 ) -> Alert:
     """The handoff packet for `case` as it is now (never with identity)."""
@@ -230,6 +245,7 @@ async def build_alert(
         words=words,
         idempotency_key=idempotency_key,
         attempt=attempt,
+        repeat=repeat,
         reply_to=reply_to,
         timezone=config.tz,
     )

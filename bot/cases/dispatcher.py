@@ -13,6 +13,9 @@ Loop (`tick`, every second in `run_forever`):
    claim. A failure puts the row back to `pending` with exponential backoff. A dispatcher
    killed mid-way leaves `pending` rows (sent after restart) or `sending` rows whose lease
    runs out (claimed again, with the same idempotency key for the sender to de-duplicate).
+   Telegram has no idempotency key: a card retaken that way, or retried after a timeout,
+   may be a second copy, so it is marked "(ulang)" (`OutboxRow.maybe_delivered`); the
+   first copy cannot be looked up to be edited (the Bot API cannot find a message).
 
 Two dispatchers (two processes on one SQLite file) never claim one row: claims are
 `BEGIN IMMEDIATE` transactions and every state change is conditional on the claim token.
@@ -206,6 +209,7 @@ class Dispatcher:
             words=words,
             idempotency_key=row.idem_key,
             attempt=row.attempts,
+            repeat=row.maybe_delivered,
             reply_to=reply_to,
         )
         return _Job(row, route, alert, targets)

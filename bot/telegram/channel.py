@@ -76,7 +76,8 @@ from flows.runtime import CRISIS_SCAN_LIMIT
 
 from .cadre_chat import TelegramCadres
 from .calls import CHANNEL, answer_query, retry_after_seconds
-from .parse import inbound_from_message
+from .parse import inbound_from_message, malformed
+from .polling import TolerantUpdatesRequest
 from .rate_limits import CRISIS, TelegramLimits
 from .render import (
     CallbackCodec,
@@ -104,6 +105,7 @@ EDITED_NOTE_EVERY = 600.0  # seconds: the note about edits, at most once per cha
 FLOOD_LIMIT = 8  # messages ...
 FLOOD_WINDOW = 10.0  # ... within this many seconds from one chat
 RECENT_IDS = dtm.timedelta(hours=48)  # recorded update ids loaded at start (Telegram: 24 h)
+RESEND_WITHIN = dtm.timedelta(hours=24)  # replies a crash left unsent are resent this long
 TurnCallback = Callable[[Turn], Awaitable[None]]  # sees every resident turn (tests, metrics)
 Forwarder = Callable[[Outbound], Awaitable[Any]]
 SendStatus = Literal["sent", "blocked", "failed"]
@@ -226,6 +228,7 @@ class TelegramChannel:
         self._edit_noted: dict[int, float] = {}
         self._unreachable: set[int] = set()
         self._recent: set[str] | None = None  # ids recorded before this process started
+        self._resending: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -256,8 +259,16 @@ class TelegramChannel:
     # ------------------------------------------------------------------ entry point
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            problem = malformed(update)
+        except Exception:
+            problem = "fields of unexpected types"
+        if problem is not None:  # would raise in a handler; a retry brings the same bytes
+            self.stats["updates_malformed"] += 1
+            log.warning("telegram: skipped a malformed update (%s)", problem)
+            return
         chat = update.effective_chat
-        if chat is None:
+        if chat is None:  # e.g. one bot/telegram/polling.py could not read
             return
         await self._locks.acquire(chat.id)  # the first await: keeps arrival order per chat
         try:
@@ -519,7 +530,10 @@ class TelegramChannel:
             log.warning("could not mark the pressed message: %s", type(exc).__name__)
 
     async def _send_turn(self, bot: Any, chat_id: int, turn: Turn) -> None:
-        if await self.send(bot, chat_id, turn.replies, urgent=turn.urgent) == "blocked":
+        status = await self.send(bot, chat_id, turn.replies, urgent=turn.urgent)
+        if turn.kept is not None and status != "failed":
+            await self.conversations.delivered(CHANNEL, turn.kept)  # else: sent at next start
+        if status == "blocked":
             self.stats["blocked_on_send"] += 1
             log.info("a resident has blocked the bot; the rest of the turn was not sent")
             await self.mark_unreachable(bot, chat_id)
@@ -528,6 +542,64 @@ class TelegramChannel:
 
     async def _notice(self, bot: Any, chat_id: int, text: str) -> None:
         await self.send(bot, chat_id, [Reply(text)])
+
+    # ------------------------------------------------------------------ after a crash
+
+    async def resend_undelivered(self, bot: Any) -> int:
+        """Send the replies earlier processes committed but never delivered; call before
+        any update is read. Each resident's chat is locked at once (so their next update
+        waits for it), the sending runs in the background (`wait_resent`). Replies older
+        than `RESEND_WITHIN` are dropped: a day-old menu would only confuse. Returns how
+        many turns are being resent."""
+        try:
+            kept = await self.conversations.undelivered(CHANNEL)
+        except Exception:
+            log.exception("could not read the replies left unsent by an earlier process")
+            return 0
+        now = self.conversations.clock()
+        by_chat: dict[int, list[Any]] = {}
+        for item in kept:
+            if now - item.created_at > RESEND_WITHIN:
+                self.stats["resend_expired"] += 1
+                await self.conversations.delivered(CHANNEL, item.delivery_id)
+                continue
+            try:
+                by_chat.setdefault(int(item.platform_user_id), []).append(item)
+            except ValueError:
+                await self.conversations.delivered(CHANNEL, item.delivery_id)
+        for chat_id in by_chat:
+            await self._locks.acquire(chat_id)  # free now: nothing is being handled yet
+        if by_chat:
+            log.warning("resending the replies of %d turn(s) an earlier process committed "
+                        "but did not deliver", sum(len(v) for v in by_chat.values()))
+            self._resending = asyncio.create_task(self._resend(bot, by_chat))
+        return sum(len(v) for v in by_chat.values())
+
+    async def _resend(self, bot: Any, by_chat: dict[int, list[Any]]) -> None:
+        gate = asyncio.Semaphore(8)
+
+        async def one_chat(chat_id: int, items: list[Any]) -> None:
+            try:
+                async with gate:
+                    for item in items:
+                        status = await self.send(bot, chat_id, item.replies)
+                        self.stats[f"resent_{status}"] += 1
+                        if status != "failed":
+                            await self.conversations.delivered(CHANNEL, item.delivery_id)
+                        if status == "blocked":
+                            break
+            except Exception:
+                log.exception("resending a turn's replies failed")
+            finally:
+                self._locks.release(chat_id)
+
+        await asyncio.gather(*(one_chat(c, items) for c, items in by_chat.items()))
+
+    async def wait_resent(self, timeout: float | None = None) -> None:
+        """Wait for the background resending started by `resend_undelivered`."""
+        if self._resending is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._resending), timeout)
 
     # ------------------------------------------------------------------ sending
 
@@ -677,11 +749,15 @@ def build_application(
         builder = builder.concurrent_updates(
             concurrent_updates if concurrent_updates > 1 else False
         )
+    channel = channel or TelegramChannel(conversations)
+    try:  # an update PTB cannot read must not stop long polling (bot/telegram/polling.py)
+        builder = builder.get_updates_request(TolerantUpdatesRequest(channel.stats))
+    except RuntimeError:  # the caller configured its own getUpdates request
+        log.warning("telegram: custom getUpdates settings; unreadable updates are not skipped")
     if rate_limiter == "default":
         rate_limiter = TelegramLimits()
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
-    channel = channel or TelegramChannel(conversations)
 
     async def post_init(app: Application) -> None:
         await channel.set_commands(app.bot)

@@ -17,9 +17,11 @@ order), `flood_messages`/`flood_seconds` (default 8 in 10), `join_bubbles` (defa
 Webhook mode: the Application is built with `updater(None)`; `webhook_route` is a Starlette
 route at the webhook URL's path (default /telegram/webhook) that checks
 `X-Telegram-Bot-Api-Secret-Token` with `hmac.compare_digest` (403 otherwise), puts the
-update on the Application's queue and answers 200 at once; setWebhook is called with the
-secret on every start, and the webhook is left in place on stop (Telegram keeps updates
-while the bot restarts). Polling mode: deleteWebhook, then getUpdates.
+update on the Application's queue and answers 200 at once (a body that can never be read,
+e.g. nested too deeply or with an impossible date, is answered 200 too, counted as
+`webhook_unusable` and logged by type only: a 4xx/5xx would only bring it back);
+setWebhook is called with the secret on every start, and the webhook is left in place on
+stop (Telegram keeps updates while the bot restarts). Polling mode: deleteWebhook, then getUpdates.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from bot.conversations import Conversations, Outbound
 
 from .card_sender import TelegramAlertSender
 from .channel import FLOOD_LIMIT, FLOOD_WINDOW, Forwarder, TelegramChannel, build_application
+from .parse import malformed
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +164,8 @@ class TelegramHandle:
         app = self.app
         await app.initialize()  # getMe: a wrong token fails here, loudly
         await self.channel.set_commands(app.bot)
+        # Before any update is read: replies a crash left unsent go first (their chats wait).
+        await self.channel.resend_undelivered(app.bot)
         if self.settings.webhook_url:
             await app.start()  # first: Telegram may POST as soon as the webhook is set
             await app.bot.set_webhook(
@@ -185,6 +190,7 @@ class TelegramHandle:
             return
         self._stopped = True
         app = self.app
+        await self.channel.wait_resent(timeout=30)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
@@ -220,11 +226,20 @@ class TelegramHandle:
                 return PlainTextResponse("payload too large", status_code=413)
             try:
                 update = Update.de_json(json.loads(body), app.bot)
-            except (ValueError, TypeError, KeyError, AttributeError):
-                update = None
-            if update is None:
-                stats["webhook_bad_body"] += 1
-                return PlainTextResponse("bad request", status_code=400)
+            except Exception as exc:  # RecursionError, a date past 9999, wrong shapes...
+                # It can never succeed: 200, so Telegram does not send it again for a day.
+                stats["webhook_unusable"] += 1
+                log.warning("telegram webhook: an update that cannot be read was dropped (%s)",
+                            type(exc).__name__)
+                return PlainTextResponse("ok")
+            try:
+                problem = "empty update" if update is None else malformed(update)
+            except Exception as exc:
+                problem = type(exc).__name__
+            if problem is not None:  # would raise in PTB's processing or in a handler
+                stats["webhook_unusable"] += 1
+                log.warning("telegram webhook: an update was dropped (%s)", problem)
+                return PlainTextResponse("ok")
             stats["webhook_updates"] += 1
             await app.update_queue.put(update)  # handled in the background, in order
             return PlainTextResponse("ok")

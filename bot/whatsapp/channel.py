@@ -7,6 +7,9 @@ What happens to one POST (`WhatsAppChannel.handle_post`, called by bot/web.py):
 2. Every message id is de-duplicated twice: in memory (`RecentIds`, cheap) and durably
    (`store.first_delivery`, survives restarts), *before* the 200 goes out. If the database
    cannot record it, the POST is answered 500 so Meta delivers it again: nothing is lost.
+   Only a transient failure earns that retry: a payload that can never succeed (nested
+   too deeply, an id that is not valid Unicode) is answered 200, counted and logged
+   without content.
 3. Accepted messages are queued per recipient and the POST is answered at once. One worker
    per resident handles that resident's messages strictly in arrival order — engine turn
    *and* sending — so two quick messages never get interleaved answers.
@@ -119,6 +122,10 @@ BASE_COUNTERS = (
     "outbound_unrouted",
     "job_errors",
 )
+
+#: Errors recording a message id that no retry can cure (the value itself is unusable);
+#: anything else (the database is locked, the disk is full) answers 500 for Meta's retry.
+PERMANENT = (UnicodeError, ValueError, TypeError, OverflowError)
 
 T = TypeVar("T")
 TurnCallback = Callable[[InboundMessage, Turn], Awaitable[None]]  # sees every resident turn
@@ -285,6 +292,12 @@ class WhatsAppChannel:
         for n, message in enumerate(outcome.messages):
             try:
                 first = await self.conversations.first_delivery(CHANNEL, message.message_id)
+            except PERMANENT as exc:
+                # This id can never be recorded: a retry would fail the same way for days.
+                self.counters["messages_unusable"] += 1
+                log.warning("whatsapp: a message id that cannot be recorded was dropped (%s)",
+                            type(exc).__name__)
+                continue
             except Exception:
                 log.exception("whatsapp: cannot record message ids; answering 500 for a retry")
                 self.counters["webhook_errors"] += 1
@@ -410,7 +423,9 @@ class WhatsAppChannel:
     async def _turn(self, message: InboundMessage, inbound: Inbound) -> None:
         """One resident turn: the engine (via `Conversations`), then its replies and messages."""
         try:
-            turn = await self.conversations.handle(CHANNEL, message.user_ref, inbound)
+            turn = await self.conversations.handle(
+                CHANNEL, message.user_ref, inbound, delivery_id=message.message_id
+            )
         except Exception:
             self.counters["turns_failed"] += 1
             log.exception("whatsapp: a turn failed; the resident gets the fallback message")
@@ -422,9 +437,46 @@ class WhatsAppChannel:
                 await self.on_turn(message, turn)
             except Exception:
                 log.exception("whatsapp: on_turn hook failed")
-        await self.send_replies(message.reply_to, turn.replies)
+        await self._send_turn_replies(message.reply_to, turn.replies, turn.kept)
         for outbound in turn.outbound:
             await self.route_outbound(outbound)
+
+    async def _send_turn_replies(
+        self, to: Address, replies: Sequence[Reply], kept: str | None
+    ) -> None:
+        sent = await self.send_replies(to, replies)
+        if kept is not None and sent:
+            await self.conversations.delivered(CHANNEL, kept)  # else: sent at the next start
+
+    async def start(self) -> int:
+        """Queue the replies earlier processes committed but never delivered (a crash
+        between a turn and its answer), each in its resident's queue ahead of anything
+        new; call before the webhook is served. Returns how many turns are queued."""
+        try:
+            kept = await self.conversations.undelivered(CHANNEL)
+        except Exception:
+            log.exception("whatsapp: could not read the replies left unsent by an earlier process")
+            return 0
+        now = self.clock()
+        queued = 0
+        for item in kept:
+            if now - item.created_at > CUSTOMER_SERVICE_WINDOW:  # free-form would be refused
+                self.counters["resend_expired"] += 1
+                await self.conversations.delivered(CHANNEL, item.delivery_id)
+                continue
+            to = address_for(item.platform_user_id)
+            self._put(self._key(to), self._resend_job(to, item.replies, item.delivery_id))
+            queued += 1
+        if queued:
+            self.counters["resent"] += queued
+            log.warning("whatsapp: resending the replies of %d turn(s) an earlier process "
+                        "committed but did not deliver", queued)
+        return queued
+
+    def _resend_job(
+        self, to: Address, replies: Sequence[Reply], delivery_id: str
+    ) -> Callable[[], Awaitable[None]]:
+        return lambda: self._send_turn_replies(to, replies, delivery_id)
 
     def is_cadre(self, message: InboundMessage) -> bool:
         return bool(message.wa_id) and normalise_number(message.wa_id or "") in self.cadre_numbers
@@ -508,19 +560,21 @@ class WhatsAppChannel:
     def bodies(self, to: Address, replies: Sequence[Reply]) -> list[dict[str, Any]]:
         return [b for r in replies for b in render_reply(r, to, self.options.render)]
 
-    async def send_replies(self, to: Address, replies: Sequence[Reply]) -> None:
-        """Answer a message the resident just sent (their window is open)."""
+    async def send_replies(self, to: Address, replies: Sequence[Reply]) -> bool:
+        """Answer a message the resident just sent (their window is open). False when Meta
+        refused or could not be reached (the replies were not all sent)."""
         bodies = self.bodies(to, replies)
         if not bodies:
-            return
+            return True
         try:
             ids = await self.client.send_many(bodies)
         except GraphError as err:
             self._count_send_error(err, len(err.sent_ids))
-            return
+            return isinstance(err, Unreachable)  # never deliverable: nothing to keep
         self.counters["sent"] += len(ids)
         for wamid in ids:
             self._remember(wamid, to, None, None)
+        return True
 
     def _count_send_error(self, err: GraphError, sent: int) -> None:
         self.counters["sent"] += sent

@@ -153,6 +153,10 @@ def parse_body(raw_body: bytes) -> ParseResult:
         result = ParseResult()
         result.problem("$", "body is not valid JSON")
         return result
+    except RecursionError:
+        result = ParseResult()
+        result.problem("$", "body is nested too deeply")
+        return result
     return parse_webhook(payload)
 
 
@@ -258,11 +262,18 @@ def _parse_message(
     if not message_id:
         result.problem(where, "message without id")
         return None
+    if not _storable(message_id):
+        # Cannot be recorded (a lone surrogate, a huge id): it would fail on every retry.
+        result.problem(where, "message id is not storable text")
+        return None
     mtype = _str(msg.get("type")) or ""
     if mtype == "system":
         return _system(msg, message_id, phone_number_id, where, result)
 
     wa_id, user_id = _identity(msg, contacts)
+    if not all(_storable(v) for v in (wa_id, user_id) if v):
+        result.problem(where, "sender id is not storable text", message_id)
+        return None
     if wa_id:
         user_ref, reply_to = wa_id, Address.phone(wa_id)
     elif user_id:
@@ -463,7 +474,7 @@ def _inbound(msg: Mapping[str, Any], mtype: str, at: datetime) -> Inbound | None
     if mtype == "text":
         text = msg.get("text")
         body = text.get("body") if isinstance(text, Mapping) else None
-        return Inbound(text=body, at=at) if isinstance(body, str) else None
+        return Inbound(text=_clean(body), at=at) if isinstance(body, str) else None
     if mtype == "button":
         # Legacy quick-reply button on a template message.
         button = msg.get("button")
@@ -474,7 +485,7 @@ def _inbound(msg: Mapping[str, Any], mtype: str, at: datetime) -> Inbound | None
             return _choice(payload, at)
         label = button.get("text")
         if isinstance(label, str) and label:
-            return Inbound(text=label, at=at)  # the engine also accepts a typed label
+            return Inbound(text=_clean(label), at=at)  # the engine also accepts a typed label
         return _choice(payload, at) if payload else None
     if mtype in CAPTIONED_TYPES:
         # A caption is text the resident wrote (it may say they are in danger): it goes to
@@ -538,7 +549,7 @@ def _error_codes(errors: Any) -> tuple[int, ...]:
 
 
 def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+    return _clean(value) if isinstance(value, str) and value.strip() else None
 
 
 def _choice(reply_id: str, at: datetime) -> Inbound:
@@ -555,6 +566,29 @@ def _timestamp(value: Any) -> datetime:
         return datetime.fromtimestamp(int(value), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return datetime.now(UTC)
+
+
+MAX_ID_LENGTH = 512  # Meta's ids are ~60 characters; the database keys them as text
+
+
+def _storable(value: str) -> bool:
+    """Valid Unicode of a sane length (what the database can record as a key)."""
+    return len(value) <= MAX_ID_LENGTH and _valid(value)
+
+
+def _clean(text: str) -> str:
+    """A lone surrogate becomes U+FFFD, so the turn can store and seal the text."""
+    if _valid(text):
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _valid(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _str(value: Any) -> str | None:

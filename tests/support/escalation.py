@@ -97,6 +97,7 @@ class FileRecordingSender:
                 "case": alert.case,
                 "route": route.id,
                 "kind": alert.kind,
+                "repeat": alert.repeat,
                 "pid": os.getpid(),
             }
         )
