@@ -7,6 +7,8 @@
   closed case whose resident deleted their data (user_key gone), is reduced to one anonymous
   `case_stats` row (storage.stats.CaseStat) and its case, events, outbox and relay rows go.
 - De-duplication ids of inbound updates (`inbound_seen`) are kept 7 days.
+- A disclosure without a case (a crisis protocol left mid-way before anything was decided)
+  is kept, sealed, for 24 hours; a protocol that ends without a case deletes it at once.
 - Afterwards the WAL is checkpointed and truncated, so deleted content does not linger
   in the -wal file (secure_delete already zeroes it in the database file).
 
@@ -30,6 +32,7 @@ from storage.sqlite import USER_TABLES
 log = logging.getLogger(__name__)
 
 INBOUND_SEEN_DAYS = 7
+PENDING_DISCLOSURE_HOURS = 24  # a protocol left mid-way without a case: its sealed words go
 BATCH = 200  # residents per transaction: the bot's own turns wait at most one batch
 
 
@@ -105,7 +108,7 @@ async def reduce_closed_cases(
         rows = await cursor.fetchall()
     for case_id, *fields in rows:
         await stats.add_case_stat(db, stats.case_stat_from(*fields, tz))
-        for table in ("outbox", "case_events", "relays"):
+        for table in ("outbox", "case_events", "relays", "disclosures"):
             await db.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
         await db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
     return len(rows)
@@ -169,6 +172,12 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
             (_iso(now - timedelta(days=INBOUND_SEEN_DAYS)),),
         )
         report.inbound_seen = cursor.rowcount
+        if "disclosures" in await stats.tables(db):
+            cursor = await db.execute(
+                "DELETE FROM disclosures WHERE case_id IS NULL AND julianday(at) < julianday(?)",
+                (_iso(now - timedelta(hours=PENDING_DISCLOSURE_HOURS)),),
+            )
+            report.add("disclosures", cursor.rowcount)
     checkpoint = getattr(store, "checkpoint", None)
     if checkpoint is not None:
         report.checkpointed = await checkpoint()
