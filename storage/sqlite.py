@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # Cases and case_events are not deleted but anonymised first (storage.cases.forget_user):
 # closed cases keep only anonymous statistics; a live relay ends (its row goes).
 # consent_log: the proof of consent (storage.privacy); it goes with the rest.
-USER_TABLES: tuple[str, ...] = ("relays", "results", "consent_log", "sessions")
+USER_TABLES: tuple[str, ...] = ("relays", "disclosures", "results", "consent_log", "sessions")
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
