@@ -20,6 +20,7 @@ from babel.numbers import format_decimal
 
 from flows.messages import Choice, Event, Inbound, Reply
 from flows.model import ChoiceSpec, Content, Flow, Node, Route
+from flows.people import person_at_risk
 from flows.session import Frame, Session
 from flows.templates import Placeholder, Template
 from flows.text import NO_WORDS, YES_WORDS, normalise_answer, split_long_text
@@ -32,7 +33,7 @@ LEVELS = ("check", "high", "urgent")
 
 class Detection(Protocol):
     level: str
-    category: str
+    category: str  # and optionally `subject`: "self" | "other" (who the words are about)
 
 
 class CrisisDetector(Protocol):
@@ -131,6 +132,7 @@ class _Run:
         self._history: str | None = None
         self._history_count = 0
         self._steps = 0
+        self._entry_continues = False  # the next crisis entry continues the open disclosure
 
     # ------------------------------------------------------------------ entry point
     async def handle(self) -> None:
@@ -152,8 +154,9 @@ class _Run:
         if self.engine.detector and text.strip():
             detection = self.engine.detector.detect(text[:CRISIS_SCAN_LIMIT])
         if detection is not None:
-            subject = getattr(detection, "subject", "self")
-            await self.on_detection(detection.level, detection.category, subject)
+            subject = getattr(detection, "subject", None) or "self"
+            await self.on_detection(detection.level, detection.category, subject,
+                                    person_at_risk(text[:CRISIS_SCAN_LIMIT]))
             return
         if len(text) > MAX_TEXT:
             await self.say_system("too_long")
@@ -247,32 +250,62 @@ class _Run:
             await self.start_flow(roles["consent"], fresh=True)
 
     # ------------------------------------------------------------------ crisis
-    async def on_detection(self, level: str, category: str, subject: str = "self") -> None:
+    async def on_detection(self, level: str, category: str, subject: str = "self",
+                           about: str = "") -> None:
+        """Crisis signs in typed text: open the crisis flow, or, inside it, move on sensibly.
+
+        Inside the running protocol, the same disclosure again (same category, same person)
+        at the same or a lower level, or any lower-level sign, is acknowledged with the
+        hotlines and the waiting question is shown again (never "I did not understand");
+        a higher level, or a different disclosure at the same or a higher level, starts
+        the protocol again for it. `continues` on `crisis_detected` tells the escalation
+        that the words belong to the disclosure already open."""
         crisis = self.content.role("crisis")
         top = self.session.top
+        params = {"level": level, "category": category, "source": "free_text",
+                  "subject": subject, "about": about}
+        continues = False
         if top and top.flow == crisis:
             current = top.vars.get("level", "check")
-            if LEVELS.index(level) <= LEVELS.index(current if current in LEVELS else "check"):
-                # Already in the protocol: repeat the hotlines, then take the words as an answer.
-                self.emit("crisis_detected", level=level, category=category, source="free_text",
-                          subject=subject)
-                self.say_text(self.render_name("hotlines.crisis"), top)
-                frame, node = self.waiting_node()
-                if node is not None:
-                    await self.answer(frame, node, text=self.inbound.text or "")
+            rank = LEVELS.index(level)
+            current_rank = LEVELS.index(current if current in LEVELS else "check")
+            continues = (category == top.vars.get("category")
+                         and subject == (top.vars.get("subject") or "self"))
+            if rank < current_rank or (continues and rank == current_rank):
+                self.emit("crisis_detected", **{**params, "continues": continues})
+                await self.stay_in_protocol(top, category)
                 return
             self.session.stack.pop()
-        await self.call_over_current(crisis, {"level": level, "category": category,
-                                              "source": "free_text", "subject": subject})
+        self._entry_continues = continues
+        await self.call_over_current(crisis, params)
+
+    async def stay_in_protocol(self, frame: Frame, category: str) -> None:
+        """Crisis words while the protocol waits: hotlines, a word of thanks, the same
+        question again — or the words taken as its answer when they are one."""
+        group = "violence" if category in ("violence", "abuse") else "crisis"
+        self.say_text(self.render_name(f"hotlines.{group}"), frame)
+        waiting, node = self.waiting_node()
+        if node is None or waiting is None:
+            return
+        text = self.inbound.text or ""
+        if (self.match_choice(node, text) if node.choices or node.choices_from
+                else self.parse_input(node, text) is not None):
+            await self.answer(waiting, node, text=text)
+            return
+        await self.say_system("crisis_heard")
+        self.show_question(waiting, node, resay=True)
+        raise _Stop
 
     def crisis_entry_events(self, values: dict[str, Any]) -> None:
         level = values.get("level") or "check"
         category = values.get("category") or "suicide"
         source = values.get("source") or "flow"
+        who = {"subject": values.get("subject") or "self", "about": values.get("about") or ""}
+        continues, self._entry_continues = self._entry_continues, False
         self.emit("crisis_detected", level=level, category=category, source=source,
-                  subject=values.get("subject") or "self")
+                  continues=continues, **who)
         if level in ("high", "urgent"):
-            self.emit("escalate", level=level, category=category, source=source)
+            self.emit("escalate", level=level, category=category, source=source, **who)
 
     # ------------------------------------------------------------------ answers
     def waiting_node(self) -> tuple[Frame | None, Node | None]:

@@ -78,7 +78,7 @@ class PriorityLock:
 # closed cases keep only anonymous statistics; a live relay ends (its row goes).
 # consent_log: the proof of consent (storage.privacy); it goes with the rest.
 USER_TABLES: tuple[str, ...] = (
-    "relays", "results", "consent_log", "sessions", "pending_replies"
+    "relays", "disclosures", "results", "consent_log", "sessions", "pending_replies"
 )
 
 Statement = tuple[str, Params]

@@ -189,4 +189,42 @@ MIGRATIONS: list[str] = [
     CREATE INDEX pending_replies_created ON pending_replies(created_at);
     CREATE INDEX pending_replies_user ON pending_replies(user_key);
     """,
+    # 5: disclosures (issue 13). One row per thing a resident disclosed in the crisis
+    # protocol: its level, category, who is at risk (`subject` self/other, `about` child,
+    # friend, family, neighbour), the safety answers given for it, the hotlines shown, and
+    # its own share-my-words answer and sealed words (Fernet; wiped once delivered). A row
+    # without `case_id` belongs to a protocol still running without a case (a check-level
+    # sign before the ASQ answers); it goes when that run ends without one. A words
+    # delivery names its disclosure (`outbox.disclosure_id`). Existing cases keep their
+    # words as their first disclosure.
+    """
+    CREATE TABLE disclosures (
+        id INTEGER PRIMARY KEY,
+        user_key TEXT,
+        case_id INTEGER REFERENCES cases(id),
+        at TEXT NOT NULL,
+        level TEXT NOT NULL,
+        category TEXT NOT NULL,
+        source TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT 'self',
+        about TEXT NOT NULL DEFAULT '',
+        answers TEXT NOT NULL DEFAULT '{}',
+        hotlines TEXT NOT NULL DEFAULT '[]',
+        share_words INTEGER,
+        words_enc BLOB,
+        words_state TEXT NOT NULL DEFAULT 'none',
+        words_at TEXT
+    );
+    CREATE INDEX disclosures_case ON disclosures(case_id, id);
+    CREATE INDEX disclosures_user ON disclosures(user_key, id);
+    ALTER TABLE outbox ADD COLUMN disclosure_id INTEGER;
+    INSERT INTO disclosures (user_key, case_id, at, level, category, source, share_words,
+                             words_enc, words_state)
+        SELECT user_key, id, created_at, level, category, source, share_words, words_enc,
+               words_state FROM cases;
+    UPDATE outbox SET disclosure_id = (SELECT d.id FROM disclosures d
+                                       WHERE d.case_id = outbox.case_id)
+        WHERE kind = 'words';
+    UPDATE cases SET words_enc = NULL;
+    """,
 ]

@@ -8,6 +8,8 @@
   `case_stats` row (storage.stats.CaseStat) and its case, events, outbox and relay rows go.
 - De-duplication ids of inbound updates (`inbound_seen`) and replies a crash left unsent
   (`pending_replies`) are kept 7 days.
+- A disclosure without a case (a crisis protocol left mid-way before anything was decided)
+  is kept, sealed, for 24 hours; a protocol that ends without a case deletes it at once.
 - Afterwards the WAL is checkpointed and truncated, so deleted content does not linger
   in the -wal file (secure_delete already zeroes it in the database file).
 
@@ -32,6 +34,7 @@ from storage.sql import Connection, marks
 log = logging.getLogger(__name__)
 
 INBOUND_SEEN_DAYS = 7
+PENDING_DISCLOSURE_HOURS = 24  # a protocol left mid-way without a case: its sealed words go
 BATCH = 200  # residents per transaction: the bot's own turns wait at most one batch
 
 
@@ -102,7 +105,7 @@ async def reduce_closed_cases(
     )
     for row in rows:
         await stats.add_case_stat(conn, stats.case_stat_of(row, tz))
-        for table in ("outbox", "case_events", "relays"):
+        for table in ("outbox", "case_events", "relays", "disclosures"):
             await conn.write(f"DELETE FROM {table} WHERE case_id = ?", (row["id"],))
         await conn.write("DELETE FROM cases WHERE id = ?", (row["id"],))
     return len(rows)
@@ -168,6 +171,13 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
         )
         report.add("pending_replies",
                    await replies.expire(tx, now - timedelta(days=INBOUND_SEEN_DAYS)))
+        report.add(
+            "disclosures",
+            await tx.execute(
+                "DELETE FROM disclosures WHERE case_id IS NULL AND julianday(at) < julianday(?)",
+                (_iso(now - timedelta(hours=PENDING_DISCLOSURE_HOURS)),),
+            ),
+        )
     checkpoint = getattr(store, "checkpoint", None)
     if checkpoint is not None:
         report.checkpointed = await checkpoint()

@@ -33,6 +33,10 @@ async def h(tmp_path, database):
     await harness.close()
 
 
+def disclosure_rows(h):
+    return h.rows("SELECT * FROM disclosures ORDER BY id")
+
+
 def case_row(h, user_key=None):
     rows = h.rows(
         "SELECT * FROM cases" + (" WHERE user_key = ?" if user_key else ""),
@@ -342,7 +346,8 @@ async def test_words_are_sealed_and_sent_only_with_agreement_then_wiped(h):
     await h.onboard("590")
     await h.say("590", f"aku mau mati saja karena {secret}")
     assert secret.encode() not in h.raw_bytes()
-    assert case_row(h)["words_state"] == "held" and case_row(h)["words_enc"] is not None
+    assert disclosure_rows(h)[0]["words_state"] == "held"
+    assert disclosure_rows(h)[0]["words_enc"] is not None
     await h.kit.dispatcher.run_once()
     assert all(secret not in render_alert(a) for _r, a in h.sender.sent)
     # safe? no; with someone? no; contact? yes; share words? yes
@@ -351,8 +356,9 @@ async def test_words_are_sealed_and_sent_only_with_agreement_then_wiped(h):
     words = [a for _r, a in h.sender.sent if a.kind == "words"]
     assert len(words) == 1 and secret in words[0].words
     assert words[0].reply_to == "ref-1"  # a reply to the case card in that group
-    row = case_row(h)
+    row = disclosure_rows(h)[0]
     assert row["words_enc"] is None and row["words_state"] == "delivered"
+    assert row["words_at"] is not None
     assert secret.encode() not in h.raw_bytes()
     await h.kit.dispatcher.run_once()
     assert len([a for _r, a in h.sender.sent if a.kind == "words"]) == 1
@@ -363,7 +369,8 @@ async def test_words_declined_are_wiped_at_once_and_never_sent(h):
     await h.onboard("591")
     await h.say("591", f"aku mau mati saja {secret}")
     await h.say("591", ("c", "ya"), ("c", "ya"), ("c", "ya"), ("c", "tidak"))
-    row = case_row(h)
+    assert case_row(h)["share_words"] == 0
+    row = disclosure_rows(h)[0]
     assert row["share_words"] == 0 and row["words_enc"] is None
     assert row["words_state"] == "declined"
     await h.kit.dispatcher.run_once()
@@ -371,7 +378,7 @@ async def test_words_declined_are_wiped_at_once_and_never_sent(h):
     assert secret.encode() not in h.raw_bytes()
     # more crisis words after a "no": nothing is kept
     await h.say("591", f"darurat sekarang {secret}")
-    assert case_row(h)["words_enc"] is None
+    assert [r["words_enc"] for r in disclosure_rows(h)] == [None]
 
 
 async def test_resolving_wipes_words_and_contact_and_cancels_pending_alerts(h):

@@ -131,6 +131,8 @@ async def test_hapus_with_an_open_case_unlinks_it_for_the_cadre(h):
     await h.say(RESIDENT, "/hapus", ("c", "ya"))
     rows = h.rows("SELECT user_key, status, words_enc, contact_enc FROM cases")
     assert [tuple(r) for r in rows] == [(None, "open", None, None)]
+    rows = h.rows("SELECT user_key, words_enc, words_state FROM disclosures")
+    assert [tuple(r) for r in rows] == [(None, None, "wiped")]
     for name, data in on_disk(h).items():
         assert key.encode() not in data, name
 

@@ -333,7 +333,8 @@ class CadreDesk:
                 updated_at=now,
                 words_state="wiped" if case.words_state == "held" else case.words_state,
             )
-            await cases.cancel_pending(tx, case.id, ("alert", "words"))
+            await cases.wipe_case_words(tx, case.id)
+            await cases.cancel_pending(tx, case.id, ("alert", "words", "notice"))
             if note:
                 await cases.add_event(
                     tx,
