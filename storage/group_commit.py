@@ -35,7 +35,10 @@ MAX_BATCH = 64  # turns per group commit at most
 # Cases and case_events are not deleted but anonymised first (storage.cases.forget_user):
 # closed cases keep only anonymous statistics; a live relay ends (its row goes).
 # consent_log: the proof of consent (storage.privacy); it goes with the rest.
-USER_TABLES: tuple[str, ...] = ("relays", "results", "consent_log", "sessions")
+# checkins, followups: a follow-up series and its sealed address (storage.followups).
+USER_TABLES: tuple[str, ...] = (
+    "checkins", "followups", "relays", "results", "consent_log", "sessions",
+)
 
 Statement = tuple[str, Params]
 
