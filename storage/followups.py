@@ -225,6 +225,16 @@ async def checkin_by_id(conn: Connection, checkin_id: int) -> Checkin | None:
     return _checkin(row) if row is not None else None
 
 
+async def any_due(conn: Connection, now: datetime) -> bool:
+    """Is anything due to claim? (A cheap read first, so an idle tick takes no write lock.)"""
+    row = await conn.fetchone(
+        "SELECT 1 AS due FROM checkins WHERE (state = 'pending' AND due_at <= ?) "
+        "OR (state = 'claimed' AND lease_until <= ?) LIMIT 1",
+        (iso(now), iso(now)),
+    )
+    return row is not None
+
+
 async def claim_due(
     conn: Connection, now: datetime, token: str, lease_until: datetime, limit: int
 ) -> list[Checkin]:

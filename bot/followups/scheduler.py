@@ -58,6 +58,7 @@ MAX_ATTEMPTS = 5
 BUSY_DELAY = timedelta(hours=1)  # in the crisis flow, or in a relay with a cadre
 NO_CHANNEL_DELAY = timedelta(minutes=5)  # the resident's channel is not running (yet)
 CLOSED_DELAY = timedelta(minutes=1)  # WhatsApp said the window closed: plan again
+HOUSEKEEPING_EVERY = timedelta(minutes=1)
 
 
 class CheckinScheduler:
@@ -91,6 +92,7 @@ class CheckinScheduler:
         self.batch = batch
         self.token = token or secrets.token_hex(8)
         self.counters: Counter[str] = Counter()
+        self._housekept: datetime | None = None
 
     @property
     def settings(self) -> FollowupSettings | None:
@@ -108,13 +110,17 @@ class CheckinScheduler:
                 await asyncio.wait_for(stop.wait(), interval)
 
     async def tick(self) -> int:
-        """One round; returns how many check-ins were sent."""
+        """One round; returns how many check-ins were sent. The housekeeping (steps 1–3)
+        runs at most once a minute by the scheduler's clock."""
         settings = self.settings
         if settings is None:
             return 0
-        await self.expire_sending()
-        await self.close_overdue(settings)
-        await self.forget_old_noes(settings)
+        now = self.clock()
+        if self._housekept is None or now - self._housekept >= HOUSEKEEPING_EVERY:
+            self._housekept = now
+            await self.expire_sending()
+            await self.close_overdue(settings)
+            await self.forget_old_noes(settings)
         return await self.run_once(settings)
 
     def health(self) -> dict[str, Any]:
@@ -167,6 +173,8 @@ class CheckinScheduler:
         if settings is None:
             return 0
         now = self.clock()
+        if not await followups.any_due(self.store.reader, now):
+            return 0
         async with self.store.transaction() as tx:
             claimed = await followups.claim_due(tx, now, self.token, now + self.lease,
                                                 self.batch)
