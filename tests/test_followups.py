@@ -488,3 +488,19 @@ async def test_workers_with_their_own_stores_share_the_check_ins_without_duplica
     finally:
         await second.close()
         await first.close()
+
+
+async def test_an_error_after_the_send_began_never_leads_to_a_second_send(h, monkeypatch):
+    await accept_crisis_series(h, USER)
+    h.clock.advance(days=1)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("the database went away while marking it sent")
+
+    monkeypatch.setattr(scheduler(h), "_record", broken)
+    assert await scheduler(h).tick() == 0
+    assert len(h.checkins.sent) == 1  # it went out…
+    monkeypatch.undo()
+    h.clock.advance(minutes=3)  # …the lease runs out: unconfirmed, not resent
+    assert await scheduler(h).tick() == 0
+    assert checkins(h)[0]["state"] == "unconfirmed" and len(h.checkins.sent) == 1

@@ -183,8 +183,9 @@ class CheckinScheduler:
             try:
                 sent += await self._deliver(checkin, settings)
             except Exception:
-                log.exception("a check-in could not be handled; it is tried again later")
-                await self._release(checkin, self.clock() + self.backoff.delay(1), "error")
+                # As after a crash: the lease runs out; a check-in still `claimed` is claimed
+                # again, one already `sending` (it may have gone out) becomes unconfirmed.
+                log.exception("a check-in could not be handled; its lease decides what next")
         return sent
 
     async def _deliver(self, checkin: Checkin, settings: FollowupSettings) -> int:
