@@ -8,6 +8,9 @@ What else happens in a turn is given when the service is built (bot/app.py), nev
 later: `effects` (handlers for the engine's events, e.g. escalation), `before_engine` (a
 resident in a relay with a cadre) and `observers` (they see every turn's events inside its
 transaction: anonymous counts, a case's "last replied").
+
+`interject` is the one turn the bot starts itself (a follow-up check-in, bot/followups/):
+the same per-resident lock, the engine, and one transaction for the new session.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 from flows.messages import Choice, Event, Inbound, Reply
 from flows.runtime import Engine, EngineResult, HistoryItem
 from flows.session import Session
-from storage import deliveries, replies
+from storage import deliveries, followups, replies
 from storage.base import Store, Transaction
 from storage.keys import user_key
 
@@ -169,6 +172,9 @@ class _StoreContext:
     async def history(self) -> Sequence[HistoryItem]:
         return await self.store.history(self.key)
 
+    async def followup(self) -> Mapping[str, Any]:
+        return await followups.facts(self.store.reader, self.key)
+
 
 class _KeyedLocks:
     """One asyncio.Lock per resident, dropped when nobody waits (memory stays flat)."""
@@ -295,6 +301,26 @@ class Conversations:
     async def recent_deliveries(self, channel: str, since: datetime) -> set[str]:
         """Platform ids recorded since `since` (a channel loads them once, at start)."""
         return await deliveries.seen_since(self.store.reader, channel, since)
+
+    async def interject(self, key: str, flow_id: str, params: Mapping[str, Any], *,
+                        hold: Callable[[Transaction], Awaitable[bool]]) -> list[Reply] | None:
+        """The bot speaks first (a follow-up check-in): `flow_id` runs over whatever the
+        resident was doing, under their lock, and the new session is stored with `hold`'s
+        writes in one transaction (`hold` runs first: False means "not now", nothing is
+        written). Returns what to send; None when nothing was written (hold refused, or
+        the resident has no session any more). Effects do not run: what the bot says
+        first emits nothing; the resident's answer is a normal turn."""
+        async with await self._locks(key):
+            stored = await self.store.load_session(key)
+            if stored is None:
+                return None
+            result = await self.engine.interject(stored.session, flow_id, params, self.clock(),
+                                                 _StoreContext(self.store, key))
+            async with self.store.transaction() as tx:
+                if not await hold(tx):
+                    return None
+                saved = await followups.save_session_state(tx, key, result.session)
+            return result.replies if saved else None  # (retention purged it meanwhile)
 
     async def _handle_locked(self, channel: str, platform_user_id: str, key: str,
                              inbound: Inbound, delivery_id: str | None) -> Turn:

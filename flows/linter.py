@@ -11,6 +11,7 @@ import itertools
 from pathlib import Path
 
 from flows.crisis import lint_crisis
+from flows.followups import CHECKIN_EVENTS, CHECKIN_PARAMS, OFFER_EVENTS, OFFER_PARAMS
 from flows.graph import reachable, routes_of
 from flows.i18n import _
 from flows.loader import read_content
@@ -26,7 +27,7 @@ WA_MAX_ROWS = 10
 
 PROFILE_FIELDS = {"age_group", "area", "pregnant"}
 GLOBAL_NAMES = {"today", "now", "consent_at", "consent_version", "history", "history_count",
-                "services", "areas", "flags", "retention_days"}
+                "services", "areas", "flags", "retention_days", "followup", "followup_next"}
 
 
 def lint_directory(directory: Path) -> list[Problem]:
@@ -54,6 +55,7 @@ def lint_content(content: Content) -> list[Problem]:
     problems: list[Problem] = []
     checker = _Checker(content, problems)
     checker.roles()
+    checker.followups()
     for flow in content.flows.values():
         checker.flow(flow)
     return problems
@@ -93,6 +95,47 @@ class _Checker:
                          _("Add {hotlines.crisis} (or the hotlines that fit) to its first node."))
 
     # -- one flow ------------------------------------------------------------------------
+    def followups(self) -> None:
+        """followups.yaml names two flows that run without consent (a resident in crisis may
+        not have agreed to the rest), take the parameters the bot passes, and emit the
+        events that record the offer's answer and the easy stop."""
+        settings = self.content.followups
+        if settings is None:
+            return
+        wanted = (
+            ("checkin_flow", settings.checkin_flow, CHECKIN_PARAMS, CHECKIN_EVENTS),
+            ("offer_flow", settings.offer_flow, OFFER_PARAMS, OFFER_EVENTS),
+        )
+        for key, flow_id, params, events in wanted:
+            line = settings.lines.get(key)
+            flow = self.content.flows.get(flow_id)
+            if flow is None:
+                if flow_id not in self.content.unreadable:
+                    self.problems.append(Problem(
+                        settings.file, line,
+                        _("followups.yaml says {key} is '{flow}', but there is no such flow.")
+                        .format(key=key, flow=flow_id)))
+                continue
+            if flow.consent_required:
+                self.add(flow, flow.line,
+                         _("The follow-up flow '{flow}' must have 'consent: not_required'.")
+                         .format(flow=flow.id),
+                         _("It also runs for residents who agreed only to be checked in on."))
+            missing = [p for p in params if p not in flow.params]
+            if missing:
+                self.add(flow, flow.line,
+                         _("The follow-up flow '{flow}' must declare params: {params}.").format(
+                             flow=flow.id, params=", ".join(params)),
+                         _("The bot passes them in; missing: {missing}.").format(
+                             missing=", ".join(missing)))
+            emitted = {e.get("event") for n in flow.nodes.values() for e in n.emits}
+            for event in events:
+                if event not in emitted:
+                    self.add(flow, flow.line,
+                             _("The follow-up flow '{flow}' never emits '{event}'.").format(
+                                 flow=flow.id, event=event),
+                             _("Without it the bot cannot act on the resident's answer."))
+
     def flow(self, flow: Flow) -> None:
         if flow.start not in flow.nodes:
             self.add(flow, flow.line, _("The start node '{node}' does not exist.").format(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import time
 from pathlib import Path
 from typing import Any
 
 from flows.expressions import ExpressionError, compile_expression
+from flows.followups import KINDS, MAX_DAY, FollowupSettings, SeriesPlan
 from flows.i18n import _
 from flows.model import (
     BandRange,
@@ -548,6 +550,97 @@ def _read_system(reader: _Reader, data: Any) -> SystemTexts | None:
     )
 
 
+FOLLOWUP_KEYS = {"checkin_flow", "offer_flow", "hours", "answer_days", "ask_again_days",
+                 "series", "note"}
+SERIES_KEYS = {"days", "flag_unanswered", "note"}
+TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _whole(reader: _Reader, data: LineDict, key: str, default: int, low: int, high: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        reader.problem(data.line_of(key), _("{key} must be a whole number from {low} to {high}.")
+                       .format(key=key, low=low, high=high))
+        return default
+    return value
+
+
+def _clock(reader: _Reader, value: Any, line: int, what: str) -> time | None:
+    match = TIME_RE.match(str(value or "").strip())
+    if not match:
+        reader.problem(line, _("{what} must be a time such as 09:00.").format(what=what))
+        return None
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _read_followups(reader: _Reader, data: Any) -> FollowupSettings | None:
+    """followups.yaml (optional): without it the bot offers no follow-ups."""
+    if not isinstance(data, LineDict):
+        reader.problem(1, _("followups.yaml must be a mapping with checkin_flow, offer_flow and "
+                            "series."))
+        return None
+    reader.unknown_keys(data, FOLLOWUP_KEYS, "followups.yaml")
+    names = {}
+    for key in ("checkin_flow", "offer_flow"):
+        value = data.get(key)
+        if not isinstance(value, str) or not ID_RE.match(value):
+            reader.problem(data.line_of(key), _("followups.yaml needs {key}: the id of a flow.")
+                           .format(key=key))
+            return None
+        names[key] = value
+    hours = data.get("hours") or LineDict()
+    start = end = None
+    if isinstance(hours, LineDict):
+        reader.unknown_keys(hours, {"from", "until"}, "hours")
+        start = _clock(reader, hours.get("from", "09:00"), hours.line_of("from"), "hours.from")
+        end = _clock(reader, hours.get("until", "19:00"), hours.line_of("until"), "hours.until")
+        if start and end and start >= end:
+            reader.problem(data.line_of("hours"), _("hours.from must be before hours.until."),
+                           _("Messages go only between the two times of one day."))
+    else:
+        reader.problem(data.line_of("hours"), _("hours must have from and until."),
+                       _("For example: hours: {{from: \"09:00\", until: \"19:00\"}}").format())
+    series_raw = data.get("series")
+    series: dict[str, SeriesPlan] = {}
+    if not isinstance(series_raw, LineDict):
+        reader.problem(data.line_of("series"), _("followups.yaml needs series: with {kinds}.")
+                       .format(kinds=", ".join(KINDS)))
+        return None
+    reader.unknown_keys(series_raw, set(KINDS), "series")
+    for kind in KINDS:
+        raw = series_raw.get(kind)
+        at = series_raw.line_of(kind) if kind in series_raw else series_raw.line
+        if not isinstance(raw, LineDict):
+            reader.problem(at, _("series needs '{kind}' with its days.").format(kind=kind))
+            continue
+        reader.unknown_keys(raw, SERIES_KEYS, f"series.{kind}")
+        days = raw.get("days")
+        good = (isinstance(days, list) and days
+                and all(isinstance(d, int) and not isinstance(d, bool) for d in days))
+        if not good or any(not 1 <= d <= MAX_DAY for d in days) or days != sorted(set(days)):
+            reader.problem(raw.line_of("days") or at,
+                           _("series.{kind}.days must be whole days from 1 to {max}, each later "
+                             "than the one before, e.g. [1, 7, 30].").format(kind=kind,
+                                                                               max=MAX_DAY))
+            continue
+        flag = raw.get("flag_unanswered", False)
+        if not isinstance(flag, bool):
+            reader.problem(raw.line_of("flag_unanswered"),
+                           _("series.{kind}.flag_unanswered must be true or false.").format(
+                               kind=kind))
+            flag = False
+        series[kind] = SeriesPlan(kind, tuple(days), flag, at)
+    if set(series) != set(KINDS) or start is None or end is None:
+        return None
+    return FollowupSettings(
+        names["checkin_flow"], names["offer_flow"], series, start, end,
+        _whole(reader, data, "answer_days", 3, 1, 14),
+        _whole(reader, data, "ask_again_days", 14, 1, 90),
+        reader.file,
+        {str(k): data.line_of(k) for k in data},
+    )
+
+
 def _display(path: Path) -> str:
     """The path as the editor typed it: relative to the current folder when inside it."""
     try:
@@ -605,7 +698,12 @@ def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
             ))
             continue
         flows[flow.id] = flow
+    followups = None
+    if (root / "followups.yaml").is_file():
+        data, reader = load(root / "followups.yaml")
+        followups = _read_followups(reader, data)
     if system is None:
         return None, problems
-    content = Content(str(root), flows, scales, hotlines, groups, system, frozenset(unreadable))
+    content = Content(str(root), flows, scales, hotlines, groups, system, frozenset(unreadable),
+                      followups)
     return content, problems

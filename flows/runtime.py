@@ -1,15 +1,17 @@
 """The engine: inbound message + session → replies + events + new session.
 
 Channel-agnostic and free of I/O: storage is reached only through the small
-`EngineContext` a caller passes in (for the resident's own results history).
-Order of work for every message: crisis check (free text) → global commands →
+`EngineContext` a caller passes in (the resident's own results history and follow-up
+series). Order of work for every message: crisis check (free text) → global commands →
 the question the resident is answering → the flow's next nodes until one waits.
+`Engine.interject` is the one turn the bot starts itself (a follow-up check-in).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
@@ -53,10 +55,22 @@ class EngineContext(Protocol):
 
     async def history(self) -> Sequence[HistoryItem]: ...
 
+    async def followup(self) -> Mapping[str, Any]:
+        """The resident's follow-up series for `{followup}` and `{followup_next}`
+        (storage/followups.py `facts`); read only when a node shows or tests them."""
+        ...
+
+
+FOLLOWUP_NAMES = frozenset({"followup", "followup_next"})
+NO_FOLLOWUP: Mapping[str, Any] = {"followup": "", "followup_next": None}
+
 
 class _NoContext:
     async def history(self) -> Sequence[HistoryItem]:
         return ()
+
+    async def followup(self) -> Mapping[str, Any]:
+        return NO_FOLLOWUP
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,18 @@ class Engine:
         await run.handle()
         return EngineResult(run.replies, run.events, run.session)
 
+    async def interject(self, session: Session | None, flow_id: str, params: Mapping[str, Any],
+                        at: datetime, context: EngineContext | None = None
+                        ) -> EngineResult:
+        """The bot speaks first (a follow-up check-in): run `flow_id` over whatever the
+        resident was doing; when it ends, the interrupted question comes back. A frame of
+        the same flow already on top (an earlier check-in nobody answered) is replaced,
+        not stacked. (Whether now is a good moment is the caller's decision.)"""
+        run = _Run(self, session.clone() if session else Session(), Inbound(text="", at=at),
+                   context or _NoContext())
+        await run.interject(flow_id, dict(params))
+        return EngineResult(run.replies, run.events, run.session)
+
 
 class _Stop(Exception):
     """Raised inside a run when the conversation now waits for the resident."""
@@ -131,6 +157,7 @@ class _Run:
         self._pending: list[tuple[str, str]] = []  # (text, node) bubbles not yet sent
         self._history: str | None = None
         self._history_count = 0
+        self._followup: Mapping[str, Any] | None = None
         self._steps = 0
         self._entry_continues = False  # the next crisis entry continues the open disclosure
 
@@ -147,6 +174,14 @@ class _Run:
                 await self.handle_choice(inbound.choice or "", inbound.node)
         except _Stop:
             pass
+        self.flush(())
+
+    async def interject(self, flow_id: str, params: dict[str, Any]) -> None:
+        top = self.session.top
+        if top is not None and top.flow == flow_id:
+            self.session.stack.pop()
+        with contextlib.suppress(_Stop):
+            await self.call_over_current(flow_id, params)
         self.flush(())
 
     async def handle_text(self, text: str) -> None:
@@ -218,6 +253,7 @@ class _Run:
         if command == "menu":
             await self.start_flow(roles["menu"], fresh=True)
         elif command == "stop":
+            self.emit("stop_requested")  # also ends a follow-up series (bot/followups)
             await self.start_flow(roles["stop"], fresh=True)
         elif command in ("help", "delete"):
             await self.call_over_current(roles[command])
@@ -455,6 +491,11 @@ class _Run:
             await self.follow(self.route_of(node))
 
     async def enter(self, frame: Frame, node: Node) -> None:
+        templates = [*node.say, *(v for v in node.sets.values() if isinstance(v, Template))]
+        conditions = [b.condition for b in node.branch if b.condition]
+        if any(FOLLOWUP_NAMES & t.names for t in templates) or any(
+                FOLLOWUP_NAMES & c.names for c in conditions):
+            await self.load_followup()
         for name, value in node.sets.items():
             self.assign(frame, name, self.value(value, frame))
         for flag, condition in node.flags.items():
@@ -640,6 +681,8 @@ class _Run:
             return self._history or ""
         if name == "history_count":
             return self._history_count
+        if name in FOLLOWUP_NAMES:
+            return (self._followup or NO_FOLLOWUP).get(name)
         if name == "retention_days":
             return self.settings.retention_days
         if name == "services":
@@ -687,6 +730,10 @@ class _Run:
         if isinstance(value, list):
             return ", ".join(str(v) for v in value)
         return value
+
+    async def load_followup(self) -> None:
+        if self._followup is None:
+            self._followup = await self.context.followup()
 
     async def load_history(self) -> None:
         if self._history is not None:
