@@ -27,7 +27,7 @@ from flows.model import (
 )
 from flows.problems import Problem
 from flows.templates import parse_template
-from flows.yamlload import LineDict, LineList, load_yaml
+from flows.yamlload import MAX_FILE_BYTES, LineDict, LineList, load_yaml
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 NODE_KEYS = {
@@ -42,6 +42,8 @@ CHOICE_KEYS = {
 FLOW_KEYS = {"flow", "title", "consent", "start", "params", "nodes", "note", "description"}
 ROLES = ("consent", "menu", "help", "stop", "delete", "crisis")
 COMMANDS = ("menu", "help", "stop", "delete", "start")
+MAX_FLOW_FILES = 500  # the shipped content has 33 flows
+MAX_FLOWS_BYTES = 8 * 1024 * 1024  # all flow files together; the shipped ones are ~110 kB
 REQUIRED_TEXTS = ("reprompt", "unsupported_media", "stale_button", "too_long", "unknown_flow")
 
 
@@ -529,6 +531,25 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _too_much(root: Path, paths: list[Path], problems: list[Problem]) -> bool:
+    """Refuse a flows folder too big to be content (each file is also capped on its own)."""
+    try:
+        sizes = [p.stat().st_size for p in paths if p.is_file()]
+    except OSError:
+        return False  # load_yaml reports the unreadable file
+    total = sum(size for size in sizes if size <= MAX_FILE_BYTES)  # bigger ones: refused alone
+    if len(paths) <= MAX_FLOW_FILES and total <= MAX_FLOWS_BYTES:
+        return False
+    problems.append(Problem(
+        _display(root / "flows"), None,
+        _("The flows folder has {n} files and {kb} kB; at most {max_n} files and {max_kb} kB "
+          "are read.").format(n=len(paths), kb=total // 1024, max_n=MAX_FLOW_FILES,
+                              max_kb=MAX_FLOWS_BYTES // 1024),
+        _("Remove files that are not flows of this content set."),
+    ))
+    return True
+
+
 def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
     """Read every file; returns the model (None if unusable) and all structural problems."""
     problems: list[Problem] = []
@@ -561,7 +582,11 @@ def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
 
     flows: dict[str, Flow] = {}
     unreadable: set[str] = set()
-    for path in sorted((root / "flows").glob("*.yaml")):
+    paths = sorted((root / "flows").glob("*.yaml"))
+    if _too_much(root, paths, problems):
+        unreadable.update(p.stem for p in paths)  # no follow-up errors about missing flows
+        paths = []
+    for path in paths:
         data, reader = load(path)
         if data is None:
             unreadable.add(path.stem)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +11,7 @@ import sys
 import pytest
 
 from flows.linter import lint_directory
+from flows.yamlload import MAX_FILE_BYTES
 from tests.conftest import FIXTURE_CONTENT, ROOT
 
 QUIZ = "flows/quiz.yaml"
@@ -166,3 +169,113 @@ def test_lint_also_checks_the_crisis_lexicon(tmp_path):
     lexicon.write_text(lexicon.read_text() + "\n  [broken\n")
     problems = [p for p in lint_directory(target) if p.severity == "error"]
     assert any(p.file.endswith("lexicon.yaml") and p.line for p in problems)
+
+
+# -- what the loader refuses before it costs time or memory -----------------------------------
+
+def write_flow(content, text, name="x"):
+    path = content / "flows" / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_file_over_the_size_limit_is_not_read(content):
+    write_flow(content, "flow: besar\nnodes:\n" + "  # isi\n" * (MAX_FILE_BYTES // 8 + 1))
+    problem = find(only_error(content), "larger than 512 kB")
+    assert problem.file.endswith("x.yaml") and problem.line == 1
+
+
+def test_ten_megabytes_are_refused(content):
+    write_flow(content, "flow: besar\nnodes:\n  a: {say: '" + "x" * 10_000_000 + "', end: true}\n")
+    problems = only_error(content)
+    assert len(problems) == 1 and "larger than" in problems[0].message
+
+
+def test_a_billion_laughs_is_refused(content):
+    lines = ["flow: bom", "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    lines += ["nodes:", "  a: {say: halo, choices: [{id: a, label: A, value: *l8}], end: true}"]
+    write_flow(content, "\n".join(lines) + "\n")
+    problem = find(only_error(content), "more than 20 aliases")
+    assert problem.file.endswith("x.yaml") and problem.line == 5  # the 21st alias
+
+
+def test_a_few_aliases_that_expand_hugely_are_refused(content):
+    """Merge keys double a block per level: 20 aliases can stand for a million values."""
+    lines = ["flow: bom", "m0: &m0 {a: 1, b: 2, c: 3, d: 4}"]
+    lines += [f"m{i}: &m{i} [*m{i - 1}, *m{i - 1}]" for i in range(1, 11)]
+    lines += ["nodes:", "  a: {say: halo, end: true}"]
+    write_flow(content, "\n".join(lines) + "\n")
+    problem = find(only_error(content), "stand for more than 10000 values")
+    assert problem.file.endswith("x.yaml") and problem.line == 1
+
+
+def test_an_alias_inside_itself_is_refused(content):
+    write_flow(content, "flow: x\nloop: &a [1, *a]\nnodes:\n  a: {say: halo, end: true}\n")
+    problem = find(only_error(content), "refer to themselves")
+    assert problem.file.endswith("x.yaml") and problem.line
+
+
+def test_a_few_small_aliases_still_work(content):
+    write_flow(content, "flow: x\nconsent: not_required\nnodes:\n"
+               "  a: {say: &tanya Apa kabar?, choices: &ok [{id: baik, label: Baik}], next: b}\n"
+               "  b: {say: *tanya, choices: *ok, end: true}\n")
+    assert [p for p in lint_directory(content) if p.file.endswith("x.yaml")] == []
+
+
+@pytest.mark.parametrize("text", [
+    "flow: x\nnodes: {a: {say: " + "[" * 10_000 + "]" * 10_000 + "}}\n",
+    "flow: x\nnodes: {a: {say: " + "[" * 60 + "]" * 60 + "}}\n",
+    "flow: x\nnodes:\n  a:\n    say:\n      " + "- " * 10_000 + "x\n",
+    "flow: x\nnodes:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 400)),
+], ids=["10000-flow", "60-flow", "10000-block", "400-indented"])
+def test_deep_nesting_is_refused_with_a_line(content, text):
+    write_flow(content, text)
+    problem = find(only_error(content), "nested more than 50 levels")
+    assert problem.file.endswith("x.yaml") and problem.line is not None
+
+
+def test_a_fifo_in_the_flows_folder_is_reported_not_read(content):
+    os.mkfifo(content / "flows" / "pipa.yaml")
+    problem = find(only_error(content), "not a plain file")
+    assert problem.file.endswith("pipa.yaml")
+
+
+def test_too_many_flow_files_are_refused_together(content, monkeypatch):
+    monkeypatch.setattr("flows.loader.MAX_FLOW_FILES", 3)
+    problems = only_error(content)
+    assert any("at most 3 files" in p.message for p in problems)
+    assert not any("no such flow" in p.message for p in problems), "no follow-up errors"
+
+
+# -- what used to raise a traceback in the linter ----------------------------------------------
+
+@pytest.mark.parametrize(("char", "code"), [("\x00", "U+0000"), ("\x1b", "U+001B"),
+                                            ("\x07", "U+0007"), ("\ufffe", "U+FFFE")])
+def test_control_characters_get_a_plain_message_with_the_line(content, char, code):
+    path = edit(content, QUIZ, "say: Pertanyaan dua?", f"say: Pertanyaan{char} dua?")
+    problem = find(only_error(content), code)
+    assert problem.file.endswith("quiz.yaml") and problem.line == line_of(path, f"Pertanyaan{char}")
+    assert "invisible" in problem.message and problem.hint
+
+
+@pytest.mark.parametrize("key", ["[q1, q2]", "{q1: 1}", "? [a]\n  "])
+def test_a_list_or_block_as_a_key_gets_a_plain_message(content, key):
+    path = edit(content, QUIZ, "  umur:\n", f"  {key}: {{say: x, end: true}}\n  umur:\n")
+    problem = find(only_error(content), "not a name")
+    assert problem.file.endswith("quiz.yaml")
+    assert problem.line == line_of(path, key.split("\n")[0])
+
+
+def test_lint_cli_never_prints_a_traceback_for_hostile_files(content):
+    write_flow(content, "flow: a\nnodes: {a: {say: \"ha\x00lo\", end: true}}\n", "nul")
+    write_flow(content, "flow: b\nnodes: {[a]: {say: x, end: true}}\n", "kunci")
+    write_flow(content, "flow: c\nnodes: {a: {say: " + "[" * 5000 + "]" * 5000 + "}}\n", "dalam")
+    write_flow(content, "flow: d\n" + "".join(f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n"
+                                               for i in range(1, 30)), "bom")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    for name in ("nul", "kunci", "dalam", "bom"):
+        assert re.search(rf"flows/{name}\.yaml:\d+: ", result.stdout), (name, result.stdout)
