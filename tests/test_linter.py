@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from flows.linter import lint_directory
+from flows.linter import lint_directory, load_content
+from flows.problems import ContentError
 from flows.yamlload import MAX_FILE_BYTES
 from tests.conftest import FIXTURE_CONTENT, ROOT
 
@@ -171,6 +172,85 @@ def test_lint_also_checks_the_crisis_lexicon(tmp_path):
     assert any(p.file.endswith("lexicon.yaml") and p.line for p in problems)
 
 
+# -- flows the engine relies on --------------------------------------------------------------
+
+@pytest.mark.parametrize("flow", ["crisis", "consent", "menu", "quiz"])
+@pytest.mark.parametrize("text", ["", "\n\n", "# dikosongkan dulu\n", "null\n", "~\n", "---\n"],
+                         ids=["empty", "blank", "comment", "null", "tilde", "document-marker"])
+def test_an_empty_flow_file_is_an_error_with_file_and_line(content, flow, text):
+    (content / "flows" / f"{flow}.yaml").write_text(text)
+    problem = find(only_error(content), "empty")
+    assert problem.file.endswith(f"flows/{flow}.yaml") and problem.line == 1
+    assert problem.hint
+    with pytest.raises(ContentError):
+        load_content(content)
+
+
+def test_an_empty_crisis_flow_is_refused_by_the_cli(content):
+    (content / "flows" / "crisis.yaml").write_text("# nanti diisi\n")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout
+    assert "crisis.yaml:1:" in result.stdout and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flow", ["crisis", "consent", "bantuan", "stop", "hapus", "menu"])
+def test_flows_the_engine_starts_must_not_ask_for_consent(content, flow):
+    edit(content, f"flows/{flow}.yaml", "consent: not_required\n", "")
+    problem = find(only_error(content), "without consent")
+    assert problem.file.endswith(f"{flow}.yaml") and problem.line == 1
+    assert "not_required" in problem.hint
+
+
+def test_a_role_flow_cannot_expect_values_the_engine_does_not_give(content):
+    edit(content, "flows/bantuan.yaml", "consent: not_required\n",
+         "consent: not_required\nparams: [nama]\n")
+    assert find(only_error(content), "expects nama").file.endswith("bantuan.yaml")
+    edit(content, "flows/crisis.yaml", "params: [level, category, source]",
+         "params: [level, category, source, subject, umur]")
+    assert find(only_error(content), "expects umur").file.endswith("crisis.yaml")
+
+
+def test_call_names_a_flow_not_a_node(content):
+    path = edit(content, QUIZ, "        call: crisis\n", "        call: crisis.first\n")
+    problem = find(only_error(content), "can only start a whole flow")
+    assert problem.line == line_of(path, "call: crisis.first")
+    assert "call: crisis" in problem.hint
+
+
+def test_the_crisis_hotline_group_must_exist_and_not_be_empty(content):
+    path = edit(content, "hotlines.yaml", "  crisis: [sejiwa, darurat]\n", "  crisis: []\n")
+    problem = find(only_error(content), "no hotline in it")
+    assert problem.line == line_of(path, "crisis: []")
+    edit(content, "hotlines.yaml", "  crisis: []\n", "  lain: [sejiwa]\n")
+    assert find(only_error(content), "no 'crisis' group").file.endswith("hotlines.yaml")
+
+
+@pytest.mark.parametrize(("old", "new", "needle"), [
+    ("stop: [stop, /stop, berhenti]", "stop: 2.5", "stop: 2.5"),
+    ("stop: [stop, /stop, berhenti]", "stop: [[stop], /stop]", "stop: [[stop]"),
+    ("flows: {consent: consent,", "flows: {consent: [consent],", "flows:"),
+    ("texts:\n", "texts: halo\nxtexts:\n", "texts: halo"),
+    ("minor_age_groups: [remaja]", "minor_age_groups: 17", "minor_age_groups"),
+    ("consent_version: \"t1\"", "consent_version: {v: 1}", "consent_version"),
+])
+def test_wrong_types_in_system_yaml_are_reported_not_raised(content, old, new, needle):
+    path = edit(content, "system.yaml", old, new)
+    problems = [p for p in only_error(content) if p.file.endswith("system.yaml")]
+    assert problems, "system.yaml's mistake was not reported"
+    assert problems[0].line == line_of(path, needle)
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("groups:\n  crisis: [sejiwa, darurat]", "groups: [crisis]"),
+    ("  crisis: [sejiwa, darurat]", "  crisis: [[sejiwa], darurat]"),
+    ('text: "SEJIWA 119 ext 8"', "text: [119]"),
+])
+def test_wrong_types_in_hotlines_yaml_are_reported_not_raised(content, old, new):
+    edit(content, "hotlines.yaml", old, new)
+    assert any(p.file.endswith("hotlines.yaml") and p.line for p in only_error(content))
+
+
 # -- what the loader refuses before it costs time or memory -----------------------------------
 
 def write_flow(content, text, name="x"):
@@ -235,6 +315,13 @@ def test_deep_nesting_is_refused_with_a_line(content, text):
     assert problem.file.endswith("x.yaml") and problem.line is not None
 
 
+def test_a_long_chain_of_nodes_is_checked_without_recursion(content):
+    """The loop check walked the nodes recursively: 3,000 in a row raised RecursionError."""
+    nodes = "".join(f"  n{i}: {{say: pesan {i}, next: n{i + 1}}}\n" for i in range(3000))
+    write_flow(content, "flow: x\nnodes:\n" + nodes + "  n3000: {say: selesai, end: true}\n")
+    assert [p for p in lint_directory(content) if p.file.endswith("x.yaml")] == []
+
+
 def test_a_fifo_in_the_flows_folder_is_reported_not_read(content):
     os.mkfifo(content / "flows" / "pipa.yaml")
     problem = find(only_error(content), "not a plain file")
@@ -279,3 +366,12 @@ def test_lint_cli_never_prints_a_traceback_for_hostile_files(content):
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     for name in ("nul", "kunci", "dalam", "bom"):
         assert re.search(rf"flows/{name}\.yaml:\d+: ", result.stdout), (name, result.stdout)
+
+
+def test_a_loop_through_other_flows_that_never_waits(content):
+    """Each flow alone is fine; together they spin until the engine gives up."""
+    write_flow(content, "flow: a\nconsent: not_required\nnodes:\n  x: {say: satu, goto: b}\n", "a")
+    write_flow(content, "flow: b\nconsent: not_required\nnodes:\n  y: {say: dua, call: a, "
+               "next: z}\n  z: {say: tiga, end: true}\n", "b")
+    problem = find(only_error(content), "loop through other flows")
+    assert problem.file.endswith(("a.yaml", "b.yaml")) and problem.line
