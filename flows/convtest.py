@@ -66,6 +66,16 @@ class Outcome:
     problems: list[Problem] = field(default_factory=list)
 
 
+class _History:
+    """The engine's window on the driver's in-memory results history."""
+
+    def __init__(self, items: list[HistoryItem]):
+        self.items = items
+
+    async def history(self) -> Sequence[HistoryItem]:
+        return list(self.items)
+
+
 class EngineDriver:
     """Runs a script against the engine alone, keeping history in memory."""
 
@@ -80,18 +90,13 @@ class EngineDriver:
         self.history = []
 
     async def send(self, inbound: Inbound) -> tuple[list[Reply], list[Event]]:
-        driver = self
-
-        class _Ctx:
-            async def history(self) -> Sequence[HistoryItem]:
-                return list(driver.history)
-
-        turn = await self.engine.handle(self.session, inbound, _Ctx())
+        turn = await self.engine.handle(self.session, inbound, _History(self.history))
         self.session = turn.session
         for event in turn.events:
-            if event.name == "screening_completed":
-                self.history.append(HistoryItem(str(event.data.get("instrument")),
-                                                float(event.data.get("score") or 0),
+            score = event.data.get("score") or 0
+            if event.name == "screening_completed" and _is_number(score):
+                # (the bot does not store a result without a numeric score either)
+                self.history.append(HistoryItem(str(event.data.get("instrument")), float(score),
                                                 str(event.data.get("band")), inbound.at))
             if event.name == "delete_requested":
                 self.history = []
@@ -99,6 +104,14 @@ class EngineDriver:
 
     async def close(self) -> None:
         return None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def session_from_setup(setup: dict[str, Any]) -> Session | None:
