@@ -152,9 +152,9 @@ def _children(node: yaml.Node) -> Iterator[yaml.Node]:
 
 
 def _expanded_size(root: yaml.Node) -> int | None:
-    """How many values the document stands for once every alias is written out (counting
-    stops a little past the limit); None when an alias refers to a block it is inside."""
-    cap = MAX_ALIASED_VALUES * 2 + 1
+    """How many values the aliases add to the document once each is written out; None when
+    an alias refers to a block it is inside. Counted once per node (the nodes form a DAG)."""
+    cap = 10**15  # keeps the numbers small; any real count is far below
     done: dict[int, int] = {}
     open_: set[int] = set()  # the blocks around the one being counted
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]

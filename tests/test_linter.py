@@ -290,6 +290,16 @@ def test_a_few_aliases_that_expand_hugely_are_refused(content):
     assert problem.file.endswith("x.yaml") and problem.line == 1
 
 
+def test_aliases_that_expand_hugely_are_refused_in_a_big_file_too(content):
+    """The count of what aliases add must not be hidden by the many values written out."""
+    lines = ["flow: bom", "pad: [" + ", ".join(["1"] * 60_000) + "]",
+             "m0: &m0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+    lines += [f"m{i}: &m{i} [*m{i - 1}, *m{i - 1}]" for i in range(1, 11)]
+    lines += ["nodes:", "  a: {say: halo, end: true}"]
+    write_flow(content, "\n".join(lines) + "\n")
+    assert find(only_error(content), "stand for more than 10000 values").file.endswith("x.yaml")
+
+
 def test_an_alias_inside_itself_is_refused(content):
     write_flow(content, "flow: x\nloop: &a [1, *a]\nnodes:\n  a: {say: halo, end: true}\n")
     problem = find(only_error(content), "refer to themselves")
