@@ -111,35 +111,39 @@ class _LimitedComposer(Composer):
             self.depth -= 1
 
 
-if _FastParser is not None:
-
-    class _Base(_LimitedComposer, _FastParser, SafeConstructor, Resolver):  # type: ignore[misc]
-        def __init__(self, stream: str):
-            _FastParser.__init__(self, stream)
-            _LimitedComposer.__init__(self)
-            SafeConstructor.__init__(self)
-            Resolver.__init__(self)
-
-else:
-
-    class _Base(  # type: ignore[no-redef]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, _LimitedComposer,
-        SafeConstructor, Resolver,
-    ):
-        def __init__(self, stream: str):
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            _LimitedComposer.__init__(self)
-            SafeConstructor.__init__(self)
-            Resolver.__init__(self)
+class _PythonBase(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                  _LimitedComposer, SafeConstructor, Resolver):
+    def __init__(self, stream: str):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        _LimitedComposer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
 
 
-class _Loader(_Base):
+class _PythonLoader(_PythonBase):
     def __init__(self, stream: str, file: str, problems: list[Problem]):
         super().__init__(stream)
         self._file = file
         self._problems = problems
+
+
+_Loader = _PythonLoader  # the type the constructors below are written for
+LOADERS: list[type] = [_PythonLoader]  # the fastest first
+
+if _FastParser is not None:
+
+    class _FastLoader(_LimitedComposer, _FastParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        def __init__(self, stream: str, file: str, problems: list[Problem]):
+            _FastParser.__init__(self, stream)
+            _LimitedComposer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._file = file
+            self._problems = problems
+
+    LOADERS.insert(0, _FastLoader)
 
 
 def _children(node: yaml.Node) -> Iterator[yaml.Node]:
@@ -219,17 +223,19 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return result
 
 
-# YAML 1.1 reads yes/no/on/off as true/false, which surprises editors (`next: no`).
-# Like YAML 1.2, only true/false are booleans here.
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+for _loader in LOADERS:
+    # YAML 1.1 reads yes/no/on/off as true/false, which surprises editors (`next: no`).
+    # Like YAML 1.2, only true/false are booleans here.
+    _loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def load_yaml(path: Path, display: str | None = None) -> tuple[Any, list[Problem]]:
@@ -283,14 +289,17 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, list[Problem
                   "save again."),
             )
         ]
-    return _parse(text, file)
+    return parse_yaml(text, file)
 
 
-def _parse(text: str, file: str) -> tuple[Any, list[Problem]]:
+def parse_yaml(text: str, file: str, loader_class: type | None = None
+               ) -> tuple[Any, list[Problem]]:
+    """Parse text already read and checked by load_yaml (tests pass `loader_class` to try
+    each of LOADERS)."""
     problems: list[Problem] = []
     loader = None
     try:
-        loader = _Loader(text, file, problems)
+        loader = (loader_class or LOADERS[0])(text, file, problems)
         node = loader.get_single_node()
         if node is not None and loader.aliases:
             added = _expanded_size(node)

@@ -12,8 +12,8 @@ import pytest
 
 from flows.linter import lint_directory, load_content
 from flows.problems import ContentError
-from flows.yamlload import MAX_FILE_BYTES
-from tests.conftest import FIXTURE_CONTENT, ROOT
+from flows.yamlload import LOADERS, MAX_FILE_BYTES, parse_yaml
+from tests.conftest import FIXTURE_CONTENT, REAL_CONTENT, ROOT
 
 QUIZ = "flows/quiz.yaml"
 
@@ -308,7 +308,7 @@ def test_an_alias_inside_itself_is_refused(content):
 
 def test_a_few_small_aliases_still_work(content):
     write_flow(content, "flow: x\nconsent: not_required\nnodes:\n"
-               "  a: {say: &tanya Apa kabar?, choices: &ok [{id: baik, label: Baik}], next: b}\n"
+               "  a: {say: &tanya Apa kabar, choices: &ok [{id: baik, label: Baik}], next: b}\n"
                "  b: {say: *tanya, choices: *ok, end: true}\n")
     assert [p for p in lint_directory(content) if p.file.endswith("x.yaml")] == []
 
@@ -368,8 +368,8 @@ def test_lint_cli_never_prints_a_traceback_for_hostile_files(content):
     write_flow(content, "flow: a\nnodes: {a: {say: \"ha\x00lo\", end: true}}\n", "nul")
     write_flow(content, "flow: b\nnodes: {[a]: {say: x, end: true}}\n", "kunci")
     write_flow(content, "flow: c\nnodes: {a: {say: " + "[" * 5000 + "]" * 5000 + "}}\n", "dalam")
-    write_flow(content, "flow: d\n" + "".join(f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n"
-                                               for i in range(1, 30)), "bom")
+    write_flow(content, "flow: d\nx0: &x0 [a, b]\n" + "".join(
+        f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n" for i in range(1, 30)), "bom")
     result = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
@@ -385,3 +385,18 @@ def test_a_loop_through_other_flows_that_never_waits(content):
                "next: z}\n  z: {say: tiga, end: true}\n", "b")
     problem = find(only_error(content), "loop through other flows")
     assert problem.file.endswith(("a.yaml", "b.yaml")) and problem.line
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=[c.__name__ for c in LOADERS])
+def test_both_parsers_read_the_shipped_content_alike_and_keep_the_limits(loader):
+    """libyaml's parser is used when PyYAML has it; the pure-Python one must agree."""
+    for path in sorted(REAL_CONTENT.rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert parse_yaml(text, path.name, loader) == parse_yaml(text, path.name), path
+    bomb = "x0: &x0 [a, b]\n" + "".join(f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n"
+                                         for i in range(1, 30))
+    deep = "a: " + "[" * 10_000 + "]" * 10_000 + "\n"
+    for text, words in [(bomb, "aliases"), (deep, "nested more than 50"),
+                        ("[a]: 1\n", "not a name"), ("a: {b: 1\n", "cannot be read")]:
+        _data, problems = parse_yaml(text, "x.yaml", loader)
+        assert problems and words in problems[0].message and problems[0].line, (words, problems)
