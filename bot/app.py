@@ -37,7 +37,7 @@ from bot.followups.delivery import CheckinRouter, TextSender, WindowSender
 from bot.followups.effects import Followups
 from bot.followups.offers import CaseOffers
 from bot.followups.scheduler import CheckinScheduler
-from bot.live_content import load_detector, load_live_content
+from bot.live_content import load_live_content
 from bot.rights import consent
 from bot.rights.counting import Counting
 from bot.telegram.calls import CHANNEL as TELEGRAM
@@ -168,8 +168,8 @@ async def build_runtime(
     chosen by `bot.config.choose_database`."""
     content_dir = Path(content_dir or config.content or default_content_dir())
     database = choose_database(config, db_path)
-    content = load_live_content(content_dir, database.state_dir)
-    engine = Engine(content, config.engine_settings(), load_detector(content_dir))
+    served = load_live_content(content_dir, database.state_dir)
+    engine = Engine(served.content, config.engine_settings(), served.detector)
     store = make_store(database.target)
     await store.open()
     router = alerts or RoutingAlertSender()

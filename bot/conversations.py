@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from flows.messages import Choice, Event, Inbound, Reply
-from flows.runtime import Engine, EngineResult, HistoryItem
+from flows.runtime import FALLBACK_TEXT, Engine, EngineResult, HistoryItem
 from flows.session import Session
 from storage import deliveries, followups, replies
 from storage.base import Store, Transaction
@@ -40,10 +40,7 @@ TurnObserver = Callable[["EffectContext", list[Event]], Awaitable[None]]
 # Runs before the engine; may answer instead of it (bot/cases/desk.py: the relay).
 BeforeEngine = Callable[[str, str, str, Inbound, datetime], Awaitable["Intercept | None"]]
 
-FALLBACK_ERROR = (
-    "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
-    "Jika kamu dalam bahaya, hubungi 112 atau SEJIWA 119 ext 8."
-)
+FALLBACK_ERROR = FALLBACK_TEXT  # for a channel whose turn failed before the engine answered
 
 
 def utc_now() -> datetime:
@@ -338,7 +335,7 @@ class Conversations:
                                               _StoreContext(self.store, key))
         except Exception:
             log.exception("engine failed; answering with the fallback message")
-            return Turn([Reply(self._error_text())], [Event("engine_error")], key,
+            return Turn([Reply(self.engine.fallback_text())], [Event("engine_error")], key,
                         intercept.outbound if intercept else [])
         events = list(result.events)
         deleted = any(e.name == "delete_requested" for e in events)
@@ -352,7 +349,7 @@ class Conversations:
         except Exception:
             # The resident still gets the hotlines; the unchanged session lets them resend.
             log.exception("storing the turn failed; answering with the fallback message")
-            return Turn([Reply(self._error_text())], [Event("storage_error")], key, [])
+            return Turn([Reply(self.engine.fallback_text())], [Event("storage_error")], key, [])
 
     async def _commit(self, channel: str, platform_user_id: str, key: str, now: datetime,
                       result: EngineResult, events: list[Event], deleted: bool,
@@ -398,15 +395,6 @@ class Conversations:
             return True
         top = result.session.top
         return top is not None and top.flow == self.engine.content.role("crisis")
-
-    def _error_text(self) -> str:
-        """The system `error` text, or a built-in one; both followed by the crisis hotlines."""
-        content = self.engine.content
-        template = content.system.texts.get("error")
-        text = template.source if template else FALLBACK_ERROR
-        lines = [content.hotlines[h].text for h in content.hotline_groups.get("crisis", ())
-                 if h in content.hotlines]
-        return "\n".join([text, *lines])
 
     async def _store_result(self, ctx: EffectContext, event: Event) -> list[Event]:
         """Keep a screening result in the resident's history: adults who consented only."""

@@ -123,9 +123,10 @@ class EngineDriver:
         if replies and replies[-1].node:
             self.last_node = replies[-1].node
         for event in events:
-            if event.name == "screening_completed":
-                self.history.append(HistoryItem(str(event.data.get("instrument")),
-                                                float(event.data.get("score") or 0),
+            score = event.data.get("score") or 0
+            if event.name == "screening_completed" and _is_number(score):
+                # (the bot does not store a result without a numeric score either)
+                self.history.append(HistoryItem(str(event.data.get("instrument")), float(score),
                                                 str(event.data.get("band")), at))
             if event.name == "followup_accepted":
                 self.followup = str(event.data.get("kind") or "")
@@ -142,6 +143,14 @@ class EngineDriver:
 
     async def close(self) -> None:
         return None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def session_from_setup(setup: dict[str, Any]) -> Session | None:

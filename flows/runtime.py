@@ -10,6 +10,7 @@ the question the resident is answering → the flow's next nodes until one waits
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,10 +28,18 @@ from flows.session import Frame, Session
 from flows.templates import Placeholder, Template
 from flows.text import NO_WORDS, YES_WORDS, normalise_answer, split_long_text
 
+log = logging.getLogger(__name__)
+
 MAX_STEPS = 300  # nodes run for one message; more means a loop the linter missed
 MAX_TEXT = 4096  # longer free text is not an answer to anything
 CRISIS_SCAN_LIMIT = 10_000  # characters the crisis detector reads of very long messages
 LEVELS = ("check", "high", "urgent")
+# Said when a turn fails and system.yaml has no `error` text; the crisis hotlines follow.
+FALLBACK_TEXT = (
+    "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
+    "Jika Anda dalam bahaya, hubungi 112 atau SEJIWA 119 lalu tekan 8."
+)
+CRISIS_EVENTS = ("crisis_detected", "escalate")  # kept from a turn that failed
 
 
 class Detection(Protocol):
@@ -118,10 +127,21 @@ class Engine:
 
     async def handle(self, session: Session | None, inbound: Inbound,
                      context: EngineContext | None = None) -> EngineResult:
-        """Answer one inbound message. The given session is not modified."""
-        run = _Run(self, session.clone() if session else Session(), inbound,
-                   context or _NoContext())
-        await run.handle()
+        """Answer one inbound message. The given session is not modified.
+
+        Never raises for what content or a stored session can do: a turn that fails is
+        answered with `fallback_text()` (which carries the crisis hotlines) and an
+        `engine_error` event, the session stays as it was, and a crisis found in the message
+        still yields its `crisis_detected` / `escalate` events, so the case is written."""
+        start = session or Session()
+        run = _Run(self, start.clone(), inbound, context or _NoContext())
+        try:
+            await run.handle()
+        except Exception:
+            log.exception("the engine failed at %s; answering with the fallback text",
+                          start.position or "the start")
+            events = [*run.crisis_events(), Event("engine_error")]
+            return EngineResult([Reply(self.fallback_text())], events, start.clone())
         return EngineResult(run.replies, run.events, run.session)
 
     async def interject(self, session: Session | None, flow_id: str, params: Mapping[str, Any],
@@ -135,6 +155,20 @@ class Engine:
                    context or _NoContext())
         await run.interject(flow_id, dict(params))
         return EngineResult(run.replies, run.events, run.session)
+
+    def fallback_text(self) -> str:
+        """What the resident reads when a turn cannot be answered: system.yaml's `error`
+        text (or a built-in one), then the crisis hotlines, one per line."""
+        content = self.content
+        template = content.system.texts.get("error")
+        lines = [template.source if template else FALLBACK_TEXT]
+        for hotline_id in content.hotline_groups.get("crisis", ()):
+            hotline = content.hotlines.get(hotline_id)
+            text = self.settings.hotline_texts.get(hotline_id) or (hotline.text if hotline
+                                                                    else None)
+            if text:
+                lines.append(text)
+        return "\n".join(lines)
 
 
 class _Stop(Exception):
@@ -160,6 +194,21 @@ class _Run:
         self._followup: Mapping[str, Any] | None = None
         self._steps = 0
         self._entry_continues = False  # the next crisis entry continues the open disclosure
+        self.detection: tuple[str, str, str] | None = None  # level, category, subject
+
+    def crisis_events(self) -> list[Event]:
+        """The crisis events of this turn, also when it failed half way: those already
+        emitted, or the ones the crisis flow's entry would have emitted for a detection."""
+        kept = [e for e in self.events if e.name in CRISIS_EVENTS]
+        if self.detection is not None and not any(e.name == "crisis_detected" for e in kept):
+            level, category, subject = self.detection
+            kept.insert(0, Event("crisis_detected", {"level": level, "category": category,
+                                                     "source": "free_text",
+                                                     "subject": subject}))
+            if level in ("high", "urgent") and not any(e.name == "escalate" for e in kept):
+                kept.insert(1, Event("escalate", {"level": level, "category": category,
+                                                  "source": "free_text"}))
+        return kept
 
     # ------------------------------------------------------------------ entry point
     async def handle(self) -> None:
@@ -190,6 +239,7 @@ class _Run:
             detection = self.engine.detector.detect(text[:CRISIS_SCAN_LIMIT])
         if detection is not None:
             subject = getattr(detection, "subject", None) or "self"
+            self.detection = (detection.level, detection.category, subject)
             await self.on_detection(detection.level, detection.category, subject,
                                     person_at_risk(text[:CRISIS_SCAN_LIMIT]))
             return

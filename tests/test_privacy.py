@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.cases.desk import OPERATOR
-from bot.live_content import load_detector
+from flows.crisis import load_detector
 from flows.linter import load_content
 from flows.messages import Choice
 from flows.runtime import Engine, EngineSettings
