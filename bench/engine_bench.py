@@ -32,13 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.alerts import RoutingAlertSender  # noqa: E402
-from bot.escalation import install  # noqa: E402
-from bot.service import Conversations  # noqa: E402
-from bot.stats import register_stats  # noqa: E402
-
-from bot.app import build_runtime, default_content_dir, load_detector  # noqa: E402
-from bot.config import Config  # noqa: E402
+from bot.app import build_runtime, wire  # noqa: E402
+from bot.cases.senders import RoutingAlertSender  # noqa: E402
+from bot.config import Config, default_content_dir  # noqa: E402
+from bot.conversations import Conversations  # noqa: E402
+from bot.crypto import Sealer, load_key  # noqa: E402
+from flows.crisis import load_detector  # noqa: E402
 from flows.linter import load_content  # noqa: E402
 from flows.messages import Inbound  # noqa: E402
 from flows.runtime import Engine  # noqa: E402
@@ -114,7 +113,7 @@ def prefill(db_path: Path, count: int) -> None:
 
 async def postgres_runtime(database: str, content: Path | None, tmp: Path,
                            defer_writes: bool) -> tuple[Conversations, Store]:
-    """What bot.app.build_runtime wires, on a PostgreSQL store (build_runtime opens SQLite)."""
+    """What bot.app.build_runtime wires, on a PostgreSQL store with batching chosen here."""
     content_dir = content or default_content_dir()
     config = Config()
     engine = Engine(load_content(content_dir), config.engine_settings(),
@@ -122,9 +121,9 @@ async def postgres_runtime(database: str, content: Path | None, tmp: Path,
     store = make_store(database)
     store.defer_writes = defer_writes
     await store.open()
-    conversations = Conversations(engine, store, b"bench")
-    register_stats(conversations)
-    install(conversations, config, sender=RoutingAlertSender(), db_path=tmp / "bench.db")
+    conversations, _kit = wire(engine, store, config, secret=b"bench",
+                               sealer=Sealer(load_key(tmp / "bench.db")),
+                               alerts=RoutingAlertSender())
     return conversations, store
 
 

@@ -9,13 +9,18 @@ needs another part, it is passed here.
     runtime = await build_runtime(config)
     telegram = await start_telegram(runtime, os.environ)          # None without a token
     whatsapp = build_whatsapp(runtime, os.environ)                # None without secrets
-    ... bot/serve.py runs the dispatcher, retention and the web app until a signal ...
+    ... bot/serve.py runs the dispatcher, the follow-up scheduler, retention and the web
+    app until a signal ...
+
+`build_studio_bot` is the same wiring for the editors' simulator: given content, a
+throwaway database, cards recorded, and the channels' renderers to show their messages.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,22 +32,32 @@ from bot.cases.senders import AlertSender, ConsoleAlertSender, RoutingAlertSende
 from bot.config import Config, Database, choose_database, default_content_dir
 from bot.console import ConsoleChat
 from bot.conversations import Clock, Conversations, OutboundRouter, Turn, utc_now
-from bot.crypto import Sealer, load_key
-from bot.live_content import load_detector, load_live_content
+from bot.crypto import Sealer, generate_key, load_key
+from bot.followups.delivery import CheckinRouter, TextSender, WindowSender
+from bot.followups.effects import Followups
+from bot.followups.offers import CaseOffers
+from bot.followups.scheduler import CheckinScheduler
+from bot.live_content import load_live_content
 from bot.rights import consent
 from bot.rights.counting import Counting
 from bot.telegram.calls import CHANNEL as TELEGRAM
 from bot.telegram.lifecycle import TelegramHandle
 from bot.telegram.lifecycle import start_telegram as start_telegram_channel
+from bot.telegram.render import CallbackCodec, button_label, chosen_text, render_turn
+from bot.whatsapp.address import Address
 from bot.whatsapp.card_sender import WhatsAppAlertSender
 from bot.whatsapp.channel import CHANNEL as WHATSAPP
 from bot.whatsapp.channel import TurnCallback as WhatsAppTurnCallback
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.client import GraphClient
+from bot.whatsapp.parse import ID_SEPARATOR
+from bot.whatsapp.render import render_reply
 from bot.whatsapp.settings import ChannelOptions, WhatsAppSettings
 from bot.workers.inbox import LEASE_S, Inbox
 from bot.workers.state import SharedContacts, SharedNotePrompts
-from flows.runtime import Engine
+from flows.messages import Inbound, Reply
+from flows.model import Content
+from flows.runtime import CrisisDetector, Engine
 from storage import make_store
 from storage.base import Store
 from storage.keys import load_secret
@@ -51,14 +66,25 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class FollowupKit:
+    """Caring follow-ups: run `scheduler` in the background (bot/serve.py); channels attach
+    their check-in senders to `senders` when they start."""
+
+    effects: Followups
+    scheduler: CheckinScheduler
+    senders: CheckinRouter
+
+
+@dataclass
 class EscalationKit:
-    """The case side of a runtime: give `desk` to the channels, run `dispatcher` in the
-    background (bot/serve.py)."""
+    """The case side of a runtime: give `desk` to the channels, run `dispatcher` (and the
+    follow-ups' scheduler) in the background (bot/serve.py)."""
 
     escalations: Escalations
     desk: CadreDesk
     dispatcher: Dispatcher
     sealer: Sealer
+    followups: FollowupKit
 
 
 @dataclass
@@ -94,12 +120,16 @@ def wire(
     clock: Clock = utc_now,
 ) -> tuple[Conversations, EscalationKit]:
     """Everything one turn runs, connected: escalation effects and the cadre desk (relay),
-    the consent log and the anonymous counters, and the dispatcher that delivers alerts."""
-    desk = CadreDesk(store, config, secret, sealer, clock=clock, engine=engine)
+    the consent log and the anonymous counters, the follow-ups (offer, series, answers),
+    the dispatcher that delivers alerts and the scheduler that sends check-ins."""
+    followups = Followups(engine, config, sealer)
+    offers = CaseOffers(engine, config, sealer)
+    desk = CadreDesk(store, config, secret, sealer, clock=clock, engine=engine,
+                     on_resolved=offers.on_case_resolved)
     escalations = Escalations(engine, config, sealer, desk)
     counting = Counting(engine.settings.timezone)
     effects: dict[str, list[Any]] = {}
-    for handlers in (escalations.effects(), consent.effects()):
+    for handlers in (escalations.effects(), consent.effects(), followups.effects()):
         for name, handler in handlers.items():
             effects.setdefault(name, []).append(handler)
     conversations = Conversations(
@@ -109,15 +139,21 @@ def wire(
         clock=clock,
         effects=effects,
         before_engine=desk.resident_turn,
-        observers=(escalations.observe, counting.observe),
+        observers=(escalations.observe, counting.observe, followups.observe),
+        sealer=sealer,
     )
     dispatcher = Dispatcher(store, alerts, config, sealer, clock=clock)
+    senders = CheckinRouter()
+    scheduler = CheckinScheduler(store, conversations, engine, config, sealer, senders,
+                                 clock=clock)
     if not config.default_route:
         log.warning(
             "no default_route in the deployment config: cases from residents without an "
             "area route go to '(no route)'; set default_route (README: Escalation)"
         )
-    return conversations, EscalationKit(escalations, desk, dispatcher, sealer)
+    kit = EscalationKit(escalations, desk, dispatcher, sealer,
+                        FollowupKit(followups, scheduler, senders))
+    return conversations, kit
 
 
 async def build_runtime(
@@ -136,8 +172,8 @@ async def build_runtime(
     chosen by `bot.config.choose_database`."""
     content_dir = Path(content_dir or config.content or default_content_dir())
     database = choose_database(config, db_path)
-    content = load_live_content(content_dir, database.state_dir)
-    engine = Engine(content, config.engine_settings(), load_detector(content_dir))
+    served = load_live_content(content_dir, database.state_dir)
+    engine = Engine(served.content, config.engine_settings(), served.detector)
     store = make_store(database.target)
     await store.open()
     router = alerts or RoutingAlertSender()
@@ -192,6 +228,7 @@ async def start_telegram(
     if isinstance(runtime.alerts, RoutingAlertSender):
         runtime.alerts.attach(TELEGRAM, handle.alert_sender)  # waiting alerts go now
     runtime.outbound.attach(TELEGRAM, handle.deliver_outbound)
+    runtime.escalation.followups.senders.attach(TELEGRAM, TextSender(handle.send_to_chat))
     return handle
 
 
@@ -199,6 +236,10 @@ async def start_telegram(
 class WhatsAppParts:
     channel: WhatsAppChannel
     alert_sender: WhatsAppAlertSender
+
+    async def start(self) -> None:
+        """Before the webhook is served: queue replies a crash left unsent."""
+        await self.channel.start()
 
     async def aclose(self) -> None:
         await self.channel.aclose()
@@ -263,6 +304,16 @@ def build_whatsapp(
     if routing is not None:
         routing.attach(WHATSAPP, sender)  # alerts waiting for WhatsApp routes go now
     runtime.outbound.attach(WHATSAPP, channel.deliver_outbound)
+    configured = channel.followup_template_configured
+    runtime.escalation.followups.senders.attach(
+        WHATSAPP, WindowSender(channel), whatsapp_followup_template=configured
+    )
+    if not configured and runtime.engine.content.followups is not None:
+        log.warning(
+            "whatsapp: whatsapp.followup_template is not set: a follow-up check-in to a "
+            "resident whose 24-hour window has closed is NOT sent (it is counted as skipped; "
+            "/healthz shows whatsapp_followup_template: false)"
+        )
     return WhatsAppParts(channel, sender)
 
 
@@ -276,3 +327,92 @@ def build_console(runtime: Runtime, user_id: str, alerts: ConsoleAlertSender) ->
         return alerts.drain() + relayed
 
     return ConsoleChat(runtime.conversations, user_id, on_turn=after_turn)
+
+
+# ---------------------------------------------------------------------------- studio
+@dataclass
+class StudioBot:
+    """The editors' simulator (bot/studio/simulator.py): the whole runtime on a throwaway
+    database, cadre cards recorded instead of sent, and each channel's own renderer, so
+    the page shows exactly what a resident on Telegram or WhatsApp would receive."""
+
+    runtime: Runtime
+    cards: ConsoleAlertSender
+    codec: CallbackCodec
+    whatsapp_options: ChannelOptions
+    join_bubbles: bool = True
+
+    def telegram(self, replies: Sequence[Reply]) -> list[dict[str, Any]]:
+        """One turn as Bot API sendMessage arguments (text, entities, reply_markup)."""
+        return [
+            {"text": m.text, "entities": list(m.entities), "reply_markup": m.reply_markup()}
+            for m in render_turn(replies, self.codec, join=self.join_bubbles)
+        ]
+
+    def whatsapp(self, replies: Sequence[Reply]) -> list[dict[str, Any]]:
+        """One turn as Graph API message bodies (reply buttons, list, or numbered menu)."""
+        to = Address.phone("simulator")
+        return [b for r in replies for b in render_reply(r, to, self.whatsapp_options.render)]
+
+    def telegram_press(self, data: str) -> Inbound:
+        node, choice = self.codec.decode(data)
+        return Inbound(choice=choice or "", node=node)
+
+    def whatsapp_press(self, reply_id: str) -> Inbound:
+        node, sep, choice = reply_id.partition(ID_SEPARATOR)
+        return Inbound(choice=choice, node=node or None) if sep else Inbound(choice=reply_id)
+
+    def telegram_pressed(self, message: dict[str, Any], data: str, stale: bool) -> dict[str, Any]:
+        """The pressed message as the Telegram channel edits it: keyboard gone, and (unless
+        the press was on an old message) the chosen answer under the text."""
+        label = button_label(message.get("reply_markup"), data)
+        if stale or label is None:
+            return {**message, "reply_markup": None}
+        text, entities = chosen_text(message["text"], message.get("entities", ()), label)
+        return {"text": text, "entities": list(entities), "reply_markup": None}
+
+    async def deliver_cards(self) -> list[str]:
+        """One dispatcher tick, as the running bot does in the background: the case cards
+        this turn caused, rendered as cadres would read them."""
+        await self.runtime.escalation.dispatcher.tick()
+        return self.cards.drain()
+
+
+async def build_studio_bot(
+    config: Config,
+    content: Content,
+    detector: CrisisDetector | None,
+    *,
+    content_dir: Path,
+    db_path: Path,
+    clock: Clock = utc_now,
+) -> StudioBot:
+    """The studio's bot for `content` (the folder's last good version) on `db_path`, a
+    file in a temporary directory the studio deletes. Secret and encryption key are fresh
+    and only in memory, never the deployment's."""
+    engine = Engine(content, config.engine_settings(), detector)
+    store = make_store(db_path)
+    await store.open()
+    cards = ConsoleAlertSender()
+    sealer = Sealer(generate_key().encode())
+    conversations, kit = wire(
+        engine,
+        store,
+        config,
+        secret=secrets.token_bytes(32),
+        sealer=sealer,
+        alerts=cards,
+        clock=clock,
+    )
+    database = Database(db_path, db_path, db_path.parent)
+    runtime = Runtime(
+        config, content_dir, database, store, engine, conversations, kit, cards,
+        OutboundRouter(), Inbox(store, sealer, clock=clock),
+    )
+    return StudioBot(
+        runtime,
+        cards,
+        CallbackCodec(),
+        ChannelOptions.from_config(config.whatsapp or {}),
+        join_bubbles=bool(config.telegram.get("join_bubbles", True)),
+    )

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bot import log_privacy
 from bot.app import build_console, build_runtime
 from bot.cases.cards import OUTCOME_LABELS, format_time
 from bot.cases.desk import CadreIdentity
@@ -38,11 +39,12 @@ log = logging.getLogger("temanjiwa")
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """stderr logging; at every level the privacy filter strips the libraries' arguments
+    and exception messages (bot/log_privacy.py), so `-v` shows no ids, names or texts."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log_privacy.install(handler)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry bot tokens
     logging.getLogger("aiosqlite").setLevel(logging.INFO)  # DEBUG: SQL parameters (answers)
 
@@ -110,7 +112,8 @@ def _studio_parsers(sub: argparse._SubParsersAction) -> None:
                         help="poster.pdf, poster.png or poster.svg (PDF and SVG get a PNG too)")
     poster.add_argument("--content", type=Path, help="content folder (default: content/id)")
     names(poster)
-    studio = sub.add_parser("studio", help="a local page for editors: flow maps and posters")
+    studio = sub.add_parser("studio", help="a local page for editors: flow maps, a "
+                            "simulator, problems, conversation tests, posters")
     studio.add_argument("dir", nargs="?", type=Path, default=None)
     studio.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     studio.add_argument("--port", type=int, default=0, help="port (default: a free one)")

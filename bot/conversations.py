@@ -8,26 +8,31 @@ What else happens in a turn is given when the service is built (bot/app.py), nev
 later: `effects` (handlers for the engine's events, e.g. escalation), `before_engine` (a
 resident in a relay with a cadre) and `observers` (they see every turn's events inside its
 transaction: anonymous counts, a case's "last replied").
+
+`interject` is the one turn the bot starts itself (a follow-up check-in, bot/followups/):
+the same per-resident lock, the engine, and one transaction for the new session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from flows.messages import Choice, Event, Inbound, Reply
-from flows.runtime import Engine, EngineResult, HistoryItem
+from flows.runtime import FALLBACK_TEXT, Engine, EngineResult, HistoryItem
 from flows.session import Session
-from storage import deliveries
+from storage import deliveries, followups, replies
 from storage.base import Store, Transaction
 from storage.keys import user_key
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 EffectHandler = Callable[["EffectContext", Event], Awaitable[list[Event]]]
 # Sees all of a turn's events (incl. those effects added) inside its transaction.
@@ -35,10 +40,7 @@ TurnObserver = Callable[["EffectContext", list[Event]], Awaitable[None]]
 # Runs before the engine; may answer instead of it (bot/cases/desk.py: the relay).
 BeforeEngine = Callable[[str, str, str, Inbound, datetime], Awaitable["Intercept | None"]]
 
-FALLBACK_ERROR = (
-    "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
-    "Jika kamu dalam bahaya, hubungi 112 atau SEJIWA 119 ext 8."
-)
+FALLBACK_ERROR = FALLBACK_TEXT  # for a channel whose turn failed before the engine answered
 
 
 def utc_now() -> datetime:
@@ -65,6 +67,8 @@ class Turn:
     user_key: str
     outbound: list[Outbound] = field(default_factory=list)  # send after `replies`
     recorded: bool = False  # the delivery id was recorded in this turn's transaction
+    urgent: bool = False  # a crisis turn: its writes and its replies go before ordinary ones
+    kept: str | None = None  # the replies are kept under this delivery id until `delivered`
 
 
 @dataclass
@@ -120,7 +124,39 @@ class NoChannel(Exception):
     """An `Outbound` names a channel that is not running in this process."""
 
 
+class Sealing(Protocol):
+    """What keeping replies needs from bot/crypto.py's `Sealer` (given by bot/app.py)."""
+
+    def seal_json(self, value: Any) -> bytes: ...
+
+    def open_json(self, token: bytes | str | None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """Replies a turn committed that were never marked delivered (a crash, an outage)."""
+
+    delivery_id: str
+    platform_user_id: str
+    replies: list[Reply]
+    created_at: datetime
+
+
+def _reply_dict(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "node": reply.node,
+        "choices": [[c.id, c.label, c.value, c.description] for c in reply.choices],
+    }
+
+
+def _reply_from(data: Mapping[str, Any]) -> Reply:
+    choices = tuple(Choice(*c) for c in data.get("choices") or ())
+    return Reply(str(data["text"]), choices, str(data.get("node") or ""))
+
+
 WORDS_EVENTS = ("escalate", "crisis_detected")
+URGENT_EVENTS = ("escalate", "crisis_detected")  # the turn goes first (store, channel)
 
 
 class _StoreContext:
@@ -132,6 +168,9 @@ class _StoreContext:
 
     async def history(self) -> Sequence[HistoryItem]:
         return await self.store.history(self.key)
+
+    async def followup(self) -> Mapping[str, Any]:
+        return await followups.facts(self.store.reader, self.key)
 
 
 class _KeyedLocks:
@@ -171,7 +210,8 @@ class Conversations:
                  clock: Clock = utc_now,
                  effects: Mapping[str, Sequence[EffectHandler]] | None = None,
                  before_engine: BeforeEngine | None = None,
-                 observers: Sequence[TurnObserver] = ()) -> None:
+                 observers: Sequence[TurnObserver] = (),
+                 sealer: Sealing | None = None) -> None:
         self.engine = engine
         self.store = store
         self.secret = secret
@@ -185,6 +225,7 @@ class Conversations:
         self._effects = handlers
         self._before_engine = before_engine
         self._observers = tuple(observers)
+        self._sealer = sealer  # without one, replies are not kept (they hold results)
 
     def key_for(self, channel: str, platform_user_id: str) -> str:
         return user_key(self.secret, channel, str(platform_user_id))
@@ -205,6 +246,17 @@ class Conversations:
             await self.record_delivery(channel, delivery_id)
         return turn
 
+    async def exclusive(self, channel: str, platform_user_ids: Sequence[str],
+                        work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` while no message of these residents is being handled (e.g. moving one
+        resident's data to their new number). Locks are taken in key order, so two such
+        calls never wait on each other."""
+        keys = sorted({self.key_for(channel, p) for p in platform_user_ids})
+        async with contextlib.AsyncExitStack() as stack:
+            for key in keys:
+                await stack.enter_async_context(await self._locks(key))
+            return await work()
+
     async def first_delivery(self, channel: str, delivery_id: str) -> bool:
         """Record a platform id now; False if it was recorded before (a redelivery)."""
         return await self.store.first_delivery(channel, delivery_id, self.clock())
@@ -216,9 +268,56 @@ class Conversations:
         except Exception:
             log.exception("could not record a %s delivery id", channel)
 
+    async def delivered(self, channel: str, delivery_id: str) -> None:
+        """The kept replies of `delivery_id` went out (or never can): forget them. Never
+        raises; a row left behind is sent once more at the next start."""
+        try:
+            async with self.store.transaction() as tx:
+                await replies.delivered(tx, channel, delivery_id)
+        except Exception:
+            log.exception("could not forget the delivered replies of a %s turn", channel)
+
+    async def undelivered(self, channel: str) -> list[Undelivered]:
+        """Replies of `channel` committed but not marked delivered, oldest first. A row
+        that cannot be opened (the key changed) is dropped and logged."""
+        if self._sealer is None:
+            return []
+        out: list[Undelivered] = []
+        for row in await replies.undelivered(self.store.reader, channel):
+            try:
+                data = self._sealer.open_json(row.sealed)
+                kept = Undelivered(row.delivery_id, str(data["to"]),
+                                   [_reply_from(r) for r in data["replies"]], row.created_at)
+            except Exception:
+                log.error("kept replies of a %s turn cannot be read; dropped", channel)
+                await self.delivered(channel, row.delivery_id)
+                continue
+            out.append(kept)
+        return out
+
     async def recent_deliveries(self, channel: str, since: datetime) -> set[str]:
         """Platform ids recorded since `since` (a channel loads them once, at start)."""
         return await deliveries.seen_since(self.store.reader, channel, since)
+
+    async def interject(self, key: str, flow_id: str, params: Mapping[str, Any], *,
+                        hold: Callable[[Transaction], Awaitable[bool]]) -> list[Reply] | None:
+        """The bot speaks first (a follow-up check-in): `flow_id` runs over whatever the
+        resident was doing, under their lock, and the new session is stored with `hold`'s
+        writes in one transaction (`hold` runs first: False means "not now", nothing is
+        written). Returns what to send; None when nothing was written (hold refused, or
+        the resident has no session any more). Effects do not run: what the bot says
+        first emits nothing; the resident's answer is a normal turn."""
+        async with await self._locks(key):
+            stored = await self.store.load_session(key)
+            if stored is None:
+                return None
+            result = await self.engine.interject(stored.session, flow_id, params, self.clock(),
+                                                 _StoreContext(self.store, key))
+            async with self.store.transaction() as tx:
+                if not await hold(tx):
+                    return None
+                saved = await followups.save_session_state(tx, key, result.session)
+            return result.replies if saved else None  # (retention purged it meanwhile)
 
     async def _handle_locked(self, channel: str, platform_user_id: str, key: str,
                              inbound: Inbound, delivery_id: str | None) -> Turn:
@@ -236,7 +335,7 @@ class Conversations:
                                               _StoreContext(self.store, key))
         except Exception:
             log.exception("engine failed; answering with the fallback message")
-            return Turn([Reply(self._error_text())], [Event("engine_error")], key,
+            return Turn([Reply(self.engine.fallback_text())], [Event("engine_error")], key,
                         intercept.outbound if intercept else [])
         events = list(result.events)
         deleted = any(e.name == "delete_requested" for e in events)
@@ -250,13 +349,14 @@ class Conversations:
         except Exception:
             # The resident still gets the hotlines; the unchanged session lets them resend.
             log.exception("storing the turn failed; answering with the fallback message")
-            return Turn([Reply(self._error_text())], [Event("storage_error")], key, [])
+            return Turn([Reply(self.engine.fallback_text())], [Event("storage_error")], key, [])
 
     async def _commit(self, channel: str, platform_user_id: str, key: str, now: datetime,
                       result: EngineResult, events: list[Event], deleted: bool,
                       words: str | None, intercept: Intercept | None,
                       delivery_id: str | None) -> Turn:
-        async with self.store.transaction() as tx:
+        urgent = self._is_crisis(result, events)
+        async with self.store.transaction(urgent=urgent) as tx:
             ctx = EffectContext(tx, key, channel, platform_user_id, result.session, now,
                                 result.replies)
             for event in list(events):
@@ -276,17 +376,25 @@ class Conversations:
                 await tx.delete_user(key)
             else:
                 await tx.save_session(key, result.session, now)
+            kept = None
+            if delivery_id is not None and self._sealer is not None and result.replies:
+                # After delete_user: a /hapus turn's farewell is kept until it is sent, and
+                # without the user_key, so nothing links the resident to it.
+                sealed = self._sealer.seal_json(
+                    {"to": platform_user_id, "replies": [_reply_dict(r) for r in result.replies]}
+                )
+                await replies.keep(tx, channel, delivery_id, "" if deleted else key, sealed, now)
+                kept = delivery_id
         outbound = (intercept.outbound if intercept else []) + ctx.outbound
-        return Turn(result.replies, events, key, outbound, recorded=delivery_id is not None)
+        return Turn(result.replies, events, key, outbound, recorded=delivery_id is not None,
+                    urgent=urgent, kept=kept)
 
-    def _error_text(self) -> str:
-        """The system `error` text, or a built-in one; both followed by the crisis hotlines."""
-        content = self.engine.content
-        template = content.system.texts.get("error")
-        text = template.source if template else FALLBACK_ERROR
-        lines = [content.hotlines[h].text for h in content.hotline_groups.get("crisis", ())
-                 if h in content.hotlines]
-        return "\n".join([text, *lines])
+    def _is_crisis(self, result: EngineResult, events: Sequence[Event]) -> bool:
+        """A turn that detected crisis signs, or that runs inside the crisis protocol."""
+        if any(e.name in URGENT_EVENTS for e in events):
+            return True
+        top = result.session.top
+        return top is not None and top.flow == self.engine.content.role("crisis")
 
     async def _store_result(self, ctx: EffectContext, event: Event) -> list[Event]:
         """Keep a screening result in the resident's history: adults who consented only."""

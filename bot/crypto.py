@@ -92,7 +92,13 @@ class Sealer:
             return None
 
     def seal_json(self, value: Any) -> bytes:
-        return self.seal(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        """A JSON value, sealed. Text that is not valid Unicode (a lone surrogate from a
+        webhook) is kept as JSON escapes instead of failing."""
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return self._fernet.encrypt(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            return self.seal(json.dumps(value, separators=(",", ":")))
 
     def open_json(self, token: bytes | str | None) -> Any:
         text = self.open(token)

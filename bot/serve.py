@@ -1,10 +1,10 @@
 """`temanjiwa run`: every configured channel in one process, plus the background jobs.
 
 Telegram (polling, or webhook on the shared web app), WhatsApp (webhook on the shared
-web app), the alert dispatcher, the retention schedule, the content watcher and the inbox
-(webhook messages kept until their turn commits; residents left by a dead worker taken
-over) all run until SIGINT/SIGTERM; then channels stop taking new updates, in-flight turns
-finish and the database is closed.
+web app), the alert dispatcher, the follow-up scheduler, the retention schedule, the
+content watcher and the inbox (webhook messages kept until their turn commits; residents
+left by a dead worker taken over) all run until SIGINT/SIGTERM; then channels stop taking
+new updates, in-flight turns finish and the database is closed.
 
 Any number of these processes may run against one PostgreSQL database (webhook mode): the
 inbox gives each resident to one worker at a time, the dispatcher's claims and the SLA
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL_S = 3600.0
 CONTENT_CHECK_INTERVAL_S = 10.0
+FOLLOWUP_INTERVAL_S = 10.0
 
 
 @dataclass
@@ -91,12 +92,14 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
     web: dict[str, Any] = {}
     whatsapp = build_whatsapp(runtime, env)
     if whatsapp is not None:
+        await whatsapp.start()
         running.closers.append(whatsapp.aclose)
         web["whatsapp"] = whatsapp.channel
         log.info("WhatsApp channel configured (webhook at /whatsapp/webhook)")
         running.runs.append("whatsapp")
     telegram = await start_telegram(runtime, env, webhook_url=options.webhook_url)
     polling = False
+    followups = runtime.escalation.followups.scheduler
     if telegram is not None:
         running.closers.append(telegram.stop)
         if telegram.webhook_route is not None:
@@ -115,10 +118,12 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
         body = await health(runtime.store, runtime.inbox, role=running.role, runs=running.runs)
         if telegram is not None:
             body.update(telegram.health())
+        body.update(followups.health())
         return body
 
     web["health"] = healthz
     return web  # the web app serves the webhooks and /healthz
+
 
 
 def _start_background(running: _Running, stop: asyncio.Event) -> None:
@@ -127,6 +132,8 @@ def _start_background(running: _Running, stop: asyncio.Event) -> None:
     clock = runtime.conversations.clock
     running.tasks += [
         asyncio.create_task(runtime.escalation.dispatcher.run_forever(stop), name="dispatcher"),
+        asyncio.create_task(runtime.escalation.followups.scheduler.run_forever(
+            stop, FOLLOWUP_INTERVAL_S), name="followups"),
         asyncio.create_task(run_retention_schedule(runtime.store, runtime.config, clock,
                                                    RETENTION_INTERVAL_S,
                                                    holder=runtime.inbox.worker_id),
@@ -134,7 +141,7 @@ def _start_background(running: _Running, stop: asyncio.Event) -> None:
         asyncio.create_task(watcher.run(CONTENT_CHECK_INTERVAL_S), name="content-watcher"),
         asyncio.create_task(runtime.inbox.run(stop), name="inbox"),
     ]
-    running.runs += ["dispatcher", "retention", "inbox"]
+    running.runs += ["dispatcher", "followups", "retention", "inbox"]
 
 
 async def _shutdown(running: _Running) -> None:

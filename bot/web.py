@@ -168,6 +168,7 @@ async def serve(
         lifespan="on",
         log_level=log_level,
         access_log=False,  # access lines would carry nothing useful but could carry ids
+        log_config=None,  # uvicorn logs through our handler and its privacy filter
         proxy_headers=True,
     )
     server = _Server(config)

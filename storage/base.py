@@ -54,7 +54,9 @@ class Store(Protocol):
 
     async def history(self, user_key: str) -> list[HistoryItem]: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+    def transaction(self, *, urgent: bool = False) -> AbstractAsyncContextManager[Transaction]:
+        """One turn's writes, committed together; `urgent` (a crisis) goes first."""
+        ...
 
     def standalone(self) -> AbstractAsyncContextManager[Connection]:
         """A short transaction outside group commit (claims, leases, the inbox)."""

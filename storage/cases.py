@@ -1,4 +1,4 @@
-"""SQL for escalation: cases, their event log, the alert outbox, cadres, invites, relays.
+"""SQL for escalation: cases, their disclosures, event log, alert outbox, cadres, invites, relays.
 
 Every function takes a `storage.sql.Connection`: the turn's transaction (so a caller decides
 what commits together: a case and its first outbox row are written in the resident's turn
@@ -280,9 +280,20 @@ class OutboxRow:
     state: str
     attempts: int
     external_ref: str | None
+    last_error: str | None = None
+    # Claimed again after an earlier claim's lease ran out: that process died (or hung)
+    # while sending, so the platform may already have the message.
+    retaken: bool = False
+
+    @property
+    def maybe_delivered(self) -> bool:
+        """An earlier attempt's outcome is unknown (it may have been posted)."""
+        error = self.last_error or ""
+        return self.retaken or error.startswith(("TimedOut", "TimeoutError"))
+    disclosure_id: int | None = None  # for kind "words": whose words
 
 
-def _outbox(row: dict[str, Any]) -> OutboxRow:
+def _outbox(row: dict[str, Any], retaken: bool = False) -> OutboxRow:
     return OutboxRow(
         row["id"],
         row["idem_key"],
@@ -293,18 +304,30 @@ def _outbox(row: dict[str, Any]) -> OutboxRow:
         row["state"],
         row["attempts"],
         row["external_ref"],
+        row["last_error"],
+        retaken,
+        row.get("disclosure_id"),
     )
 
 
 async def enqueue(
-    conn: Connection, case_id: int, code: str, route: str, kind: str, reason: str, now: datetime
+    conn: Connection,
+    case_id: int,
+    code: str,
+    route: str,
+    kind: str,
+    reason: str,
+    now: datetime,
+    disclosure_id: int | None = None,
 ) -> str:
-    """Queue one delivery; returns its idempotency key (told to the sender on every attempt)."""
+    """Queue one delivery; returns its idempotency key (told to the sender on every attempt).
+    Kinds: alert (the card), update (edit the posted cards), notice (a short line under
+    the card), words (one disclosure's words, `disclosure_id`)."""
     key = f"{code}:{kind}:{uuid.uuid4().hex[:12]}"
     await conn.write(
-        "INSERT INTO outbox (idem_key, case_id, route, kind, reason, next_attempt_at, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (key, case_id, route, kind, reason, iso(now), iso(now)),
+        "INSERT INTO outbox (idem_key, case_id, route, kind, reason, next_attempt_at, "
+        "created_at, disclosure_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (key, case_id, route, kind, reason, iso(now), iso(now), disclosure_id),
     )
     return key
 
@@ -321,11 +344,12 @@ async def claim_due(
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     rows = await _rows(
         conn,
-        "SELECT id FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
+        "SELECT id, state FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
         f"OR (state = 'sending' AND lease_until <= ?) ORDER BY id LIMIT ?{lock}",
         (iso(now), iso(now), limit),
     )
     ids = [r["id"] for r in rows]
+    retaken = {r["id"] for r in rows if r["state"] == "sending"}
     if not ids:
         return []
     await conn.write(
@@ -334,7 +358,7 @@ async def claim_due(
         (token, iso(lease_until), *ids),
     )
     claimed = await _rows(conn, f"SELECT * FROM outbox WHERE id IN ({marks(ids)}) ORDER BY id", ids)
-    return [_outbox(r) for r in claimed]
+    return [_outbox(r, r["id"] in retaken) for r in claimed]
 
 
 async def mark_sent(
@@ -412,12 +436,159 @@ async def unsent_count(conn: Connection, case_id: int, kind: str) -> int:
     return int(row["n"]) if row else 0
 
 
+async def unsent_words(conn: Connection, disclosure_id: int) -> int:
+    """Words deliveries of one disclosure still to be made (to any route)."""
+    row = await _one(
+        conn,
+        "SELECT count(*) AS n FROM outbox WHERE disclosure_id = ? AND kind = 'words' "
+        "AND state IN ('pending', 'sending')",
+        (disclosure_id,),
+    )
+    return int(row["n"]) if row else 0
+
+
+async def cancel_words(conn: Connection, disclosure_id: int) -> None:
+    await conn.write(
+        "UPDATE outbox SET state = 'cancelled', claimed_by = NULL, lease_until = NULL "
+        "WHERE disclosure_id = ? AND kind = 'words' AND state = 'pending'",
+        (disclosure_id,),
+    )
+
+
 async def outbox_rows(conn: Connection, case_id: int | None = None) -> list[OutboxRow]:
     if case_id is None:
         rows = await _rows(conn, "SELECT * FROM outbox ORDER BY id")
     else:
         rows = await _rows(conn, "SELECT * FROM outbox WHERE case_id = ? ORDER BY id", (case_id,))
     return [_outbox(r) for r in rows]
+
+
+# ---------------------------------------------------------------------------- disclosures
+@dataclass(frozen=True)
+class DisclosureRow:
+    """One thing the resident disclosed in the crisis protocol (see migration 5)."""
+
+    id: int
+    user_key: str | None
+    case_id: int | None
+    at: datetime
+    level: str
+    category: str
+    source: str
+    subject: str  # self | other
+    about: str  # who is at risk when reported: child | friend | family | neighbour | ""
+    answers: dict[str, Any]  # safety answers given for it, e.g. {"safe_now": False}
+    hotlines: list[str]  # hotline names the bot showed while it was open
+    share_words: bool | None
+    words_enc: bytes | None
+    words_state: str  # none | held | delivered | declined | wiped
+    words_at: datetime | None  # when its words were delivered
+
+
+DISCLOSURE_COLUMNS = (
+    "user_key",
+    "case_id",
+    "at",
+    "level",
+    "category",
+    "source",
+    "subject",
+    "about",
+    "answers",
+    "hotlines",
+    "share_words",
+    "words_enc",
+    "words_state",
+    "words_at",
+)
+
+
+def _disclosure(row: dict[str, Any]) -> DisclosureRow:
+    data = dict(row)
+    data["answers"] = json.loads(data["answers"] or "{}")
+    data["hotlines"] = json.loads(data["hotlines"] or "[]")
+    data["share_words"] = None if data["share_words"] is None else bool(data["share_words"])
+    data["words_enc"] = None if data["words_enc"] is None else bytes(data["words_enc"])
+    data["at"] = datetime.fromisoformat(data["at"])
+    data["words_at"] = parse_time(data["words_at"])
+    return DisclosureRow(**data)
+
+
+def _disclosure_value(name: str, value: Any) -> Any:
+    if name in ("answers", "hotlines"):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if name == "share_words" and value is not None:
+        return bool(value)
+    if name in ("at", "words_at") and isinstance(value, datetime):
+        return iso(value)
+    return value
+
+
+async def insert_disclosure(conn: Connection, **fields: Any) -> int:
+    unknown = set(fields) - set(DISCLOSURE_COLUMNS)
+    assert not unknown, unknown
+    names = list(fields)
+    row = await conn.fetchone(
+        f"INSERT INTO disclosures ({', '.join(names)}) VALUES ({marks(names)}) RETURNING id",
+        [_disclosure_value(n, fields[n]) for n in names],
+    )
+    assert row is not None
+    return int(row["id"])
+
+
+async def update_disclosure(conn: Connection, disclosure_id: int, **fields: Any) -> None:
+    unknown = set(fields) - set(DISCLOSURE_COLUMNS)
+    assert not unknown, unknown
+    if not fields:
+        return
+    sets = ", ".join(f"{n} = ?" for n in fields)
+    await conn.write(
+        f"UPDATE disclosures SET {sets} WHERE id = ?",
+        [*(_disclosure_value(n, v) for n, v in fields.items()), disclosure_id],
+    )
+
+
+async def disclosure_by_id(conn: Connection, disclosure_id: int) -> DisclosureRow | None:
+    row = await _one(conn, "SELECT * FROM disclosures WHERE id = ?", (disclosure_id,))
+    return _disclosure(row) if row else None
+
+
+async def disclosures_of_case(conn: Connection, case_id: int) -> list[DisclosureRow]:
+    rows = await _rows(conn, "SELECT * FROM disclosures WHERE case_id = ? ORDER BY id", (case_id,))
+    return [_disclosure(r) for r in rows]
+
+
+async def pending_disclosures(conn: Connection, user_key: str) -> list[DisclosureRow]:
+    """Disclosures of a protocol still running without a case, oldest first."""
+    rows = await _rows(
+        conn,
+        "SELECT * FROM disclosures WHERE user_key = ? AND case_id IS NULL ORDER BY id",
+        (user_key,),
+    )
+    return [_disclosure(r) for r in rows]
+
+
+async def attach_pending(conn: Connection, user_key: str, case_id: int) -> None:
+    await conn.write(
+        "UPDATE disclosures SET case_id = ? WHERE user_key = ? AND case_id IS NULL",
+        (case_id, user_key),
+    )
+
+
+async def delete_pending(conn: Connection, user_key: str) -> int:
+    """A protocol run ended without a case: its disclosures (and sealed words) go."""
+    return await conn.execute(
+        "DELETE FROM disclosures WHERE user_key = ? AND case_id IS NULL", (user_key,)
+    )
+
+
+async def wipe_case_words(conn: Connection, case_id: int) -> None:
+    """The case closed: words still held are wiped (delivered ones are long gone)."""
+    await conn.write(
+        "UPDATE disclosures SET words_enc = NULL, words_state = CASE WHEN words_state = 'held' "
+        "THEN 'wiped' ELSE words_state END WHERE case_id = ?",
+        (case_id,),
+    )
 
 
 # ---------------------------------------------------------------------------- relays
@@ -556,12 +727,15 @@ async def use_invite(
 
 
 # ---------------------------------------------------------------------------- /hapus
-async def forget_user(conn: Connection, user_key: str, now: datetime) -> list[RelayRow]:
+async def forget_user(
+    conn: Connection, user_key: str, now: datetime, *, event: str = "resident_deleted_data"
+) -> list[RelayRow]:
     """A resident deleted their data: cases keep only anonymous statistics.
 
     The link to the resident, their words, contact address and cadre notes go; live
     relays end (their rows are deleted). Returns the relays that were live, so the caller
     can tell the cadre. An open case stays open, unlinked, for the cadre to close.
+    `event` names why in each case's log (storage/residents.py: "number_reassigned").
     """
     relays = [
         r
@@ -575,11 +749,17 @@ async def forget_user(conn: Connection, user_key: str, now: datetime) -> list[Re
         await conn.write(
             "UPDATE case_events SET detail = '' WHERE case_id = ? AND kind = 'note'", (row["id"],)
         )
-        await add_event(conn, row["id"], None, now, "resident_deleted_data")
+        await add_event(conn, row["id"], None, now, event)
     await conn.write(
         "UPDATE cases SET user_key = NULL, words_enc = NULL, contact_enc = NULL, "
         "words_state = CASE WHEN words_state = 'held' THEN 'wiped' ELSE words_state END "
         "WHERE user_key = ?",
+        (user_key,),
+    )
+    await conn.write("DELETE FROM disclosures WHERE user_key = ? AND case_id IS NULL", (user_key,))
+    await conn.write(
+        "UPDATE disclosures SET user_key = NULL, words_enc = NULL, words_state = CASE WHEN "
+        "words_state = 'held' THEN 'wiped' ELSE words_state END WHERE user_key = ?",
         (user_key,),
     )
     await conn.write("UPDATE case_events SET user_key = NULL WHERE user_key = ?", (user_key,))

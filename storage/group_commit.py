@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -32,11 +34,55 @@ from storage.sql import Connection, Dialect, Params, Row
 
 MAX_BATCH = 64  # turns per group commit at most
 
+
+class PriorityLock:
+    """An asyncio lock whose waiters are served urgent first, then in arrival order.
+
+    A turn about a crisis must not wait behind hundreds of ordinary turns at the write lock.
+    """
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._locked and not self._waiters:
+            self._locked = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed the lock just as we gave up: pass it on
+            raise
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Hand the lock to the first waiter (it stays locked), or unlock."""
+        while self._waiters:
+            _urgent, _n, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self._locked = False
+
 # Tables holding per-resident rows (children before parents): what /hapus deletes.
 # Cases and case_events are not deleted but anonymised first (storage.cases.forget_user):
 # closed cases keep only anonymous statistics; a live relay ends (its row goes).
 # consent_log: the proof of consent (storage.privacy); it goes with the rest.
-USER_TABLES: tuple[str, ...] = ("relays", "results", "consent_log", "sessions")
+# checkins, followups: a follow-up series and its sealed address (storage.followups).
+USER_TABLES: tuple[str, ...] = (
+    "checkins", "followups", "relays", "disclosures", "results", "consent_log", "sessions",
+    "pending_replies",
+)
 
 Statement = tuple[str, Params]
 
@@ -166,7 +212,7 @@ class GroupCommitStore:
         self.defer_writes = defer_writes  # False: every write is its own trip (for benchmarks)
         self._writer: Writer | None = None
         self._reader: Connection | None = None
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
         self._waiting = 0  # turns waiting for the write lock (they join the open batch)
         self._batch: _Batch | None = None
 
@@ -190,18 +236,20 @@ class GroupCommitStore:
         raise NotImplementedError
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Transaction]:
         """One turn's writes, durable when the block exits (group commit).
 
         Turns take the write lock one at a time; while others are waiting, a turn's writes
         join the open transaction and the last turn of the burst commits them all.
-        Every turn returns only after its writes are committed.
+        Every turn returns only after its writes are committed. An `urgent` turn (a crisis)
+        takes the lock before every ordinary turn waiting for it, and its batch commits as
+        soon as it has written, without waiting for more turns to join.
         """
         writer = self._writer
         assert writer is not None, "store is not open"
         self._waiting += 1
         try:
-            await self._lock.acquire()
+            await self._lock.acquire(urgent=urgent)
         finally:
             self._waiting -= 1
         batch: _Batch | None = None
@@ -218,7 +266,7 @@ class GroupCommitStore:
                 raise
             finally:
                 batch.deleted_user = batch.deleted_user or tx.deleted_user
-                if batch.error or self._waiting == 0 or batch.turns >= MAX_BATCH:
+                if batch.error or urgent or self._waiting == 0 or batch.turns >= MAX_BATCH:
                     await self._finish_batch()
         finally:
             self._lock.release()

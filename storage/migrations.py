@@ -174,7 +174,102 @@ MIGRATIONS: list[str] = [
     CREATE INDEX case_stats_week ON case_stats(week);
     CREATE INDEX case_stats_month ON case_stats(month);
     """,
-    # 4: several workers (issue 16). `inbox`: webhook messages written before the platform
+    # 4: replies a turn committed but that were not yet delivered (issue 11): kept with the
+    # platform's delivery id in the turn's own transaction, sealed (Fernet: the replies and
+    # the address to send them to), deleted once sent; sent at start after a crash.
+    """
+    CREATE TABLE pending_replies (
+        channel TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        user_key TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (channel, delivery_id)
+    );
+    CREATE INDEX pending_replies_created ON pending_replies(created_at);
+    CREATE INDEX pending_replies_user ON pending_replies(user_key);
+    """,
+    # 5: disclosures (issue 13). One row per thing a resident disclosed in the crisis
+    # protocol: its level, category, who is at risk (`subject` self/other, `about` child,
+    # friend, family, neighbour), the safety answers given for it, the hotlines shown, and
+    # its own share-my-words answer and sealed words (Fernet; wiped once delivered). A row
+    # without `case_id` belongs to a protocol still running without a case (a check-level
+    # sign before the ASQ answers); it goes when that run ends without one. A words
+    # delivery names its disclosure (`outbox.disclosure_id`). Existing cases keep their
+    # words as their first disclosure.
+    """
+    CREATE TABLE disclosures (
+        id INTEGER PRIMARY KEY,
+        user_key TEXT,
+        case_id INTEGER REFERENCES cases(id),
+        at TEXT NOT NULL,
+        level TEXT NOT NULL,
+        category TEXT NOT NULL,
+        source TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT 'self',
+        about TEXT NOT NULL DEFAULT '',
+        answers TEXT NOT NULL DEFAULT '{}',
+        hotlines TEXT NOT NULL DEFAULT '[]',
+        share_words INTEGER,
+        words_enc BLOB,
+        words_state TEXT NOT NULL DEFAULT 'none',
+        words_at TEXT
+    );
+    CREATE INDEX disclosures_case ON disclosures(case_id, id);
+    CREATE INDEX disclosures_user ON disclosures(user_key, id);
+    ALTER TABLE outbox ADD COLUMN disclosure_id INTEGER;
+    INSERT INTO disclosures (user_key, case_id, at, level, category, source, share_words,
+                             words_enc, words_state)
+        SELECT user_key, id, created_at, level, category, source, share_words, words_enc,
+               words_state FROM cases;
+    UPDATE outbox SET disclosure_id = (SELECT d.id FROM disclosures d
+                                       WHERE d.case_id = outbox.case_id)
+        WHERE kind = 'words';
+    UPDATE cases SET words_enc = NULL;
+    """,
+    # 6: caring follow-ups (issue 18). `followups`: at most one series per resident who
+    # agreed to be checked in on (or a pending offer after a resolved case, or a recent
+    # "no" without any address); `address_enc` is the platform address, a Fernet token
+    # (bot/crypto.py), kept only while the series runs. `checkins`: the series' steps with
+    # their claim (lease) and delivery state. Both are deleted when the series ends.
+    """
+    CREATE TABLE followups (
+        id INTEGER PRIMARY KEY,
+        user_key TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        route TEXT NOT NULL DEFAULT '',
+        area TEXT NOT NULL DEFAULT '',
+        address_enc BLOB,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX followups_status ON followups(status, updated_at);
+    CREATE TABLE checkins (
+        id INTEGER PRIMARY KEY,
+        followup_id INTEGER NOT NULL REFERENCES followups(id),
+        user_key TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        is_last INTEGER NOT NULL DEFAULT 0,
+        due_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        lease_until TEXT,
+        idem_key TEXT NOT NULL UNIQUE,
+        via TEXT,
+        sent_at TEXT,
+        answered_at TEXT,
+        escalated INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX checkins_due ON checkins(state, due_at);
+    CREATE INDEX checkins_user ON checkins(user_key);
+    CREATE INDEX checkins_followup ON checkins(followup_id);
+    """,
+    # 7: several workers (issue 16). `inbox`: webhook messages written before the platform
     # gets its 200, each a Fernet token, deleted when its turn commits; `inbox_claims`: which
     # worker serves a resident's (or chat's) messages now, until its lease runs out;
     # `job_leases`: background jobs that run on one worker at a time (retention);

@@ -6,8 +6,14 @@
 - A closed case older than `retention.closed_case_days` (default 30) after closing, or a
   closed case whose resident deleted their data (user_key gone), is reduced to one anonymous
   `case_stats` row (storage.stats.CaseStat) and its case, events, outbox and relay rows go.
-- De-duplication ids of inbound updates (`inbound_seen`) are kept 7 days.
-- What channels keep between messages (migration 4): held WhatsApp cards 7 days, the index
+- A follow-up series (storage/followups.py) ends with its last check-in; as a safety net,
+  one that began more than `retention.inactive_days` ago is ended here (its sealed address
+  and check-ins are deleted), and so is any left without its resident's session.
+- De-duplication ids of inbound updates (`inbound_seen`) and replies a crash left unsent
+  (`pending_replies`) are kept 7 days.
+- A disclosure without a case (a crisis protocol left mid-way before anything was decided)
+  is kept, sealed, for 24 hours; a protocol that ends without a case deletes it at once.
+- What channels keep between messages (migration 7): held WhatsApp cards 7 days, the index
   of sent messages 2 days, 24-hour windows 2 days, expired note prompts at once.
 - Afterwards the WAL is checkpointed and truncated, so deleted content does not linger
   in the -wal file (secure_delete already zeroes it in the database file).
@@ -25,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from storage import inbox, stats
+from storage import followups, inbox, replies, stats
 from storage.cases import forget_user, iso
 from storage.group_commit import USER_TABLES
 from storage.sql import Connection, marks
@@ -36,6 +42,7 @@ INBOUND_SEEN_DAYS = 7
 HELD_DAYS = 7  # a card held for a WhatsApp number that has not written for a week goes
 SENT_INDEX_DAYS = 2  # Meta reports a failed delivery within minutes, not days
 WINDOW_DAYS = 2  # the 24-hour window, with room to spare
+PENDING_DISCLOSURE_HOURS = 24  # a protocol left mid-way without a case: its sealed words go
 BATCH = 200  # residents per transaction: the bot's own turns wait at most one batch
 
 
@@ -64,6 +71,7 @@ class PurgeReport:
     cases_unlinked: int = 0  # cases of purged residents that lost the link to them
     cases_reduced: int = 0  # closed cases reduced to anonymous statistics
     inbound_seen: int = 0
+    followups_ended: int = 0  # follow-up series past the safety limit (address deleted)
     checkpointed: bool = False  # the WAL was checkpointed and truncated
 
     def add(self, table: str, count: int) -> None:
@@ -76,7 +84,8 @@ class PurgeReport:
         return (
             f"residents purged {self.residents}; rows deleted: {rows}; cases unlinked "
             f"{self.cases_unlinked}; cases reduced to statistics {self.cases_reduced}; "
-            f"dedupe ids {self.inbound_seen}; WAL truncated {truncated}"
+            f"dedupe ids {self.inbound_seen}; follow-ups ended {self.followups_ended}; "
+            f"WAL truncated {truncated}"
         )
 
 
@@ -109,7 +118,7 @@ async def reduce_closed_cases(
     )
     for row in rows:
         await stats.add_case_stat(conn, stats.case_stat_of(row, tz))
-        for table in ("outbox", "case_events", "relays"):
+        for table in ("outbox", "case_events", "relays", "disclosures"):
             await conn.write(f"DELETE FROM {table} WHERE case_id = ?", (row["id"],))
         await conn.write("DELETE FROM cases WHERE id = ?", (row["id"],))
     return len(rows)
@@ -133,7 +142,8 @@ async def _count_cases(conn: Connection, keys: list[str]) -> int:
 async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeReport:
     """Apply the retention rules as of `now`; see the module docstring."""
     report = PurgeReport()
-    inactive_cutoff = _iso(now - timedelta(days=config.retention.inactive_days))
+    inactive_before = now - timedelta(days=config.retention.inactive_days)
+    inactive_cutoff = _iso(inactive_before)
     while True:
         async with store.transaction() as tx:
             has_cases = "cases" in await stats.tables(tx)
@@ -159,7 +169,7 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
             break
     async with store.transaction() as tx:
         # Rows of residents without a session (none are expected; kept from going stale).
-        for table in ("results", "consent_log"):
+        for table in ("results", "consent_log", "checkins", "followups"):
             report.add(
                 table,
                 await tx.execute(
@@ -169,9 +179,22 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
         report.cases_reduced = await reduce_closed_cases(
             tx, config.tz, closed_before=now - timedelta(days=config.retention.closed_case_days)
         )
+        if "followups" in await stats.tables(tx):
+            for key in await followups.created_before(tx, inactive_before):
+                if await followups.end_series(tx, key) is not None:
+                    report.followups_ended += 1
         report.inbound_seen = await tx.execute(
             "DELETE FROM inbound_seen WHERE julianday(seen_at) < julianday(?)",
             (_iso(now - timedelta(days=INBOUND_SEEN_DAYS)),),
+        )
+        report.add("pending_replies",
+                   await replies.expire(tx, now - timedelta(days=INBOUND_SEEN_DAYS)))
+        report.add(
+            "disclosures",
+            await tx.execute(
+                "DELETE FROM disclosures WHERE case_id IS NULL AND julianday(at) < julianday(?)",
+                (_iso(now - timedelta(hours=PENDING_DISCLOSURE_HOURS)),),
+            ),
         )
         if "held_messages" in await stats.tables(tx):
             await _purge_channel_state(tx, now, report)
@@ -182,7 +205,7 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
 
 
 async def _purge_channel_state(conn: Connection, now: datetime, report: PurgeReport) -> None:
-    """What channels keep between messages (storage/inbox.py's neighbours in migration 4):
+    """What channels keep between messages (storage/inbox.py's neighbours in migration 7):
     held cards nobody came back for, the index of sent messages, stale 24-hour windows,
     note prompts that ran out. The inbox itself is work, never purged here."""
     for table, sql, days in (

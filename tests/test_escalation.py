@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cases.cards import format_time, render_alert
+from bot.cases.cards import REPEAT_MARK, REPEAT_NOTE, format_time, render_alert
 from bot.cases.desk import OPERATOR, CadreIdentity
 from bot.cases.dispatcher import Backoff, Dispatcher
 from bot.conversations import Conversations
@@ -31,6 +31,10 @@ async def h(tmp_path, database):
     harness = await make_harness(tmp_path, database=database)
     yield harness
     await harness.close()
+
+
+def disclosure_rows(h):
+    return h.rows("SELECT * FROM disclosures ORDER BY id")
 
 
 def case_row(h, user_key=None):
@@ -342,7 +346,8 @@ async def test_words_are_sealed_and_sent_only_with_agreement_then_wiped(h):
     await h.onboard("590")
     await h.say("590", f"aku mau mati saja karena {secret}")
     assert secret.encode() not in h.raw_bytes()
-    assert case_row(h)["words_state"] == "held" and case_row(h)["words_enc"] is not None
+    assert disclosure_rows(h)[0]["words_state"] == "held"
+    assert disclosure_rows(h)[0]["words_enc"] is not None
     await h.kit.dispatcher.run_once()
     assert all(secret not in render_alert(a) for _r, a in h.sender.sent)
     # safe? no; with someone? no; contact? yes; share words? yes
@@ -351,8 +356,9 @@ async def test_words_are_sealed_and_sent_only_with_agreement_then_wiped(h):
     words = [a for _r, a in h.sender.sent if a.kind == "words"]
     assert len(words) == 1 and secret in words[0].words
     assert words[0].reply_to == "ref-1"  # a reply to the case card in that group
-    row = case_row(h)
+    row = disclosure_rows(h)[0]
     assert row["words_enc"] is None and row["words_state"] == "delivered"
+    assert row["words_at"] is not None
     assert secret.encode() not in h.raw_bytes()
     await h.kit.dispatcher.run_once()
     assert len([a for _r, a in h.sender.sent if a.kind == "words"]) == 1
@@ -363,7 +369,8 @@ async def test_words_declined_are_wiped_at_once_and_never_sent(h):
     await h.onboard("591")
     await h.say("591", f"aku mau mati saja {secret}")
     await h.say("591", ("c", "ya"), ("c", "ya"), ("c", "ya"), ("c", "tidak"))
-    row = case_row(h)
+    assert case_row(h)["share_words"] == 0
+    row = disclosure_rows(h)[0]
     assert row["share_words"] == 0 and row["words_enc"] is None
     assert row["words_state"] == "declined"
     await h.kit.dispatcher.run_once()
@@ -371,7 +378,7 @@ async def test_words_declined_are_wiped_at_once_and_never_sent(h):
     assert secret.encode() not in h.raw_bytes()
     # more crisis words after a "no": nothing is kept
     await h.say("591", f"darurat sekarang {secret}")
-    assert case_row(h)["words_enc"] is None
+    assert [r["words_enc"] for r in disclosure_rows(h)] == [None]
 
 
 async def test_resolving_wipes_words_and_contact_and_cancels_pending_alerts(h):
@@ -491,3 +498,29 @@ async def test_only_escalation_handlers_see_the_typed_words(h):
     assert seen["escalate"] == ["aku mau mati saja"]
     assert seen["crisis_detected"] == ["aku mau mati saja"]
     assert seen["case_update"] == [None] * len(seen["case_update"])
+
+
+class _PostedThenTimedOut(RecordingSender):
+    """Telegram posted the card, the answer never came back in time."""
+
+    async def send_alert(self, route, alert):
+        ref = await super().send_alert(route, alert)
+        if len(self.sent) == 1:
+            raise TimeoutError
+        return ref
+
+
+async def test_a_card_retried_after_a_timeout_says_it_may_be_a_repeat(tmp_path):
+    sender = _PostedThenTimedOut()
+    h = await make_harness(tmp_path, sender=sender)
+    try:
+        await h.onboard("564")
+        await h.say("564", "darurat sekarang")
+        await h.kit.dispatcher.run_once()
+        h.clock.advance(seconds=30)
+        await h.kit.dispatcher.run_once()
+        first, second = sender.texts()
+        assert REPEAT_MARK not in first and REPEAT_NOTE not in first
+        assert REPEAT_MARK in second.splitlines()[0] and REPEAT_NOTE in second
+    finally:
+        await h.close()

@@ -140,6 +140,24 @@ async def test_killed_after_the_platform_accepted_is_deduplicated_by_key(tmp_pat
         await h.close()
 
 
+async def test_a_card_retaken_after_a_dead_claim_is_marked_as_a_repeat(tmp_path):
+    """Telegram keeps no idempotency key: the second copy must say it is one ("(ulang)")."""
+    deliveries = tmp_path / "deliveries.jsonl"
+    child = spawn(tmp_path, "after_send", deliveries)
+    wait_for_line(child, "SENDING")
+    kill9(child)
+    h = await make_harness(tmp_path, sender=FileRecordingSender(deliveries))
+    try:
+        h.clock.advance(seconds=61)
+        assert await h.kit.dispatcher.run_once() == 1
+        first, second = read_deliveries(deliveries)
+        assert (first["key"], first["repeat"]) == (second["key"], False)
+        assert second["repeat"] is True
+        assert await h.kit.dispatcher.run_once() == 0  # and only once
+    finally:
+        await h.close()
+
+
 async def test_dispatchers_in_separate_processes_share_the_work_without_duplicates(tmp_path):
     deliveries = tmp_path / "deliveries.jsonl"
     h = await make_harness(tmp_path)

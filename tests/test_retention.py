@@ -191,6 +191,7 @@ async def test_purged_residents_cases_lose_the_link(h):
     report = await purge(h.store, make_config(), h.clock.now)
     assert report.residents == 1 and report.cases_unlinked == 1
     assert h.rows("SELECT user_key, words_enc, contact_enc FROM cases")[0][:] == (None, None, None)
+    assert [r[:] for r in h.rows("SELECT user_key, words_enc FROM disclosures")] == [(None, None)]
     assert key.encode() not in h.raw_bytes()
 
 

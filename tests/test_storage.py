@@ -268,6 +268,39 @@ async def test_group_commit_commits_every_waiting_turn(store):
         assert await store.load_session(f"k{i}") is not None
 
 
+async def test_an_urgent_turn_goes_before_the_ordinary_turns_waiting_for_the_lock(store):
+    now = datetime.now(UTC)
+    committed: list[str] = []
+    holding = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def first() -> None:  # holds the write lock while the others queue up
+        async with store.transaction() as tx:
+            await tx.save_session("first", Session(), now)
+            holding.set()
+            await go_on.wait()
+        committed.append("first")
+
+    async def turn(name: str, urgent: bool = False) -> None:
+        async with store.transaction(urgent=urgent) as tx:
+            await tx.save_session(name, Session(), now)
+        committed.append(name)
+
+    holder = asyncio.create_task(first())
+    await holding.wait()
+    ordinary = [asyncio.create_task(turn(f"o{i}")) for i in range(30)]
+    await asyncio.sleep(0.01)  # all thirty are waiting for the lock
+    crisis = asyncio.create_task(turn("crisis", urgent=True))
+    await asyncio.sleep(0.01)
+    go_on.set()
+    await asyncio.gather(holder, crisis, *ordinary)
+    # The crisis turn took the lock next and committed its batch at once: at most the
+    # holder's batch was committed before it, none of the thirty that were waiting.
+    assert committed.index("crisis") <= 1
+    assert await store.load_session("crisis") is not None
+    assert all([await store.load_session(f"o{i}") is not None for i in range(30)])
+
+
 async def test_a_failing_turn_rolls_back_its_batch_and_no_turn_claims_success(store):
     now = datetime.now(UTC)
     second_queued = asyncio.Event()

@@ -259,7 +259,7 @@ async def test_words_go_under_the_card_and_a_deleted_card_is_not_an_error(
     assert "hutang" in words.text and "reply_markup" not in words.params
     assert words.params["reply_parameters"]["message_id"] == card.result["message_id"]
     await system.tg.wait_until(
-        lambda: system.rows("SELECT words_enc FROM cases")[0]["words_enc"] is None, GUARD
+        lambda: system.rows("SELECT words_enc FROM disclosures")[0]["words_enc"] is None, GUARD
     )
     # Someone deleted the card in the group: later edits are skipped, not retried forever.
     del system.tg.messages[GROUP][card.result["message_id"]]

@@ -211,13 +211,12 @@ async def test_stop_finishes_the_updates_already_received(tg, tmp_path) -> None:
 
 
 def test_the_runner_respects_telegram_rate_limits_by_default(conversations) -> None:
-    from telegram.ext import AIORateLimiter
-
     from bot.telegram.lifecycle import prepare_telegram
+    from bot.telegram.rate_limits import TelegramLimits
 
     handle = prepare_telegram(conversations, {"TELEGRAM_BOT_TOKEN": "1:A"})
     assert handle is not None and handle.mode == "polling" and handle.webhook_route is None
-    assert isinstance(handle.app.bot.rate_limiter, AIORateLimiter)
+    assert isinstance(handle.app.bot.rate_limiter, TelegramLimits)
     assert handle.app.concurrent_updates == 32  # one chat still strictly in order
 
 

@@ -44,6 +44,7 @@ from bot.whatsapp import (
 from bot.whatsapp.render import wlen
 from flows.messages import Choice, Reply
 from tests.fakes.graph_api import running_graph_api
+from tests.support import whatsapp_bodies as bodies
 
 SECRET = "app-secret-for-tests"
 TOKEN = "test-token"
@@ -257,11 +258,7 @@ def test_parse_legacy_template_button():
 @pytest.mark.parametrize(
     ("mtype", "content", "media"),
     [
-        (
-            "image",
-            {"id": "1", "mime_type": "image/jpeg", "sha256": "x", "caption": "lihat"},
-            "image",
-        ),
+        ("image", {"id": "1", "mime_type": "image/jpeg", "sha256": "x"}, "image"),
         ("sticker", {"id": "2", "mime_type": "image/webp", "animated": False}, "sticker"),
         ("location", {"latitude": -6.2, "longitude": 106.8, "name": "Rumah"}, "location"),
         ("reaction", {"message_id": "wamid.OURS", "emoji": "❤️"}, "reaction"),
@@ -278,6 +275,13 @@ def test_parse_media_becomes_unsupported_inbound(mtype, content, media):
     (m,) = parse_webhook(one(message(mtype, content))).messages
     assert m.inbound.media == media and m.inbound.kind == "unsupported"
     assert m.inbound.text is None and m.inbound.choice is None
+
+
+def test_parse_a_caption_is_text_naming_the_media():
+    content = {"id": "1", "mime_type": "image/jpeg", "sha256": "x", "caption": "lihat ini"}
+    (m,) = parse_webhook(one(message("image", content))).messages
+    assert (m.inbound.text, m.inbound.media, m.inbound.kind) == ("lihat ini", "image", "text")
+    assert m.handling == "turn"
 
 
 def test_parse_statuses_are_counted_and_failures_kept():
@@ -443,6 +447,113 @@ def test_parse_logs_no_content_or_identity(caplog):
     logged = caplog.text + repr(result)
     for private in (secret_text, WA_ID, BSUID, "6289999", "Sari"):
         assert private not in logged
+
+
+# -- every kind of body Meta sends (tests/data/whatsapp) ---------------------------------
+
+# file: (handling, kind, what the engine would get, the text kept for the crisis check)
+KINDS = {
+    "text": ("turn", "text", "text", None),
+    "edit_text": ("edit", "edit", "text", "maaf, maksudku yang kedua"),
+    "edit_text_crisis": ("edit", "edit", "text", "aku mau bunuh diri malam ini"),
+    "edit_image_caption": ("edit", "edit", "text", "ini foto kamarku"),
+    "revoke": ("quiet", "revoke", "unsupported", None),
+    "reaction": ("quiet", "reaction", "unsupported", None),
+    "reaction_removed": ("quiet", "reaction_removed", "unsupported", None),
+    "reaction_empty_emoji": ("quiet", "reaction_removed", "unsupported", None),
+    "interactive_error_131000": ("turn", "undelivered", "unsupported", None),
+    "order": ("turn", "order", "unsupported", "mau pesan yang ini"),
+    "nfm_reply": ("turn", "flow_reply", "unsupported", "Sari\nbesok saja"),
+    "nfm_reply_crisis": ("turn", "flow_reply", "unsupported", "aku ingin mengakhiri hidupku"),
+    "call_permission_reply": ("quiet", "call_permission_reply", "unsupported", None),
+    "unsupported": ("turn", "unsupported", "unsupported", None),
+    "image_caption_crisis": ("turn", "image", "text", None),
+    "system_customer_identity_changed": ("quiet", "identity_changed", "unsupported", None),
+    "system_user_changed_number": ("number_change", "number_changed", "unsupported", None),
+}
+OTHER_FIELDS = ("account_update", "calls", "message_template_status_update", "user_preferences")
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_parse_each_kind_of_message(name):
+    handling, kind, inbound_kind, check_text = KINDS[name]
+    result = parse_webhook(bodies.load(name))
+    assert result.problems == []
+    (m,) = result.messages
+    assert (m.handling, m.kind, m.inbound.kind, m.check_text) == (
+        handling,
+        kind,
+        inbound_kind,
+        check_text,
+    )
+    assert m.user_ref == bodies.RESIDENT and m.reply_to == Address.phone(bodies.RESIDENT)
+
+
+def test_parse_a_number_change_names_the_new_number():
+    (m,) = parse_webhook(bodies.load("system_user_changed_number")).messages
+    assert (m.new_ref, m.new_reply_to) == (bodies.NEW_NUMBER, Address.phone(bodies.NEW_NUMBER))
+    older = bodies.load("system_user_changed_number")
+    system = older["entry"][0]["changes"][0]["value"]["messages"][0]["system"]
+    system["new_wa_id"] = system.pop("wa_id")  # the field's older name
+    system["type"] = "customer_changed_number"
+    (m,) = parse_webhook(older).messages
+    assert (m.handling, m.new_ref) == ("number_change", bodies.NEW_NUMBER)
+
+
+def test_parse_a_number_change_without_the_new_number_is_a_problem():
+    body = bodies.load("system_user_changed_number")
+    del body["entry"][0]["changes"][0]["value"]["messages"][0]["system"]["wa_id"]
+    result = parse_webhook(body)
+    assert result.messages == [] and [p.reason for p in result.problems] == [
+        "number change without the new id"
+    ]
+
+
+def test_parse_system_notices_log_their_own_message_and_no_number(caplog):
+    with caplog.at_level(logging.INFO, logger="bot.whatsapp"):
+        parse_webhook(bodies.load("system_user_changed_number"))
+        parse_webhook(bodies.load("system_customer_identity_changed"))
+    changed, identity = (r.getMessage() for r in caplog.records)
+    assert "changed their WhatsApp number" in changed
+    assert "identity" in identity and "number" not in identity
+    for private in (bodies.RESIDENT, bodies.NEW_NUMBER, "Sari"):
+        assert private not in caplog.text
+
+
+def test_parse_the_other_bodies_statuses_and_other_fields_counted_by_field():
+    rest = [name for name in bodies.names() if name not in KINDS]  # every body is covered
+    assert sorted(rest) == sorted([*OTHER_FIELDS, "statuses"])
+    for name in rest:
+        result = parse_webhook(bodies.load(name))
+        assert result.messages == [] and result.problems == []
+        if name == "statuses":
+            assert (result.statuses, result.ignored_fields) == (3, {})
+        else:
+            assert result.ignored_fields == {name: 1}
+    strange = payload({"x": 1}, field="Not a Field!")
+    assert parse_webhook(strange).ignored_fields == {"other": 1}
+
+
+NEW_BSUID = "ID.99887766554433221100"
+
+
+def test_parse_a_changed_business_scoped_id():
+    notice = {
+        "id": "wamid.SYS",
+        "timestamp": "1795331100",
+        "type": "system",
+        "system": {
+            "body": "User changed their user id",
+            "type": "user_changed_user_id",
+            "previous_user_id": BSUID,
+            "user_id": NEW_BSUID,
+        },
+    }
+    (m,) = parse_webhook(payload(value([notice]))).messages
+    assert (m.handling, m.user_ref, m.new_ref) == ("number_change", BSUID, NEW_BSUID)
+    assert m.new_reply_to == Address.bsuid(NEW_BSUID)
+    (same_number,) = parse_webhook(payload(value([{**notice, "from": WA_ID}]))).messages
+    assert (same_number.handling, same_number.user_ref) == ("quiet", WA_ID)  # key unchanged
 
 
 # -- rendering --------------------------------------------------------------------------

@@ -17,11 +17,11 @@ from cryptography.fernet import Fernet
 from bot.app import build_runtime, build_whatsapp
 from bot.config import parse_config
 from bot.crypto import Sealer
-from bot.live_content import keep_last_good
 from bot.web import create_web_app
 from bot.workers.health import health
 from bot.workers.inbox import Inbox
 from bot.workers.state import SharedContacts, SharedNotePrompts
+from flows.contentset import keep_last_good, load_content_set
 from flows.session import Session
 from storage import deliveries, inbox, make_store
 from storage.retention import run_retention_schedule
@@ -382,10 +382,12 @@ def test_workers_starting_together_on_one_machine_all_keep_the_last_good_content
     starting at once must neither fail nor leave a half copy."""
     errors: list[Exception] = []
 
+    content_set = load_content_set(REAL_CONTENT)
+
     def start() -> None:
         try:
             for _ in range(3):
-                keep_last_good(REAL_CONTENT, tmp_path)
+                keep_last_good(content_set, tmp_path / "content-last-good")
         except Exception as exc:
             errors.append(exc)
 

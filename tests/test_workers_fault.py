@@ -9,11 +9,12 @@ fake Bot API and Graph API (tests/fakes) record everything the workers send.
 Every resident writes one message at a time (its 200 received) and then waits a while for
 the answer, so what each resident was sent is a sequence of answers in a known order. At
 the end: every crisis message was answered, with the hotlines; every resident's answers
-came in the order of their messages, none twice; every case exists once, and its alert
-card reached the cadre group exactly once; the inbox is empty and no typed crisis text is
-left in the database. (A reply lost because a worker died after its turn committed and
-before the reply left is not counted as a failure here for ordinary messages: keeping
-committed replies until they are delivered is a separate piece of work; it is reported.)
+came in the order of their messages, an answer repeated only right after itself (a
+turn's replies are kept until delivered, so a worker killed between sending and marking
+them sent has them sent again: at least once, never lost); every case exists once, and
+its alert card reached the cadre group exactly once; the inbox is empty and no typed
+crisis text is left in the database. Missing and repeated answers are counted and
+printed.
 
 Bounded: about a minute on a 2-core machine; waits are guards, nothing is timed.
 """
@@ -57,7 +58,7 @@ TRAFFIC_S = 36.0  # residents write for this long while workers are being killed
 ANSWER_GUARD_S = 20.0  # a resident waits this long for an answer (a takeover takes ~5 s)
 CRISIS = "aku ingin bunuh diri"
 PROBES = {"menu": "M", "bantuan": "B", "layanan": "L", CRISIS: "C"}
-MARKERS = (("Saya ingin memastikan Anda", "C"), ("Layanan nasional", "L"),
+MARKERS = (("Terima kasih sudah memberi tahu saya", "C"), ("Layanan nasional", "L"),
            ("adalah program otomatis. Saya bisa", "B"), ("Menu utama", "M"))
 CONFIG = {
     "timezone": "WIB",
@@ -182,23 +183,25 @@ async def kill_and_restart(deployment: Deployment, until: float) -> None:
         await asyncio.sleep(random.uniform(2.0, 6.0))
 
 
-def in_order_once(sent: list[str], got: list[str]) -> tuple[bool, int]:
-    """Whether `got` is `sent` with some answers missing (none twice, none out of order),
-    and how many are missing. Messages never repeat one kind twice in a row, so an answer
-    sent twice shows as the same kind twice in a row."""
-    if any(a == b for a, b in itertools.pairwise(got)):
-        return False, 0
+def in_order_once(sent: list[str], got: list[str]) -> tuple[bool, int, int]:
+    """Whether `got` is `sent` in order with some answers missing or repeated right away,
+    how many are missing and how many repeated. Messages never repeat one kind twice in a
+    row, so an answer sent twice shows as the same kind twice in a row: a turn's replies
+    kept until delivered are sent again when a worker died between sending and marking
+    them sent (at least once, never lost)."""
+    repeated = sum(1 for a, b in itertools.pairwise(got) if a == b)
+    got = [kind for n, kind in enumerate(got) if n == 0 or got[n - 1] != kind]
     i = 0
     for kind in got:
         while i < len(sent) and sent[i] != kind:
             i += 1
         if i == len(sent):
-            return False, 0
+            return False, 0, repeated
         i += 1
-    return True, len(sent) - len(got)
+    return True, len(sent) - len(got), repeated
 
 
-async def test_killed_workers_lose_no_crisis_message_and_answer_nothing_twice(
+async def test_killed_workers_lose_no_crisis_message_and_repeat_answers_only_around_a_kill(
         tmp_path: Path, postgres_server) -> None:
     url = postgres_server.create_database()
     config = tmp_path / "deployment.yaml"
@@ -259,16 +262,17 @@ async def settle(url: str, residents: list[Resident], telegram, graph,
 def check(url: str, residents: list[Resident], telegram, graph, deployment: Deployment,
           logs: str) -> None:
     assert deployment.kills >= 3, "the test must really kill workers"
-    lost = 0
+    lost = repeated = 0
     for resident in residents:
         got = answers(bot_texts(resident, telegram, graph))
-        ok, missing = in_order_once(resident.sent, [m for m, _ in got])
+        ok, missing, again = in_order_once(resident.sent, [m for m, _ in got])
+        repeated += again
         assert ok, (resident.channel, resident.address, "".join(resident.sent),
                     "".join(m for m, _ in got))
         lost += missing
         if resident.crisis_at is not None:
             crisis = [text for m, text in got if m == "C"]
-            assert len(crisis) == 1, (resident.channel, "the crisis message was not answered")
+            assert crisis, (resident.channel, "the crisis message was not answered")
             assert "112" in crisis[0] and "tekan 8" in crisis[0]  # the hotlines, at once
     late = sorted((round(at, 1), r.channel[0]) for r in residents for at in r.lost)
     for r in residents:
@@ -277,8 +281,9 @@ def check(url: str, residents: list[Resident], telegram, graph, deployment: Depl
                   "".join(m for m, _ in answers(bot_texts(r, telegram, graph))), r.log)
     print(f"\n{deployment.kills} kills at {[round(at, 1) for at, _w in deployment.killed_at]}, "
           f"{deployment.retries} webhook retries, {lost} ordinary answers lost between commit "
-          f"and send; waited in vain at {late}")
+          f"and send, {repeated} sent again after a kill; waited in vain at {late}")
     assert lost <= 3, (lost, logs)  # a rare window (module docstring), not a habit
+    assert repeated <= 3, (repeated, logs)  # only around a kill
 
     crisis_keys = sorted(r.key for r in residents if r.crisis_at is not None)
     cases = databases.rows(url, "SELECT user_key, code FROM cases ORDER BY user_key")

@@ -21,6 +21,10 @@ pass between them. Relay messages are never stored or logged. Either side ends i
 declining contact or deleting their data end it too. The resident's contact address is
 sealed on the case only while they agree to contact and the case is open; the cadre's
 address is sealed on the relay row, which is deleted when the relay ends.
+
+A resident whose number changes (`move_resident`, WhatsApp's `user_changed_number`) takes
+everything with them: their open case (its contact address re-sealed for the new number)
+and its relay follow, so the cadre goes on talking with the same person.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from bot.crypto import Sealer
 from flows.messages import Choice, Event, Inbound, Reply
 from flows.runtime import CRISIS_SCAN_LIMIT, Engine
 from flows.text import normalise_answer
-from storage import cases
+from storage import cases, residents
 from storage.base import Store
 from storage.keys import user_key
 
@@ -77,6 +81,9 @@ RELAY_OVER_TO_CADRE = {
     "resident_deleted": "{code}: warga menghapus datanya; obrolan berakhir.",
     "resident_declined": "{code}: warga tidak lagi mau dihubungi; obrolan berakhir.",
     "expired": "{code}: permintaan obrolan tidak dijawab dalam 24 jam dan dibatalkan.",
+    "number_reassigned": (
+        "{code}: nomor WhatsApp warga kini dipakai percakapan lain; obrolan berakhir."
+    ),
 }
 NOT_ALLOWED = "Tidak bisa: kasus tidak ditemukan, atau Anda tidak berwenang untuk kasus ini."
 
@@ -122,6 +129,16 @@ REACHABILITY = ("resident_unreachable", "resident_reachable")
 
 
 @dataclass(frozen=True)
+class ResidentMoved:
+    """What `move_resident` did."""
+
+    moved: bool  # something was keyed to the old id (False: a repeated notice, or a stranger)
+    replaced: bool = False  # the new id's earlier rows were removed first (storage/residents.py)
+    case: str | None = None  # the open case that followed the resident
+    notices: tuple[Outbound, ...] = ()  # for cadres whose relay on the new id's case ended
+
+
+@dataclass(frozen=True)
 class _Actor:
     key: str
     name: str
@@ -129,6 +146,8 @@ class _Actor:
 
 
 _Work = Callable[[Any, cases.CaseRow, _Actor, datetime], Awaitable[ActionResult]]
+# Runs inside the resolve transaction with the case as it was (e.g. a follow-up offer).
+ResolvedHook = Callable[[Any, cases.CaseRow, datetime], Awaitable[None]]
 
 
 class CadreDesk:
@@ -141,6 +160,7 @@ class CadreDesk:
         *,
         engine: Engine,
         clock: Clock = utc_now,
+        on_resolved: ResolvedHook | None = None,
     ):
         self.store = store
         self.config = config
@@ -148,6 +168,7 @@ class CadreDesk:
         self.sealer = sealer
         self.clock = clock
         self.engine = engine  # the live content: texts, crisis detector and commands
+        self.on_resolved = on_resolved  # in the resolve transaction (bot/followups/offers.py)
 
     def text(self, key: str) -> str:
         """A resident-facing text from the content being served (system.yaml)."""
@@ -304,6 +325,8 @@ class CadreDesk:
             tx: Any, case: cases.CaseRow, who: _Actor, now: datetime
         ) -> ActionResult:
             messages = await self.end_relays_of_case(tx, case, now, "cadre")
+            if self.on_resolved is not None:  # before the contact address is wiped
+                await self.on_resolved(tx, case, now)
             await cases.update_case(
                 tx,
                 case.id,
@@ -316,7 +339,8 @@ class CadreDesk:
                 updated_at=now,
                 words_state="wiped" if case.words_state == "held" else case.words_state,
             )
-            await cases.cancel_pending(tx, case.id, ("alert", "words"))
+            await cases.wipe_case_words(tx, case.id)
+            await cases.cancel_pending(tx, case.id, ("alert", "words", "notice"))
             if note:
                 await cases.add_event(
                     tx,
@@ -639,6 +663,39 @@ class CadreDesk:
                 return
             await cases.add_event(tx, case.id, user_key, now, "resident_reachable", why)
             await queue_updates(tx, case.id, case.code, now)
+
+    # ------------------------------------------------------------------ number change
+    async def move_resident(self, channel: str, old_id: str, new_id: str) -> ResidentMoved:
+        """The resident's platform id changed (a new WhatsApp number): everything keyed to
+        the old id moves to the new one in one transaction (storage/residents.py), and the
+        open case's sealed contact address now names the new id. Run it while neither id
+        has a turn in progress (`Conversations.exclusive`)."""
+        old_key = user_key(self.secret, channel, str(old_id))
+        new_key = user_key(self.secret, channel, str(new_id))
+        now = self.clock()
+        async with self.store.transaction() as tx:
+            moved = await residents.move_user(tx, old_key, new_key, now)
+            if not moved.moved:
+                return ResidentMoved(False)
+            notices: list[Outbound] = []
+            for relay in moved.ended_relays:
+                earlier = await cases.case_by_id(tx, relay.case_id)
+                code = earlier.code if earlier else "TJ-?"
+                notices += self.tell_cadre_relay_over(relay, code, "number_reassigned")
+            case = await cases.open_case_for(tx, new_key)
+            if case is not None:
+                changes: dict[str, Any] = {"updated_at": now}
+                if case.contact_ok and case.contact_enc is not None:
+                    address = {"channel": channel, "id": str(new_id)}
+                    changes["contact_enc"] = self.sealer.seal_json(address)
+                await cases.update_case(tx, case.id, **changes)
+                await cases.add_event(tx, case.id, new_key, now, "resident_changed_number")
+        log.info(
+            "a %s resident's data moved to their new id%s",
+            channel,
+            f" (case {case.code} follows)" if case else "",
+        )
+        return ResidentMoved(True, moved.replaced, case.code if case else None, tuple(notices))
 
     # ------------------------------------------------------------------ cadre accounts
     def _invite_hash(self, code: str) -> str:

@@ -13,6 +13,9 @@ Loop (`tick`, every second in `run_forever`):
    claim. A failure puts the row back to `pending` with exponential backoff. A dispatcher
    killed mid-way leaves `pending` rows (sent after restart) or `sending` rows whose lease
    runs out (claimed again, with the same idempotency key for the sender to de-duplicate).
+   Telegram has no idempotency key: a card retaken that way, or retried after a timeout,
+   may be a second copy, so it is marked "(ulang)" (`OutboxRow.maybe_delivered`); the
+   first copy cannot be looked up to be edited (the Bot API cannot find a message).
 
 Two dispatchers (two processes on one SQLite file) never claim one row: claims are
 `BEGIN IMMEDIATE` transactions and every state change is conditional on the claim token.
@@ -29,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.cases.cards import Alert, build_alert
-from bot.cases.routing import next_route, route_of, sla_minutes
+from bot.cases.routing import next_route, queue_updates, route_of, sla_minutes
 from bot.cases.senders import AlertSender
 from bot.config import Config, Route
 from bot.conversations import Clock, utc_now
@@ -169,7 +172,7 @@ class Dispatcher:
         if case is None:
             await cases.mark_cancelled(tx, row.id, self.token)
             return None
-        if row.kind in ("alert", "words") and not case.is_open:
+        if row.kind in ("alert", "words", "notice") and not case.is_open:
             await cases.mark_cancelled(tx, row.id, self.token)
             await cases.add_event(
                 tx,
@@ -183,11 +186,17 @@ class Dispatcher:
         route = route_of(self.config, row.route)
         words = None
         reply_to = None
+        disclosure = None
         if row.kind == "words":
-            words = self.sealer.open(case.words_enc) if case.words_enc else None
-            if not words or not case.share_words:
+            disclosure = (
+                await cases.disclosure_by_id(tx, row.disclosure_id) if row.disclosure_id else None
+            )
+            sealed = disclosure.words_enc if disclosure else None
+            words = self.sealer.open(sealed) if sealed else None
+            if not words or disclosure is None or not disclosure.share_words:
                 await cases.mark_cancelled(tx, row.id, self.token)
                 return None
+        if row.kind in ("words", "notice"):
             cards = await cases.sent_alerts(tx, case.id, row.route)
             reply_to = cards[0].external_ref if cards else None
         targets: list[str] = []
@@ -201,11 +210,13 @@ class Dispatcher:
             tx,
             self.config,
             case,
-            kind="words" if row.kind == "words" else "alert",
+            kind=row.kind if row.kind in ("words", "notice") else "alert",
             reason=row.reason,
             words=words,
+            words_of=disclosure,
             idempotency_key=row.idem_key,
             attempt=row.attempts,
+            repeat=row.maybe_delivered,
             reply_to=reply_to,
         )
         return _Job(row, route, alert, targets)
@@ -250,10 +261,11 @@ class Dispatcher:
             if (
                 row.kind == "words"
                 and case is not None
-                and await cases.unsent_count(tx, case.id, "words") == 0
+                and row.disclosure_id is not None
+                and await cases.unsent_words(tx, row.disclosure_id) == 0
             ):
-                await cases.update_case(
-                    tx, case.id, words_enc=None, words_state="delivered", updated_at=now
+                await cases.update_disclosure(
+                    tx, row.disclosure_id, words_enc=None, words_state="delivered", words_at=now
                 )
                 await cases.add_event(
                     tx,
@@ -261,8 +273,10 @@ class Dispatcher:
                     case.user_key,
                     now,
                     "words_wiped",
-                    "delivered to the cadre route(s); wiped",
+                    f"words of disclosure #{row.disclosure_id} delivered to the cadre "
+                    "route(s); wiped",
                 )
+                await queue_updates(tx, case.id, case.code, now)
         return 1
 
     async def _failed(self, job: _Job, exc: BaseException) -> None:

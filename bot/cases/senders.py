@@ -13,8 +13,10 @@ class AlertSender(Protocol):
   or its WhatsApp numbers) and returns an `external_ref` the sender can later find it by
   (e.g. "chat_id:message_id"). `alert.kind` is "alert" (the case card: put the buttons
   Ambil / Catatan / Selesai / Hubungi under it, with callback data carrying `alert.case`)
-  or "words" (the resident's own words, sent once as a reply to the card `alert.reply_to`
-  when known; no buttons). Render with `render_alert(alert)` or your own layout.
+  or "words" (the words of one disclosure, sent once as a reply to the card `alert.reply_to`
+  when known; no buttons) or "notice" (a short line under the card: the resident
+  disclosed something new and the card was edited; no buttons). Render with
+  `render_alert(alert)` or your own layout.
 - `update_alert` edits that message in place after a change (claimed, note, level,
   resolved, fallback step). Edits must be idempotent; a vanished message is not an error.
 - Idempotency: `alert.idempotency_key` is the same on every attempt of one outbox row. A

@@ -67,7 +67,8 @@ def studio_command(args: argparse.Namespace, content_dir: Path) -> int:
     """Serve the studio for `content_dir` until Ctrl+C; print the address, open a browser."""
     config = load_config(args.config)
     allowed = LOCAL_NAMES | {args.host}
-    app = create_studio_app(Path(content_dir), _settings(args, config), allowed_hosts=allowed)
+    app = create_studio_app(Path(content_dir), _settings(args, config), config=config,
+                            allowed_hosts=allowed)
     return asyncio.run(_serve(app, args.host, args.port, open_browser=not args.no_browser))
 
 

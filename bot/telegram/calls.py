@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import datetime as dtm
 import logging
+import warnings
 from typing import Any
 
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 log = logging.getLogger(__name__)
 
@@ -21,3 +24,11 @@ async def answer_query(query: Any, text: str | None, *, alert: bool = False) -> 
         log.info("could not answer a button press: %s", type(exc).__name__)
         return False
     return True
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait after a 429."""
+    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, dtm.timedelta) else float(wait)

@@ -2,8 +2,9 @@
 `route.telegram_chat_id`.
 
 - `send_alert`: the case card (`render_alert`) with the buttons Ambil / Catatan / Selesai /
-  Hubungi (see `card_keyboard`), or for `alert.kind == "words"` the resident's words as a
-  reply to the card, without buttons. Returns `external_ref` = "chat_id:message_id".
+  Hubungi (see `card_keyboard`), or for `alert.kind == "words"` the resident's words (and
+  for "notice" a short line that something new arrived) as a reply to the card, without
+  buttons. Returns `external_ref` = "chat_id:message_id".
 - `update_alert`: editMessageText of that card in place (text and buttons as the case is
   now). "Message is not modified", a vanished card and a group the bot was removed from are
   not errors (nothing left to edit); anything else raises and the dispatcher retries.
@@ -110,7 +111,7 @@ class TelegramAlertSender:
         if chat_id is None:
             raise NoTelegramGroup(f"route {route.id or '(none)'} has no telegram_chat_id")
         reply_to = None
-        if alert.kind == "words":
+        if alert.kind in ("words", "notice"):
             card = parse_ref(alert.reply_to)
             if card is not None and card[0] == chat_id:
                 reply_to = ReplyParameters(card[1], allow_sending_without_reply=True)

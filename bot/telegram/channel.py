@@ -50,7 +50,6 @@ import asyncio
 import contextlib
 import datetime as dtm
 import logging
-import warnings
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
@@ -68,13 +67,11 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
     TypeHandler,
 )
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.cases.desk import CadreDesk
 from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn
@@ -82,8 +79,10 @@ from flows.messages import Choice, Inbound, Reply
 from flows.runtime import CRISIS_SCAN_LIMIT
 
 from .cadre_chat import NotePrompts, TelegramCadres
-from .calls import CHANNEL, answer_query
-from .parse import inbound_from_message
+from .calls import CHANNEL, answer_query, retry_after_seconds
+from .parse import inbound_from_message, malformed
+from .polling import TolerantUpdatesRequest
+from .rate_limits import CRISIS, TelegramLimits
 from .render import (
     CallbackCodec,
     OutMessage,
@@ -110,6 +109,7 @@ EDITED_NOTE_EVERY = 600.0  # seconds: the note about edits, at most once per cha
 FLOOD_LIMIT = 8  # messages ...
 FLOOD_WINDOW = 10.0  # ... within this many seconds from one chat
 RECENT_IDS = dtm.timedelta(hours=48)  # recorded update ids loaded at start (Telegram: 24 h)
+RESEND_WITHIN = dtm.timedelta(hours=24)  # replies a crash left unsent are resent this long
 TurnCallback = Callable[[Turn], Awaitable[None]]  # sees every resident turn (tests, metrics)
 Forwarder = Callable[[Outbound], Awaitable[Any]]
 SendStatus = Literal["sent", "blocked", "failed"]
@@ -236,6 +236,7 @@ class TelegramChannel:
         self._edit_noted: dict[int, float] = {}
         self._unreachable: set[int] = set()
         self._recent: set[str] | None = None  # ids recorded before this process started
+        self._resending: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -271,8 +272,16 @@ class TelegramChannel:
     async def handle_update(self, update: Update, bot: Any, *, checked: bool = False) -> None:
         """One update, in its chat's order. `checked`: its id was already de-duplicated in
         the database (the durable inbox of webhook mode), so it is not looked up again."""
+        try:
+            problem = malformed(update)
+        except Exception:
+            problem = "fields of unexpected types"
+        if problem is not None:  # would raise in a handler; a retry brings the same bytes
+            self.stats["updates_malformed"] += 1
+            log.warning("telegram: skipped a malformed update (%s)", problem)
+            return
         chat = update.effective_chat
-        if chat is None:
+        if chat is None:  # e.g. one bot/telegram/polling.py could not read
             return
         await self._locks.acquire(chat.id)  # the first await: keeps arrival order per chat
         try:
@@ -545,7 +554,10 @@ class TelegramChannel:
             log.warning("could not mark the pressed message: %s", type(exc).__name__)
 
     async def _send_turn(self, bot: Any, chat_id: int, turn: Turn) -> None:
-        if await self.send(bot, chat_id, turn.replies) == "blocked":
+        status = await self.send(bot, chat_id, turn.replies, urgent=turn.urgent)
+        if turn.kept is not None and status != "failed":
+            await self.conversations.delivered(CHANNEL, turn.kept)  # else: sent at next start
+        if status == "blocked":
             self.stats["blocked_on_send"] += 1
             log.info("a resident has blocked the bot; the rest of the turn was not sent")
             await self.mark_unreachable(bot, chat_id)
@@ -555,14 +567,75 @@ class TelegramChannel:
     async def _notice(self, bot: Any, chat_id: int, text: str) -> None:
         await self.send(bot, chat_id, [Reply(text)])
 
+    # ------------------------------------------------------------------ after a crash
+
+    async def resend_undelivered(self, bot: Any) -> int:
+        """Send the replies earlier processes committed but never delivered; call before
+        any update is read. Each resident's chat is locked at once (so their next update
+        waits for it), the sending runs in the background (`wait_resent`). Replies older
+        than `RESEND_WITHIN` are dropped: a day-old menu would only confuse. Returns how
+        many turns are being resent."""
+        try:
+            kept = await self.conversations.undelivered(CHANNEL)
+        except Exception:
+            log.exception("could not read the replies left unsent by an earlier process")
+            return 0
+        now = self.conversations.clock()
+        by_chat: dict[int, list[Any]] = {}
+        for item in kept:
+            if now - item.created_at > RESEND_WITHIN:
+                self.stats["resend_expired"] += 1
+                await self.conversations.delivered(CHANNEL, item.delivery_id)
+                continue
+            try:
+                by_chat.setdefault(int(item.platform_user_id), []).append(item)
+            except ValueError:
+                await self.conversations.delivered(CHANNEL, item.delivery_id)
+        for chat_id in by_chat:
+            await self._locks.acquire(chat_id)  # free now: nothing is being handled yet
+        if by_chat:
+            log.warning("resending the replies of %d turn(s) an earlier process committed "
+                        "but did not deliver", sum(len(v) for v in by_chat.values()))
+            self._resending = asyncio.create_task(self._resend(bot, by_chat))
+        return sum(len(v) for v in by_chat.values())
+
+    async def _resend(self, bot: Any, by_chat: dict[int, list[Any]]) -> None:
+        gate = asyncio.Semaphore(8)
+
+        async def one_chat(chat_id: int, items: list[Any]) -> None:
+            try:
+                async with gate:
+                    for item in items:
+                        status = await self.send(bot, chat_id, item.replies)
+                        self.stats[f"resent_{status}"] += 1
+                        if status != "failed":
+                            await self.conversations.delivered(CHANNEL, item.delivery_id)
+                        if status == "blocked":
+                            break
+            except Exception:
+                log.exception("resending a turn's replies failed")
+            finally:
+                self._locks.release(chat_id)
+
+        await asyncio.gather(*(one_chat(c, items) for c, items in by_chat.items()))
+
+    async def wait_resent(self, timeout: float | None = None) -> None:
+        """Wait for the background resending started by `resend_undelivered`."""
+        if self._resending is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._resending), timeout)
+
     # ------------------------------------------------------------------ sending
 
-    async def send(self, bot: Any, chat_id: int, replies: Sequence[Reply]) -> SendStatus:
-        """Send bubbles to a chat (joined where they fit); stops at a 403."""
+    async def send(
+        self, bot: Any, chat_id: int, replies: Sequence[Reply], *, urgent: bool = False
+    ) -> SendStatus:
+        """Send bubbles to a chat (joined where they fit); stops at a 403. `urgent` replies
+        (a crisis turn's) go before ordinary ones waiting for the rate limiter."""
         status: SendStatus = "sent"
         try:
             for out in render_turn(replies, self.codec, join=self.join_bubbles):
-                if await self._send(bot, chat_id, out) is None:
+                if await self._send(bot, chat_id, out, urgent) is None:
                     status = "failed"
         except _Blocked:
             return "blocked"
@@ -596,13 +669,49 @@ class TelegramChannel:
         self.stats[f"outbound_{status}"] += 1
         return status
 
-    async def _send(self, bot: Any, chat_id: int, out: OutMessage) -> Message | None:
+    async def send_to_chat(self, bot: Any, chat_id: int, replies: Sequence[Reply]) -> str:
+        """Send bubbles the bot starts itself (a follow-up check-in) to a resident's chat,
+        in that chat's order with its own turns. Returns "sent", "blocked" (403: the
+        resident blocked the bot; marked unreachable), "failed" (nothing arrived) or
+        "unsure" (a timeout, or only part arrived: the caller must not resend)."""
+        await self._locks.acquire(chat_id)
+        try:
+            status = await self._send_first(bot, chat_id, replies)
+        finally:
+            self._locks.release(chat_id)
+        self.stats[f"first_{status}"] += 1
+        if status == "blocked":
+            await self.mark_unreachable(bot, chat_id)
+        return status
+
+    async def _send_first(self, bot: Any, chat_id: int, replies: Sequence[Reply]) -> str:
+        for sent, out in enumerate(render_turn(replies, self.codec, join=self.join_bubbles)):
+            entities = [MessageEntity(e["type"], e["offset"], e["length"]) for e in out.entities]
+            try:
+                try:
+                    await bot.send_message(chat_id, out.text, entities=entities or None,
+                                           reply_markup=_markup(out))
+                except BadRequest:
+                    await bot.send_message(chat_id, _plain_fallback(out))
+            except Forbidden:
+                return "blocked" if sent == 0 else "unsure"
+            except TimedOut:
+                return "unsure"
+            except TelegramError as exc:  # network down, 429 after the rate limiter's retries
+                log.warning("a first message was not sent: %s", type(exc).__name__)
+                return "failed" if sent == 0 else "unsure"
+        return "sent"
+
+    async def _send(
+        self, bot: Any, chat_id: int, out: OutMessage, urgent: bool = False
+    ) -> Message | None:
         plain = False
         delay = self.retry_base_delay
+        limits = {"rate_limit_args": CRISIS} if urgent else {}
         for attempt in range(1, self.send_attempts + 1):
             try:
                 if plain:
-                    return await bot.send_message(chat_id, _plain_fallback(out))
+                    return await bot.send_message(chat_id, _plain_fallback(out), **limits)
                 return await bot.send_message(
                     chat_id,
                     out.text,
@@ -611,11 +720,12 @@ class TelegramChannel:
                     ]
                     or None,
                     reply_markup=_markup(out),
+                    **limits,
                 )
             except Forbidden as exc:
                 raise _Blocked from exc
             except RetryAfter as exc:
-                seconds = _retry_after_seconds(exc)
+                seconds = retry_after_seconds(exc)
                 self.stats["send_retry_after"] += 1
                 if attempt == self.send_attempts:
                     break
@@ -641,13 +751,6 @@ class TelegramChannel:
         self.stats["send_failed"] += 1
         log.error("a message could not be sent after %d attempt(s)", self.send_attempts)
         return None
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        wait = exc.retry_after
-    return wait.total_seconds() if isinstance(wait, dtm.timedelta) else float(wait)
 
 
 def _markup(out: OutMessage) -> InlineKeyboardMarkup | None:
@@ -688,8 +791,9 @@ def build_application(
 ) -> Application:
     """A python-telegram-bot `Application` serving residents through `conversations`.
 
-    `rate_limiter`: "default" = `AIORateLimiter(max_retries=3)` (Telegram's 30 messages/s
-    and 429 waits); None disables it (benchmarks). `base_url`/`base_file_url` point the bot
+    `rate_limiter`: "default" = `TelegramLimits()` (bot/telegram/rate_limits.py: Telegram's
+    per-chat, overall and group limits, crisis replies first, 429 waits per chat); None
+    disables it (benchmarks). `base_url`/`base_file_url` point the bot
     at another Bot API server (tests: the fake in tests/fakes). The command menu is set in
     `post_init` (run_polling/run_webhook) or by `start_polling` below.
     """
@@ -702,11 +806,15 @@ def build_application(
         builder = builder.concurrent_updates(
             concurrent_updates if concurrent_updates > 1 else False
         )
+    channel = channel or TelegramChannel(conversations)
+    try:  # an update PTB cannot read must not stop long polling (bot/telegram/polling.py)
+        builder = builder.get_updates_request(TolerantUpdatesRequest(channel.stats))
+    except RuntimeError:  # the caller configured its own getUpdates request
+        log.warning("telegram: custom getUpdates settings; unreadable updates are not skipped")
     if rate_limiter == "default":
-        rate_limiter = AIORateLimiter(max_retries=3)
+        rate_limiter = TelegramLimits()
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
-    channel = channel or TelegramChannel(conversations)
 
     async def post_init(app: Application) -> None:
         await channel.set_commands(app.bot)

@@ -16,7 +16,9 @@ order), `flood_messages`/`flood_seconds` (default 8 in 10), `join_bubbles` (defa
 
 Webhook mode: the Application is built with `updater(None)`; `webhook_route` is a Starlette
 route at the webhook URL's path (default /telegram/webhook) that checks
-`X-Telegram-Bot-Api-Secret-Token` with `hmac.compare_digest` (403 otherwise). With the
+`X-Telegram-Bot-Api-Secret-Token` with `hmac.compare_digest` (403 otherwise). A body that
+can never be read (nested too deeply, an impossible date) is answered 200, counted as
+`webhook_unusable` and logged by type only: a 4xx/5xx would only bring it back. With the
 durable inbox (`temanjiwa run` always gives one) the update is de-duplicated and kept,
 sealed, in the database before the 200 (500 if it cannot be: Telegram sends it again) and
 is handled from there by whichever worker serves its chat; without one it goes on the
@@ -32,7 +34,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,11 +49,13 @@ from bot.cases.desk import CadreDesk
 from bot.config import ConfigError
 from bot.conversations import Conversations, Outbound
 from bot.workers.inbox import Inbox
+from flows.messages import Reply
 
 from .cadre_chat import NotePrompts
 from .calls import CHANNEL
 from .card_sender import TelegramAlertSender
 from .channel import FLOOD_LIMIT, FLOOD_WINDOW, Forwarder, TelegramChannel, build_application
+from .parse import malformed
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +171,8 @@ class TelegramHandle:
         app = self.app
         await app.initialize()  # getMe: a wrong token fails here, loudly
         await self.channel.set_commands(app.bot)
+        # Before any update is read: replies a crash left unsent go first (their chats wait).
+        await self.channel.resend_undelivered(app.bot)
         if self.settings.webhook_url:
             await app.start()  # first: Telegram may POST as soon as the webhook is set
             await app.bot.set_webhook(
@@ -191,6 +197,7 @@ class TelegramHandle:
             return
         self._stopped = True
         app = self.app
+        await self.channel.wait_resent(timeout=30)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
@@ -202,6 +209,15 @@ class TelegramHandle:
         status = await self.channel.deliver(self.app.bot, outbound)
         if status != "sent":
             raise DeliveryFailed(f"telegram message not delivered: {status}")
+
+    async def send_to_chat(self, platform_id: str, replies: Sequence[Reply]) -> str:
+        """A message the bot starts itself (a follow-up check-in) to a resident's private
+        chat (its id is the resident's user id); the status of `TelegramChannel.send_to_chat`."""
+        try:
+            chat_id = int(platform_id)
+        except ValueError:
+            return "failed"
+        return await self.channel.send_to_chat(self.app.bot, chat_id, replies)
 
     def metrics(self) -> dict[str, Any]:
         return {"mode": self.mode, **self.channel.metrics()}
@@ -227,11 +243,20 @@ class TelegramHandle:
             try:
                 data = json.loads(body)
                 update = Update.de_json(data, app.bot)
-            except (ValueError, TypeError, KeyError, AttributeError):
-                update = None
-            if update is None:
-                stats["webhook_bad_body"] += 1
-                return PlainTextResponse("bad request", status_code=400)
+            except Exception as exc:  # RecursionError, a date past 9999, wrong shapes...
+                # It can never succeed: 200, so Telegram does not send it again for a day.
+                stats["webhook_unusable"] += 1
+                log.warning("telegram webhook: an update that cannot be read was dropped (%s)",
+                            type(exc).__name__)
+                return PlainTextResponse("ok")
+            try:
+                problem = "empty update" if update is None else malformed(update)
+            except Exception as exc:
+                problem = type(exc).__name__
+            if problem is not None:  # would raise in PTB's processing or in a handler
+                stats["webhook_unusable"] += 1
+                log.warning("telegram webhook: an update was dropped (%s)", problem)
+                return PlainTextResponse("ok")
             stats["webhook_updates"] += 1
             if inbox is None:
                 await app.update_queue.put(update)  # handled in the background, in order

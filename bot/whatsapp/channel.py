@@ -9,6 +9,9 @@ What happens to one POST (`WhatsAppChannel.handle_post`, called by bot/web.py):
    bot/app.py) the message itself is kept there too, sealed, until its turn has committed;
    without it only the id is recorded (`store.first_delivery`). If the database cannot
    record it, the POST is answered 500 so Meta delivers it again: nothing is lost.
+   Only a transient failure earns that retry: a payload that can never succeed (nested
+   too deeply, an id that is not valid Unicode) is answered 200, counted and logged
+   without content. Quiet events (below) are neither kept nor de-duplicated.
 3. Accepted messages are queued per recipient and the POST is answered at once. One worker
    per resident (with the inbox: one worker of all the workers, which claims the resident)
    handles that resident's messages strictly in arrival order — engine turn *and* sending —
@@ -16,7 +19,18 @@ What happens to one POST (`WhatsAppChannel.handle_post`, called by bot/web.py):
 4. Payload parts that cannot be parsed are counted and logged (path and reason only, never
    content); `statuses[]` failures are counted, and a 131047 ("outside the 24-hour
    window") for a message we sent to a cadre or as a relay puts that message on hold and
-   sends the approved template instead.
+   sends the approved template instead. Changes of other webhook fields are counted by
+   field (`ignored_fields` on /healthz).
+
+What each kind of message gets (bot/whatsapp/parse.py sorts them; the README has the table):
+an ordinary message is a turn of the engine; an `edit` is crisis-checked and, with crisis
+signs, handled like a new message, otherwise answered at most once per number per
+`EDITED_NOTE_EVERY` with a note that edits are not re-read (as on Telegram); quiet events
+(a reaction, a reaction taken back, a deleted message, a call-permission answer, a
+security-code change) are counted and get no reply; text typed outside an ordinary message
+(a form, an order's note) is crisis-checked first; a number change (`system`
+`user_changed_number`) moves the resident's data to the new number in one transaction
+(`CadreDesk.move_resident`), while neither number has a turn running.
 
 The 24-hour window: free-form messages reach a number only within 24 h of its last message
 to us. Cadre alerts and other messages the resident or cadre did not just ask for
@@ -45,7 +59,8 @@ from bot.cases.desk import CadreDesk
 from bot.config import normalise_number
 from bot.conversations import FALLBACK_ERROR, Conversations, Outbound, Turn, utc_now
 from bot.workers.inbox import Inbox
-from flows.messages import Reply
+from flows.messages import Inbound, Reply
+from flows.runtime import CRISIS_SCAN_LIMIT
 
 from .address import Address
 from .cadre_commands import CadreCommands
@@ -64,6 +79,7 @@ from .render import render_reply, template_body
 from .settings import ChannelOptions
 from .webhook import RecentIds, handle_verification, handle_webhook
 from .window import (
+    CUSTOMER_SERVICE_WINDOW,
     Delivered,
     HeldForReply,
     NeedsFallback,
@@ -79,6 +95,10 @@ CHANNEL = "whatsapp"
 
 #: Held bodies per recipient; older ones are dropped (and counted) beyond this.
 HELD_PER_RECIPIENT = 50
+#: The note that edits are not re-read: at most once per number this often.
+EDITED_NOTE_EVERY = timedelta(minutes=10)
+#: Numbers remembered for that note (the map is cleared beyond this; a note may repeat).
+EDITED_NOTE_NUMBERS = 10_000
 
 #: Always present on /healthz (0 until something happens), so alerts can rely on them.
 BASE_COUNTERS = (
@@ -89,6 +109,11 @@ BASE_COUNTERS = (
     "duplicates",
     "parse_problems",
     "statuses",
+    "ignored_changes",
+    "quiet",
+    "edited_crisis",
+    "edited_ignored",
+    "number_changes",
     "delivery_failures",
     "turns",
     "turns_failed",
@@ -102,6 +127,10 @@ BASE_COUNTERS = (
     "outbound_unrouted",
     "job_errors",
 )
+
+#: Errors recording a message id that no retry can cure (the value itself is unusable);
+#: anything else (the database is locked, the disk is full) answers 500 for Meta's retry.
+PERMANENT = (UnicodeError, ValueError, TypeError, OverflowError)
 
 T = TypeVar("T")
 TurnCallback = Callable[[InboundMessage, Turn], Awaitable[None]]  # sees every resident turn
@@ -218,7 +247,10 @@ class WhatsAppChannel:
         self.on_turn = on_turn
         self.forward = forward
         self.counters: Counter[str] = Counter()
+        self.ignored_fields: Counter[str] = Counter()  # changes of other webhook fields
+        self.desk = desk
         self.cadres = CadreCommands(desk, self.counters) if desk is not None else None
+        self._edit_noted: dict[str, datetime] = {}
         self._queues: _Queues | None = None
         # Windows, held cards, templates sent, bounce-able messages: in the database when
         # bot/app.py builds the channel (shared by all workers), else in this process.
@@ -231,6 +263,10 @@ class WhatsAppChannel:
     @property
     def alert_template(self) -> TemplateConfig | None:
         return self.options.alert_template
+
+    @property
+    def followup_template_configured(self) -> bool:
+        return self.options.followup_template is not None
 
     # -- HTTP entry points --------------------------------------------------------------
 
@@ -249,14 +285,27 @@ class WhatsAppChannel:
             return outcome.status
         self.counters["parse_problems"] += len(outcome.problems)
         self.counters["statuses"] += outcome.statuses
+        self.counters["ignored_changes"] += sum(outcome.ignored_fields.values())
+        self.ignored_fields.update(outcome.ignored_fields)
         self.counters["duplicates"] += outcome.duplicates
         status = 200
         accepted: list[InboundMessage] = []
         for n, message in enumerate(outcome.messages):
             if self._for_another_number(message):
                 continue
+            if message.handling == "quiet":
+                # Nothing the person would expect an answer to; it does not open the window.
+                self.counters["quiet"] += 1
+                self.counters[f"quiet_{message.kind}"] += 1
+                continue
             try:
                 first = await self._keep(message)
+            except PERMANENT as exc:
+                # This id can never be recorded: a retry would fail the same way for days.
+                self.counters["messages_unusable"] += 1
+                log.warning("whatsapp: a message id that cannot be recorded was dropped (%s)",
+                            type(exc).__name__)
+                continue
             except Exception:
                 log.exception("whatsapp: cannot record message ids; answering 500 for a retry")
                 self.counters["webhook_errors"] += 1
@@ -295,9 +344,12 @@ class WhatsAppChannel:
         return await self.inbox.put(CHANNEL, message.message_id, key, message_record(message))
 
     def _accept(self, message: InboundMessage) -> None:
-        self.counters["messages"] += 1
-        if message.inbound.media is not None:
-            self.counters["media"] += 1
+        if message.handling == "number_change":
+            self.counters["number_changes"] += 1
+        else:
+            self.counters["messages"] += 1
+            if message.inbound.media is not None:
+                self.counters["media"] += 1
         if self.inbox is None:  # with the inbox, it serves the resident (process_inboxed)
             self._put(self._key(message.reply_to), lambda: self._process(message))
 
@@ -307,7 +359,7 @@ class WhatsAppChannel:
         message = message_from_record(payload)
         await self._call(
             self._key(message.reply_to),
-            lambda: self._process(message, delivery_id=message.message_id),
+            lambda: self._process(message),
         )
 
     # -- background work ----------------------------------------------------------------
@@ -356,12 +408,18 @@ class WhatsAppChannel:
         await self.drain()
         await self.client.aclose()
 
-    async def _process(self, message: InboundMessage, delivery_id: str | None = None) -> None:
+    async def _process(self, message: InboundMessage) -> None:
+        if message.handling == "number_change":
+            await self._change_number(message)
+            return
         await self.contacts.saw_inbound(self._key(message.reply_to), message.timestamp)
         flushed = await self._flush_held(message.reply_to)
         if flushed and message.type == "button":
             # A tap on the template's quick-reply button: it asked for the held content.
             self.counters["template_replies"] += 1
+            return
+        if message.handling == "edit":
+            await self._on_edit(message)
             return
         if self.is_cadre(message):
             if self.cadres is not None:
@@ -382,9 +440,18 @@ class WhatsAppChannel:
                     ],
                 )
             return
+        inbound = message.inbound
+        if message.check_text and self._crisis(message.check_text):
+            # Crisis signs in a form field or an order's note: answered like a message.
+            self.counters["checked_text_crisis"] += 1
+            inbound = Inbound(text=message.check_text, at=message.timestamp)
+        await self._turn(message, inbound)
+
+    async def _turn(self, message: InboundMessage, inbound: Inbound) -> None:
+        """One resident turn: the engine (via `Conversations`), then its replies and messages."""
         try:
             turn = await self.conversations.handle(
-                CHANNEL, message.user_ref, message.inbound, delivery_id=delivery_id
+                CHANNEL, message.user_ref, inbound, delivery_id=message.message_id
             )
         except Exception:
             self.counters["turns_failed"] += 1
@@ -397,29 +464,143 @@ class WhatsAppChannel:
                 await self.on_turn(message, turn)
             except Exception:
                 log.exception("whatsapp: on_turn hook failed")
-        await self.send_replies(message.reply_to, turn.replies)
+        await self._send_turn_replies(message.reply_to, turn.replies, turn.kept)
         for outbound in turn.outbound:
             await self.route_outbound(outbound)
 
+    async def _send_turn_replies(
+        self, to: Address, replies: Sequence[Reply], kept: str | None
+    ) -> None:
+        sent = await self.send_replies(to, replies)
+        if kept is not None and sent:
+            await self.conversations.delivered(CHANNEL, kept)  # else: sent at the next start
+
+    async def start(self) -> int:
+        """Queue the replies earlier processes committed but never delivered (a crash
+        between a turn and its answer), each in its resident's queue ahead of anything
+        new; call before the webhook is served. Returns how many turns are queued."""
+        try:
+            kept = await self.conversations.undelivered(CHANNEL)
+        except Exception:
+            log.exception("whatsapp: could not read the replies left unsent by an earlier process")
+            return 0
+        now = self.clock()
+        queued = 0
+        for item in kept:
+            if now - item.created_at > CUSTOMER_SERVICE_WINDOW:  # free-form would be refused
+                self.counters["resend_expired"] += 1
+                await self.conversations.delivered(CHANNEL, item.delivery_id)
+                continue
+            to = address_for(item.platform_user_id)
+            self._put(self._key(to), self._resend_job(to, item.replies, item.delivery_id))
+            queued += 1
+        if queued:
+            self.counters["resent"] += queued
+            log.warning("whatsapp: resending the replies of %d turn(s) an earlier process "
+                        "committed but did not deliver", queued)
+        return queued
+
+    def _resend_job(
+        self, to: Address, replies: Sequence[Reply], delivery_id: str
+    ) -> Callable[[], Awaitable[None]]:
+        return lambda: self._send_turn_replies(to, replies, delivery_id)
+
     def is_cadre(self, message: InboundMessage) -> bool:
         return bool(message.wa_id) and normalise_number(message.wa_id or "") in self.cadre_numbers
+
+    # -- edits, crisis checks, number changes -------------------------------------------
+
+    async def _on_edit(self, message: InboundMessage) -> None:
+        """An edited message: crisis signs make it a new message; otherwise it is not re-read
+        (re-running an edited answer would move the conversation twice) and the person is
+        told so, at most once per number every `EDITED_NOTE_EVERY`."""
+        text = message.check_text
+        if text and not self.is_cadre(message) and self._crisis(text):
+            self.counters["edited_crisis"] += 1
+            await self._turn(message, Inbound(text=text, at=message.timestamp))
+            return
+        self.counters["edited_ignored"] += 1
+        key, at = self._key(message.reply_to), message.timestamp
+        last = self._edit_noted.get(key)
+        if last is not None and at - last < EDITED_NOTE_EVERY:
+            return
+        if len(self._edit_noted) >= EDITED_NOTE_NUMBERS:
+            self._edit_noted.clear()
+        self._edit_noted[key] = at
+        note = self.conversations.engine.system_text("edited_not_reread")
+        await self.send_replies(message.reply_to, [Reply(note)])
+
+    def _crisis(self, text: str) -> bool:
+        """The engine's own crisis check, for text that is not an ordinary message."""
+        detector = getattr(self.conversations.engine, "detector", None)
+        if detector is None:
+            return False
+        try:
+            return detector.detect(text[:CRISIS_SCAN_LIMIT]) is not None
+        except Exception:  # fail towards answering the message
+            log.exception("whatsapp: crisis check failed; handling the text as a message")
+            return True
+
+    async def _change_number(self, message: InboundMessage) -> None:
+        """The resident's number changed: their session, consent, results, open case (its
+        contact address re-sealed) and relay move to the new number's key in one
+        transaction, with neither number's turn running, so the case follows them."""
+        new_ref, new_to = message.new_ref, message.new_reply_to
+        assert new_ref is not None and new_to is not None
+        if self.is_cadre(message):
+            self.counters["cadre_number_changed"] += 1
+            log.warning(
+                "whatsapp: a cadre number listed in the routes changed to a new number; "
+                "update routes.<id>.whatsapp_numbers in the deployment file"
+            )
+            return
+        if self.desk is None:
+            self.counters["number_changes_unhandled"] += 1
+            log.error("whatsapp: a resident changed number, but no desk is wired to move it")
+            return
+        desk = self.desk
+        moved = await self.conversations.exclusive(
+            CHANNEL,
+            (message.user_ref, new_ref),
+            lambda: desk.move_resident(CHANNEL, message.user_ref, new_ref),
+        )
+        if not moved.moved:
+            self.counters["number_changes_nothing_to_move"] += 1
+            return
+        self.counters["number_changes_moved"] += 1
+        if moved.replaced:
+            self.counters["number_changes_replaced"] += 1
+        old_key = self._key(message.reply_to)
+        held = await self.contacts.held(old_key)
+        if held:  # e.g. a cadre's relay message: now for the new number
+            await self.contacts.hold(self._key(new_to), [h.body for h in held],
+                                     [h.tag for h in held])
+            await self.contacts.drop(old_key, [h.id for h in held])
+        log.info(
+            "whatsapp: a resident's conversation moved to their new number%s",
+            " (with an open case)" if moved.case else "",
+        )
+        for outbound in moved.notices:
+            await self.route_outbound(outbound)
 
     # -- sending ------------------------------------------------------------------------
 
     def bodies(self, to: Address, replies: Sequence[Reply]) -> list[dict[str, Any]]:
         return [b for r in replies for b in render_reply(r, to, self.options.render)]
 
-    async def send_replies(self, to: Address, replies: Sequence[Reply]) -> None:
-        """Answer a message the resident just sent (their window is open)."""
+    async def send_replies(self, to: Address, replies: Sequence[Reply]) -> bool:
+        """Answer a message the resident just sent (their window is open). False when Meta
+        refused or could not be reached (the replies were not all sent)."""
         bodies = self.bodies(to, replies)
         if not bodies:
-            return
+            return True
         try:
             ids = await self.client.send_many(bodies)
         except GraphError as err:
             self._count_send_error(err, len(err.sent_ids))
-            return
+            return isinstance(err, Unreachable)  # never deliverable: nothing to keep
         self.counters["sent"] += len(ids)
+        return True
 
     def _count_send_error(self, err: GraphError, sent: int) -> None:
         self.counters["sent"] += sent
@@ -567,6 +748,51 @@ class WhatsAppChannel:
         key = None if platform_id is None else self._key(address_for(platform_id))
         return (await self.contacts.counts(key))[0]
 
+    # -- messages the bot starts itself (follow-up check-ins, bot/followups) --------------
+
+    async def last_inbound_at(self, platform_id: str) -> datetime | None:
+        """When this number last wrote to us (None if not within the window's memory)."""
+        return await self.contacts.last_inbound(self._key(address_for(platform_id)))
+
+    async def send_first(self, platform_id: str, replies: Sequence[Reply]) -> str:
+        """Send bubbles the bot starts itself, free-form, in the number's queue (ordered with
+        its own turns); never held. Returns "sent", "closed" (the 24-hour window is closed:
+        nothing was sent), "blocked" (the number cannot be reached), "failed" (nothing was
+        sent) or "unsure" (part was sent, or a timeout: it may have arrived)."""
+        to = address_for(platform_id)
+        bodies = self.bodies(to, replies)
+        return await self._call(self._key(to), lambda: self._send_first(to, bodies))
+
+    async def send_followup_template(self, platform_id: str) -> str:
+        """The approved `whatsapp.followup_template`, for a check-in outside the window (the
+        resident's reply opens the window and the conversation); "closed" if not set."""
+        template = self.options.followup_template
+        if template is None:
+            return "closed"
+        to = address_for(platform_id)
+        body = template_body(to, template.name, template.language, template.parameters)
+        status = await self._call(self._key(to), lambda: self._send_first(to, [body]))
+        if status == "sent":
+            self.counters["followup_templates_sent"] += 1
+        return status
+
+    async def _send_first(self, to: Address, bodies: list[dict[str, Any]]) -> str:
+        try:
+            ids = await self.client.send_many(bodies)
+        except GraphError as err:
+            self._count_send_error(err, len(err.sent_ids))
+            if err.sent_ids:
+                return "unsure"
+            if isinstance(err, OutsideWindow):
+                await self.contacts.window_closed(self._key(to))
+                return "closed"
+            if isinstance(err, Unreachable):
+                return "blocked"
+            return "unsure" if err.detail == "timeout" else "failed"
+        self.counters["sent"] += len(ids)
+        self.counters["sent_first"] += 1
+        return "sent"
+
     # -- outbound (relay messages, notices to cadres) ------------------------------------
 
     async def route_outbound(self, outbound: Outbound, *, wait: bool = False) -> None:
@@ -689,10 +915,12 @@ class WhatsAppChannel:
         return {
             **base,
             **dict(sorted(self.counters.items())),
+            "ignored_fields": dict(sorted(self.ignored_fields.items())),
             "queued": queued,
             "held_now": held,
             "held_numbers": numbers,
             "template_configured": self.alert_template is not None,
+            "followup_template_configured": self.followup_template_configured,
         }
 
 

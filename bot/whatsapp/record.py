@@ -3,8 +3,8 @@ seals it with the encryption key before it is stored and deletes it when its tur
 committed).
 
 Written from the dataclass fields themselves, so a field added to `InboundMessage` or
-`Inbound` travels without a change here (values: text, numbers, None, datetimes, and the
-`Address` of `reply_to`).
+`Inbound` travels without a change here (values: text, numbers, None, datetimes and
+`Address`es).
 """
 
 from __future__ import annotations
@@ -19,17 +19,22 @@ from .address import Address
 from .parse import InboundMessage
 
 _TIME = "$time"
+_ADDRESS = "$address"
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return {_TIME: value.isoformat()}
+    if isinstance(value, Address):
+        return {_ADDRESS: [value.field, value.value]}
     return value
 
 
 def _value(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {_TIME}:
         return datetime.fromisoformat(value[_TIME])
+    if isinstance(value, dict) and set(value) == {_ADDRESS}:
+        return Address(*value[_ADDRESS])
     return value
 
 
@@ -40,13 +45,11 @@ def _fields(obj: Any) -> dict[str, Any]:
 def message_record(message: InboundMessage) -> dict[str, Any]:
     record = _fields(message)
     record["inbound"] = _fields(message.inbound)
-    record["reply_to"] = {"field": message.reply_to.field, "value": message.reply_to.value}
     return record
 
 
 def message_from_record(record: dict[str, Any]) -> InboundMessage:
     data = {name: _value(value) for name, value in record.items()}
     data["inbound"] = Inbound(**{k: _value(v) for k, v in record["inbound"].items()})
-    data["reply_to"] = Address(record["reply_to"]["field"], record["reply_to"]["value"])
     known = {f.name for f in dataclasses.fields(InboundMessage)}
     return InboundMessage(**{k: v for k, v in data.items() if k in known})

@@ -9,7 +9,7 @@ deliveries for days and a retry storm would duplicate conversations.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -56,6 +56,7 @@ class WebhookOutcome:
     failures: list[DeliveryFailure] = field(default_factory=list)
     statuses: int = 0
     duplicates: int = 0
+    ignored_fields: Counter[str] = field(default_factory=Counter)  # other webhook fields
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -91,6 +92,7 @@ def handle_webhook(
         problems=parsed.problems,
         failures=parsed.failures,
         statuses=parsed.statuses,
+        ignored_fields=parsed.ignored_fields,
     )
     for message in parsed.messages:
         if recent is not None and recent.seen(message.message_id):

@@ -5,8 +5,9 @@
      "matched": ["pengen mati", "mati aja"]}
 
 Every input line gets exactly one output line (blank lines too), flushed at once, so it
-can be used interactively or in a pipe. Exit 2 when the lexicon has errors (listed on
-stderr), 0 otherwise.
+can be used interactively or in a pipe. Exit 2 when the crisis material has errors (listed
+on stderr with file and line), 0 otherwise. `--lexicon` takes the crisis folder or its
+lexicon.yaml (both read every file of the folder).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flows.crisis import load_detector
 from flows.crisis.detector import check_lines, dumps
 from flows.problems import ContentError
 
-DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "content" / "id" / "crisis" / "lexicon.yaml"
+DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "content" / "id" / "crisis"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         "--lexicon",
         type=Path,
         default=DEFAULT_LEXICON,
-        help="the crisis lexicon (default: content/id/crisis/lexicon.yaml)",
+        help=(
+            "the crisis folder, or its lexicon.yaml (which stands for the whole folder); "
+            "default: content/id/crisis"
+        ),
     )
     args = parser.parse_args(argv)
     try:

@@ -28,12 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from flows.crisis.classifier import DEFAULT_WEIGHTS, Classifier, features
+from flows.crisis.cues import CueHit, score
 from flows.crisis.lexicon import (
     LEVELS,
     MANY_GROUP,
     NUMBER_GROUP,
     Lexicon,
     Phrase,
+    lint_lexicon,
     read_lexicon,
     word_ids,
 )
@@ -49,7 +52,8 @@ from flows.crisis.text import (
     split_sentences,
     strip_particle,
 )
-from flows.problems import ContentError
+from flows.i18n import _
+from flows.problems import ContentError, Problem
 
 Level = Literal["check", "high", "urgent"]
 Subject = Literal["self", "other"]
@@ -66,6 +70,28 @@ _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
 _MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
 PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
+# kinds of phrases in the detector's one index
+(
+    _CRISIS,
+    _IDIOM,
+    _INFO,
+    _RECOVERED,
+    _QUOTE,
+    _HYPOTHETICAL,
+    _REPORTED,
+    _RETRACTION,
+    _FRAMES,
+    _CUE,
+    _ANYWHERE,
+    _AFTER,
+) = range(12)
+_KINDS = 12
+_FILLER = frozenset({"<filler>"})  # a language's own negation fillers, in its messages
+QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
+HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
+LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
+MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires
+SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
 
 
 @dataclass(frozen=True)
@@ -87,6 +113,36 @@ class _Entry:
     negates: bool  # the phrase itself holds a negation word ("tidak mau hidup lagi")
 
 
+class _Frame:
+    """What frames a message's signs: idioms, topic talk, quotes, hypotheticals, the past
+    and over, games, jokes, reported speech (positions of words, or sentence indexes)."""
+
+    __slots__ = (
+        "frames",
+        "games",
+        "hypotheticals",
+        "jokes",
+        "masked",
+        "quotes",
+        "recovered",
+        "reported",
+        "retractions",
+        "topics",
+    )
+
+    def __init__(self) -> None:
+        self.masked: set[int] = set()
+        self.topics: list[frozenset[int]] = []
+        self.recovered: set[int] = set()
+        self.quotes: list[tuple[int, int]] = []
+        self.hypotheticals: list[tuple[int, int]] = []
+        self.reported: set[int] = set()
+        self.retractions: list[int] = []  # where "canda", "just kidding" start
+        self.frames: list[int] = []  # where "berita", "artikel" end
+        self.games: list[int] = []
+        self.jokes: list[int] = []
+
+
 @dataclass(frozen=True)
 class _Match:
     entry: _Entry
@@ -98,22 +154,39 @@ class _Match:
 class _Message:
     """A message as the detector sees it: ids per word, and its sentence/clause bounds."""
 
-    __slots__ = ("clause_hi", "clause_lo", "keys", "light", "sentence_lo", "sentences")
+    __slots__ = (
+        "clause_hi",
+        "clause_lo",
+        "keys",
+        "light",
+        "sentence_lo",
+        "sentence_of",
+        "sentences",
+        "words",
+    )
 
     def __init__(self) -> None:
+        self.words: list[str] = []
         self.keys: list[frozenset[str]] = []
         self.light: set[int] = set()  # split-off -ku/-mu: not counted as a word in between
         self.sentences: list[list[tuple[int, int]]] = []  # clauses (lo, hi) per sentence
         self.clause_lo: list[int] = []  # per word: where its clause starts
         self.clause_hi: list[int] = []
         self.sentence_lo: list[int] = []
+        self.sentence_of: list[int] = []  # per word: the index of its sentence
 
 
 class CrisisDetector:
     """Detects crisis signs in free text; build it with `load_detector`."""
 
-    def __init__(self, lexicon: Lexicon):
+    def __init__(self, lexicon: Lexicon, model: Classifier | None = None):
         self.lexicon = lexicon
+        self.model = model  # the statistical classifier (signal "model"), when trained
+        # features never shown as the classifier's reasons: function words
+        self._quiet = frozenset("i:" + i for i in lexicon.closed)
+        # which signals decide (all three when the classifier's weights are there);
+        # bench/crisis_eval.py --signals measures one alone
+        self.signals: tuple[str, ...] = ("lexicon", "cues", "model")
         context = lexicon.context
         self._negation = context["negation"]
         self._fillers = context["negation_fillers"]
@@ -132,6 +205,41 @@ class CrisisDetector:
         self._recovered = self._index(lexicon.recovered, common)
         self._cues_anywhere = self._index(lexicon.cues_anywhere, common)
         self._cues_after = self._index(lexicon.cues_after, common)
+        self._quote = self._index(lexicon.quote, common)
+        self._hypothetical = self._index(lexicon.hypothetical, common)
+        self._reported = self._index(lexicon.reported, common)
+        self._retraction = self._index(lexicon.retraction, common)
+        self._frames = self._index(lexicon.frame, common)
+        self._cue_words = self._index(lexicon.cue_phrases, common)
+        # one index for every kind of phrase: a message's words are looked up once
+        self._index_all: dict[str, list[tuple[int, _Entry]]] = defaultdict(list)
+        for kind, index in enumerate(
+            (
+                self._crisis,
+                self._idioms,
+                self._info,
+                self._recovered,
+                self._quote,
+                self._hypothetical,
+                self._reported,
+                self._retraction,
+                self._frames,
+                self._cue_words,
+                self._cues_anywhere,
+                self._cues_after,
+            )
+        ):
+            for key, entries in index.items():
+                self._index_all[key] += [(kind, entry) for entry in entries]
+        self._index_all = dict(self._index_all)
+        self._languages = [
+            language
+            for language in lexicon.languages
+            if language.markers and (language.not_negation or language.fillers)
+        ]
+        self._fillers = self._fillers | _FILLER
+        # the ids a three-letter half of a run-together word may have: aku, aja
+        self._short_halves = self._self | word_ids(lexicon, "aja")
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._key_cache: dict[str, frozenset[str]] = {}
 
@@ -236,12 +344,21 @@ class CrisisDetector:
         return (word,)
 
     def _split_compound(self, word: str) -> tuple[str, ...]:
-        """'bunuhdiri' → bunuh diri, 'pengenmati' → pengen mati; otherwise the word."""
+        """'bunuhdiri' → bunuh diri, 'pengenmati' → pengen mati, 'matiaja' → mati aja;
+        otherwise the word. A three-letter half must be a pronoun or "aja" ("timbang" is
+        Javanese "than", not "tim bang")."""
         for cut in range(len(word) - 3, 2, -1):
             head, tail = word[:cut], word[cut:]
-            if max(len(head), len(tail)) >= 4 and self._keys(head) and self._keys(tail):
+            short = min(head, tail, key=len)
+            if len(short) < 4 and not self._keys(short) & self._short_halves:
+                continue
+            if self._keys(head) and self._keys(tail):
                 return head, tail
         return (word,)
+
+    def word_keys(self, word: str) -> frozenset[str]:
+        """The lexicon ids a clean word stands for (cached)."""
+        return self._keys(word)
 
     def tokens(self, text: str) -> list[list[str]]:
         """The clean words the detector sees, clause by clause (for editors and debugging)."""
@@ -262,6 +379,7 @@ class CrisisDetector:
                     words = self._words(raw)
                     for word in words:
                         keys.append(self._keys(word))
+                        message.words.append(word)
                     if len(words) > 1 and words[-1] in CLITICS:
                         message.light.add(len(keys) - 1)
                 if len(keys) > lo:
@@ -269,9 +387,27 @@ class CrisisDetector:
                     message.clause_lo.extend([lo] * (len(keys) - lo))
                     message.clause_hi.extend([len(keys)] * (len(keys) - lo))
             if clauses:
+                message.sentence_of.extend([len(message.sentences)] * (len(keys) - sentence_lo))
                 message.sentences.append(clauses)
                 message.sentence_lo.extend([sentence_lo] * (len(keys) - sentence_lo))
+        if self._languages:
+            self._read_as_language(message)
         return message
+
+    def _read_as_language(self, message: _Message) -> None:
+        """In a message written in a regional language (two of its marker words), its
+        `not_negation` words are not negations (Javanese "arep tak ombe" = "I will drink")
+        and its `fillers` may stand between a negation and what it denies (Minang "indak
+        ado niaik ambo nak mati")."""
+        typed = set(message.words)
+        for language in self._languages:
+            if len(language.markers & typed) < LANGUAGE_MARKERS:
+                continue
+            for i, word in enumerate(message.words):
+                if word in language.not_negation:
+                    message.keys[i] = message.keys[i] - self._negation
+                if word in language.fillers:
+                    message.keys[i] = message.keys[i] | _FILLER
 
     # ------------------------------------------------------------------ detection
 
@@ -281,40 +417,199 @@ class CrisisDetector:
         if not keys:
             return None
         present = set().union(*keys)
-        candidates = self._candidates(self._crisis, present)
-        if not candidates:
+        found = self._all_candidates(present)
+        signals = self.signals
+        candidates = found[_CRISIS] if "lexicon" in signals else []
+        cue_entries = found[_CUE] if "cues" in signals else []
+        if not self._cues_could_fire(cue_entries):
+            cue_entries = []
+        frame = self._frame(message, found) if candidates or cue_entries else None
+        if candidates:
+            verdict = self._lexicon_verdict(candidates, message, found, frame)
+            if verdict is not None:
+                return verdict
+        if cue_entries:
+            verdict = self._cue_verdict(cue_entries, message, frame)
+            if verdict is not None:
+                return verdict
+        if self.model is not None and "model" in signals:
+            probability = self.model_probability(message, found, frame)
+            if probability is not None and probability >= MODEL_THRESHOLD:
+                return self._model_verdict(message, probability)
+        return None
+
+    def model_probability(
+        self, message: _Message, found: list[list[_Entry]], frame: _Frame | None
+    ) -> float | None:
+        """The classifier's probability of a crisis, or None when the lexicon's reading of
+        context forbids it: a sign the lexicon found negated ("teu hayang paeh") or framed
+        (news, a lesson, a quote, a hypothetical, taken back, past and over)."""
+        assert self.model is not None
+        if frame is None:
+            frame = self._frame(message, found)
+        if frame.topics or frame.frames or frame.quotes or frame.hypotheticals:
             return None
-        masked = self._positions(self._idioms, message, present, set())
-        topics = self._spans(self._info, message, present)
-        recovered = self._positions(self._recovered, message, present, set())
-        games = [i for i, k in enumerate(keys) if k & self._game] if present & self._game else []
-        jokes = [i for i, k in enumerate(keys) if k & self._joke] if present & self._joke else []
+        if frame.retractions or frame.recovered:
+            return None
+        if (frame.masked or frame.games) and len(message.sentences) <= SHORT_MESSAGE:
+            return None  # a short message whose words an idiom or a game explains
+        for entry in found[_CRISIS]:
+            if next(self._occurrences(entry, message, frame.masked, False), None):
+                return None  # the lexicon saw a sign and set it aside (negated, framed)
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        return self.model.score(features(words, message.keys)).probability
+
+    def _model_verdict(self, message: _Message, probability: float) -> Detection:
+        """The classifier's verdict (flows/crisis/classifier.py): always `check`."""
+        assert self.model is not None
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        verdict = self.model.score(features(words, message.keys), self._quiet)
+        reasons = ", ".join(verdict.reasons) or "-"
+        subject = self._message_subject(message)
+        matched = (f"model {probability:.2f}: {reasons}",)
+        return Detection("check", verdict.category, matched, subject)
+
+    def _message_subject(self, message: _Message) -> Subject:
+        """ "self" when the resident writes "aku" anywhere, "other" when only another
+        person is named."""
+        other = False
+        for i, key in enumerate(message.keys):
+            if key & self._self and i not in message.light:
+                return "self"
+            other = other or bool(key & self._other)
+        return "other" if other else "self"
+
+    def _all_candidates(self, present: set[str]) -> list[list[_Entry]]:
+        """The phrases of every kind whose words are all in the message (one pass)."""
+        found: list[list[_Entry]] = [[] for _kind in range(_KINDS)]
+        index = self._index_all
+        for key in present:
+            for kind, entry in index.get(key, ()):
+                if entry.ids <= present:
+                    found[kind].append(entry)
+        return found
+
+    def _cues_could_fire(self, entries: list[_Entry]) -> bool:
+        """Whether the cue classes present could reach a threshold at all (most ordinary
+        messages cannot, and are not searched further)."""
+        if not entries:
+            return False
+        classes = {entry.phrase.cue for entry in entries}
+        for rule in self.lexicon.cue_scores:
+            if rule.needs and not rule.needs & classes:
+                continue
+            best = sum(w for c, w in rule.weights.items() if w > 0 and c in classes)
+            if best >= rule.threshold:
+                return True
+        return False
+
+    def _frame(self, message: _Message, found: list[list[_Entry]]) -> _Frame:
+        keys = message.keys
+        frame = _Frame()
+        frame.masked = self._positions(found[_IDIOM], message, set())
+        frame.topics = self._spans(found[_INFO], message)
+        frame.recovered = self._positions(found[_RECOVERED], message, set())
+        frame.quotes = [(min(s), max(s)) for s in self._spans(found[_QUOTE], message)]
+        frame.hypotheticals = [(min(s), max(s)) for s in self._spans(found[_HYPOTHETICAL], message)]
+        frame.reported = {
+            message.sentence_of[p] for p in self._positions(found[_REPORTED], message, frame.masked)
+        }
+        frame.retractions = [
+            min(span)
+            for span in self._spans(found[_RETRACTION], message)
+            if not self._retraction_denied(message, min(span))
+        ]
+        frame.frames = [max(span) for span in self._spans(found[_FRAMES], message)]
+        if any(k & self._game for k in keys):
+            frame.games = [i for i, k in enumerate(keys) if k & self._game]
+        if any(k & self._joke for k in keys):
+            frame.jokes = [i for i, k in enumerate(keys) if k & self._joke]
+        return frame
+
+    def _not_own(
+        self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
+    ) -> bool:
+        """The sign is not the resident's own: talk about the topic, a news frame, a quote
+        (lyrics, a film), a hypothetical ("kalau ada warga bilang …"), past and over,
+        taken back ("… wkwk canda"), or a joke reported from someone else ("bunuh aku, kata
+        temenku wkwk")."""
+        if frame.topics:
+            # an info phrase sharing a word with the sign is not talk about it:
+            # "pengen bunuh orang yang ..." is not "orang yang ..."
+            topic = {p for span in frame.topics if span.isdisjoint(used) for p in span}
+            if topic and self._about_topic(message, topic, start, end, used):
+                return True
+        sentence_lo = message.sentence_lo[start]
+        for lo, hi in frame.quotes:
+            if sentence_lo <= lo and hi < start and start - hi <= QUOTE_REACH:
+                return True  # "liriknya ku ingin mati saja", "the song says i wanna die"
+            if (
+                sentence_lo <= lo
+                and hi + 1 == message.clause_hi[hi]
+                and message.clause_lo[start] == hi + 1
+            ):
+                return True  # 'lirik "lebih baik ku mati saja" itu lagu siapa': the quoted part
+        if frame.games:  # "kms di game biar respawn": the sign is a move in the game
+            clause = (message.clause_lo[start], message.clause_hi[end])
+            near = [g for g in frame.games if g not in used and -2 <= g - end <= 2]
+            if any(clause[0] <= g < clause[1] for g in near):
+                return True
+        for lo, hi in frame.hypotheticals:
+            if sentence_lo <= lo and hi < start and start - hi <= HYPOTHETICAL_REACH:
+                return True  # "kalau ada warga bilang mau mati, saya harus ngomong apa?"
+        if frame.recovered and self._in_the_past(message, frame.recovered, start, end, used):
+            return True
+        sentence = message.sentence_of[start]
+        for at in frame.retractions:  # "aku bunuh diri aja lah wkwk canda"
+            if message.sentence_of[at] == sentence and at > end:
+                return True
+        for at in frame.frames:  # "berita hari ini ada petani di brebes yg bunuh diri"
+            if (
+                message.sentence_of[at] == sentence
+                and at < start
+                and not any(message.keys[j] & self._self for j in range(at + 1, start))
+            ):
+                return True
+        return sentence in frame.reported and any(
+            message.sentence_of[j] == sentence for j in frame.jokes
+        )
+
+    def _retraction_denied(self, message: _Message, at: int) -> bool:
+        """ "bukan bercanda", "gak becanda": a denied retraction means it is meant."""
+        return at > 0 and bool(message.keys[at - 1] & self._negation)
+
+    def _lexicon_verdict(
+        self,
+        candidates: list[_Entry],
+        message: _Message,
+        found: list[list[_Entry]],
+        frame: _Frame | None,
+    ) -> Detection | None:
+        assert frame is not None
+        masked = frame.masked
         matches: list[_Match] = []
         for entry in candidates:
             for combo, sentence_hi in self._occurrences(entry, message, masked, True):
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
-                if topics:
-                    # an info phrase sharing a word with the sign is not talk about it:
-                    # "pengen bunuh orang yang ..." is not "orang yang ..."
-                    topic = {p for span in topics if span.isdisjoint(used) for p in span}
-                    if topic and self._about_topic(message, topic, start, end, used):
-                        continue
-                if entry.phrase.category == "violence" and self._reflexive(message, end):
+                category = entry.phrase.category
+                if self._not_own(message, frame, start, end, used):
+                    continue
+                if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
                 if (
-                    jokes
-                    and entry.phrase.category in ("violence", "abuse")
-                    and any(message.clause_lo[start] <= j < message.clause_hi[end] for j in jokes)
+                    frame.jokes
+                    and category in ("violence", "abuse")
+                    and any(
+                        message.clause_lo[start] <= j < message.clause_hi[end] for j in frame.jokes
+                    )
                 ):
                     continue  # "kakakku pukul aku pake bantal pas bercanda"
-                if recovered and self._in_the_past(message, recovered, start, end, used):
-                    continue
                 if (
-                    games
-                    and entry.phrase.category == "violence"
-                    and any(message.sentence_lo[start] <= g < sentence_hi for g in games)
+                    frame.games
+                    and category == "violence"
+                    and any(message.sentence_lo[start] <= g < sentence_hi for g in frame.games)
                 ):
                     continue  # "di game tadi aku bunuh bosnya"
                 subject = self._subject(message, start, used)
@@ -324,7 +619,7 @@ class CrisisDetector:
             return None
         cues: list[str] = []
         boost_all = False
-        for entry in self._candidates(self._cues_anywhere, present):
+        for entry in found[_ANYWHERE]:
             if next(self._occurrences(entry, message, masked, True), None):
                 cues.append(entry.phrase.text)
                 boost_all = True
@@ -336,7 +631,7 @@ class CrisisDetector:
                     for combo, hi in self._occurrences(entry, message, masked, True)
                 ],
             )
-            for entry in self._candidates(self._cues_after, present)
+            for entry in found[_AFTER]
         ]
         scored = []
         for match in matches:
@@ -364,22 +659,54 @@ class CrisisDetector:
             subject=best.subject,
         )
 
-    @staticmethod
-    def _candidates(index: dict[str, list[_Entry]], present: set[str]) -> list[_Entry]:
-        found = []
-        for key in present:
-            for entry in index.get(key, ()):
-                if entry.ids <= present:
-                    found.append(entry)
-        return found
+    def _cue_verdict(
+        self, entries: list[_Entry], message: _Message, frame: _Frame | None
+    ) -> Detection | None:
+        """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
+        assert frame is not None
+        hits = []
+        for entry in entries:
+            masked = set() if entry.phrase.through_idioms else frame.masked
+            for combo, _hi in self._occurrences(entry, message, masked, True):
+                start = min(o[0] for o in combo)
+                end = max(o[-1] for o in combo)
+                used = {p for o in combo for p in o}
+                if self._not_own(message, frame, start, end, used):
+                    continue
+                phrase = entry.phrase
+                hits.append(
+                    CueHit(
+                        phrase.cue, phrase.text, message.sentence_of[start], start, frozenset(used)
+                    )
+                )
+        verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
+        if verdict is None:
+            return None
+        return Detection(
+            level="check",
+            category=verdict.category,
+            matched=verdict.matched,
+            subject=self._window_subject(message, verdict.hits),
+        )
 
-    def _spans(
-        self, index: dict[str, list[_Entry]], message: _Message, present: set[str]
-    ) -> list[frozenset[int]]:
-        """The words of each occurrence of the phrases of `index` (info)."""
+    def _window_subject(self, message: _Message, hits: tuple[CueHit, ...]) -> Subject:
+        """ "self" when the resident speaks as "aku" in the cue sentences (a possessive -ku,
+        "temanku", does not count), "other" when only another person is named there."""
+        first = min(h.sentence for h in hits)
+        last = max(h.sentence for h in hits)
+        other = False
+        for i, key in enumerate(message.keys):
+            if first <= message.sentence_of[i] <= last:
+                if key & self._self and i not in message.light:
+                    return "self"
+                other = other or bool(key & self._other)
+        return "other" if other else "self"
+
+    def _spans(self, entries: list[_Entry], message: _Message) -> list[frozenset[int]]:
+        """The words of each occurrence of `entries` (info, quote, hypothetical phrases)."""
         return [
             frozenset(p for occurrence in combo for p in occurrence)
-            for entry in self._candidates(index, present)
+            for entry in entries
             for combo, _hi in self._occurrences(entry, message, set(), False)
         ]
 
@@ -388,12 +715,10 @@ class CrisisDetector:
         after = end + 1
         return after < message.clause_hi[end] and bool(message.keys[after] & self._reflexives)
 
-    def _positions(
-        self, index: dict[str, list[_Entry]], message: _Message, present: set[str], masked: set[int]
-    ) -> set[int]:
-        """Every word used by any occurrence of the phrases of `index` (idioms, info)."""
+    def _positions(self, entries: list[_Entry], message: _Message, masked: set[int]) -> set[int]:
+        """Every word used by any occurrence of `entries` (idioms, recovery phrases)."""
         used: set[int] = set()
-        for entry in self._candidates(index, present):
+        for entry in entries:
             for combo, _hi in self._occurrences(entry, message, masked, False):
                 for occurrence in combo:
                     used.update(occurrence)
@@ -409,7 +734,6 @@ class CrisisDetector:
         Each part lies inside one clause; the parts of "a + b" inside one sentence. With
         `check`, occurrences governed by a negation are skipped."""
         phrase = entry.phrase
-        keys = message.keys
         for clauses in message.sentences:
             found = []
             for k, (part, gaps) in enumerate(zip(phrase.parts, phrase.gaps, strict=True)):
@@ -419,7 +743,11 @@ class CrisisDetector:
                     for occurrence in self._part(part, gaps, message, lo, hi, masked, entry):
                         if ends and not self._at_end(message, occurrence[-1], hi):
                             continue
-                        if check and not entry.negates and self._negated(keys, occurrence[0], lo):
+                        if (
+                            check
+                            and not entry.negates
+                            and self._negated(message, occurrence[0], lo)
+                        ):
                             continue
                         occurrences.append(occurrence)
                 if not occurrences:
@@ -481,7 +809,9 @@ class CrisisDetector:
             if (
                 element in keys[q]
                 and q not in masked
-                and (negates or not self._negated(keys, q, at + 1))
+                and (negates or not self._negated(message, q, at + 1))
+                # "nyubit pipi ponakanku": a possessive -ku after another word is not "aku"
+                and not (q in message.light and q > at + 1 and element in self._self)
             ):
                 rest = self._extend(part, gaps, j + 1, q, hi, message, masked, negates)
                 if rest is not None:
@@ -498,18 +828,20 @@ class CrisisDetector:
             q in message.light or message.keys[q] & self._trailing for q in range(last + 1, hi)
         )
 
-    def _negated(self, keys: list[frozenset[str]], start: int, lo: int) -> bool:
-        """A negation word just before, perhaps over fillers ("tidak ada keinginan untuk")."""
+    def _negated(self, message: _Message, start: int, lo: int) -> bool:
+        """A negation word just before, perhaps over fillers ("tidak ada keinginan untuk");
+        a split-off -ku/-mu is part of its word ("ndada niatku mau mati")."""
+        keys = message.keys
         j, steps = start - 1, 0
         while j >= lo and steps <= NEGATION_REACH:
             here = keys[j]
             if here & self._negation:
                 # "biar ga kepikiran bunuh diri" asks for help, it does not deny
                 return not (j - 1 >= lo and keys[j - 1] & self._purpose)
-            if not here & self._fillers:
+            if not here & self._fillers and j not in message.light:
                 return False
             j -= 1
-            steps += 1
+            steps += 1 if j + 1 not in message.light else 0
         return False
 
     def _about_topic(
@@ -580,12 +912,54 @@ def _combine(
     return None
 
 
-def load_detector(path: Path) -> CrisisDetector:
-    """Load and check the lexicon; raises `ContentError` listing every error found."""
+def read_crisis(path: Path) -> tuple[CrisisDetector | None, list[Problem]]:
+    """The detector for the crisis material at `path` (lexicon, regional files, cues and the
+    classifier's weights beside them), or None, and every problem found; never raises for
+    what the files contain. `path` as for `load_detector`."""
     lexicon, problems = read_lexicon(Path(path))
     if lexicon is None:
+        return None, problems
+    weights = Path(lexicon.files[0]).parent / "model" / DEFAULT_WEIGHTS.name
+    return CrisisDetector(lexicon, Classifier.load(weights)), problems
+
+
+def load_detector(path: Path) -> CrisisDetector:
+    """Load and check the crisis material; raises `ContentError` listing every error found
+    (each with its file and line).
+
+    `path` is the crisis folder (content/id/crisis), a content folder (its crisis/ is
+    read), or `lexicon.yaml` (which stands for its whole folder); any other single file
+    is read alone (an editor's experiment, a test)."""
+    detector, problems = read_crisis(Path(path))
+    if detector is None:
         raise ContentError([p for p in problems if p.severity == "error"])
-    return CrisisDetector(lexicon)
+    return detector
+
+
+def load_crisis(content_dir: Path) -> CrisisDetector:
+    """The detector of a content folder: every file under `content_dir/crisis/`, checked
+    together; raises `ContentError` (file and line per problem), so the caller can keep
+    serving the last good content and detector together."""
+    folder = Path(content_dir) / "crisis"
+    if not folder.is_dir():
+        raise ContentError(
+            [
+                Problem(
+                    str(folder),
+                    None,
+                    _("The crisis folder does not exist."),
+                    _("Create content/id/crisis/ with lexicon.yaml (copy it from the project)."),
+                )
+            ]
+        )
+    return load_detector(folder)
+
+
+def lint_crisis(content_dir: Path) -> list[Problem]:
+    """Every problem in `content_dir/crisis/` (errors and warnings), file and line order;
+    nothing when the content folder has no crisis folder."""
+    folder = Path(content_dir) / "crisis"
+    return lint_lexicon(folder) if folder.is_dir() else []
 
 
 def check_lines(detector: CrisisDetector, lines: Iterable[str]) -> Iterator[dict]:

@@ -1,19 +1,24 @@
-"""Reading, checking and compiling `content/id/crisis/lexicon.yaml`.
+"""Reading, checking and compiling the crisis material: every file of `content/id/crisis/`.
 
-The file is written by health-promoter editors, so every mistake is reported as a
+The files are written by health-promoter editors, so every mistake is reported as a
 `Problem` naming the file, the line, what is wrong and how to fix it; nothing here raises
-on bad content. `compile_lexicon` turns a checked file into lookup tables: every affixed
-spelling of every word the file uses, mapped to the ids of the words it stands for.
+on bad content. All files are read as one set: `lexicon.yaml` (phrases, idioms, context
+words), `cues.yaml` (the word classes of the cue scorer and their weights) and one file per
+regional language (its words joined to the same synonym sets, groups, context lists and
+cue classes). `read_lexicon` turns the set into lookup tables: every affixed spelling of
+every word the files use, mapped to the ids of the words it stands for.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flows.crisis.text import (
     clean_word,
@@ -43,24 +48,42 @@ CONTEXT_WORDS = (
     "joke",
 )
 # phrases (words in a row, or "..." gaps)
-CONTEXT_PHRASES = ("info", "recovered")
-CONTEXT_LISTS = CONTEXT_WORDS + CONTEXT_PHRASES
+CONTEXT_PHRASES = (
+    "info",
+    "recovered",
+    "quote",
+    "hypothetical",
+    "reported",
+    "retraction",
+    "frame",
+)
+# everyday words never read as an affixed form of another word (checked, not matched)
+COMMON = "common"
+CONTEXT_LISTS = (*CONTEXT_WORDS, *CONTEXT_PHRASES, COMMON)
+# function words: they take no affixes (a pronoun is never "ku-" + a verb)
+CLOSED_CONTEXT = ("self", "negation", "trailing", "purpose", "other_person")
 CUE_LISTS = ("anywhere", "after")
 TOP_KEYS = (
     "version",
+    "language",
     "crisis",
     "not_crisis",
     "urgent_cues",
     "context",
+    "cues",
+    "cue_scores",
     "synonyms",
     "abbreviations",
     "groups",
 )
+LANGUAGE_KEYS = ("name", "markers", "not_negation", "fillers")
+CUE_SCORE_KEYS = ("threshold", "needs", "weights")
+MAIN_FILE = "lexicon.yaml"  # read first; its words win when a regional word means two things
 NUMBER_GROUP = "angka"  # built in: any number written in digits belongs to <angka>
 MANY_GROUP = "angka_banyak"  # built in: a number of 10 or more written in digits
 BUILT_IN_GROUPS = (NUMBER_GROUP, MANY_GROUP)
 MAX_GAP = 3  # other words allowed between two words of a phrase, and where "..." is written
-FIXED_GAP = 0  # … of an idiom (not_crisis) or an info phrase, unless "..." is written
+FIXED_GAP = 0  # … of an idiom (not_crisis), an info phrase or a cue, unless "..." is written
 GAP_MARKS = ("...", "\u2026")
 END_MARK = "$"  # "selamat tinggal $": nothing but trailing particles (ya, deh) after it
 
@@ -70,17 +93,29 @@ _TIGHT_PIECE = re.compile(r"<[^<>]*>?|[^_<]+")
 _PHRASE_PUNCTUATION = re.compile(r"[.,!?;:()\[\]{}\"|/\\\u2026]")
 
 
+class Loc(NamedTuple):
+    """Where an editor wrote something: file and line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{Path(self.file).name}:{self.line}"
+
+
 @dataclass(frozen=True)
 class Phrase:
     """One compiled phrase: `parts` (split at "+") of element ids, in order."""
 
     text: str
-    line: int
+    where: Loc
     parts: tuple[tuple[str, ...], ...]
     gaps: tuple[tuple[int, ...], ...]  # per element: other words allowed before it
     category: str = ""
     level: int = 0  # 1 check, 2 high, 3 urgent; 0 for idioms and cues
     ends: tuple[bool, ...] = ()  # per part: written with a final "$" (ends its clause)
+    cue: str = ""  # the cue class of a cue phrase ("means", "time" …)
+    through_idioms: bool = False  # a cue written "!hp + mati": it may use an idiom's words
 
     @property
     def ids(self) -> frozenset[str]:
@@ -89,6 +124,31 @@ class Phrase:
     @property
     def size(self) -> int:
         return sum(len(part) for part in self.parts)
+
+
+@dataclass(frozen=True)
+class CueScore:
+    """How one category is scored from cue classes: the classes present in a window of
+    sentences add their weights (each class once); at `threshold` or above it fires, if one
+    of the `needs` classes (when given) is among them."""
+
+    category: str
+    threshold: float
+    weights: dict[str, float]
+    needs: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Language:
+    """A regional language: when a message holds `markers` of it, `not_negation` words
+    are read its way (Javanese "tak ombe" is "I drink", not "do not drink") and `fillers`
+    may stand between a negation and what it denies (Minang "indak ado niaik ambo")."""
+
+    name: str
+    where: Loc
+    markers: frozenset[str]  # clean words, as typed (not their synonyms)
+    not_negation: frozenset[str]  # clean words
+    fillers: frozenset[str] = frozenset()  # clean words: negation fillers in this language
 
 
 @dataclass
@@ -105,8 +165,18 @@ class Lexicon:
     info: list[Phrase]
     context: dict[str, frozenset[str]]
     recovered: list[Phrase] = field(default_factory=list)
+    quote: list[Phrase] = field(default_factory=list)
+    hypothetical: list[Phrase] = field(default_factory=list)
+    reported: list[Phrase] = field(default_factory=list)
+    retraction: list[Phrase] = field(default_factory=list)
+    frame: list[Phrase] = field(default_factory=list)
+    cue_phrases: list[Phrase] = field(default_factory=list)
+    cue_scores: list[CueScore] = field(default_factory=list)
+    languages: list[Language] = field(default_factory=list)
     # consonant skeleton → the plain words and abbreviations that have it ("bnh" → bunuh)
     skeletons: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    closed: frozenset[str] = frozenset()  # ids of function words (see CLOSED_CONTEXT)
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -124,31 +194,50 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
-def _did_you_mean(word: str, options: tuple[str, ...] | list[str]) -> str:
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return _(" Did you mean '{word}'?").format(word=close[0]) if close else ""
 
 
+Entry = tuple[str, Loc]
+
+
 class _Reader:
-    """Walks the parsed YAML, collecting problems and the raw entries with their lines."""
+    """Walks the parsed YAML of each file, collecting problems and the raw entries with
+    their file and line."""
 
-    def __init__(self, file: str):
-        self.file = file
+    def __init__(self) -> None:
+        self.file = ""
         self.problems: list[Problem] = []
-        # (text, line) lists
-        self.crisis: list[tuple[str, int, str, str]] = []  # text, line, category, level
-        self.not_crisis: list[tuple[str, int]] = []
-        self.cues: dict[str, list[tuple[str, int]]] = {k: [] for k in CUE_LISTS}
-        self.context: dict[str, list[tuple[str, int]]] = {k: [] for k in CONTEXT_LISTS}
-        self.synonyms: list[tuple[list[str], int]] = []
-        self.abbreviations: list[tuple[str, str, int]] = []
-        self.groups: dict[str, tuple[list[tuple[str, int]], int]] = {}
+        self.crisis: list[tuple[str, Loc, str, str]] = []  # text, where, category, level
+        self.not_crisis: list[Entry] = []
+        self.cues: dict[str, list[Entry]] = {k: [] for k in CUE_LISTS}
+        self.context: dict[str, list[Entry]] = {k: [] for k in CONTEXT_LISTS}
+        self.cue_words: dict[str, list[Entry]] = {}
+        self.cue_class_where: dict[str, Loc] = {}
+        # category, where, threshold, [(class, weight, where)], needs
+        self.cue_scores: list[
+            tuple[str, Loc, float, list[tuple[str, float, Loc]], list[Entry]]
+        ] = []
+        self.synonyms: list[tuple[list[str], Loc]] = []
+        self.abbreviations: list[tuple[str, str, Loc]] = []
+        self.groups: dict[str, tuple[list[Entry], Loc]] = {}
+        self.languages: list[tuple[str, Loc, list[Entry], list[Entry], list[Entry]]] = []
 
-    def error(self, line: int | None, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(self.file, line, message, hint))
+    def at(self, line: int) -> Loc:
+        return Loc(self.file, line)
 
-    def warn(self, line: int | None, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(self.file, line, message, hint, "warning"))
+    def error(self, where: Loc | int | None, message: str, hint: str = "") -> None:
+        self._add(where, message, hint, "error")
+
+    def warn(self, where: Loc | int | None, message: str, hint: str = "") -> None:
+        self._add(where, message, hint, "warning")
+
+    def _add(self, where: Loc | int | None, message: str, hint: str, severity: str) -> None:
+        if isinstance(where, Loc):
+            self.problems.append(Problem(where.file, where.line, message, hint, severity))
+        else:
+            self.problems.append(Problem(self.file, where, message, hint, severity))
 
     def mapping(self, value: Any, line: int, where: str) -> LineDict | None:
         if isinstance(value, LineDict):
@@ -164,7 +253,7 @@ class _Reader:
         )
         return None
 
-    def texts(self, value: Any, line: int, where: str) -> list[tuple[str, int]]:
+    def texts(self, value: Any, line: int, where: str) -> list[Entry]:
         """A list of phrases: each item one line of text."""
         if value is None:
             return []
@@ -200,10 +289,11 @@ class _Reader:
                     _("Write the phrase after '- ', or delete the line."),
                 )
             else:
-                out.append((text, item_line))
+                out.append((text, self.at(item_line)))
         return out
 
-    def read(self, data: Any) -> None:
+    def read(self, file: str, data: Any, main: bool) -> None:
+        self.file = file
         if not isinstance(data, LineDict):
             self.error(
                 1,
@@ -219,21 +309,24 @@ class _Reader:
                     + _did_you_mean(str(key), TOP_KEYS),
                     _("The sections are: {keys}.").format(keys=", ".join(TOP_KEYS)),
                 )
-        if "crisis" not in data:
+        if main and "crisis" not in data:
             self.error(
                 1,
                 _("The section 'crisis:' is missing."),
                 _("Add 'crisis:' with the categories and their phrases."),
             )
         self.read_crisis(data.get("crisis"), data.line_of("crisis"))
-        self.not_crisis = self.texts(
+        self.not_crisis += self.texts(
             data.get("not_crisis"), data.line_of("not_crisis"), "not_crisis"
         )
         self.read_named_lists(data, "urgent_cues", CUE_LISTS, self.cues)
         self.read_named_lists(data, "context", CONTEXT_LISTS, self.context)
+        self.read_cue_words(data.get("cues"), data.line_of("cues"))
+        self.read_cue_scores(data.get("cue_scores"), data.line_of("cue_scores"))
         self.read_synonyms(data.get("synonyms"), data.line_of("synonyms"))
         self.read_abbreviations(data.get("abbreviations"), data.line_of("abbreviations"))
         self.read_groups(data.get("groups"), data.line_of("groups"))
+        self.read_language(data.get("language"), data.line_of("language"))
 
     def read_crisis(self, value: Any, line: int) -> None:
         block = self.mapping(value, line, "crisis")
@@ -267,15 +360,15 @@ class _Reader:
                     )
                     continue
                 where = f"crisis.{category}.{level}"
-                for text, item_line in self.texts(phrases, level_line, where):
-                    self.crisis.append((text, item_line, category, level))
+                for text, item_where in self.texts(phrases, level_line, where):
+                    self.crisis.append((text, item_where, category, level))
 
     def read_named_lists(
         self,
         data: LineDict,
         key: str,
         names: tuple[str, ...],
-        into: dict[str, list[tuple[str, int]]],
+        into: dict[str, list[Entry]],
     ) -> None:
         block = self.mapping(data.get(key), data.line_of(key), key)
         if block is None:
@@ -289,7 +382,92 @@ class _Reader:
                     _("The lists in '{key}' are: {names}.").format(key=key, names=", ".join(names)),
                 )
                 continue
-            into[name] = self.texts(value, block.line_of(name), f"{key}.{name}")
+            into[name] += self.texts(value, block.line_of(name), f"{key}.{name}")
+
+    def read_cue_words(self, value: Any, line: int) -> None:
+        block = self.mapping(value, line, "cues")
+        if block is None:
+            return
+        for name, members in block.items():
+            name_line = block.line_of(name)
+            if not _GROUP_NAME.fullmatch(str(name)):
+                self.error(
+                    name_line,
+                    _("The cue class name '{name}' is not usable.").format(name=name),
+                    _("Use lowercase letters, digits and _ only, e.g. 'means'."),
+                )
+                continue
+            self.cue_class_where.setdefault(str(name), self.at(name_line))
+            self.cue_words.setdefault(str(name), [])
+            self.cue_words[str(name)] += self.texts(members, name_line, f"cues.{name}")
+
+    def read_cue_scores(self, value: Any, line: int) -> None:
+        block = self.mapping(value, line, "cue_scores")
+        if block is None:
+            return
+        for category, rule in block.items():
+            cat_line = block.line_of(category)
+            if category not in CATEGORIES:
+                self.error(
+                    cat_line,
+                    _("Unknown category '{name}'.").format(name=category)
+                    + _did_you_mean(str(category), CATEGORIES),
+                    _("The categories are: {names}.").format(names=", ".join(CATEGORIES)),
+                )
+                continue
+            where = f"cue_scores.{category}"
+            rule_block = self.mapping(rule, cat_line, where)
+            if rule_block is None:
+                continue
+            for key in rule_block:
+                if key not in CUE_SCORE_KEYS:
+                    self.error(
+                        rule_block.line_of(key),
+                        _("Unknown entry '{name}' in '{key}'.").format(name=key, key=where)
+                        + _did_you_mean(str(key), CUE_SCORE_KEYS),
+                        _("The entries are: {names}.").format(names=", ".join(CUE_SCORE_KEYS)),
+                    )
+            threshold = rule_block.get("threshold")
+            if (
+                isinstance(threshold, bool)
+                or not isinstance(threshold, int | float)
+                or threshold <= 0
+            ):
+                self.error(
+                    rule_block.line_of("threshold"),
+                    _("'threshold' of '{name}' must be a number above 0.").format(name=category),
+                    _("Write e.g. 'threshold: 3'."),
+                )
+                continue
+            weight_block = self.mapping(
+                rule_block.get("weights"), rule_block.line_of("weights"), where + ".weights"
+            )
+            weights = []
+            for name, weight in (weight_block or {}).items():
+                weight_line = weight_block.line_of(name)
+                if isinstance(weight, bool) or not isinstance(weight, int | float):
+                    self.error(
+                        weight_line,
+                        _("The weight of '{name}' must be a number.").format(name=name),
+                        _("Write e.g. '{name}: 1.5' (negative numbers lower the score).").format(
+                            name=name
+                        ),
+                    )
+                    continue
+                weights.append((str(name), float(weight), self.at(weight_line)))
+            if not weights:
+                self.error(
+                    cat_line,
+                    _("The cue score of '{name}' has no weights.").format(name=category),
+                    _("Write 'weights:' with the cue classes and their weights."),
+                )
+                continue
+            needs = self.texts(
+                rule_block.get("needs"), rule_block.line_of("needs"), where + ".needs"
+            )
+            self.cue_scores.append(
+                (str(category), self.at(cat_line), float(threshold), weights, needs)
+            )
 
     def read_synonyms(self, value: Any, line: int) -> None:
         if value is None:
@@ -321,7 +499,7 @@ class _Reader:
                     _("Write plain words separated by commas inside [ ]."),
                 )
                 continue
-            self.synonyms.append(([w for w in words if w], item_line))
+            self.synonyms.append(([w for w in words if w], self.at(item_line)))
 
     def read_abbreviations(self, value: Any, line: int) -> None:
         block = self.mapping(value, line, "abbreviations")
@@ -336,7 +514,7 @@ class _Reader:
                     _("Write what it stands for after the colon, e.g. 'pgn: pengen'."),
                 )
                 continue
-            self.abbreviations.append((str(short), text, block.line_of(short)))
+            self.abbreviations.append((str(short), text, self.at(block.line_of(short))))
 
     def read_groups(self, value: Any, line: int) -> None:
         block = self.mapping(value, line, "groups")
@@ -351,7 +529,34 @@ class _Reader:
                     _("Use lowercase letters, digits and _ only, e.g. 'orang'."),
                 )
                 continue
-            self.groups[str(name)] = (self.texts(members, name_line, f"groups.{name}"), name_line)
+            texts = self.texts(members, name_line, f"groups.{name}")
+            if str(name) in self.groups:  # a regional file adds words to a group
+                known, where = self.groups[str(name)]
+                self.groups[str(name)] = (known + texts, where)
+            else:
+                self.groups[str(name)] = (texts, self.at(name_line))
+
+    def read_language(self, value: Any, line: int) -> None:
+        if value is None:
+            return
+        block = self.mapping(value, line, "language")
+        if block is None:
+            return
+        for key in block:
+            if key not in LANGUAGE_KEYS:
+                self.error(
+                    block.line_of(key),
+                    _("Unknown entry '{name}' in '{key}'.").format(name=key, key="language")
+                    + _did_you_mean(str(key), LANGUAGE_KEYS),
+                    _("The entries are: {names}.").format(names=", ".join(LANGUAGE_KEYS)),
+                )
+        name = _as_text(block.get("name")) or Path(self.file).stem
+        markers = self.texts(block.get("markers"), block.line_of("markers"), "language.markers")
+        not_negation = self.texts(
+            block.get("not_negation"), block.line_of("not_negation"), "language.not_negation"
+        )
+        fillers = self.texts(block.get("fillers"), block.line_of("fillers"), "language.fillers")
+        self.languages.append((name, self.at(line), markers, not_negation, fillers))
 
 
 # ------------------------------------------------------------------ compiling
@@ -360,14 +565,15 @@ class _Reader:
 class _Compiler:
     def __init__(self, reader: _Reader):
         self.r = reader
-        self.synonym_of: dict[str, str] = {}  # word spec ("x" or "=x") -> id "~head"
+        self.synonym_of: dict[str, str] = {}  # word spec ("x" or "=x") -> its first id "~head"
         self.abbreviations: dict[str, tuple[str, ...]] = {}
-        self.plain: dict[str, str] = {}  # clean plain word -> id
-        self.exact: dict[str, str] = {}  # clean exact word -> id
+        self.abbreviation_where: dict[str, Loc] = {}
+        self.plain: dict[str, set[str]] = defaultdict(set)  # clean plain word -> ids
+        self.exact: dict[str, set[str]] = defaultdict(set)  # clean exact word -> ids
         self.group_members: dict[str, list[str]] = {}  # group -> member ids
 
-    def error(self, line: int, message: str, hint: str = "") -> None:
-        self.r.error(line, message, hint)
+    def error(self, where: Loc, message: str, hint: str = "") -> None:
+        self.r.error(where, message, hint)
 
     # -- words
     def clean_single(self, text: str) -> list[str]:
@@ -377,14 +583,14 @@ class _Compiler:
                 words.extend(clean_word(raw))
         return words
 
-    def word_spec(self, token: str, line: int, where: str) -> str | None:
+    def word_spec(self, token: str, where: Loc, section: str) -> str | None:
         """One written word of a list (group member, synonym, context) → its spec."""
         exact = token.startswith("=")
         words = self.clean_single(token[1:] if exact else token)
         if len(words) != 1 or " " in token.strip():
             self.error(
-                line,
-                _("'{word}' in {where} must be a single word.").format(word=token, where=where),
+                where,
+                _("'{word}' in {where} must be a single word.").format(word=token, where=section),
                 _(
                     "Write one word per item. For a short form that stands for several words "
                     "(gamau = tidak mau), use 'abbreviations'."
@@ -397,9 +603,9 @@ class _Compiler:
         if spec in self.synonym_of:
             return self.synonym_of[spec]
         if spec.startswith("="):
-            self.exact[spec[1:]] = spec
+            self.exact[spec[1:]].add(spec)
         else:
-            self.plain[spec] = spec
+            self.plain[spec].add(spec)
         return spec
 
     def expand(self, word: str) -> tuple[str, ...]:
@@ -407,79 +613,107 @@ class _Compiler:
 
     # -- sections
     def compile_synonyms(self) -> None:
-        seen: dict[str, int] = {}
-        for words, line in self.r.synonyms:
-            specs = [self.word_spec(w, line, "synonyms") for w in words]
+        """Sets of words that mean the same. A set whose first word already belongs to a set
+        (written in an earlier file) adds its words to that set: a regional file writes
+        [mati, mate, paeh]. A word belongs to one set; a regional word that truly means two
+        things is written with "+" in the second set (Bugis "elo" = pengen, Betawi "elo" =
+        kamu: [pengen, +elo]) and then matches both."""
+        seen: dict[str, Loc] = {}  # spec -> where it was first written
+        heads: dict[str, set[str]] = defaultdict(set)  # spec -> the heads of its sets
+        for words, where in self.r.synonyms:
+            also = [w.startswith("+") for w in words]
+            specs = [self.word_spec(w.lstrip("+"), where, "synonyms") for w in words]
             if None in specs:
                 continue
-            head = "~" + specs[0].lstrip("=")
-            for spec in specs:
-                if spec in seen and seen[spec] != line:
+            first = specs[0]
+            joins = first in seen and seen[first].file != where.file
+            head = self.synonym_of[first] if joins else "~" + first.lstrip("=")
+            for spec, second_meaning in zip(specs, also, strict=True):
+                other = seen.get(spec)
+                if (
+                    other is not None
+                    and other != where
+                    and head not in heads[spec]
+                    and (other.file == where.file or not second_meaning)
+                ):
                     self.error(
-                        line,
-                        _("'{word}' is already in another set of synonyms (line {other}).").format(
-                            word=spec, other=seen[spec]
+                        where,
+                        _("'{word}' is already in another set of synonyms ({other}).").format(
+                            word=spec, other=other
                         ),
                         _(
                             "A word can belong to one set only: merge the two sets or "
-                            "remove it from one."
-                        ),
+                            "remove it from one. A regional word that truly means both "
+                            "is written with '+' here (+{word})."
+                        ).format(word=spec.lstrip("=")),
                     )
                     continue
-                seen[spec] = line
-                self.synonym_of[spec] = head
+                seen.setdefault(spec, where)
+                heads[spec].add(head)
+                self.synonym_of.setdefault(spec, head)
                 if spec.startswith("="):
-                    self.exact[spec[1:]] = head
+                    self.exact[spec[1:]].add(head)
                 else:
-                    self.plain[spec] = head
+                    self.plain[spec].add(head)
 
     def compile_abbreviations(self) -> None:
-        for short, meaning, line in self.r.abbreviations:
+        for short, meaning, where in self.r.abbreviations:
             keys = self.clean_single(short)
             value = tuple(self.clean_single(meaning))
             if len(keys) != 1:
                 self.error(
-                    line,
+                    where,
                     _("The abbreviation '{short}' must be a single word.").format(short=short),
                     _("Only one typed word can be expanded, e.g. 'bundir: bunuh diri'."),
                 )
                 continue
             if not value:
                 self.error(
-                    line,
+                    where,
                     _("The meaning of '{short}' has no words.").format(short=short),
                     _("Write what it stands for in plain words."),
                 )
                 continue
             if keys[0] in value:
                 continue  # "sh: sh" would loop; it simply means nothing to expand
+            known = self.abbreviations.get(keys[0])
+            if known is not None and known != value:
+                self.error(
+                    where,
+                    _("The abbreviation '{short}' already means '{meaning}' ({where}).").format(
+                        short=short, meaning=" ".join(known), where=self.abbreviation_where[keys[0]]
+                    ),
+                    _("An abbreviation has one meaning: keep one of the two lines."),
+                )
+                continue
             self.abbreviations[keys[0]] = value
+            self.abbreviation_where.setdefault(keys[0], where)
 
     def compile_groups(self) -> None:
-        for name, (members, group_line) in self.r.groups.items():
+        for name, (members, group_where) in self.r.groups.items():
             ids = []
-            for text, line in members:
+            for text, where in members:
                 if text.startswith("<"):
                     self.error(
-                        line,
+                        where,
                         _("A group cannot contain another group ('{member}').").format(member=text),
                         _("Copy the words of that group here instead."),
                     )
                     continue
-                spec = self.word_spec(text, line, f"groups.{name}")
+                spec = self.word_spec(text, where, f"groups.{name}")
                 if spec is not None:
                     ids.append(self.spec_id(spec))
             if not ids and name not in BUILT_IN_GROUPS:
                 self.error(
-                    group_line,
+                    group_where,
                     _("The group '{name}' has no words.").format(name=name),
                     _("Add its words as a list, one per line, each starting with '- '."),
                 )
             self.group_members[name] = ids
 
-    def _punctuation_error(self, line: int, text: str) -> None:
+    def _punctuation_error(self, where: Loc, text: str) -> None:
         self.error(
-            line,
+            where,
             _("The phrase '{text}' contains punctuation.").format(text=text),
             _(
                 "Punctuation (, . ! ? : ; quotes, brackets) separates sentences in "
@@ -488,10 +722,16 @@ class _Compiler:
         )
 
     def phrase(
-        self, text: str, line: int, category: str = "", level: int = 0, gap: int = MAX_GAP
+        self,
+        text: str,
+        where: Loc,
+        category: str = "",
+        level: int = 0,
+        gap: int = MAX_GAP,
+        cue: str = "",
     ) -> Phrase | None:
         if _PHRASE_PUNCTUATION.search(" ".join(t for t in text.split() if t not in GAP_MARKS)):
-            self._punctuation_error(line, text)
+            self._punctuation_error(where, text)
             return None
         parts, gaps, ends = [], [], []
         for part_text in text.split("+"):
@@ -500,7 +740,7 @@ class _Compiler:
             if ends[-1]:
                 part_text = " ".join(words[:-1])
             elif END_MARK in words:
-                self._punctuation_error(line, text)  # a "$" anywhere else is a stray sign
+                self._punctuation_error(where, text)  # a "$" anywhere else is a stray sign
                 return None
             elements: list[str] = []
             part_gaps: list[int] = []
@@ -513,7 +753,7 @@ class _Compiler:
                 if token in GAP_MARKS:
                     if not elements:
                         self.error(
-                            line,
+                            where,
                             _("'...' must stand between two words ('{text}').").format(text=text),
                             _("Write it like this: <alat> ... mati"),
                         )
@@ -527,7 +767,7 @@ class _Compiler:
                         name not in self.group_members and name not in BUILT_IN_GROUPS
                     ):
                         self.error(
-                            line,
+                            where,
                             _("The group '{token}' used in '{text}' does not exist.").format(
                                 token=token, text=text
                             )
@@ -543,7 +783,7 @@ class _Compiler:
                     words = self.clean_single(token[1:])
                     if len(words) != 1:
                         self.error(
-                            line,
+                            where,
                             _("'{word}' after '=' must be one word.").format(word=token),
                             _("Write '=' right before a single word, no space."),
                         )
@@ -559,14 +799,14 @@ class _Compiler:
                     wide = False
             if wide:
                 self.error(
-                    line,
+                    where,
                     _("'...' must stand between two words ('{text}').").format(text=text),
                     _("Write it like this: <alat> ... mati"),
                 )
                 return None
             if not elements:
                 self.error(
-                    line,
+                    where,
                     _("The phrase '{text}' has an empty part.").format(text=text),
                     _("'+' must have words on both sides, e.g. 'pukul + suami'."),
                 )
@@ -574,29 +814,132 @@ class _Compiler:
             parts.append(tuple(elements))
             gaps.append(tuple(part_gaps))
         return Phrase(
-            text, line, tuple(parts), tuple(gaps), category, level, tuple(ends) if any(ends) else ()
+            text,
+            where,
+            tuple(parts),
+            tuple(gaps),
+            category,
+            level,
+            tuple(ends) if any(ends) else (),
+            cue,
         )
 
-    def phrases(self, entries: list[tuple[str, int]], gap: int = MAX_GAP) -> list[Phrase]:
-        return [p for text, line in entries if (p := self.phrase(text, line, gap=gap))]
+    def phrases(self, entries: list[Entry], gap: int = MAX_GAP) -> list[Phrase]:
+        return [p for text, where in entries if (p := self.phrase(text, where, gap=gap))]
 
     def context_ids(self, name: str) -> frozenset[str]:
         ids = set()
-        for text, line in self.r.context[name]:
-            spec = self.word_spec(text, line, f"context.{name}")
+        for text, where in self.r.context[name]:
+            spec = self.word_spec(text, where, f"context.{name}")
             if spec:
                 ids.add(self.spec_id(spec))
         return frozenset(ids)
 
-    def tables(self) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-        """(plain forms → ids, exact spellings → ids), group names added to their words."""
+    def cue_phrases(self) -> list[Phrase]:
+        """Cue phrases; one written with a leading "!" also matches the words of an idiom
+        ("!hp + mati": a phone that is off is no death, but it is someone unreachable)."""
+        out = []
+        for name, entries in self.r.cue_words.items():
+            for text, where in entries:
+                through = text.startswith("!")
+                phrase = self.phrase(text.lstrip("!").strip(), where, gap=FIXED_GAP, cue=name)
+                if phrase is not None:
+                    out.append(dataclasses.replace(phrase, through_idioms=through))
+        return out
+
+    def cue_scores(self) -> list[CueScore]:
+        out = []
+        seen: dict[str, Loc] = {}
+        classes = self.r.cue_words
+        for category, where, threshold, weights, needs in self.r.cue_scores:
+            if category in seen:
+                self.error(
+                    where,
+                    _("The cue score of '{name}' is already written ({where}).").format(
+                        name=category, where=seen[category]
+                    ),
+                    _("Write the weights of a category in one place (cues.yaml)."),
+                )
+                continue
+            seen[category] = where
+            known: dict[str, float] = {}
+            for name, weight, weight_where in weights:
+                if name not in classes:
+                    self.error(
+                        weight_where,
+                        _("The cue class '{name}' does not exist.").format(name=name)
+                        + _did_you_mean(name, classes),
+                        _("Cue classes are written under 'cues:' (in cues.yaml)."),
+                    )
+                    continue
+                known[name] = weight
+            for text, item_where in needs:
+                if text not in known:
+                    self.error(
+                        item_where,
+                        _("'{name}' in 'needs' has no weight in '{cat}'.").format(
+                            name=text, cat=category
+                        ),
+                        _("List under 'needs' only classes written under 'weights'."),
+                    )
+            required = frozenset(text for text, _where in needs if text in known)
+            out.append(CueScore(category, threshold, known, required))
+        return out
+
+    def languages(self) -> list[Language]:
+        out = []
+        for name, where, markers, not_negation, fillers in self.r.languages:
+            marker_words = set()
+            for text, item_where in markers:
+                spec = self.word_spec(text, item_where, "language.markers")
+                if spec:
+                    marker_words.add(spec.lstrip("="))
+            words = set()
+            for text, item_where in not_negation:
+                spec = self.word_spec(text, item_where, "language.not_negation")
+                if spec:
+                    words.add(spec.lstrip("="))
+            filler_words = set()
+            for text, item_where in fillers:
+                spec = self.word_spec(text, item_where, "language.fillers")
+                if spec:
+                    filler_words.add(spec.lstrip("="))
+            out.append(
+                Language(
+                    name,
+                    where,
+                    frozenset(marker_words),
+                    frozenset(words),
+                    frozenset(filler_words),
+                )
+            )
+        return out
+
+    def common_words(self) -> set[str]:
+        words = set()
+        for text, where in self.r.context[COMMON]:
+            spec = self.word_spec(text, where, f"context.{COMMON}")
+            if spec:
+                words.add(spec.lstrip("="))
+        return words
+
+    def tables(
+        self, closed: frozenset[str]
+    ) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        """(plain forms → ids, exact spellings → ids), group names added to their words.
+
+        Words of the `closed` ids (pronouns, negations, particles: aku, tidak, ya) take no
+        affixes: Sundanese "urang" (aku) must not make "kurang" a pronoun; and no affixed
+        form is an everyday word of `context.common` ("masih" is not m- + Balinese "pasih")."""
         plain: dict[str, set[str]] = defaultdict(set)
         exact: dict[str, set[str]] = defaultdict(set)
-        for word, word_id in self.plain.items():
-            for form in family(word):
-                plain[form].add(word_id)
-        for word, word_id in self.exact.items():
-            exact[word].add(word_id)
+        common = self.common_words()
+        for word, word_ids_ in self.plain.items():
+            forms = {word} if word_ids_ & closed else family(word) - common | {word}
+            for form in forms:
+                plain[form].update(word_ids_)
+        for word, word_ids_ in self.exact.items():
+            exact[word].update(word_ids_)
         for table in (plain, exact):
             by_id: dict[str, list[str]] = defaultdict(list)
             for form, ids in table.items():
@@ -618,9 +961,9 @@ class _Compiler:
             if key in seen:
                 first = seen[key]
                 self.r.warn(
-                    p.line,
-                    _("'{text}' means the same as '{first}' on line {line}.").format(
-                        text=p.text, first=first.text, line=first.line
+                    p.where,
+                    _("'{text}' means the same as '{first}' ({where}).").format(
+                        text=p.text, first=first.text, where=first.where
                     ),
                     _("Keep only one of them (the one with the right category and level)."),
                 )
@@ -630,40 +973,65 @@ class _Compiler:
             key = tuple(sorted(p.parts))
             if key in seen:
                 self.error(
-                    p.line,
+                    p.where,
                     _(
-                        "'{text}' is both a crisis phrase (line {line}) and a "
+                        "'{text}' is both a crisis phrase ({where}) and a "
                         "phrase that is not a crisis."
-                    ).format(text=p.text, line=seen[key].line),
+                    ).format(text=p.text, where=seen[key].where),
                     _("Decide which one it is and delete the other line."),
                 )
 
 
+def crisis_files(path: Path) -> list[Path]:
+    """The files of the crisis material that `path` stands for, `lexicon.yaml` first.
+
+    A folder holding `lexicon.yaml` is the crisis folder; a content folder stands for its
+    `crisis/` folder; `lexicon.yaml` stands for its whole folder (the material is one
+    set); any other file is read alone."""
+    path = Path(path)
+    if path.is_dir() and not (path / MAIN_FILE).is_file() and (path / "crisis").is_dir():
+        path = path / "crisis"
+    if path.is_file() and path.name == MAIN_FILE:
+        path = path.parent
+    if not path.is_dir():
+        return [path]
+    others = sorted(p for p in path.rglob("*.yaml") if p.is_file() and p.name != MAIN_FILE)
+    main = path / MAIN_FILE
+    return [main, *others]
+
+
 def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
-    """Read, check and compile. Returns (lexicon or None when there are errors, problems)."""
-    file = str(path)
-    if not path.is_file():
+    """Read, check and compile every file `path` stands for (see `crisis_files`).
+    Returns (lexicon or None when there are errors, problems)."""
+    files = crisis_files(Path(path))
+    main = files[0]
+    if not main.is_file():
         return None, [
             Problem(
-                file,
+                str(main),
                 None,
                 _("The crisis lexicon file does not exist."),
                 _("Create content/id/crisis/lexicon.yaml (copy it from the project repository)."),
             )
         ]
-    data, problems = load_yaml(path)
-    if data is None:
-        return None, problems or [
-            Problem(
-                file,
-                1,
-                _("The lexicon file is empty."),
-                _("Restore it from the project repository; it needs at least 'crisis:'."),
-            )
-        ]
-    reader = _Reader(file)
-    reader.problems.extend(problems)
-    reader.read(data)
+    reader = _Reader()
+    for file in files:
+        data, problems = load_yaml(file)
+        reader.problems.extend(problems)
+        if data is None:
+            if not problems:
+                reader.problems.append(
+                    Problem(
+                        str(file),
+                        1,
+                        _("The lexicon file is empty."),
+                        _("Restore it from the project repository; it needs at least 'crisis:'.")
+                        if file == main
+                        else _("Write its sections (see the other files), or delete the file."),
+                    )
+                )
+            continue
+        reader.read(str(file), data, file == main)
     compiler = _Compiler(reader)
     compiler.compile_synonyms()
     compiler.compile_abbreviations()
@@ -671,26 +1039,29 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
     level_of = {name: i + 1 for i, name in enumerate(LEVELS)}
     crisis = [
         p
-        for text, line, category, level in reader.crisis
-        if (p := compiler.phrase(text, line, category, level_of[level]))
+        for text, where, category, level in reader.crisis
+        if (p := compiler.phrase(text, where, category, level_of[level]))
     ]
     not_crisis = compiler.phrases(reader.not_crisis, FIXED_GAP)
     cues_anywhere = compiler.phrases(reader.cues["anywhere"])
     cues_after = compiler.phrases(reader.cues["after"])
-    info = compiler.phrases(reader.context["info"], FIXED_GAP)
-    recovered = compiler.phrases(reader.context["recovered"], FIXED_GAP)
+    fixed = {name: compiler.phrases(reader.context[name], FIXED_GAP) for name in CONTEXT_PHRASES}
     context = {name: compiler.context_ids(name) for name in CONTEXT_WORDS}
+    cue_phrases = compiler.cue_phrases()
+    cue_scores = compiler.cue_scores()
+    languages = compiler.languages()
     compiler.check_duplicates(crisis, not_crisis)
     if not crisis and not any(p.severity == "error" for p in reader.problems):
         reader.error(
-            1,
+            Loc(str(main), 1),
             _("The lexicon has no crisis phrases."),
             _("Add phrases under 'crisis:', e.g. suicide: high: - bunuh diri"),
         )
     problems = reader.problems
     if any(p.severity == "error" for p in problems):
         return None, problems
-    surfaces, exact = compiler.tables()
+    closed = frozenset().union(*(context[name] for name in CLOSED_CONTEXT))
+    surfaces, exact = compiler.tables(closed)
     skeletons = _skeletons([*compiler.plain, *compiler.abbreviations])
     lexicon = Lexicon(
         surfaces=surfaces,
@@ -700,10 +1071,20 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         not_crisis=not_crisis,
         cues_anywhere=cues_anywhere,
         cues_after=cues_after,
-        info=info,
+        info=fixed["info"],
         context=context,
-        recovered=recovered,
+        recovered=fixed["recovered"],
+        quote=fixed["quote"],
+        hypothetical=fixed["hypothetical"],
+        reported=fixed["reported"],
+        retraction=fixed["retraction"],
+        frame=fixed["frame"],
+        cue_phrases=cue_phrases,
+        cue_scores=cue_scores,
+        languages=languages,
         skeletons=skeletons,
+        files=tuple(str(f) for f in files),
+        closed=closed,
         warnings=problems,
     )
     return lexicon, problems
@@ -720,9 +1101,10 @@ def _skeletons(words: list[str]) -> dict[str, tuple[str, ...]]:
 
 
 def lint_lexicon(path: Path) -> list[Problem]:
-    """Every problem in the lexicon file (errors and warnings); never raises."""
+    """Every problem in the crisis material `path` stands for (errors and warnings), in
+    file and line order; never raises."""
     try:
-        return read_lexicon(Path(path))[1]
+        problems = read_lexicon(Path(path))[1]
     except Exception as exc:  # a linter must report, not crash, whatever the file holds
         return [
             Problem(
@@ -732,19 +1114,35 @@ def lint_lexicon(path: Path) -> list[Problem]:
                 _("Please report this to the developers with the file attached."),
             )
         ]
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 
 def word_ids(lexicon: Lexicon, word: str) -> frozenset[str]:
     """The ids a clean word stands for: its exact spelling, plus the plain word it is a form
-    of, also when it carries -nya/-ku/-mu/-lah (one or two of them)."""
+    of, also when it carries -nya/-ku/-mu/-lah (one or two of them). A word the files list
+    as it is ("diriku" in a cue) still also stands for its base ("diri"). A two-letter
+    function word is never the base of a longer word ("tanya" is not Madurese "ta" + -nya)."""
     exact = lexicon.exact.get(word, frozenset())
     surfaces = lexicon.surfaces
+
+    def base_ids(base: str) -> frozenset[str] | None:
+        found = surfaces.get(base)
+        if found is not None and len(base) < 3 and found & lexicon.closed:
+            return None
+        return found
+
     found = surfaces.get(word)
-    if found is None:
-        for shorter in strip_particle(word):
-            found = surfaces.get(shorter)
-            if found is None:
-                found = next((surfaces[w] for w in strip_particle(shorter) if w in surfaces), None)
-            if found is not None:
-                break
+    if found is not None:
+        base = next(
+            (surfaces[w] for w in strip_particle(word) if len(w) >= 3 and w in surfaces), None
+        )
+        return exact | found | base if base else exact | found
+    for shorter in strip_particle(word):
+        found = base_ids(shorter)
+        if found is None:
+            found = next(
+                (f for w in strip_particle(shorter) if (f := base_ids(w)) is not None), None
+            )
+        if found is not None:
+            break
     return exact | found if found else exact

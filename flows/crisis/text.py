@@ -24,6 +24,8 @@ VOWELS = frozenset("aeiou")
 # Endings that only add person or emphasis; stripped while looking a word up
 # (aku → akulah, diri → diriku, hidup → hidupnya), longest first.
 PARTICLES = ("nyalah", "nya", "nye", "lah", "kah", "pun", "tah", "ku", "mu")
+# Possessive endings of the regional languages, stripped only from longer words.
+REGIONAL_ENDINGS = ("nipun", "ipun", "ne", "na", "e")
 # Of those, the pronouns: split off as their own word, so "memukulku" reads "memukul ku"
 # (= aku) and "temanku" reads "teman ku".
 CLITICS = ("ku", "mu")
@@ -33,7 +35,7 @@ CLITICS = ("ku", "mu")
 _REDUP_ENDINGS = frozenset({*PARTICLES, "in", "kan", "i"})
 
 # Endings that make a verb or noun: generated into each base word's family.
-_DERIVATIONAL = ("", "kan", "in", "i", "an")
+_DERIVATIONAL = ("", "kan", "in", "i", "an", "ake", "ke")
 
 # A hyphen before one of these joins the pieces: "luka-in", "sakit-in", "bunuh-nya".
 _HYPHEN_SUFFIXES = frozenset({"in", "an", "i", "kan", "nya", "ku", "mu", "lah", "kah", "pun"})
@@ -196,6 +198,29 @@ def _colloquial(base: str) -> set[str]:
     return out
 
 
+# Minangkabau says many Indonesian words with another ending: bunuh → bunuah, pukul →
+# pukua, takut → takuik, pasung → pasuang, sakit → sakik, air → aia.
+_MINANG_ENDINGS = (
+    ("uh", "uah"),
+    ("ul", "ua"),
+    ("ut", "uik"),
+    ("ung", "uang"),
+    ("ing", "iang"),
+    ("it", "ik"),
+    ("ir", "ia"),
+    ("ur", "ua"),
+    ("us", "uih"),
+    ("is", "ih"),
+)
+
+
+REGIONAL_BASE = 5  # regional prefixes only on longer words: "banyak" is not ba- + "nyak"
+
+
+def _minang(base: str) -> set[str]:
+    return {base[: -len(a)] + b for a, b in _MINANG_ENDINGS if base.endswith(a)}
+
+
 def family(base: str) -> set[str]:
     """Every clean spelling that counts as a form of the clean base word.
 
@@ -203,18 +228,42 @@ def family(base: str) -> set[str]:
     get the active prefixes (meN-, peN-, nge-, and the spoken nasal forms), di-, ku-, kau-,
     the endings -kan/-in/-i/-an, and ke-…-an. The prefix ter- is left out on purpose
     ("tergantung" means "it depends"), and so is the accidental ke- ("keiris pisau").
+    Regional affixes too: Javanese tak-/dak- (taksimpen) and -ake/-ke, Sundanese nga- and ka-…-an
+    (ngagantung, kapikiran), Balinese ka- (kapasung), Minang and Banjar maN-/ba- and the
+    Minang endings (mambunuah, dipukua, bagawi).
     """
     if len(base) < 4 or not VOWELS.intersection(base):
         return {base}
-    stems = {base, "di" + base, "ku" + base, "kau" + base}
-    stems |= _nasal(base, "me") | _nasal(base, "pe") | _colloquial(base)
-    forms = {collapse(stem + end) for stem in stems for end in _DERIVATIONAL}
-    forms.add(collapse("ke" + base + "an"))
+    prefixed = {_join("di", base), _join("ku", base), _join("kau", base)}
+    prefixed |= {_join("tak", base), _join("dak", base)} if len(base) >= REGIONAL_BASE else set()
+    nasal = _nasal(base, "me") | _nasal(base, "pe") | _colloquial(base)
+    regional = len(base) >= REGIONAL_BASE  # "kadang" is not ka- + Batak "dang"
+    if regional:
+        prefixed |= {_join("nga", base), _join("ka", base)}
+        nasal |= _nasal(base, "ma")
+    stems = {base} | prefixed | {collapse(stem) for stem in nasal}
+    forms = {_join(stem, end) for stem in stems for end in _DERIVATIONAL}
+    forms.add(_join(_join("ke", base), "an"))
+    if regional:
+        forms.add(_join(_join("ka", base), "an"))
+        forms.add(_join("ba", base))
+    for variant in _minang(base):
+        forms |= {variant, _join("di", variant), _join("ba", variant)}
+        forms |= {collapse(form) for form in _nasal(variant, "ma")}
     return forms
 
 
+def _join(head: str, tail: str) -> str:
+    """Two collapsed pieces joined as one collapsed word ("nga" + "abekep" → "ngabekep")."""
+    if head and tail and head[-1] == tail[0]:
+        return head + tail[1:]
+    return head + tail
+
+
 def split_clitic(word: str) -> list[tuple[str, str]]:
-    """Candidate (word, pronoun) splits of -ku/-mu: "memukulku" → ("memukul", "ku")."""
+    """Candidate (word, pronoun) splits of -ku/-mu: "memukulku" → ("memukul", "ku"); and of
+    the Makassar "-ka" (me, I am: "pukulka" → pukul ku, "takutka" → takut ku), on longer
+    words only."""
     out = []
     for clitic in CLITICS:
         if word.endswith(clitic) and len(word) - len(clitic) >= 2:
@@ -222,11 +271,15 @@ def split_clitic(word: str) -> list[tuple[str, str]]:
             if base[-1] != clitic[0]:
                 out.append((base + clitic[0], clitic))  # "anakku" arrives as "anaku"
             out.append((base, clitic))
+    if word.endswith("ka") and len(word) >= 6:
+        out.append((word[:-2], "ku"))
     return out
 
 
 def strip_particle(word: str) -> list[str]:
-    """The word without one emphasis/person ending, if it leaves at least 2 letters (hpku).
+    """The word without one emphasis/person ending, if it leaves at least 2 letters (hpku);
+    or without a regional possessive (Javanese -e/-ne, Sundanese and Madurese -na, krama
+    -ipun), if it leaves at least 4 (getihe, bayine, sukuna, griyanipun).
 
     Letters were collapsed, so "anakku" arrives as "anaku": "anak" is tried before "ana"."""
     out = []
@@ -236,6 +289,9 @@ def strip_particle(word: str) -> list[str]:
             if base[-1] != p[0]:
                 out.append(base + p[0])
             out.append(base)
+    for p in REGIONAL_ENDINGS:
+        if word.endswith(p) and len(word) - len(p) >= 4:
+            out.append(word[: -len(p)])
     return out
 
 

@@ -132,6 +132,8 @@ class FakeTelegram(FakeTelegramState, BotApiMethods):
         self.blocked_chats: set[int | str] = set()
         self.allowed_updates: list[str] | None = None
         self.down: str | None = None  # None, "refuse" or "502"
+        # Called with each answered call before the answer is written (fault injection).
+        self.after_call: Callable[[Call], None] | None = None
         self._pending: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._next_message_id: dict[int, int] = {}
@@ -319,6 +321,8 @@ class FakeTelegram(FakeTelegramState, BotApiMethods):
         else:
             call.description = body.get("description")
         self.method_counts[method] += 1
+        if self.after_call is not None:
+            self.after_call(call)  # e.g. SIGKILL the bot before it reads this answer
         self._notify()
         if self.down == "502":
             return Response(_BAD_GATEWAY_HTML, status_code=502, media_type="text/html")

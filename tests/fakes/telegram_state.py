@@ -75,17 +75,19 @@ class FakeTelegramState:
         times: int | None = 1,
         seconds: float | None = None,
         apply: bool = False,
+        chat_id: int | str | None = None,
     ) -> None:
         """The next `times` calls hang (for `seconds`, or until `release_hung()`/stop).
 
         Make the client's read timeout shorter than the hang to get `telegram.error.TimedOut`.
         With `apply=True` the call takes effect once released (Telegram did send the message
-        although the client gave up: the classic source of duplicates).
+        although the client gave up: the classic source of duplicates). `chat_id` restricts
+        the hang to calls about that chat.
         """
         self._faults.append(
             _Fault(
                 method=self._canonical(method) if method else None,
-                chat_id=None,
+                chat_id=_norm_chat_id(chat_id),
                 remaining=times,
                 status=504,
                 description=_DEFAULT_DESCRIPTIONS[504],

@@ -85,9 +85,11 @@ class _ThreadServer(uvicorn.Server):
 
 @contextlib.contextmanager
 def serve_app(app, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread on a free port; yields its base URL."""
+    """Serve an ASGI app with uvicorn in a thread on a free port; yields its base URL.
+    The app's lifespan runs, so its shutdown (the studio deleting its temporary database)
+    has happened when the block ends."""
     config = uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False,
-                            lifespan="off")
+                            lifespan="on")
     server = _ThreadServer(config)
     thread = threading.Thread(target=server.run, name="test-server", daemon=True)
     thread.start()

@@ -1,0 +1,398 @@
+"""The crisis material as one set of files, the cue scorer, regional morphology, the
+classifier, and the evaluation script.
+
+Each test writes its own small crisis folder under tmp_path, so what it checks is the
+mechanism, not the shipped word lists (those are covered by test_crisis_languages.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.crisis import (
+    crisis_files,
+    lint_crisis,
+    lint_lexicon,
+    load_crisis,
+    load_detector,
+)
+from flows.crisis.classifier import Classifier, features, train_heads, write_weights
+from flows.crisis.text import family
+from flows.linter import lint_directory
+from flows.problems import ContentError
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCHES = ROOT / "tests" / "data"
+
+LEXICON = """\
+crisis:
+  suicide:
+    check:
+      - pengen mati
+synonyms:
+  - [pengen, ingin, mau]
+  - [mati, die]
+  - [tidak, gak]
+  - [aku, saya]
+context:
+  negation: [tidak]
+  self: [aku]
+  info: [berita]
+"""
+
+CUES = """\
+cues:
+  means: [racun, tali]
+  prepare: [beli, taruh]
+  time: [malam ini, besok]
+  ordinary: [buat tikus]
+cue_scores:
+  suicide:
+    threshold: 3
+    needs: [means]
+    weights:
+      means: 2
+      prepare: 1
+      time: 1
+      ordinary: -2.5
+"""
+
+
+def crisis_folder(tmp_path: Path, **files: str) -> Path:
+    folder = tmp_path / "content" / "crisis"
+    folder.mkdir(parents=True, exist_ok=True)
+    files.setdefault("lexicon", LEXICON)
+    for name, text in files.items():
+        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+# ------------------------------------------------------------------ one set of files
+
+
+def test_files_are_read_lexicon_first(tmp_path: Path) -> None:
+    folder = crisis_folder(tmp_path, cues=CUES, zz="synonyms: [[mati, mate]]\n")
+    names = [p.name for p in crisis_files(folder)]
+    assert names == ["lexicon.yaml", "cues.yaml", "zz.yaml"]
+    # the content folder, the crisis folder and lexicon.yaml all stand for the whole set
+    assert crisis_files(folder.parent) == crisis_files(folder)
+    assert crisis_files(folder / "lexicon.yaml") == crisis_files(folder)
+    alone = tmp_path / "experiment.yaml"
+    alone.write_text(LEXICON, encoding="utf-8")
+    assert crisis_files(alone) == [alone]
+
+
+def test_a_regional_set_joins_the_lexicon_set_of_its_first_word(tmp_path: Path) -> None:
+    folder = crisis_folder(tmp_path, jawa="synonyms:\n  - [mati, pejah]\n  - [pengen, kepengin]\n")
+    detector = load_detector(folder)
+    assert detector.detect("kepengin pejah") is not None
+    assert detector.detect("aku gak ingin pejah") is None  # negation works for it too
+
+
+def test_load_crisis_takes_the_content_folder(tmp_path: Path) -> None:
+    folder = crisis_folder(tmp_path, jawa="synonyms:\n  - [mati, pejah]\n")
+    assert load_crisis(folder.parent).detect("pengen pejah") is not None
+    with pytest.raises(ContentError) as info:
+        load_crisis(tmp_path / "nowhere")
+    assert "crisis" in info.value.problems[0].file
+
+
+def test_a_broken_regional_file_names_its_file_and_line(tmp_path: Path) -> None:
+    folder = crisis_folder(tmp_path, sunda="synonyms:\n  - [mati, paeh]\ncrisis:\n  suicid: {}\n")
+    with pytest.raises(ContentError) as info:
+        load_crisis(folder.parent)
+    (problem,) = info.value.problems
+    assert problem.file.endswith("sunda.yaml") and problem.line == 4
+    assert "suicide" in problem.message  # did you mean
+    assert [p.file for p in lint_crisis(folder.parent)] == [problem.file]
+
+
+def test_a_word_in_two_sets_across_files_needs_a_plus(tmp_path: Path) -> None:
+    folder = crisis_folder(tmp_path, bugis="synonyms:\n  - [pengen, elo]\n")
+    lexicon = LEXICON.replace("  - [aku, saya]", "  - [aku, saya]\n  - [kamu, elo]")
+    (folder / "lexicon.yaml").write_text(lexicon, encoding="utf-8")
+    problems = [p for p in lint_lexicon(folder) if p.severity == "error"]
+    assert len(problems) == 1 and problems[0].file.endswith("bugis.yaml")
+    assert "+elo" in problems[0].hint
+    (folder / "bugis.yaml").write_text("synonyms:\n  - [pengen, +elo]\n", encoding="utf-8")
+    assert lint_lexicon(folder) == []
+    assert load_detector(folder).detect("elo mati") is not None  # elo = pengen too
+
+
+def test_regional_groups_and_context_lists_add_to_the_lexicon(tmp_path: Path) -> None:
+    lexicon = LEXICON.replace("      - pengen mati\n", "      - pengen mati\n      - <racun>\n")
+    lexicon += "groups:\n  racun: [baygon]\n"
+    folder = crisis_folder(
+        tmp_path,
+        lexicon=lexicon,
+        bali="groups:\n  racun: [bayclin]\ncontext:\n  negation: [nenten]\n",
+    )
+    detector = load_detector(folder)
+    assert detector.detect("bayclin") is not None
+    assert detector.detect("nenten pengen mati") is None
+
+
+def test_abbreviations_must_agree_across_files(tmp_path: Path) -> None:
+    folder = crisis_folder(
+        tmp_path,
+        lexicon=LEXICON + "abbreviations:\n  pgn: pengen\n",
+        other="abbreviations:\n  pgn: pergi\n",
+    )
+    (problem,) = lint_lexicon(folder)
+    assert problem.file.endswith("other.yaml") and "lexicon.yaml:" in problem.message
+
+
+def test_the_content_linter_checks_every_crisis_file(tmp_path: Path) -> None:
+    content = ROOT / "tests" / "fixtures" / "content"
+    target = tmp_path / "content"
+    subprocess.run(["cp", "-r", str(content), str(target)], check=True)
+    crisis = target / "crisis"
+    crisis.mkdir(exist_ok=True)
+    (crisis / "lexicon.yaml").write_text(LEXICON, encoding="utf-8")
+    (crisis / "madura.yaml").write_text("groups:\n  orang: [<oreng>]\n", encoding="utf-8")
+    found = [p for p in lint_directory(target) if p.file.endswith("madura.yaml")]
+    assert found and found[0].line == 2
+
+
+# ------------------------------------------------------------------ the cue scorer
+
+
+def test_cues_add_up_to_a_check(tmp_path: Path) -> None:
+    detector = load_detector(crisis_folder(tmp_path, cues=CUES))
+    found = detector.detect("racun sudah aku taruh di tas, malam ini")
+    assert found is not None
+    assert (found.level, found.category) == ("check", "suicide")
+    assert found.matched == ("cue means: racun", "cue prepare: taruh", "cue time: malam ini")
+
+
+def test_one_cue_is_not_enough_and_needs_must_be_present(tmp_path: Path) -> None:
+    detector = load_detector(crisis_folder(tmp_path, cues=CUES))
+    assert detector.detect("racun") is None  # 2 < 3
+    assert detector.detect("beli sepatu besok") is None  # 2, and no means
+    assert detector.detect("beli tali besok") is not None  # 4
+
+
+def test_a_negative_class_lowers_the_score(tmp_path: Path) -> None:
+    detector = load_detector(crisis_folder(tmp_path, cues=CUES))
+    assert detector.detect("beli racun buat tikus besok") is None  # 4 - 2.5
+
+
+def test_a_negated_cue_and_a_topic_cue_do_not_count(tmp_path: Path) -> None:
+    detector = load_detector(crisis_folder(tmp_path, cues=CUES))
+    assert detector.detect("aku tidak beli racun besok") is not None  # "tidak beli": 3
+    assert detector.detect("tidak beli racun, tidak besok") is None  # 2
+    assert detector.detect("berita racun dan tali besok") is None  # talk about the topic
+
+
+def test_a_class_counts_once_and_a_word_for_one_class(tmp_path: Path) -> None:
+    cues = CUES.replace("  time: [malam ini, besok]", "  time: [malam ini, besok, racun]")
+    detector = load_detector(crisis_folder(tmp_path, cues=cues))
+    assert detector.detect("racun tali") is None  # means twice is still 2
+    assert detector.detect("racun besok") is not None  # racun = means, besok = time
+
+
+def test_cues_far_apart_in_a_long_message_do_not_add_up(tmp_path: Path) -> None:
+    detector = load_detector(crisis_folder(tmp_path, cues=CUES))
+    near = "halo. racun sudah aku beli. besok."
+    far = "racun. satu. dua. tiga. besok aku beli sepatu."
+    assert detector.detect(near) is not None
+    assert detector.detect(far) is None
+
+
+@pytest.mark.parametrize(
+    ("cues", "line", "words"),
+    [
+        (CUES.replace("      time: 1\n", "      tiem: 1\n"), 13, ["tiem", "time"]),
+        (CUES.replace("threshold: 3", "threshold: lots"), 8, ["threshold"]),
+        (CUES.replace("needs: [means]", "needs: [mean]"), 9, ["mean"]),
+        (CUES.replace("      prepare: 1\n", "      prepare: high\n"), 12, ["prepare"]),
+        (CUES.replace("cue_scores:\n  suicide:", "cue_scores:\n  suicid:"), 7, ["suicide"]),
+    ],
+)
+def test_cue_score_mistakes_name_file_and_line(
+    tmp_path: Path, cues: str, line: int, words: list[str]
+) -> None:
+    problems = lint_lexicon(crisis_folder(tmp_path, cues=cues))
+    problem = next(p for p in problems if p.line == line)
+    assert problem.file.endswith("cues.yaml")
+    for word in words:
+        assert word in problem.message + problem.hint
+
+
+def test_the_shipped_cue_scorer_catches_what_a_message_does() -> None:
+    detector = load_crisis(ROOT / "content" / "id")
+    found = detector.detect("racun tikus di gudang udah aku ambil, aku taruh di tas")
+    assert found is not None and found.level == "check"
+    assert any(m.startswith("cue means:") for m in found.matched)
+    assert detector.detect("beli racun tikus buat gudang beras, tikusnya udah gede") is None
+
+
+# ------------------------------------------------------------------ languages and words
+
+
+def test_language_markers_switch_off_a_negation(tmp_path: Path) -> None:
+    jawa = (
+        "language:\n  name: Jawa\n  markers: [wis, arep]\n  not_negation: [tak]\n"
+        "synonyms:\n  - [tidak, tak]\n  - [minum, ombe]\n"
+    )
+    lexicon = LEXICON.replace("      - pengen mati\n", "      - minum racun\n")
+    detector = load_detector(crisis_folder(tmp_path, lexicon=lexicon, jawa=jawa))
+    assert detector.detect("wis arep tak ombe racun") is not None  # Javanese: "I drink"
+    assert detector.detect("tak ombe racun") is None  # no markers: "do not drink"
+
+
+def test_regional_affixes() -> None:
+    assert "ngagantung" in family("gantung")  # Sundanese nga-
+    assert "kapikiran" in family("pikir")  # Sundanese ka-…-an
+    assert "kapasung" in family("pasung")  # Balinese ka-
+    assert "mambunuah" in family("bunuh")  # Minang
+    assert "dipukua" in family("pukul")
+    assert "nyelakake" in family("celaka")  # Javanese -ake
+    assert "kadang" not in family("dang")  # short words take no regional prefixes
+    assert "banyak" not in family("nyak")
+
+
+def test_everyday_words_are_never_an_affixed_form(tmp_path: Path) -> None:
+    lexicon = LEXICON.replace("      - pengen mati\n", "      - pengen mati\n      - loncat laut\n")
+    lexicon = lexicon.replace("  - [aku, saya]", "  - [aku, saya]\n  - [laut, pasih]")
+    lexicon = lexicon.replace("  info: [berita]", "  info: [berita]\n  common: [masih]")
+    detector = load_detector(crisis_folder(tmp_path, lexicon=lexicon))
+    assert detector.detect("loncat dipasih") is not None  # a form of pasih
+    assert detector.detect("loncat masih") is None  # "masih" is an everyday word
+
+
+def test_a_pronoun_takes_no_affixes(tmp_path: Path) -> None:
+    lexicon = LEXICON.replace("  - [aku, saya]", "  - [aku, saya, urang]")
+    lexicon = lexicon.replace("      - pengen mati\n", "      - pengen mati\n      - aku_mati\n")
+    detector = load_detector(crisis_folder(tmp_path, lexicon=lexicon))
+    assert detector.detect("urang mati") is not None
+    assert detector.detect("kurang mati") is None  # not ku- + urang
+
+
+def test_a_listed_form_with_ku_still_means_its_base(tmp_path: Path) -> None:
+    cues = CUES.replace("  means: [racun, tali]", "  means: [racun, tali]\n  mine: [diriku]")
+    lexicon = LEXICON.replace("      - pengen mati\n", "      - bunuh diri\n")
+    detector = load_detector(crisis_folder(tmp_path, lexicon=lexicon, cues=cues))
+    assert detector.detect("bunuh diriku") is not None
+
+
+# ------------------------------------------------------------------ the classifier
+
+
+def test_training_is_deterministic_and_the_model_explains() -> None:
+    rows = [
+        ("1", "suicide", ["w:racun", "i:<racun>", "w:aku"]),
+        ("1", "abuse", ["w:majikan", "w:dikunci", "w:aku"]),
+        ("0", "normal", ["w:makan", "w:aku"]),
+        ("H", "hard", ["w:tidur", "w:malam"]),
+    ] * 5
+    first, second = train_heads(rows, ("suicide", "abuse")), train_heads(rows, ("suicide", "abuse"))
+    assert first == second
+    model = Classifier(first)
+    risky, calm = model.score(["w:racun", "w:aku"]), model.score(["w:makan"])
+    assert risky.probability > 0.5 > calm.probability
+    assert risky.reasons[0] == "racun" and risky.category == "suicide"
+    assert model.score(["w:majikan", "w:dikunci"]).category == "abuse"
+    assert model.score(["w:racun", "w:aku"], quiet=frozenset({"w:racun"})).reasons[0] != "racun"
+
+
+def test_unreadable_weights_switch_the_model_off(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.tsv"
+    weights.write_text("w:racun\t1.0\n", encoding="utf-8")  # an old one-head file
+    assert Classifier.load(weights) is None
+    assert Classifier.load(tmp_path / "missing.tsv") is None
+
+
+def test_classifier_features_use_the_detector_reading() -> None:
+    found = features([["pengen", "pejah"]], [frozenset({"~pengen"}), frozenset({"~mati"})])
+    assert {"w:pejah", "i:~mati", "b:pengen_pejah", "c:#pej"} <= set(found)
+
+
+def test_the_model_is_the_third_signal_and_minds_the_context() -> None:
+    detector = load_crisis(ROOT / "content" / "id")
+    assert detector.model is not None  # shipped weights, retrained by python -m flows.crisis.train
+    assert detector.signals == ("lexicon", "cues", "model")
+    for text in [
+        "abdi mah teu hayang paeh, ngan hayang istirahat",  # negated: the lexicon saw it
+        "ada berita tkw dianiaya majikan di saudi, pemerintah harusnya tegas",  # news
+        "kalau ada warga yang bilang mau mati, saya harus bilang apa",  # hypothetical
+    ]:
+        message = detector._read(text)
+        found = detector._all_candidates(set().union(*message.keys))
+        assert detector.model_probability(message, found, None) is None, text
+
+
+def test_a_model_verdict_is_a_check_that_names_its_reasons(tmp_path: Path) -> None:
+    folder = crisis_folder(tmp_path)
+    heads = train_heads(
+        [("1", "suicide", ["w:ganti", "w:server"]), ("0", "normal", ["w:makan"])] * 20,
+        ("suicide",),
+    )
+    write_weights(heads, folder / "model" / "weights.tsv", [])
+    detector = load_detector(folder)
+    found = detector.detect("ganti server")
+    assert found is not None and found.level == "check"
+    assert found.matched[0].startswith("model 0.") and "server" in found.matched[0]
+    detector.signals = ("lexicon", "cues")
+    assert detector.detect("ganti server") is None
+
+
+# ------------------------------------------------------------------ measurement
+
+
+def read(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            r
+            for r in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            if r and not r[0].startswith("#") and r[0] != "label"
+        ]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(BATCHES.glob("crisis_blind_round*.tsv")), ids=lambda p: p.stem
+)
+def test_blind_batches_after_their_fixes(path: Path) -> None:
+    """Figures after development on a released blind batch (its before-figure is in the
+    .before.txt beside it); fresh batches are measured before any change by the release
+    step, not here."""
+    detector = load_crisis(ROOT / "content" / "id")
+    rows = read(path)
+    crisis = [r[2] for r in rows if r[0] == "1"]
+    ordinary = [r[2] for r in rows if r[0] == "0"]
+    hard = [r[2] for r in rows if r[0] == "H"]
+    missed = [t for t in crisis if detector.detect(t) is None]
+    alarms = [t for t in ordinary if detector.detect(t) is not None]
+    flagged = [t for t in hard if detector.detect(t) is not None]
+    assert len(missed) <= 0.05 * len(crisis), missed
+    assert len(alarms) <= 0.03 * len(ordinary), alarms
+    assert len(flagged) <= 0.15 * len(hard), flagged
+    assert (path.parent / (path.stem + ".before.txt")).is_file()
+
+
+def test_eval_script_reports_languages_tags_and_speed(tmp_path: Path) -> None:
+    data = tmp_path / "batch.tsv"
+    data.write_text(
+        "label\tcategory\ttext\tlang\ttag\n"
+        "1\tsuicide\taku wis ora kuat urip\tjv\tregional\n"
+        "0\tnormal\tsesuk ujian\tjv\texam\n"
+        "H\thard\tberita bunuh diri di kota\tid\tnews\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "crisis_eval.py"), str(data), "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = result.stdout
+    assert "recall (label 1):              1.000 (1/1)" in out
+    assert "per language: recall" in out and "jv " in out
+    assert "per tag: recall" in out and "regional" in out
+    assert "hard negatives flagged (H):    0.000 (0/1)" in out
+    assert "µs/message warm" in out

@@ -1,0 +1,182 @@
+"""Crisis detection in each category and each regional language: cases that must fire and
+cases that must not (short, hand-written unit cases; the generalisation figures come only
+from the blind batches in tests/data, measured with bench/crisis_eval.py).
+
+Languages: Indonesian (id), Javanese ngoko and krama (jv), Sundanese (su), Minangkabau
+(min), Betawi (bew), Batak (btk), Banjar (bjn), Bugis/Makassar (bug), Madurese (mad),
+Balinese (ban), Indonesian-English mixing (mix).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.crisis import CrisisDetector, load_crisis
+
+CONTENT = Path(__file__).resolve().parents[1] / "content" / "id"
+
+
+@pytest.fixture(scope="module")
+def detector() -> CrisisDetector:
+    return load_crisis(CONTENT)
+
+
+FIRE = [
+    # language, category, message
+    ("id", "suicide", "aku udah capek banget, rasanya pengen ngilang selamanya dari dunia ini"),
+    ("id", "suicide", "udah aku putusin, minggu depan aku mau pergi dan gak akan balik lagi"),
+    ("id", "suicide", "tolong jagain kucingku ya, aku titip dia. aku gak akan lama lagi di sini"),
+    ("id", "suicide", "semua barang kesayanganku udah aku kasih ke temen2"),
+    ("id", "suicide", "racun serangga udah aku siapin di kamar, nanti malam aku minum"),
+    ("id", "suicide", "aku lagi berdiri di pinggir rel, keretanya bentar lagi lewat"),
+    ("id", "suicide", "obat tidur udah aku kumpulin dari sebulan lalu, ada 30 butir"),
+    ("id", "suicide", "aku cuma nyusahin semua orang, mereka pasti lebih bahagia tanpa aku"),
+    ("id", "suicide", "maaf ya ma, makasih untuk semuanya. selamat tinggal"),
+    ("id", "suicide", "kayaknya udah waktunya aku uninstall dari dunia ini"),
+    ("id", "self_harm", "tadi aku nyilet lengan lagi, darahnya banyak banget"),
+    ("id", "self_harm", "udah 3 bulan clean tapi semalem relapse lagi pake cutter"),
+    ("id", "self_harm", "aku sengaja bakar tanganku pake korek biar lega"),
+    ("id", "violence", "aku pengen nusuk bosku pake pisau besok pagi"),
+    ("id", "violence", "tiap bayiku nangis aku kepikiran buat nutup mulutnya sampe diem"),
+    ("id", "violence", "kadang kepikiran lempar bayiku dari jendela"),
+    ("id", "abuse", "suamiku mukulin aku lagi semalem, mukaku lebam"),
+    ("id", "abuse", "aku TKW di taiwan, paspor disita agensi dan gak boleh keluar rumah"),
+    (
+        "id",
+        "abuse",
+        "adikku yang sakit jiwa dirantai kakinya di kandang belakang rumah sejak setahun",
+    ),
+    ("id", "abuse", "pamanku sering pegang2 dadaku kalau rumah sepi"),
+    ("id", "psychosis", "ada suara di kepalaku yang nyuruh aku lompat dari jendela"),
+    ("mix", "suicide", "thank u for everything guys, sorry for being a burden. see u never"),
+    ("mix", "self_harm", "i just burned my arm pake korek lagi, perih tp lega"),
+    ("jv", "suicide", "aku wis ora kuat urip, pengin mati wae"),
+    ("jv", "suicide", "kula sampun mboten kiat gesang, badhe nyusul simbah"),
+    ("jv", "suicide", "aku wis tuku racun tikus, mengko bengi tak ombe"),
+    ("jv", "self_harm", "aku ngiris tanganku meneh, getihe metu akeh"),
+    ("jv", "abuse", "bojoku nggebuki aku saben bengi"),
+    ("jv", "psychosis", "ana swara sing ngongkon aku mateni wong"),
+    ("su", "suicide", "abdi hayang paeh wae, tos teu kuat hirup"),
+    ("su", "suicide", "urang rek luncat ti sasak engke peuting"),
+    ("su", "abuse", "abdi sok digebugan ku salaki"),
+    ("min", "suicide", "ambo lah indak talok iduik, nio mati sajo"),
+    ("min", "abuse", "ambo dipukua laki ambo tiok malam"),
+    ("bew", "suicide", "gue udeh kagak kuat idup, pengen mati aje"),
+    ("bew", "abuse", "laki aye ngegebukin aye tiap ari"),
+    ("btk", "suicide", "nunga loja au mangolu, naeng mate au"),
+    ("btk", "suicide", "aku udah tak sanggup lagi lae, mau minum racun aja"),
+    ("bjn", "suicide", "ulun kada kawa lagi hidup, handak mati haja"),
+    ("bjn", "violence", "kakak ulun handak manabas abah pakai parang"),
+    ("bug", "suicide", "de na ulle ka, elo ka mate"),
+    ("bug", "suicide", "sa tidak kuat mi hidup, mau mati mi saja kodong"),
+    ("mad", "suicide", "sengko tak kowat odi, terro mate bhai"),
+    ("mad", "abuse", "sengko e pokol lakeh tiap malem"),
+    ("ban", "suicide", "tiang sing nyidaang idup buin, makeneh mati dogen"),
+    ("ban", "abuse", "tiang sai kasagur teken kurenan tiange"),
+]
+
+QUIET = [
+    # language, frame, message
+    (
+        "id",
+        "news",
+        "berita hari ini: seorang pria bunuh diri di jembatan, polisi masih menyelidiki",
+    ),
+    ("id", "lesson", "tugas sekolah: jelaskan faktor risiko bunuh diri pada remaja"),
+    ("id", "hypothetical", "kalau ada murid yang bilang pengen mati, guru harus gimana?"),
+    ("id", "lyrics", "lagi dengerin lagu yang liriknya aku ingin mati saja, sedih banget"),
+    ("id", "past", "dulu aku pernah self harm, sekarang udah 2 tahun clean dan baik2 aja"),
+    ("id", "negated", "aku gak pernah kepikiran bunuh diri kok, cuma capek kerja"),
+    ("id", "means", "beli racun tikus buat gudang, tikusnya banyak banget"),
+    ("id", "means", "tali jemuran putus lagi, baju jatuh semua"),
+    ("id", "means", "besok naik kereta jam 7, jangan sampai telat"),
+    ("id", "means", "aku beli obat flu di apotek, diminum 3 kali sehari"),
+    ("id", "means", "obatnya udah aku beli, tinggal minum nanti malam"),
+    ("id", "hyperbole", "mati aku, lupa ngerjain pr"),
+    ("id", "ordinary", "pamit dulu ya kak, mau tidur"),
+    ("id", "ordinary", "makasih ya kak udah dengerin, aku udah lebih lega sekarang"),
+    ("id", "ordinary", "aku kerja di lantai 20, liftnya rusak"),
+    ("id", "ordinary", "kucingku dirantai di kandang biar gak kabur"),
+    ("id", "ordinary", "suara tetangga berisik banget, gak bisa tidur"),
+    ("id", "ordinary", "suara hatiku bilang aku harus pindah kerja"),
+    ("id", "ordinary", "anak2 loncat dari perahu ke laut, seru"),
+    ("id", "ordinary", "tanganku keiris pisau waktu masak"),
+    ("mix", "past", "used to self harm in high school, been clean for 3 years now"),
+    ("mix", "lyrics", "this song literally says i wanna die tp beatnya enak"),
+    ("jv", "negated", "aku ora kepikiran nglalu kok, mung kesel"),
+    ("jv", "past", "mbiyen aku tau pengen mati, saiki wis apik"),
+    ("jv", "ordinary", "sesuk aku numpak sepur nang jakarta"),
+    ("jv", "religion", "pas pengajian wingi, pak ustadz ngendika nglalu niku dosa ageng"),
+    ("su", "negated", "abdi teu kapikiran bunuh diri, ngan cape wungkul"),
+    ("su", "ordinary", "abdi cape pisan poe ieu, hoyong sare"),
+    ("min", "negated", "ambo indak ado niaik mambunuah diri doh"),
+    ("bew", "negated", "kaga, gue kaga mau bunuh diri"),
+    ("btk", "ordinary", "lelah kali aku lae, kerja sampe malam"),
+    ("bjn", "negated", "ulun kada handak bunuh diri pang"),
+    ("bug", "negated", "tidak ji, sa tidak mau bunuh diri"),
+    ("mad", "negated", "enjek, engko ta terro mate"),
+    ("ban", "negated", "nenten, tiang nenten wenten pikiran bunuh diri"),
+    ("ban", "ordinary", "tiang kenyel gati dina jani"),
+]
+
+
+@pytest.mark.parametrize(("lang", "category", "text"), FIRE)
+def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
+    found = detector.detect(text)
+    assert found is not None, text
+    assert found.category == category, (found, text)
+
+
+@pytest.mark.parametrize(("lang", "frame", "text"), QUIET)
+def test_stays_quiet(detector: CrisisDetector, lang: str, frame: str, text: str) -> None:
+    assert detector.detect(text) is None, (detector.detect(text), text)
+
+
+def test_every_language_and_category_is_covered() -> None:
+    languages = {"id", "mix", "jv", "su", "min", "bew", "btk", "bjn", "bug", "mad", "ban"}
+    assert {lang for lang, _c, _t in FIRE} == languages
+    assert languages - {"mix"} <= {lang for lang, _f, _t in QUIET} | {"mix"}
+    assert {c for _l, c, _t in FIRE} == {"suicide", "self_harm", "violence", "abuse", "psychosis"}
+
+
+def test_each_regional_language_has_its_own_file() -> None:
+    names = {p.stem for p in (CONTENT / "crisis").glob("*.yaml")}
+    assert {
+        "jawa",
+        "sunda",
+        "minang",
+        "betawi",
+        "batak",
+        "banjar",
+        "bugis_makassar",
+        "madura",
+        "bali",
+    } <= names
+
+
+def test_javanese_tak_is_i_not_not(detector: CrisisDetector) -> None:
+    # "arep tak ombe" = "I will drink it": in a Javanese message "tak" is no negation
+    assert detector.detect("aku wis tuku racun tikus, arep tak ombe bengi iki") is not None
+    # in Indonesian "tak" still negates
+    assert detector.detect("aku tak ingin mati, cuma capek") is None
+
+
+def test_the_disclosure_in_the_middle_of_a_long_message(detector: CrisisDetector) -> None:
+    text = (
+        "kak aku mau tanya soal jurusan kuliah. aku suka gambar tapi ortu maunya kedokteran. "
+        "jujur akhir2 ini aku udah nyiapin tali dan udah aku iket di kamar, rencananya sabtu ini. "
+        "tapi balik lagi, menurut kakak dkv prospeknya bagus gak?"
+    )
+    found = detector.detect(text)
+    assert found is not None and found.category == "suicide"
+
+
+def test_someone_else_in_danger_is_subject_other(detector: CrisisDetector) -> None:
+    found = detector.detect(
+        "sahabatku bilang udah beli racun tikus, katanya mau diminum abis maghrib"
+    )
+    assert found is not None and found.subject == "other"
+    found = detector.detect("adikku dipasung bapak di belakang rumah, kakinya dirantai")
+    assert found is not None and found.category == "abuse" and found.subject == "other"
