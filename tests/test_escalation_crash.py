@@ -75,7 +75,7 @@ def spawn(tmp_path: Path, mode: str, deliveries: Path) -> subprocess.Popen:
     )
 
 
-def wait_for_line(proc: subprocess.Popen, wanted: str, guard: float = 120) -> None:
+def wait_for_line(proc: subprocess.Popen, wanted: str, guard: float = 300) -> None:
     assert proc.stdout is not None
     while True:
         ready, _w, _x = select.select([proc.stdout], [], [], guard)
