@@ -38,8 +38,11 @@ def routes_of(node: Node) -> Iterator[Route]:
 
 
 def external_entries(content: Content, flow: Flow) -> set[str]:
-    """Nodes of `flow` that other flows (or itself) enter directly with goto/call: flow.node."""
+    """Nodes of `flow` that other flows (or itself) enter directly with goto/call: flow.node,
+    and the topic nodes the engine enters for distress.yaml."""
     entries = set()
+    if content.distress is not None and content.distress.flow == flow.id:
+        entries.update(content.distress.topics)
     for other in content.flows.values():
         for node in other.nodes.values():
             for route in routes_of(node):

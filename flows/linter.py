@@ -63,6 +63,7 @@ def lint_content(content: Content) -> list[Problem]:
     checker = _Checker(content, problems)
     checker.roles()
     checker.followups()
+    checker.distress()
     for flow in content.flows.values():
         checker.flow(flow)
     if not checker.loop_found:
@@ -174,6 +175,33 @@ class _Checker:
                              _("The follow-up flow '{flow}' never emits '{event}'.").format(
                                  flow=flow.id, event=event),
                              _("Without it the bot cannot act on the resident's answer."))
+
+    def distress(self) -> None:
+        """distress.yaml names a flow that answers without consent (anyone may write that
+        they cannot sleep) and has a node for every topic."""
+        settings = self.content.distress
+        if settings is None:
+            return
+        flow = self.content.flows.get(settings.flow)
+        if flow is None:
+            if settings.flow not in self.content.unreadable:
+                self.problems.append(Problem(
+                    settings.file, settings.lines.get("flow"),
+                    _("distress.yaml says the flow is '{flow}', but there is no such flow.")
+                    .format(flow=settings.flow)))
+            return
+        if flow.consent_required:
+            self.add(flow, flow.line,
+                     _("The flow '{flow}' answers distress.yaml and must have 'consent: "
+                       "not_required'.").format(flow=flow.id),
+                     _("Residents who have not agreed yet may also write that they are sad."))
+        for topic in settings.topics:
+            if topic not in flow.nodes:
+                self.problems.append(Problem(
+                    settings.file, settings.lines.get(topic),
+                    _("The topic '{topic}' has no node '{topic}' in the flow '{flow}'.").format(
+                        topic=topic, flow=flow.id),
+                    _("Add the node that answers it, or check the spelling.")))
 
     def flow(self, flow: Flow) -> None:
         if flow.start not in flow.nodes:
