@@ -157,6 +157,16 @@ class Engine:
         await run.interject(flow_id, dict(params))
         return EngineResult(run.replies, run.events, run.session)
 
+    async def resume(self, session: Session, context: EngineContext | None = None
+                     ) -> list[Reply]:
+        """The question `session` waits at, shown again (nothing moves, nothing is emitted);
+        empty when nothing waits."""
+        run = _Run(self, session.clone(), Inbound(text=""), context or _NoContext())
+        with contextlib.suppress(_Stop):
+            await run.show_current_or_idle()
+        run.flush(())
+        return run.replies
+
     def fallback_text(self) -> str:
         """What the resident reads when a turn cannot be answered: system.yaml's `error`
         text (or a built-in one), then the crisis hotlines, one per line."""
