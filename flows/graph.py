@@ -53,12 +53,14 @@ def external_entries(content: Content, flow: Flow) -> set[str]:
     return entries
 
 
-def reachable(content: Content, flow: Flow) -> set[str]:
-    """The nodes a resident can reach: from the start, or from a direct entry by another flow.
+def reachable(content: Content, flow: Flow, also: set[str] | frozenset[str] = frozenset()
+              ) -> set[str]:
+    """The nodes a resident can reach: from the start, or from a direct entry by another flow
+    (or from `also`: the linter's guesses at what a misspelt reference meant).
 
     After a `call:` the flow continues at its `next:` node, so that node counts as reached.
     """
-    seen = ({flow.start} | external_entries(content, flow)) & flow.nodes.keys()
+    seen = ({flow.start} | external_entries(content, flow) | set(also)) & flow.nodes.keys()
     todo = list(seen)
     while todo:
         for route in routes_of(flow.nodes[todo.pop()]):
