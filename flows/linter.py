@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from flows.budget import MAX_BUBBLES, MAX_CHARS, over_budget
 from flows.crisis import is_copy, lint_crisis
 from flows.followups import CHECKIN_EVENTS, CHECKIN_PARAMS, OFFER_EVENTS, OFFER_PARAMS
 from flows.graph import reachable, routes_of
@@ -130,6 +131,7 @@ def lint_content(content: Content) -> list[Problem]:
         checker.flow(flow)
     if not checker.loop_found:
         checker.loops_across_flows()
+        checker.budget()
     return problems
 
 
@@ -551,6 +553,21 @@ class _Checker:
                      _("Node '{node}' is in a loop that never waits for the resident.").format(
                          node=hit),
                      _("Put a question somewhere in the loop or end it."))
+
+    def budget(self) -> None:
+        """A warning for each turn that can send more than the budget before its first
+        button (flows/budget.py): on a cheap phone on a weak signal it is a wall."""
+        for turn in over_budget(self.content):
+            flow = self.content.flows[turn.start.flow]
+            self.add(flow, turn.start.line,
+                     _("A turn from node '{node}' sends {chars} characters in {bubbles} bubbles "
+                       "before the first button (budget: {max_chars} characters, {max_bubbles} "
+                       "bubbles): {path}.").format(
+                         node=turn.start.id, chars=turn.chars, bubbles=turn.bubbles,
+                         max_chars=MAX_CHARS, max_bubbles=MAX_BUBBLES,
+                         path=" → ".join(turn.path)),
+                     _("Shorten the texts, join bubbles, or put the rest behind a button such as "
+                       "'Lanjut'."), "warning")
 
     def loops_across_flows(self) -> None:
         """The same across flows: goto/call into a flow whose nodes lead back without a
