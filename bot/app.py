@@ -322,7 +322,9 @@ def build_console(runtime: Runtime, user_id: str, alerts: ConsoleAlertSender) ->
     turn caused (from `alerts`, the runtime's sender) and relay messages are shown."""
 
     async def after_turn(turn: Turn) -> list[str]:
-        await runtime.escalation.dispatcher.tick()
+        for _round in range(5):  # a sent card can queue its own edit (words delivered)
+            if not await runtime.escalation.dispatcher.tick():
+                break
         relayed = [f"(→ {o.channel}:{o.address}) {o.text}" for o in turn.outbound]
         return alerts.drain() + relayed
 

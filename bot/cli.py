@@ -203,7 +203,17 @@ def _backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_terminal() -> None:
+    """The interactive chat shares the terminal with the log: there, only errors; INFO and
+    WARNING lines go to stderr when it is a file (the log) or with --verbose."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setLevel(logging.ERROR)
+
+
 async def _chat(args: argparse.Namespace) -> int:
+    if not args.jsonl and not args.verbose and sys.stderr.isatty():
+        _quiet_terminal()
     config = load_config(args.config)
     sender = ConsoleAlertSender()  # cadre alerts are shown after each turn
     runtime = await build_runtime(config, content_dir=args.content, db_path=args.db,
@@ -222,7 +232,7 @@ async def _run(args: argparse.Namespace) -> int:
     whatsapp = os.environ.get("WHATSAPP_ACCESS_TOKEN")
     if not telegram and not whatsapp:
         if sys.stdin.isatty():
-            log.info("no TELEGRAM_BOT_TOKEN or WHATSAPP_ACCESS_TOKEN set: starting console chat")
+            log.debug("no TELEGRAM_BOT_TOKEN or WHATSAPP_ACCESS_TOKEN set: starting console chat")
             args.jsonl, args.user_id = False, "console"
             return await _chat(args)
         print(_("No channel is configured. Set TELEGRAM_BOT_TOKEN (Telegram) and/or "

@@ -2,7 +2,9 @@
 
 Interactive mode numbers the choices; `--jsonl` is the stable machine protocol:
 stdin `{"text": …}` or `{"choice": …}` per line, stdout one JSON object per line
-(`message`, `event`, `await`). Logs go to stderr only.
+(`message`, `event`, `await`). Logs go to stderr only. Both resume where the resident was
+(the session is stored before each answer is printed); stdin is read by a daemon thread,
+so Ctrl-C ends the chat at once instead of waiting for a blocked read.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
@@ -73,8 +76,38 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
-async def _read_line(stream: TextIO) -> str:
-    return await asyncio.to_thread(stream.readline, MAX_LINE + 1)
+class _LineReader:
+    """Lines of `stream` read by a daemon thread: a Ctrl-C (or the end of the chat) never
+    waits for a read blocked on the terminal, as a thread of the default executor would."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self._queue: asyncio.Queue[str] | None = None
+
+    def _start(self) -> asyncio.Queue[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+
+        def pump() -> None:
+            while True:
+                try:
+                    line = self.stream.readline(MAX_LINE + 1)
+                except (OSError, ValueError):  # closed under us
+                    line = ""
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+                except RuntimeError:  # the loop is gone: the chat has ended
+                    return
+                if not line:
+                    return
+
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+        return queue
+
+    async def __call__(self) -> str:
+        if self._queue is None:
+            self._queue = self._start()
+        return await self._queue.get()
 
 
 class ConsoleChat:
@@ -89,6 +122,20 @@ class ConsoleChat:
         self.stdout = stdout
         self.on_turn = on_turn  # e.g. cadre alerts to show after each turn
         self._last: Reply | None = None
+        self._read = _LineReader(stdin)
+        self._notes: dict[str, str] = {}  # a card's first line → its text as last shown
+
+    def _new_notes(self, notes: list[str]) -> list[str]:
+        """Each cadre card once per change: a note identical to what was last shown for the
+        same card (its first line names the route and the card) is left out."""
+        fresh = []
+        for note in notes:
+            head = note.split("\n", 1)[0]
+            if self._notes.get(head) == note:
+                continue
+            self._notes[head] = note
+            fresh.append(note)
+        return fresh
 
     def _write_json(self, obj: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
@@ -98,10 +145,10 @@ class ConsoleChat:
         if hasattr(self.stdin, "reconfigure"):  # undecodable bytes: a protocol error, not a crash
             self.stdin.reconfigure(errors="surrogateescape")
         self._write_json({"type": "await"})
-        while line := await _read_line(self.stdin):
+        while line := await self._read():
             error = ""
             if len(line) > MAX_LINE and not line.endswith("\n"):
-                while (rest := await _read_line(self.stdin)) and not rest.endswith("\n"):
+                while (rest := await self._read()) and not rest.endswith("\n"):
                     pass  # skip the rest of the over-long line
                 error = f"line longer than {MAX_LINE} characters"
             elif not line.strip():
@@ -121,21 +168,32 @@ class ConsoleChat:
             if turn.replies:
                 self._last = turn.replies[-1]
             if self.on_turn:
-                for note in await self.on_turn(turn):
+                for note in self._new_notes(await self.on_turn(turn)):
                     self._write_json({"type": "cadre_alert", "text": note})
             self._write_json({"type": "await"})
         return 0
 
     async def run_interactive(self) -> int:
+        """One friendly line, then where the resident was (a stored session: its waiting
+        question again, nothing sent), or the start for someone new."""
         out = self.stdout
-        out.write("Teman Jiwa — percakapan di terminal. Ketik pesan; angka memilih jawaban. "
-                  "Ctrl-D untuk keluar.\n\n")
-        turn = await self.conversations.handle(CHANNEL, self.user_id, Inbound(text="/start"))
+        out.write("Teman Jiwa di terminal: ketik pesan, angka memilih jawaban, "
+                  "Ctrl-C atau Ctrl-D untuk keluar.\n")
+        resumed = await self.conversations.resume(CHANNEL, self.user_id)
+        if resumed is None:
+            turn = await self.conversations.handle(CHANNEL, self.user_id, Inbound(text="/start"))
+        else:
+            turn = Turn(resumed, [], self.conversations.key_for(CHANNEL, self.user_id))
         await self._show(turn)
         while True:
             out.write("> ")
             out.flush()
-            line = await _read_line(self.stdin)
+            try:
+                line = await self._read()
+            except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us, then exits 130
+                out.write("\n")
+                out.flush()
+                raise
             if not line:
                 out.write("\n")
                 return 0
@@ -162,7 +220,7 @@ class ConsoleChat:
         if turn.replies:
             self._last = turn.replies[-1]
         if self.on_turn:
-            for note in await self.on_turn(turn):
+            for note in self._new_notes(await self.on_turn(turn)):
                 out.write(f"\n📣 [kader] {note}\n")
         out.write("\n")
         out.flush()

@@ -246,6 +246,16 @@ class Conversations:
             await self.record_delivery(channel, delivery_id)
         return turn
 
+    async def resume(self, channel: str, platform_user_id: str) -> list[Reply] | None:
+        """The waiting question of a stored session, shown again (for a console restarted
+        after a kill); nothing is written. None when the resident has no session."""
+        key = self.key_for(channel, platform_user_id)
+        async with await self._locks(key):
+            stored = await self.store.load_session(key)
+            if stored is None:
+                return None
+            return await self.engine.resume(stored.session, _StoreContext(self.store, key))
+
     async def exclusive(self, channel: str, platform_user_ids: Sequence[str],
                         work: Callable[[], Awaitable[T]]) -> T:
         """Run `work` while no message of these residents is being handled (e.g. moving one

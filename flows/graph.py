@@ -38,8 +38,11 @@ def routes_of(node: Node) -> Iterator[Route]:
 
 
 def external_entries(content: Content, flow: Flow) -> set[str]:
-    """Nodes of `flow` that other flows (or itself) enter directly with goto/call: flow.node."""
+    """Nodes of `flow` that other flows (or itself) enter directly with goto/call: flow.node,
+    and the topic nodes the engine enters for distress.yaml."""
     entries = set()
+    if content.distress is not None and content.distress.flow == flow.id:
+        entries.update(content.distress.topics)
     for other in content.flows.values():
         for node in other.nodes.values():
             for route in routes_of(node):
@@ -50,12 +53,14 @@ def external_entries(content: Content, flow: Flow) -> set[str]:
     return entries
 
 
-def reachable(content: Content, flow: Flow) -> set[str]:
-    """The nodes a resident can reach: from the start, or from a direct entry by another flow.
+def reachable(content: Content, flow: Flow, also: set[str] | frozenset[str] = frozenset()
+              ) -> set[str]:
+    """The nodes a resident can reach: from the start, or from a direct entry by another flow
+    (or from `also`: the linter's guesses at what a misspelt reference meant).
 
     After a `call:` the flow continues at its `next:` node, so that node counts as reached.
     """
-    seen = ({flow.start} | external_entries(content, flow)) & flow.nodes.keys()
+    seen = ({flow.start} | external_entries(content, flow) | set(also)) & flow.nodes.keys()
     todo = list(seen)
     while todo:
         for route in routes_of(flow.nodes[todo.pop()]):

@@ -7,12 +7,14 @@ ranges, variables, and button labels that will not fit the channels.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from flows.crisis import lint_crisis
+from flows.budget import MAX_BUBBLES, MAX_CHARS, over_budget
+from flows.crisis import is_copy, lint_crisis
 from flows.followups import CHECKIN_EVENTS, CHECKIN_PARAMS, OFFER_EVENTS, OFFER_PARAMS
 from flows.graph import reachable, routes_of
 from flows.i18n import _
@@ -44,7 +46,68 @@ def lint_directory(directory: Path) -> list[Problem]:
         problems.extend(lint_content(content))
     if (Path(directory) / "crisis").is_dir():
         problems.extend(lint_crisis(Path(directory)))  # every file of crisis/, together
+    problems.extend(unread_files(Path(directory)))
     return sorted(problems, key=lambda p: (p.file, p.line or 0))
+
+
+ROOT_FILES = ("system.yaml", "hotlines.yaml", "scales.yaml", "followups.yaml", "distress.yaml",
+              "README.md")
+FOLDERS = ("flows", "tests", "crisis")
+CRISIS_DATA = ("model/weights.tsv",)  # read by the classifier
+
+
+def unread_files(directory: Path) -> list[Problem]:
+    """Warnings for files the bot never reads: a `.yml` beside the `.yaml` files, a copy in
+    crisis/, a stray file in a flow folder. Each was silently ignored, so an edit made there
+    never reached residents."""
+    found: list[tuple[Path, str, str]] = []
+    known = ", ".join([*ROOT_FILES, *(f"{f}/*.yaml" for f in FOLDERS)])
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_dir():
+            if path.name not in FOLDERS:
+                found.append((path, _("This folder is not read by the bot."),
+                              _("Content is read from {known}. Move it out of the content "
+                                "folder.").format(known=known)))
+        elif path.name not in ROOT_FILES:
+            found.append(_stray(path, directory, known))
+    for folder in ("flows", "tests"):
+        for path in sorted((directory / folder).glob("*")) if (directory / folder).is_dir() else ():
+            if not path.name.startswith(".") and not (path.is_file() and path.suffix == ".yaml"):
+                found.append(_stray(path, directory, known))
+    crisis = directory / "crisis"
+    for path in sorted(crisis.rglob("*")) if crisis.is_dir() else ():
+        relative = path.relative_to(crisis).as_posix()
+        if path.is_dir() or any(part.startswith(".") for part in path.relative_to(crisis).parts):
+            continue
+        if path.suffix == ".yaml" and is_copy(path):
+            found.append((path, _("This looks like a copy of the crisis words; it is not read."),
+                          _("Delete it, or move the new words into lexicon.yaml or the file of "
+                            "their language.")))
+        elif path.suffix != ".yaml" and relative not in CRISIS_DATA:
+            found.append(_stray(path, directory, known))
+    return [Problem(_shown(path), None, message, hint, "warning") for path, message, hint in found]
+
+
+def _stray(path: Path, directory: Path, known: str) -> tuple[Path, str, str]:
+    if path.suffix == ".yml":
+        twin = path.with_suffix(".yaml")
+        hint = (_("{name} is beside it: delete this copy, or move what it adds into {name}.")
+                .format(name=twin.name) if twin.exists()
+                else _("Rename it to {name}.").format(name=twin.name))
+        return path, _("This file is not read: content files end in .yaml, not .yml."), hint
+    return path, _("This file is not read by the bot."), _(
+        "Content is read from {known}. Delete it or move it out of the content folder.").format(
+            known=known)
+
+
+def _shown(path: Path) -> str:
+    """The path as the editor typed it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def load_content(directory: Path) -> Content:
@@ -63,10 +126,12 @@ def lint_content(content: Content) -> list[Problem]:
     checker = _Checker(content, problems)
     checker.roles()
     checker.followups()
+    checker.distress()
     for flow in content.flows.values():
         checker.flow(flow)
     if not checker.loop_found:
         checker.loops_across_flows()
+        checker.budget()
     return problems
 
 
@@ -175,6 +240,33 @@ class _Checker:
                                  flow=flow.id, event=event),
                              _("Without it the bot cannot act on the resident's answer."))
 
+    def distress(self) -> None:
+        """distress.yaml names a flow that answers without consent (anyone may write that
+        they cannot sleep) and has a node for every topic."""
+        settings = self.content.distress
+        if settings is None:
+            return
+        flow = self.content.flows.get(settings.flow)
+        if flow is None:
+            if settings.flow not in self.content.unreadable:
+                self.problems.append(Problem(
+                    settings.file, settings.lines.get("flow"),
+                    _("distress.yaml says the flow is '{flow}', but there is no such flow.")
+                    .format(flow=settings.flow)))
+            return
+        if flow.consent_required:
+            self.add(flow, flow.line,
+                     _("The flow '{flow}' answers distress.yaml and must have 'consent: "
+                       "not_required'.").format(flow=flow.id),
+                     _("Residents who have not agreed yet may also write that they are sad."))
+        for topic in settings.topics:
+            if topic not in flow.nodes:
+                self.problems.append(Problem(
+                    settings.file, settings.lines.get(topic),
+                    _("The topic '{topic}' has no node '{topic}' in the flow '{flow}'.").format(
+                        topic=topic, flow=flow.id),
+                    _("Add the node that answers it, or check the spelling.")))
+
     def flow(self, flow: Flow) -> None:
         if flow.start not in flow.nodes:
             self.add(flow, flow.line, _("The start node '{node}' does not exist.").format(
@@ -206,9 +298,11 @@ class _Checker:
 
     def route(self, flow: Flow, node: Node, route: Route) -> None:
         if route.kind == "next" and route.target not in flow.nodes:
+            close = _meant(route.target, flow)
             self.add(flow, route.line,
                      _("Node '{node}' goes to '{target}', but this flow has no such node.").format(
                          node=node.id, target=route.target),
+                     _("Did you mean '{close}'?").format(close=close) if close else
                      _("Check the spelling; nodes in this flow: {nodes}.").format(
                          nodes=_some(flow.nodes)))
         if route.kind in ("goto", "call"):
@@ -222,10 +316,13 @@ class _Checker:
                          .format(node=node.id, target=target_flow),
                          _("Check the spelling of the flow id (the 'flow:' line of its file)."))
             elif target_node and target_node not in other.nodes:
+                close = _meant(target_node, other)
                 self.add(flow, route.line,
                          _("Node '{node}' refers to '{target}', but flow '{flow}' has no node "
                            "'{tnode}'.").format(node=node.id, target=route.target,
-                                                flow=target_flow, tnode=target_node))
+                                                flow=target_flow, tnode=target_node),
+                         _("Did you mean '{close}'?").format(close=f"{target_flow}.{close}")
+                         if close else "")
             elif other is not None:
                 missing = set(other.params) - set(route.with_values)
                 if route.kind == "call" and missing:
@@ -403,12 +500,43 @@ class _Checker:
                 key=key))
 
     def reachability(self, flow: Flow) -> None:
-        seen = reachable(self.content, flow)
+        """Nodes nobody reaches. A misspelt reference is reported once, as itself: the node
+        it most likely meant counts as reached, and when there is no good guess the flow's
+        unreachable nodes are not reported until the reference is fixed."""
+        meant, unguessed = self.broken_references(flow)
+        if unguessed:
+            return
+        seen = reachable(self.content, flow, meant)
         for node in flow.nodes.values():
             if node.id not in seen:
                 self.add(flow, node.line,
                          _("Node '{node}' can never be reached.").format(node=node.id),
                          _("Point a next:/choice to it from another node, or delete it."))
+
+    def broken_references(self, flow: Flow) -> tuple[set[str], bool]:
+        """(nodes of `flow` that misspelt references into it most likely meant, whether some
+        misspelt reference has no such guess)."""
+        meant: set[str] = set()
+        unguessed = False
+        for other in self.content.flows.values():
+            for node in other.nodes.values():
+                for route in routes_of(node):
+                    if route.kind == "next" and other is flow:
+                        target = route.target
+                    elif route.kind in ("goto", "call") and route.target:
+                        target_flow, _dot, target = route.target.partition(".")
+                        if target_flow != flow.id or not target:
+                            continue
+                    else:
+                        continue
+                    if target in flow.nodes:
+                        continue
+                    close = _meant(target, flow)
+                    if close:
+                        meant.add(close)
+                    else:
+                        unguessed = True
+        return meant, unguessed
 
     def loops(self, flow: Flow) -> None:
         """A cycle of nodes that never wait would spin forever."""
@@ -425,6 +553,21 @@ class _Checker:
                      _("Node '{node}' is in a loop that never waits for the resident.").format(
                          node=hit),
                      _("Put a question somewhere in the loop or end it."))
+
+    def budget(self) -> None:
+        """A warning for each turn that can send more than the budget before its first
+        button (flows/budget.py): on a cheap phone on a weak signal it is a wall."""
+        for turn in over_budget(self.content):
+            flow = self.content.flows[turn.start.flow]
+            self.add(flow, turn.start.line,
+                     _("A turn from node '{node}' sends {chars} characters in {bubbles} bubbles "
+                       "before the first button (budget: {max_chars} characters, {max_bubbles} "
+                       "bubbles): {path}.").format(
+                         node=turn.start.id, chars=turn.chars, bubbles=turn.bubbles,
+                         max_chars=MAX_CHARS, max_bubbles=MAX_BUBBLES,
+                         path=" → ".join(turn.path)),
+                     _("Shorten the texts, join bubbles, or put the rest behind a button such as "
+                       "'Lanjut'."), "warning")
 
     def loops_across_flows(self) -> None:
         """The same across flows: goto/call into a flow whose nodes lead back without a
@@ -454,6 +597,12 @@ class _Checker:
                        "resident.").format(node=hit[1]),
                      _("Follow its goto:/call:/end: to the flows it leads to and put a question "
                        "on the way (a flow that ends at the top goes back to the menu)."))
+
+
+def _meant(target: str | None, flow: Flow) -> str | None:
+    """The node of `flow` a misspelt node id most likely meant, if one is close enough."""
+    close = difflib.get_close_matches(str(target or ""), list(flow.nodes), n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _find_cycle(edges: dict[Any, set[Any]]) -> Any | None:

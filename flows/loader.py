@@ -12,6 +12,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from flows.distress import DistressSettings, words_of
 from flows.expressions import ExpressionError, compile_expression
 from flows.followups import KINDS, MAX_DAY, FollowupSettings, SeriesPlan
 from flows.i18n import _
@@ -742,6 +743,43 @@ def _read_followups(reader: _Reader, data: Any) -> FollowupSettings | None:
     )
 
 
+def _read_distress(reader: _Reader, data: Any) -> DistressSettings | None:
+    """distress.yaml (optional): without it, free text that answers nothing gets the
+    re-ask only."""
+    if not isinstance(data, LineDict):
+        reader.problem(1, _("distress.yaml must be a mapping with flow and topics."))
+        return None
+    reader.unknown_keys(data, {"flow", "topics", "note"}, "distress.yaml")
+    flow = data.get("flow")
+    if not isinstance(flow, str) or not ID_RE.match(flow):
+        reader.problem(data.line_of("flow") or 1,
+                       _("distress.yaml needs flow: the id of the flow that answers."))
+        return None
+    raw = data.get("topics")
+    if not isinstance(raw, LineDict) or not raw:
+        reader.problem(data.line_of("topics") or 1,
+                       _("distress.yaml needs topics: each topic with its list of words."),
+                       _("For example: tidur: [gak bisa tidur, susah tidur]"))
+        return None
+    topics: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for topic, phrases in raw.items():
+        at = raw.line_of(topic)
+        if not ID_RE.match(str(topic)):
+            reader.problem(at, _("The topic '{topic}' must be a node id of the flow '{flow}' "
+                                 "(lowercase letters, digits, _).").format(topic=topic, flow=flow))
+            continue
+        if not isinstance(phrases, list) or not phrases or not all(
+                isinstance(p, str) and words_of(p) for p in phrases):
+            reader.problem(at, _("The topic '{topic}' needs a list of words or phrases.").format(
+                topic=topic), _("For example: {topic}: [gak bisa tidur, susah tidur]").format(
+                topic=topic))
+            continue
+        topics[str(topic)] = tuple(words_of(p) for p in phrases)
+    lines = {str(k): raw.line_of(k) for k in raw}
+    lines["flow"] = data.line_of("flow")
+    return DistressSettings(flow, topics, reader.file, lines)
+
+
 def _display(path: Path) -> str:
     """The path as the editor typed it: relative to the current folder when inside it."""
     try:
@@ -830,8 +868,12 @@ def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
     if (root / "followups.yaml").is_file():
         data, reader = load(root / "followups.yaml")
         followups = _read_followups(reader, data)
+    distress = None
+    if (root / "distress.yaml").is_file():
+        data, reader = load(root / "distress.yaml")
+        distress = _read_distress(reader, data)
     if system is None:
         return None, problems
     content = Content(str(root), flows, scales, hotlines, groups, system, frozenset(unreadable),
-                      followups)
+                      followups, distress)
     return content, problems

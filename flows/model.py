@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flows.distress import DistressSettings
 from flows.expressions import Expression
 from flows.followups import FollowupSettings
 from flows.templates import Template
@@ -134,6 +135,7 @@ class Content:
     system: SystemTexts
     unreadable: frozenset[str] = frozenset()  # flow files that could not be parsed
     followups: FollowupSettings | None = None  # followups.yaml; None: no follow-ups
+    distress: DistressSettings | None = None  # distress.yaml; None: re-asks only
 
     def node(self, key: str) -> Node | None:
         flow_id, _, node_id = key.partition(".")

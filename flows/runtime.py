@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 
+from flows.distress import find_topic
 from flows.messages import Choice, Event, Inbound, Reply
 from flows.model import ChoiceSpec, Content, Flow, Node, Route
 from flows.people import person_at_risk
@@ -156,6 +157,16 @@ class Engine:
         await run.interject(flow_id, dict(params))
         return EngineResult(run.replies, run.events, run.session)
 
+    async def resume(self, session: Session, context: EngineContext | None = None
+                     ) -> list[Reply]:
+        """The question `session` waits at, shown again (nothing moves, nothing is emitted);
+        empty when nothing waits."""
+        run = _Run(self, session.clone(), Inbound(text=""), context or _NoContext())
+        with contextlib.suppress(_Stop):
+            await run.show_current_or_idle()
+        run.flush(())
+        return run.replies
+
     def fallback_text(self) -> str:
         """What the resident reads when a turn cannot be answered: system.yaml's `error`
         text (or a built-in one), then the crisis hotlines, one per line."""
@@ -253,7 +264,8 @@ class _Run:
             return
         frame, node = self.waiting_node()
         if node is None:
-            await self.start_home()
+            if not await self.heard_distress():
+                await self.start_home()
             return
         await self.answer(frame, node, text=text)
 
@@ -477,12 +489,53 @@ class _Run:
             frame.waiting = False
             await self.follow(node.other)
             return
+        if await self.heard_distress():
+            return
         if node.reask:
             self.say_text(self.render(node.reask, frame), frame)
         else:
-            await self.say_system("reprompt")
+            self.say_reprompt(frame, node)
         self.show_question(frame, node)
         raise _Stop
+
+    def say_reprompt(self, frame: Frame, node: Node) -> None:
+        """The system re-ask that fits the question: gentle inside the crisis protocol, one
+        for a single button (`{choice}` is its label), one for typed answers, else the
+        general one (`{last}` is the number of the last button)."""
+        texts = self.content.system.texts
+        choices = self.choices_of(node)
+        if self.in_flow(self.content.role("crisis")) and "reprompt_crisis" in texts:
+            key = "reprompt_crisis"
+        elif not choices and "reprompt_input" in texts:
+            key = "reprompt_input"
+        elif len(choices) == 1 and "reprompt_one" in texts:
+            key = "reprompt_one"
+        else:
+            key = "reprompt"
+        facts = {"last": len(choices),
+                 "choice": self.render(choices[0].label, frame) if choices else ""}
+        shown = Frame(frame.flow, frame.node, {**frame.vars, **facts})
+        self.say_text(self.render(texts[key], shown), frame)
+
+    def in_flow(self, flow_id: str) -> bool:
+        return any(f.flow == flow_id for f in self.session.stack)
+
+    async def heard_distress(self) -> bool:
+        """Typed words about sleep, sadness, worry, stress or anger that answer nothing
+        (the crisis check found nothing): the distress flow answers kindly and offers the
+        module that fits; when it ends, the interrupted question comes back. Never inside
+        the crisis protocol, nor inside the distress flow itself."""
+        settings = self.content.distress
+        text = self.inbound.text
+        if settings is None or not text or settings.flow not in self.content.flows:
+            return False
+        if self.in_flow(self.content.role("crisis")) or self.in_flow(settings.flow):
+            return False
+        topic = find_topic(settings, text)
+        if topic is None or topic not in self.content.flows[settings.flow].nodes:
+            return False
+        await self.call_over_current(settings.flow, {"topic": topic}, node_id=topic)
+        return True
 
     # ------------------------------------------------------------------ running nodes
     async def start_flow(self, flow_id: str, node_id: str | None = None, *, fresh: bool = False,
@@ -501,24 +554,26 @@ class _Run:
         self.session.stack.append(Frame(flow.id, node_id or flow.start, dict(params or {})))
         await self.run()
 
-    async def call_over_current(self, flow_id: str, params: dict[str, Any] | None = None) -> None:
+    async def call_over_current(self, flow_id: str, params: dict[str, Any] | None = None,
+                                node_id: str | None = None) -> None:
         """Run a flow on top of the current one; when it ends, the interrupted question returns."""
         top = self.session.top
         if top is None:
-            await self.start_flow(flow_id, fresh=True, params=params)
+            await self.start_flow(flow_id, node_id, fresh=True, params=params)
             return
         if top.waiting:
             top.rerender = True
-        await self.push(flow_id, params)
+        await self.push(flow_id, params, node_id)
 
-    async def push(self, flow_id: str, params: dict[str, Any] | None) -> None:
+    async def push(self, flow_id: str, params: dict[str, Any] | None,
+                   node_id: str | None = None) -> None:
         flow = self.content.flows[flow_id]
         if flow.consent_required and not self.session.has_consent:
             await self.start_flow(flow_id, fresh=True)
             return
         if flow.id == self.content.role("crisis"):
             self.crisis_entry_events(params or {})
-        self.session.stack.append(Frame(flow.id, flow.start, dict(params or {})))
+        self.session.stack.append(Frame(flow.id, node_id or flow.start, dict(params or {})))
         await self.run()
 
     async def run(self) -> None:

@@ -292,6 +292,67 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, list[Problem
     return parse_yaml(text, file)
 
 
+_QUOTE_OPENERS = ":-[{,?"  # a quote right after one of these (or a line's start) opens a text
+
+
+def unclosed_quote(text: str, upto: int) -> tuple[int, str] | None:
+    """(line, quote) of the last quoted text opened on a line at or before `upto` and not
+    closed on the same line; None if there is none. Content never writes a quoted text
+    over several lines (it uses |- and >-), so that quote is what broke the file, often a
+    line or more before PyYAML notices."""
+    found = None
+    for number, line in enumerate(text.splitlines()[:upto], start=1):
+        i, before = 0, ""  # before: the last character that is not a space
+        while i < len(line):
+            char = line[i]
+            if char == "#" and (i == 0 or line[i - 1] in " \t"):
+                break  # a comment
+            if char in "\"'" and (before == "" or before in _QUOTE_OPENERS):
+                end = _closing(line, i + 1, char)
+                if end is None:
+                    found = (number, char)
+                    break
+                i, before = end + 1, char
+                continue
+            if char not in " \t":
+                before = char
+            i += 1
+    return found
+
+
+def _closing(line: str, start: int, quote: str) -> int | None:
+    """Index of the quote that closes a text opened just before `start` ('' and \\" do not)."""
+    i = start
+    while i < len(line):
+        if quote == '"' and line[i] == "\\":
+            i += 2
+            continue
+        if line[i] == quote:
+            if quote == "'" and line[i + 1:i + 2] == "'":
+                i += 2
+                continue
+            return i
+        i += 1
+    return None
+
+
+def _describe(problem: str) -> str:
+    """PyYAML's English words for what it found, said as the editor's own language."""
+    if "expected ',' or" in problem:
+        return _("a comma or a closing bracket is missing")
+    if "mapping values are not allowed" in problem:
+        return _("a ':' where none is allowed; put a text containing ': ' in quotes")
+    if "could not find expected ':'" in problem:
+        return _("a ':' is missing")
+    if "end of stream" in problem:
+        return _("the file ends before a text or a block is closed")
+    if "cannot start any token" in problem:
+        return _("a character that cannot begin a value, such as ` or @; put the text in quotes")
+    if "block end" in problem or "indentation" in problem:
+        return _("the indentation does not match the lines above")
+    return _("this is not valid YAML")
+
+
 def parse_yaml(text: str, file: str, loader_class: type | None = None
                ) -> tuple[Any, list[Problem]]:
     """Parse text already read and checked by load_yaml (tests pass `loader_class` to try
@@ -318,14 +379,25 @@ def parse_yaml(text: str, file: str, loader_class: type | None = None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else None
-        what = getattr(exc, "problem", None) or str(exc)
-        if "nesting depth" in str(what):  # libyaml's own limit, far beyond MAX_DEPTH
+        what = str(getattr(exc, "problem", None) or exc)
+        if "nesting depth" in what:  # libyaml's own limit, far beyond MAX_DEPTH
             return None, [_too_deep(file, line)]
+        quote = unclosed_quote(text, line or text.count("\n") + 1)
+        if quote is not None:
+            return None, [
+                Problem(
+                    file,
+                    quote[0],
+                    _("A quote ({quote}) opens on this line but is never closed.").format(
+                        quote=quote[1]),
+                    _("Close it where the text ends, e.g. label: \"Ya, lanjut\", or remove it."),
+                )
+            ]
         return None, [
             Problem(
                 file,
                 line,
-                _("The YAML cannot be read here ({what}).").format(what=what),
+                _("The YAML cannot be read here ({what}).").format(what=_describe(what)),
                 _(
                     "Check the indentation and the colons on this line and the one above; "
                     "put text containing ':' or '#' in quotes."

@@ -1,15 +1,20 @@
-"""`temanjiwa chat --jsonl`: the stable machine protocol, and resuming after a kill."""
+"""`temanjiwa chat`: the stable --jsonl protocol, resuming after a kill, and the interactive
+console on a real terminal (a pty): a quiet start, resuming, Ctrl-C, cadre cards once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
+import time
 
-from tests.conftest import FIXTURE_CONTENT, ROOT
+from tests.conftest import FIXTURE_CONTENT, REAL_CONTENT, ROOT
 
 
 def start(tmp_path, *extra):
@@ -103,3 +108,118 @@ def test_logs_go_to_stderr_only(tmp_path):
     # the event loop starts).
     assert any("storage.sqlite: applying schema migration" in line for line in logged), stderr
     assert any(" DEBUG " in line for line in logged), stderr
+
+
+# ---------------------------------------------------------------- the interactive console
+def start_in_pty(tmp_path, content=FIXTURE_CONTENT):
+    """`temanjiwa chat` as a person runs it: stdin, stdout and stderr on one terminal."""
+    env = dict(os.environ, TEMANJIWA_SECRET="console-test", PYTHONUNBUFFERED="1")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec at once (nothing else may run in a forked test process)
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "bot.cli", "chat", "--db",
+                                   str(tmp_path / "i.db"), "--content", str(content)], env)
+    return pid, fd
+
+
+def read_prompt(fd, timeout=60.0) -> str:
+    """Everything the terminal shows until the chat waits at its "> " prompt."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not out.endswith(b"> "):
+        ready, _w, _x = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the child has gone
+                break
+            if not chunk:
+                break
+            out += chunk
+    text = out.decode(errors="replace")
+    assert text.endswith("> "), "no prompt: " + text
+    return text
+
+
+def type_line(fd, text: str) -> str:
+    os.write(fd, (text + "\n").encode())
+    return read_prompt(fd)
+
+
+def interrupt(pid, fd) -> tuple[int, float, str]:
+    """Ctrl-C while the chat waits for a line: (exit code, seconds to exit, what it printed)."""
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGINT)
+    deadline = sent + 10
+    status = None
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("Ctrl-C did not end the chat within 10 s")
+    took = time.monotonic() - sent
+    rest = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(fd, 65536):
+            rest += chunk
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), took, rest.decode(errors="replace")
+
+
+def test_interactive_starts_quietly_and_ctrl_c_ends_at_once(tmp_path):
+    pid, fd = start_in_pty(tmp_path)
+    first = read_prompt(fd)
+    lines = [line for line in first.splitlines() if line.strip()]
+    assert lines[0].startswith("Teman Jiwa di terminal"), first
+    assert not any(LOG_LINE.match(line) for line in lines), first  # no INFO/WARNING lines
+    assert "consent.ask" not in first and "Setuju" in first
+    type_line(fd, "1")  # agree
+    code, took, rest = interrupt(pid, fd)
+    assert code in (0, 130), rest
+    assert took < 5, f"Ctrl-C took {took:.1f} s"
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+
+
+def test_interactive_resumes_where_the_resident_was_after_a_kill(tmp_path):
+    pid, fd = start_in_pty(tmp_path)
+    read_prompt(fd)
+    type_line(fd, "1")  # agree → age
+    shown = type_line(fd, "2")  # adult → area
+    assert "Di mana?" in shown, shown
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(fd)
+
+    pid, fd = start_in_pty(tmp_path)
+    again = read_prompt(fd)
+    assert "Di mana?" in again, again  # the waiting question, not the start again
+    assert "Setuju" not in again, again
+    code, _took, rest = interrupt(pid, fd)
+    assert code in (0, 130) and "Traceback" not in rest
+
+
+def test_cadre_card_is_shown_once_per_change_in_the_turn_of_the_change(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(tmp_path / "a.db"),
+         "--content", str(REAL_CONTENT)],
+        cwd=ROOT, env=dict(os.environ, TEMANJIWA_SECRET="console-test"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    read_until_await(proc)
+    alerts_per_turn = []
+    script = [{"text": "/start"}, {"choice": "setuju"}, {"text": "menu"},
+              {"text": "aku pengen mati aja"}, {"choice": "boleh"}, {"choice": "ya"},
+              *[{"choice": "tidak"}] * 4, {"choice": "ya"}, {"choice": "ya"}, {"choice": "ya"},
+              {"choice": "ya"}, {"text": "halo"}, {"text": "halo"}]
+    for message in script:
+        out = send(proc, message)
+        alerts_per_turn.append([o["text"] for o in out if o["type"] == "cadre_alert"])
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+    alerts = [a for turn in alerts_per_turn for a in turn]
+    assert alerts, "the crisis made no card"
+    assert len(alerts) == len(set(alerts)), "a card was shown twice unchanged"
+    assert alerts_per_turn[-2:] == [[], []], alerts_per_turn[-2:]  # nothing changed: nothing shown

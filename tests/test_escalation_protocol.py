@@ -239,7 +239,7 @@ async def test_declining_the_asq_after_phq9_item9_records_a_check_case_and_says_
     await start(h, "400")
     await h.say("400", "/start phq9", ("c", "mulai"))
     turn = await h.say("400", *[("c", a) for a in PHQ9_ALL_NEARLY_EVERY_DAY])
-    assert "27 dari 27" in said(turn) and turn.replies[-1].node == "crisis.cek"
+    assert "27 dari 27" in said(turn) and turn.replies[-1].node == "crisis.cek_hasil"
     turn = await h.say("400", ("c", "nanti"))
     assert "24 jam" in said(turn) and turn.replies[-1].node == "crisis.kontak"
     created = [e.data for e in turn.events if e.name == "escalation_created"]

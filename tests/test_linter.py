@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -419,3 +420,54 @@ def test_both_parsers_read_the_shipped_content_alike_and_keep_the_limits(loader)
                         ("[a]: 1\n", "not a name"), ("a: {b: 1\n", "cannot be read")]:
         _data, problems = parse_yaml(text, "x.yaml", loader)
         assert problems and words in problems[0].message and problems[0].line, (words, problems)
+
+
+# ---------------------------------------------------------------- one cause, one report
+@pytest.mark.parametrize(("typo", "hint"), [("next: qq1", "Did you mean 'q1'"),
+                                            ("next: zzz", "nodes in this flow")])
+def test_a_misspelt_reference_is_one_error_without_follow_on_unreachable_nodes(
+        content, typo, hint):
+    path = edit(content, QUIZ, "next: q1}", typo + "}")
+    problems = only_error(content)
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert "no such node" in problems[0].message and hint in problems[0].hint
+    assert problems[0].line == line_of(path, typo)
+
+
+def test_a_misspelt_goto_into_another_flow_is_one_error(content):
+    edit(content, "flows/menu.yaml", "goto: quiz}", "goto: quiz.intor}")
+    problems = only_error(content)
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert "Did you mean 'quiz.intro'" in problems[0].hint
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("choices: [{id: mulai, label: Mulai, next: q1}]",
+     'choices: [{id: mulai, label: "Mulai, next: q1}]'),
+    ("    say: Pertanyaan satu?", '    say: "Pertanyaan satu?'),
+    ("    say: Pertanyaan satu?", "    say: 'Pertanyaan satu?"),
+])
+def test_a_missing_quote_is_reported_where_it_opens_in_indonesian(content, old, new):
+    path = edit(content, QUIZ, old, new)
+    opened = line_of(path, new.strip())
+    problems = only_error(content)
+    assert len(problems) == 1 and problems[0].line == opened, [str(p) for p in problems]
+    env = dict(os.environ, TEMANJIWA_LANG="id")
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120).stdout
+    assert f"quiz.yaml:{opened}: kesalahan: Tanda kutip" in out, out
+    assert "expected" not in out and "while scanning" not in out, out
+
+
+def test_files_the_loader_does_not_read_are_warned_about(content):
+    shutil.copy(content / "crisis" / "lexicon.yaml", content / "crisis" / "lexicon_copy.yaml")
+    shutil.copy(content / QUIZ, content / "flows" / "quiz.yml")
+    (content / "flows" / "catatan.txt").write_text("ide alur baru\n")
+    shutil.copy(content / "system.yaml", content / "system.yml")
+    problems = lint_directory(content)
+    assert not [p for p in problems if p.severity == "error"]
+    warned = {Path(p.file).name: p for p in problems if p.severity == "warning"}
+    assert set(warned) == {"lexicon_copy.yaml", "quiz.yml", "catatan.txt", "system.yml"}, (
+        [str(p) for p in problems])  # one each: the copy's words are not read twice
+    assert "copy" in warned["lexicon_copy.yaml"].message
+    assert ".yml" in warned["quiz.yml"].message and "quiz.yaml" in warned["quiz.yml"].hint

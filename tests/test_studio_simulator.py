@@ -116,7 +116,7 @@ def test_a_phq9_by_buttons_gives_the_result_and_the_screening_event(studio):
     assert done["data"] == {"instrument": "phq9", "score": 9, "band": "mild",
                             "flags": ["self_harm_item"]}
     # Item 9 above 0: the crisis check follows the result, with the hotline.
-    assert state["node"] == "crisis.cek" and "119" in text
+    assert state["node"] == "crisis.cek_hasil" and "119" in text
     # The pressed message was edited as Telegram does: its answer under it, no keyboard.
     q9 = [m for item in state["chat"] if item["from"] == "bot" for m in item["telegram"]
           if "9 dari 9" in m["text"]][-1]
@@ -172,7 +172,7 @@ def test_each_turn_is_rendered_by_the_channels_own_renderers(studio, folder):
     assert question["type"] == "list"  # four answers: more than three buttons
     assert all(len(row["title"]) <= 24 for row in question["action"]["sections"][0]["rows"])
     consent = state["chat"][1]["whatsapp"][-1]["interactive"]
-    assert consent["type"] == "button" and len(consent["action"]["buttons"]) == 2
+    assert consent["type"] == "button" and len(consent["action"]["buttons"]) == 3
     # The menu's eight choices fit a list; eleven do not: a numbered menu, answered by
     # typing the number (an editor's change, used from the next message).
     state = studio.post("send", view="whatsapp", text="menu")
@@ -218,7 +218,9 @@ def test_an_edit_is_used_from_the_next_message_and_a_broken_folder_keeps_the_las
     assert "Terima kasih banyak, teman" in telegram_text(state)
     consent.write_text(good, encoding="utf-8")
     problems = studio.http.get("/api/problems").json()
-    assert problems["problems"] == [] and problems["content"]["status"] == "ok"
+    # Fixed again: no error is left (message-budget warnings of the shipped content may be)
+    assert [p for p in problems["problems"] if p["severity"] == "error"] == []
+    assert problems["content"]["status"] == "ok"
 
 
 def test_the_database_is_temporary_and_the_folder_is_not_written(folder, temp_root,

@@ -41,7 +41,7 @@ from flows.crisis.detector import (
     load_detector,
     read_crisis,
 )
-from flows.crisis.lexicon import CATEGORIES, LEVELS, crisis_files, lint_lexicon
+from flows.crisis.lexicon import CATEGORIES, LEVELS, crisis_files, is_copy, lint_lexicon
 
 __all__ = [
     "CATEGORIES",
@@ -50,6 +50,7 @@ __all__ = [
     "Detection",
     "check_lines",
     "crisis_files",
+    "is_copy",
     "lint_crisis",
     "lint_lexicon",
     "load_crisis",

@@ -982,6 +982,19 @@ class _Compiler:
                 )
 
 
+COPY_WORDS = frozenset({"copy", "salinan", "backup", "bak", "old", "lama", "kopi", "tmp"})
+
+
+def is_copy(path: Path) -> bool:
+    """A copy left beside the material (lexicon_copy.yaml, lexicon (2).yaml, jawa.bak.yaml):
+    not read, or every word in it would be there twice; `temanjiwa lint` warns about it."""
+    stem = path.name.lower().removesuffix(".yaml")
+    if stem != MAIN_FILE.removesuffix(".yaml") and stem.startswith("lexicon"):
+        return True
+    tokens = [t for t in re.split(r"[^a-z0-9]+", stem) if t]
+    return any(t in COPY_WORDS for t in tokens) or any(t.isdigit() for t in tokens[1:])
+
+
 def crisis_files(path: Path) -> list[Path]:
     """The files of the crisis material that `path` stands for, `lexicon.yaml` first.
 
@@ -995,7 +1008,8 @@ def crisis_files(path: Path) -> list[Path]:
         path = path.parent
     if not path.is_dir():
         return [path]
-    others = sorted(p for p in path.rglob("*.yaml") if p.is_file() and p.name != MAIN_FILE)
+    others = sorted(p for p in path.rglob("*.yaml")
+                    if p.is_file() and p.name != MAIN_FILE and not is_copy(p))
     main = path / MAIN_FILE
     return [main, *others]
 
