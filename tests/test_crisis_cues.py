@@ -246,6 +246,30 @@ def test_language_markers_switch_off_a_negation(tmp_path: Path) -> None:
     assert detector.detect("tak ombe racun") is None  # no markers: "do not drink"
 
 
+def test_a_language_s_own_words_and_affixes(tmp_path: Path) -> None:
+    bugis = (
+        "language:\n  name: Bugis\n  markers: [ri, engka, pura]\n"
+        "  words:\n    - [tangan, lima]\n    - [aku, =iyya]\n"
+        "  prefixes: [na, ku]\n  suffixes: [ka, ki]\n"
+        "synonyms:\n  - [mati, mate]\n"
+    )
+    lexicon = LEXICON.replace("      - pengen mati\n", "      - sayat tangan\n      - iyya mati\n")
+    detector = load_detector(crisis_folder(tmp_path, lexicon=lexicon, bugis=bugis))
+    assert detector.detect("pura ku sayat limaku ri wenni") is not None  # lima = tangan
+    assert detector.detect("aku sayat lima buah apel") is None  # not a Bugis message
+    # an unknown word is read without the language's affixes: na- + sayat
+    assert detector.detect("pura nasayat limana ri bola") is not None
+    assert detector.detect("nasayat lima") is None  # no markers, no Bugis reading
+
+
+def test_a_bad_affix_is_named_with_its_line(tmp_path: Path) -> None:
+    bugis = "language:\n  name: Bugis\n  markers: [ri, engka]\n  prefixes: [na, ku-]\n"
+    folder = crisis_folder(tmp_path, bugis=bugis)
+    (problem,) = [p for p in lint_lexicon(folder) if p.severity == "error"]
+    assert problem.file.endswith("bugis.yaml") and problem.line == 4
+    assert "ku-" in problem.message and problem.hint
+
+
 def test_regional_affixes() -> None:
     assert "ngagantung" in family("gantung")  # Sundanese nga-
     assert "kapikiran" in family("pikir")  # Sundanese ka-…-an

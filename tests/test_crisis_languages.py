@@ -180,3 +180,27 @@ def test_someone_else_in_danger_is_subject_other(detector: CrisisDetector) -> No
     assert found is not None and found.subject == "other"
     found = detector.detect("adikku dipasung bapak di belakang rumah, kakinya dirantai")
     assert found is not None and found.category == "abuse" and found.subject == "other"
+
+
+def _ids(detector: CrisisDetector, text: str, word: str) -> frozenset[str]:
+    words, keys = detector.reading(text)
+    flat = [w for clause in words for w in clause]
+    return keys[flat.index(word)]
+
+
+def test_a_language_s_own_words_count_only_in_its_messages(detector: CrisisDetector) -> None:
+    # Bugis "lima" is a hand, Minang "kok" is "kalau", Minang "urang" is people, not "aku"
+    assert "<tubuh>" in _ids(detector, "pura ku sayat limaku ri wenni, de ulle upaja", "limaku")
+    assert "<tubuh>" not in _ids(detector, "aku beli lima buah mangga", "lima")
+    assert "~kalau" in _ids(detector, "kok ambo alah indak ado, tolong jago kuciang", "kok")
+    assert "~kalau" not in _ids(detector, "kok kamu belum tidur?", "kok")
+    assert "~orang" in _ids(detector, "urang kampuang lah bakumpua di lapau", "urang")
+
+
+def test_a_language_s_affixes_are_read_off_unknown_words(detector: CrisisDetector) -> None:
+    # Batak hu- (ku-): "hubunu" = kubunuh; Banjar maN-…-akan: "mandangarakan" = mendengarkan
+    text = "lae, nunga huboan piso on. molo ro ibana tu jabu, hubunu ma ibana"
+    assert "~bunuh" in _ids(detector, text, "hubunu")
+    assert "~dengar" in _ids(detector, "makasih pian rajin mandangarakan ulun", "mandangarakan")
+    # never a pronoun or a negation out of a longer word
+    assert not _ids(detector, "tiang ajak nyama makejang", "nyama") & {"~aku", "~tidak"}

@@ -157,17 +157,14 @@ def train_heads(
 
 
 def message_features(detector: _Reader, text: str) -> list[str]:
-    words = detector.tokens(text)
-    ids = [detector.word_keys(w) for clause in words for w in clause]
+    words, ids = detector.reading(text)
     return features(words, ids)
 
 
 class _Reader(Protocol):
-    """What the classifier needs of the detector: its reading of words."""
+    """What the classifier needs of the detector: its reading of a message."""
 
-    def tokens(self, text: str) -> list[list[str]]: ...
-
-    def word_keys(self, word: str) -> frozenset[str]: ...
+    def reading(self, text: str) -> tuple[list[list[str]], list[frozenset[str]]]: ...
 
 
 def write_weights(heads: dict[str, dict[str, float]], path: Path, sources: list[Path]) -> None:

@@ -34,6 +34,7 @@ from flows.crisis.lexicon import (
     LEVELS,
     MANY_GROUP,
     NUMBER_GROUP,
+    Language,
     Lexicon,
     Phrase,
     lint_lexicon,
@@ -235,8 +236,16 @@ class CrisisDetector:
         self._languages = [
             language
             for language in lexicon.languages
-            if language.markers and (language.not_negation or language.fillers)
+            if language.markers
+            and (
+                language.not_negation
+                or language.fillers
+                or language.words
+                or language.prefixes
+                or language.suffixes
+            )
         ]
+        self._own_cache: dict[tuple[str, str], frozenset[str]] = {}
         self._fillers = self._fillers | _FILLER
         # the ids a three-letter half of a run-together word may have: aku, aja
         self._short_halves = self._self | word_ids(lexicon, "aja")
@@ -367,6 +376,13 @@ class CrisisDetector:
             for clause in split_clauses(prepare(text))
         ]
 
+    def reading(self, text: str) -> tuple[list[list[str]], list[frozenset[str]]]:
+        """The clean words clause by clause and the ids of each word, as detection reads
+        them (a regional message's own words included): the classifier's input."""
+        message = self._read(text)
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        return words, message.keys
+
     def _read(self, text: str) -> _Message:
         message = _Message()
         keys = message.keys
@@ -408,6 +424,32 @@ class CrisisDetector:
                     message.keys[i] = message.keys[i] - self._negation
                 if word in language.fillers:
                     message.keys[i] = message.keys[i] | _FILLER
+                own = self._own_keys(language, word, message.keys[i])
+                if own:
+                    message.keys[i] = message.keys[i] | own
+
+    def _own_keys(self, language: Language, word: str, known: frozenset[str]) -> frozenset[str]:
+        """What `word` means in `language` besides its shared meaning: its own words (with
+        -nya/-ku endings), and, for a word no file knows, the word without the language's
+        affixes (Batak "hubunu" → bunu, Banjar "mandangarakan" → dangar)."""
+        cache_key = (language.name, word)
+        found = self._own_cache.get(cache_key)
+        if found is not None:
+            return found
+        own = language.words
+        found = own.get(word) or next(
+            (own[w] for w in strip_particle(word) if len(w) >= 3 and w in own), _EMPTY
+        )
+        if not found and not known and len(word) >= 5:
+            for stem in _stems(word, language.prefixes, language.suffixes):
+                found = own.get(stem) or self._keys(stem)
+                if found and not found & self.lexicon.closed:
+                    break  # a pronoun or a negation is never a stem ("nyama" is not ny- + ama)
+                found = _EMPTY
+        if len(self._own_cache) > _CACHE_LIMIT:
+            self._own_cache.clear()
+        self._own_cache[cache_key] = found
+        return found
 
     # ------------------------------------------------------------------ detection
 
@@ -896,6 +938,21 @@ class CrisisDetector:
             if keys[j] & self._other:
                 return "other"
         return "self"
+
+
+def _stems(word: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> Iterator[str]:
+    """`word` without one prefix, one suffix, or both (longest affixes first); every stem
+    keeps at least three letters."""
+    heads = [word[len(p) :] for p in prefixes if word.startswith(p) and len(word) - len(p) >= 3]
+    for stem in heads:
+        yield stem
+    for s in suffixes:
+        if word.endswith(s) and len(word) - len(s) >= 3:
+            yield word[: -len(s)]
+    for stem in heads:
+        for s in suffixes:
+            if stem.endswith(s) and len(stem) - len(s) >= 3:
+                yield stem[: -len(s)]
 
 
 def _combine(
