@@ -62,6 +62,11 @@ Subject = Literal["self", "other"]
 # When two categories reach the same level, the more specific one names the detection:
 # voices commanding self-harm are psychosis; a beating by a husband is abuse.
 PRECEDENCE = {"psychosis": 5, "abuse": 4, "violence": 3, "self_harm": 2, "suicide": 1}
+# a rampage ("<amuk>") is violence even when an abuse sign matches too; violence told with a
+# sign of psychosis (voices, delusions, stopped medication, nights without sleep) is psychosis
+_AMOK = "<amuk>"
+PSYCHOSIS_SIGNS = frozenset({"voice", "delusion", "disorganized", "medication", "sleepless"})
+DELUSIONS = frozenset({"voice", "delusion"})  # … in an abuse sign (a relapse may explain pasung)
 NEGATION_REACH = 4  # filler words allowed between a negation and the phrase it negates
 SUBJECT_REACH = 3  # words before a match searched for who it is about
 INFO_REACH_BACK = 6  # words before a match searched for artikel/pencegahan/tanda…
@@ -150,6 +155,7 @@ class _Match:
     start: int
     sentence_end: int
     subject: Subject
+    used: frozenset[int] = frozenset()  # the positions of its words
 
 
 class _Message:
@@ -411,14 +417,20 @@ class CrisisDetector:
         return message
 
     def _read_as_language(self, message: _Message) -> None:
-        """In a message written in a regional language (two of its marker words), its
-        `not_negation` words are not negations (Javanese "arep tak ombe" = "I will drink")
-        and its `fillers` may stand between a negation and what it denies (Minang "indak
-        ado niaik ambo nak mati")."""
+        """In a message written in a regional language (at least two of its marker words,
+        and no language with more), its `not_negation` words are not negations (Javanese
+        "arep tak ombe" = "I will drink"), its `fillers` may stand between a negation and
+        what it denies (Minang "indak ado niaik ambo nak mati"), and its own words and
+        affixes are read."""
         typed = set(message.words)
-        for language in self._languages:
-            if len(language.markers & typed) < LANGUAGE_MARKERS:
-                continue
+        typed.update(*(strip_particle(w) for w in message.words))  # "siriku" is "siri"
+        counts = [len(language.markers & typed) for language in self._languages]
+        most = max(counts, default=0)
+        if most < LANGUAGE_MARKERS:
+            return
+        for language, count in zip(self._languages, counts, strict=True):
+            if count < most:
+                continue  # Balinese "sing" (tidak) is not read as Javanese "sing" (yang)
             for i, word in enumerate(message.words):
                 if word in language.not_negation:
                     message.keys[i] = message.keys[i] - self._negation
@@ -655,7 +667,7 @@ class CrisisDetector:
                 ):
                     continue  # "di game tadi aku bunuh bosnya"
                 subject = self._subject(message, start, used)
-                matches.append(_Match(entry, start, sentence_hi, subject))
+                matches.append(_Match(entry, start, sentence_hi, subject, frozenset(used)))
                 break
         if not matches:
             return None
@@ -694,12 +706,48 @@ class CrisisDetector:
         level, _precedence, _size, best = scored[0]
         matched = list(dict.fromkeys(s[3].entry.phrase.text for s in scored))
         matched += [c for c in cues if c not in matched]
+        category = best.entry.phrase.category
+        amok = next((s[3] for s in scored if _AMOK in s[3].entry.ids), None)
+        if category == "abuse" and amok is not None:
+            # someone on a rampage: violence, whoever is threatened, and about that person
+            category, best = "violence", amok
+        if category in ("violence", "abuse"):
+            # beside an abuse sign, only in other words ("suamiku mau membunuhku" is no delusion)
+            signs = PSYCHOSIS_SIGNS if category == "violence" else DELUSIONS
+            own = best.used if category == "abuse" else frozenset()
+            if any(
+                s[3].entry.phrase.category == "psychosis" and s[3].used.isdisjoint(own)
+                for s in scored
+            ) or self._psychotic(found[_CUE], message, frame, signs, own):
+                category = "psychosis"  # with voices or delusions: psychosis, at the same level
         return Detection(
             level=LEVELS[level - 1],
-            category=best.entry.phrase.category,
+            category=category,
             matched=tuple(matched),
             subject=best.subject,
         )
+
+    def _psychotic(
+        self,
+        entries: list[_Entry],
+        message: _Message,
+        frame: _Frame,
+        signs: frozenset[str],
+        besides: frozenset[int],
+    ) -> bool:
+        """Whether the message tells a sign of psychosis in the resident's own words (voices,
+        delusions, talking to oneself, stopped medication, nights without sleep)."""
+        for entry in entries:
+            if entry.phrase.cue not in signs:
+                continue
+            masked = set() if entry.phrase.through_idioms else frame.masked
+            for combo, _hi in self._occurrences(entry, message, masked, True):
+                start = min(o[0] for o in combo)
+                end = max(o[-1] for o in combo)
+                used = {p for o in combo for p in o}
+                if besides.isdisjoint(used) and not self._not_own(message, frame, start, end, used):
+                    return True
+        return False
 
     def _cue_verdict(
         self, entries: list[_Entry], message: _Message, frame: _Frame | None
