@@ -75,6 +75,57 @@ FIRE = [
     ("mad", "abuse", "sengko e pokol lakeh tiap malem"),
     ("ban", "suicide", "tiang sing nyidaang idup buin, makeneh mati dogen"),
     ("ban", "abuse", "tiang sai kasagur teken kurenan tiange"),
+    # what a message does, not a listed phrase: a letter to be read later, absolving,
+    # the calm of a decision, care and debts arranged, things given away, a religious
+    # farewell, waiting for a train; starving as self-punishment; a fight with weapons
+    # and blood; touching by a close adult, hiding bruises; delusions with a weapon
+    ("id", "suicide", "kalau kalian baca ini nanti, aku udah tenang. jangan nyalahin diri ya"),
+    ("id", "suicide", "bukan salah ibu kok. aku cuma capek. tolong jagain kucingku"),
+    (
+        "id",
+        "suicide",
+        "cicilan ke koperasi udah aku lunasin semua, pin atm aku tulis di dompet. "
+        "sekarang udah beres",
+    ),
+    ("id", "suicide", "hp sama motor udah aku kasih ke adik, aku udah ga butuh lagi. titip ibu ya"),
+    ("id", "suicide", "udah sholat taubat, semoga Allah ampuni aku. malam ini aku pamit"),
+    (
+        "id",
+        "suicide",
+        "aku di peron, nunggu kereta yang lewat. belum berani tapi mungkin sebentar lagi",
+    ),
+    ("id", "self_harm", "aku sengaja ga makan 3 hari, ini hukuman buat diri sendiri"),
+    ("id", "violence", "ada tawuran di depan gang, ada yang kena celurit, darah di mana2"),
+    ("id", "abuse", "om aku suka pegang2 aku kalau mama lagi kerja, aku takut"),
+    (
+        "id",
+        "abuse",
+        "aku pake baju lengan panjang terus biar memar bekas pukulan suami ga keliatan",
+    ),
+    (
+        "id",
+        "psychosis",
+        "ayahku bilang dia dipilih Tuhan, udah seminggu ga tidur, sekarang bawa golok keliling",
+    ),
+    ("ban", "suicide", "meme, ampurayang tiang nggih. tiang sube sing kuat, pianak tiange titip"),
+    ("ban", "abuse", "paman tiange demen ngusudin tiang yen meme sing jumah, tiang jejeh"),
+    ("bug", "self_harm", "pura ku sayat limaku wenni, de ulle upaja"),
+    ("bug", "abuse", "lakkaiku natampeleng ka ri bola, nasepa ka"),
+    ("btk", "violence", "nunga huboan piso, molo ro ibana tu jabu hubunu ibana"),
+    (
+        "btk",
+        "psychosis",
+        "inang nunga 2 minggu dang modom, mangkatai sandiri, ninna adong begu mangihuthon",
+    ),
+    ("mad", "suicide", "sateya engko e tengnga jembatan, engko la mantep"),
+    ("mad", "violence", "bada carok e kampong, oreng nyaba clurit, sateya gi e lorong"),
+    (
+        "bjn",
+        "suicide",
+        "makasih pian sudah mandangarakan ulun. mulai isuk ulun kada bapandir lagi, salawasnya",
+    ),
+    ("min", "suicide", "kok ambo alah indak ado, tolong jago amak ambo yo"),
+    ("min", "violence", "urang kampuang bakumpua, nio mamukua maliang tu sampai badarah"),
 ]
 
 QUIET = [
@@ -119,6 +170,34 @@ QUIET = [
     ("mad", "negated", "enjek, engko ta terro mate"),
     ("ban", "negated", "nenten, tiang nenten wenten pikiran bunuh diri"),
     ("ban", "ordinary", "tiang kenyel gati dina jani"),
+    # the same word classes in everyday use, deaths told as news, stories and lessons
+    (
+        "id",
+        "past",
+        "dulu aku pernah pengen mati waktu di-phk, sekarang udah kerja lagi alhamdulillah",
+    ),
+    (
+        "id",
+        "news",
+        "berita tadi pagi: warga ditemukan tewas gantung diri di kebun, polisi menyelidiki",
+    ),
+    ("id", "death", "tetanggaku yang meninggal bunuh diri kemarin, gimana cara menghibur anaknya?"),
+    ("id", "ordinary", "baju lama anakku udah kekecilan, mau aku kasih ke tetangga"),
+    ("id", "ordinary", "hp lama aku jual, udah ga kepake"),
+    ("id", "ordinary", "utang motor udah lunas, lega banget"),
+    ("id", "ordinary", "kereta lewat terus dari tadi, aku nunggu jemputan di peron"),
+    ("id", "ordinary", "makasih ya kak udah dengerin, aku pamit dulu"),
+    ("id", "hyperbole", "mati aku, lupa bawa laptop ke kantor"),
+    ("id", "film", "di film itu tokohnya loncat dari gedung, serem banget"),
+    ("id", "folk", "dongeng malin kundang dikutuk ibunya jadi batu"),
+    ("id", "ordinary", "tawuran pelajar di berita bikin aku khawatir sama anakku"),
+    ("ban", "ordinary", "tiang pamit dumun nggih, lakar ke pura"),
+    ("ban", "past", "ipidan tiang taen makeneh mati, nanging jani sube becik"),
+    ("bug", "ordinary", "lokka ka dolo ri pasa, terima kasih"),
+    ("btk", "ordinary", "mauliate ma lae, au lao tu pesta"),
+    ("mad", "ordinary", "engko pamit gellu, sakalangkong"),
+    ("bjn", "lesson", "ulun guru, handak manjelasakan ka murid soal bahaya manyakiti diri"),
+    ("min", "folk", "kaba malin kundang tu sadiah bana"),
 ]
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from flows.crisis.classifier import DEFAULT_WEIGHTS, Classifier, features
+from flows.crisis.classifier import DEFAULT_WEIGHTS, Classifier, cue_features, features
 from flows.crisis.cues import CueHit, score
 from flows.crisis.lexicon import (
     LEVELS,
@@ -239,19 +239,10 @@ class CrisisDetector:
             for key, entries in index.items():
                 self._index_all[key] += [(kind, entry) for entry in entries]
         self._index_all = dict(self._index_all)
-        self._languages = [
-            language
-            for language in lexicon.languages
-            if language.markers
-            and (
-                language.not_negation
-                or language.fillers
-                or language.words
-                or language.prefixes
-                or language.suffixes
-            )
-        ]
+        # every language with markers takes part in choosing the language of a message
+        self._languages = [language for language in lexicon.languages if language.markers]
         self._own_cache: dict[tuple[str, str], frozenset[str]] = {}
+        self._marker_cache: dict[str, tuple[str, ...]] = {}
         self._fillers = self._fillers | _FILLER
         # the ids a three-letter half of a run-together word may have: aku, aja
         self._short_halves = self._self | word_ids(lexicon, "aja")
@@ -422,8 +413,9 @@ class CrisisDetector:
         "arep tak ombe" = "I will drink"), its `fillers` may stand between a negation and
         what it denies (Minang "indak ado niaik ambo nak mati"), and its own words and
         affixes are read."""
-        typed = set(message.words)
-        typed.update(*(strip_particle(w) for w in message.words))  # "siriku" is "siri"
+        typed: set[str] = set()
+        for word in message.words:
+            typed.update(self._marker_forms(word))
         counts = [len(language.markers & typed) for language in self._languages]
         most = max(counts, default=0)
         if most < LANGUAGE_MARKERS:
@@ -439,6 +431,17 @@ class CrisisDetector:
                 own = self._own_keys(language, word, message.keys[i])
                 if own:
                     message.keys[i] = message.keys[i] | own
+
+    def _marker_forms(self, word: str) -> tuple[str, ...]:
+        """A typed word as a language marker: itself and without -ku/-nya ("siriku" is
+        "siri"), cached."""
+        found = self._marker_cache.get(word)
+        if found is None:
+            found = (word, *strip_particle(word))
+            if len(self._marker_cache) > _CACHE_LIMIT:
+                self._marker_cache.clear()
+            self._marker_cache[word] = found
+        return found
 
     def _own_keys(self, language: Language, word: str, known: frozenset[str]) -> frozenset[str]:
         """What `word` means in `language` besides its shared meaning: its own words (with
@@ -487,9 +490,11 @@ class CrisisDetector:
             if verdict is not None:
                 return verdict
         if self.model is not None and "model" in signals:
+            if frame is None:
+                frame = self._frame(message, found)
             probability = self.model_probability(message, found, frame)
             if probability is not None and probability >= MODEL_THRESHOLD:
-                return self._model_verdict(message, probability)
+                return self._model_verdict(message, found, frame, probability)
         return None
 
     def model_probability(
@@ -510,14 +515,30 @@ class CrisisDetector:
         for entry in found[_CRISIS]:
             if next(self._occurrences(entry, message, frame.masked, False), None):
                 return None  # the lexicon saw a sign and set it aside (negated, framed)
-        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
-        return self.model.score(features(words, message.keys)).probability
+        return self.model.probability(self._model_features(message, found, frame))
 
-    def _model_verdict(self, message: _Message, probability: float) -> Detection:
+    def model_features(self, text: str) -> list[str]:
+        """The classifier's features of a message (flows/crisis/classifier.py), as the
+        detector reads it: its words and their ids, and the cue classes it holds."""
+        message = self._read(text)
+        if not message.keys:
+            return []
+        found = self._all_candidates(set().union(*message.keys))
+        return self._model_features(message, found, self._frame(message, found))
+
+    def _model_features(
+        self, message: _Message, found: list[list[_Entry]], frame: _Frame
+    ) -> list[str]:
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        hits = self._cue_hits(found[_CUE], message, frame) if found[_CUE] else []
+        return features(words, message.keys) + cue_features(hits)
+
+    def _model_verdict(
+        self, message: _Message, found: list[list[_Entry]], frame: _Frame, probability: float
+    ) -> Detection:
         """The classifier's verdict (flows/crisis/classifier.py): always `check`."""
         assert self.model is not None
-        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
-        verdict = self.model.score(features(words, message.keys), self._quiet)
+        verdict = self.model.score(self._model_features(message, found, frame), self._quiet)
         reasons = ", ".join(verdict.reasons) or "-"
         subject = self._message_subject(message)
         matched = (f"model {probability:.2f}: {reasons}",)
@@ -754,6 +775,19 @@ class CrisisDetector:
     ) -> Detection | None:
         """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
         assert frame is not None
+        hits = self._cue_hits(entries, message, frame)
+        verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
+        if verdict is None:
+            return None
+        return Detection(
+            level="check",
+            category=verdict.category,
+            matched=verdict.matched,
+            subject=self._window_subject(message, verdict.hits),
+        )
+
+    def _cue_hits(self, entries: list[_Entry], message: _Message, frame: _Frame) -> list[CueHit]:
+        """The cue phrases found in the resident's own words (not negated, not framed)."""
         hits = []
         for entry in entries:
             masked = set() if entry.phrase.through_idioms else frame.masked
@@ -769,15 +803,7 @@ class CrisisDetector:
                         phrase.cue, phrase.text, message.sentence_of[start], start, frozenset(used)
                     )
                 )
-        verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
-        if verdict is None:
-            return None
-        return Detection(
-            level="check",
-            category=verdict.category,
-            matched=verdict.matched,
-            subject=self._window_subject(message, verdict.hits),
-        )
+        return hits
 
     def _window_subject(self, message: _Message, hits: tuple[CueHit, ...]) -> Subject:
         """ "self" when the resident speaks as "aku" in the cue sentences (a possessive -ku,
