@@ -37,7 +37,7 @@ from bot.cases.senders import RoutingAlertSender  # noqa: E402
 from bot.config import Config, default_content_dir  # noqa: E402
 from bot.conversations import Conversations  # noqa: E402
 from bot.crypto import Sealer, load_key  # noqa: E402
-from bot.live_content import load_detector  # noqa: E402
+from flows.crisis import load_detector  # noqa: E402
 from flows.linter import load_content  # noqa: E402
 from flows.messages import Inbound  # noqa: E402
 from flows.runtime import Engine  # noqa: E402

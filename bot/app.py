@@ -9,7 +9,8 @@ needs another part, it is passed here.
     runtime = await build_runtime(config)
     telegram = await start_telegram(runtime, os.environ)          # None without a token
     whatsapp = build_whatsapp(runtime, os.environ)                # None without secrets
-    ... bot/serve.py runs the dispatcher, retention and the web app until a signal ...
+    ... bot/serve.py runs the dispatcher, the follow-up scheduler, retention and the web
+    app until a signal ...
 
 `build_studio_bot` is the same wiring for the editors' simulator: given content, a
 throwaway database, cards recorded, and the channels' renderers to show their messages.
@@ -32,7 +33,11 @@ from bot.config import Config, Database, choose_database, default_content_dir
 from bot.console import ConsoleChat
 from bot.conversations import Clock, Conversations, OutboundRouter, Turn, utc_now
 from bot.crypto import Sealer, generate_key, load_key
-from bot.live_content import load_detector, load_live_content
+from bot.followups.delivery import CheckinRouter, TextSender, WindowSender
+from bot.followups.effects import Followups
+from bot.followups.offers import CaseOffers
+from bot.followups.scheduler import CheckinScheduler
+from bot.live_content import load_live_content
 from bot.rights import consent
 from bot.rights.counting import Counting
 from bot.telegram.calls import CHANNEL as TELEGRAM
@@ -59,14 +64,25 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class FollowupKit:
+    """Caring follow-ups: run `scheduler` in the background (bot/serve.py); channels attach
+    their check-in senders to `senders` when they start."""
+
+    effects: Followups
+    scheduler: CheckinScheduler
+    senders: CheckinRouter
+
+
+@dataclass
 class EscalationKit:
-    """The case side of a runtime: give `desk` to the channels, run `dispatcher` in the
-    background (bot/serve.py)."""
+    """The case side of a runtime: give `desk` to the channels, run `dispatcher` (and the
+    follow-ups' scheduler) in the background (bot/serve.py)."""
 
     escalations: Escalations
     desk: CadreDesk
     dispatcher: Dispatcher
     sealer: Sealer
+    followups: FollowupKit
 
 
 @dataclass
@@ -101,12 +117,16 @@ def wire(
     clock: Clock = utc_now,
 ) -> tuple[Conversations, EscalationKit]:
     """Everything one turn runs, connected: escalation effects and the cadre desk (relay),
-    the consent log and the anonymous counters, and the dispatcher that delivers alerts."""
-    desk = CadreDesk(store, config, secret, sealer, clock=clock, engine=engine)
+    the consent log and the anonymous counters, the follow-ups (offer, series, answers),
+    the dispatcher that delivers alerts and the scheduler that sends check-ins."""
+    followups = Followups(engine, config, sealer)
+    offers = CaseOffers(engine, config, sealer)
+    desk = CadreDesk(store, config, secret, sealer, clock=clock, engine=engine,
+                     on_resolved=offers.on_case_resolved)
     escalations = Escalations(engine, config, sealer, desk)
     counting = Counting(engine.settings.timezone)
     effects: dict[str, list[Any]] = {}
-    for handlers in (escalations.effects(), consent.effects()):
+    for handlers in (escalations.effects(), consent.effects(), followups.effects()):
         for name, handler in handlers.items():
             effects.setdefault(name, []).append(handler)
     conversations = Conversations(
@@ -116,16 +136,21 @@ def wire(
         clock=clock,
         effects=effects,
         before_engine=desk.resident_turn,
-        observers=(escalations.observe, counting.observe),
+        observers=(escalations.observe, counting.observe, followups.observe),
         sealer=sealer,
     )
     dispatcher = Dispatcher(store, alerts, config, sealer, clock=clock)
+    senders = CheckinRouter()
+    scheduler = CheckinScheduler(store, conversations, engine, config, sealer, senders,
+                                 clock=clock)
     if not config.default_route:
         log.warning(
             "no default_route in the deployment config: cases from residents without an "
             "area route go to '(no route)'; set default_route (README: Escalation)"
         )
-    return conversations, EscalationKit(escalations, desk, dispatcher, sealer)
+    kit = EscalationKit(escalations, desk, dispatcher, sealer,
+                        FollowupKit(followups, scheduler, senders))
+    return conversations, kit
 
 
 async def build_runtime(
@@ -143,8 +168,8 @@ async def build_runtime(
     chosen by `bot.config.choose_database`."""
     content_dir = Path(content_dir or config.content or default_content_dir())
     database = choose_database(config, db_path)
-    content = load_live_content(content_dir, database.state_dir)
-    engine = Engine(content, config.engine_settings(), load_detector(content_dir))
+    served = load_live_content(content_dir, database.state_dir)
+    engine = Engine(served.content, config.engine_settings(), served.detector)
     store = make_store(database.target)
     await store.open()
     router = alerts or RoutingAlertSender()
@@ -183,6 +208,7 @@ async def start_telegram(
     if isinstance(runtime.alerts, RoutingAlertSender):
         runtime.alerts.attach(TELEGRAM, handle.alert_sender)  # waiting alerts go now
     runtime.outbound.attach(TELEGRAM, handle.deliver_outbound)
+    runtime.escalation.followups.senders.attach(TELEGRAM, TextSender(handle.send_to_chat))
     return handle
 
 
@@ -251,6 +277,16 @@ def build_whatsapp(
     if routing is not None:
         routing.attach(WHATSAPP, sender)  # alerts waiting for WhatsApp routes go now
     runtime.outbound.attach(WHATSAPP, channel.deliver_outbound)
+    configured = channel.followup_template_configured
+    runtime.escalation.followups.senders.attach(
+        WHATSAPP, WindowSender(channel), whatsapp_followup_template=configured
+    )
+    if not configured and runtime.engine.content.followups is not None:
+        log.warning(
+            "whatsapp: whatsapp.followup_template is not set: a follow-up check-in to a "
+            "resident whose 24-hour window has closed is NOT sent (it is counted as skipped; "
+            "/healthz shows whatsapp_followup_template: false)"
+        )
     return WhatsAppParts(channel, sender)
 
 

@@ -29,25 +29,52 @@ def reply_as_json(reply: Reply) -> dict[str, Any]:
     return {"type": "message", "text": reply.text, "choices": choices, "node": reply.node}
 
 
+MAX_LINE = 1024 * 1024  # characters of one protocol line; a longer one is refused
+FIELDS = ("text", "choice", "media")
+
+
 def parse_jsonl_input(line: str) -> Inbound | None:
     """One stdin line → Inbound; None for a line that is not a JSON object we understand."""
+    inbound, _error = read_jsonl_input(line)
+    return inbound
+
+
+def read_jsonl_input(line: str) -> tuple[Inbound | None, str]:
+    """One stdin line → (Inbound, "") or (None, why it cannot be used). Never raises."""
     try:
         data = json.loads(line)
-    except json.JSONDecodeError:
-        return None
+    except (ValueError, RecursionError):  # not JSON, an int over 4,300 digits, deep nesting
+        return None, "not a JSON object"
     if not isinstance(data, dict):
-        return None
-    if isinstance(data.get("choice"), str):
-        return Inbound(choice=data["choice"], node=data.get("node"))
-    if isinstance(data.get("text"), str):
-        return Inbound(text=data["text"])
-    if isinstance(data.get("media"), str):
-        return Inbound(media=data["media"])
-    return None
+        return None, "not a JSON object"
+    given = [f for f in FIELDS if data.get(f) is not None]
+    if len(given) != 1:
+        return None, 'expected exactly one of {"text": …}, {"choice": …} or {"media": …}'
+    field = given[0]
+    value, node = data[field], data.get("node")
+    if not isinstance(value, str) or not _is_unicode(value):
+        return None, f'"{field}" must be a string'
+    if node is not None and not (isinstance(node, str) and _is_unicode(node)):
+        return None, '"node" must be a string'
+    if field == "choice":
+        return Inbound(choice=value, node=node), ""
+    if field == "text":
+        return Inbound(text=value), ""
+    return Inbound(media=value), ""
+
+
+def _is_unicode(text: str) -> bool:
+    """False for lone surrogates (from "\\ud800" or undecodable input): they cannot be
+    stored or written back as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def _read_line(stream: TextIO) -> str:
-    return await asyncio.to_thread(stream.readline)
+    return await asyncio.to_thread(stream.readline, MAX_LINE + 1)
 
 
 class ConsoleChat:
@@ -64,18 +91,24 @@ class ConsoleChat:
         self._last: Reply | None = None
 
     def _write_json(self, obj: dict[str, Any]) -> None:
-        self.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
         self.stdout.flush()
 
     async def run_jsonl(self) -> int:
+        if hasattr(self.stdin, "reconfigure"):  # undecodable bytes: a protocol error, not a crash
+            self.stdin.reconfigure(errors="surrogateescape")
         self._write_json({"type": "await"})
         while line := await _read_line(self.stdin):
-            if not line.strip():
+            error = ""
+            if len(line) > MAX_LINE and not line.endswith("\n"):
+                while (rest := await _read_line(self.stdin)) and not rest.endswith("\n"):
+                    pass  # skip the rest of the over-long line
+                error = f"line longer than {MAX_LINE} characters"
+            elif not line.strip():
                 continue
-            inbound = parse_jsonl_input(line)
+            inbound, error = (None, error) if error else read_jsonl_input(line)
             if inbound is None:
-                self._write_json({"type": "error", "error": "expected {\"text\": …} or "
-                                  "{\"choice\": …}"})
+                self._write_json({"type": "error", "error": error})
                 self._write_json({"type": "await"})
                 continue
             if inbound.choice is not None and inbound.node is None and self._last:

@@ -8,6 +8,9 @@ What else happens in a turn is given when the service is built (bot/app.py), nev
 later: `effects` (handlers for the engine's events, e.g. escalation), `before_engine` (a
 resident in a relay with a cadre) and `observers` (they see every turn's events inside its
 transaction: anonymous counts, a case's "last replied").
+
+`interject` is the one turn the bot starts itself (a follow-up check-in, bot/followups/):
+the same per-resident lock, the engine, and one transaction for the new session.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from flows.messages import Choice, Event, Inbound, Reply
-from flows.runtime import Engine, EngineResult, HistoryItem
+from flows.runtime import FALLBACK_TEXT, Engine, EngineResult, HistoryItem
 from flows.session import Session
-from storage import deliveries, replies
+from storage import deliveries, followups, replies
 from storage.base import Store, Transaction
 from storage.keys import user_key
 
@@ -37,10 +40,7 @@ TurnObserver = Callable[["EffectContext", list[Event]], Awaitable[None]]
 # Runs before the engine; may answer instead of it (bot/cases/desk.py: the relay).
 BeforeEngine = Callable[[str, str, str, Inbound, datetime], Awaitable["Intercept | None"]]
 
-FALLBACK_ERROR = (
-    "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
-    "Jika kamu dalam bahaya, hubungi 112 atau SEJIWA 119 ext 8."
-)
+FALLBACK_ERROR = FALLBACK_TEXT  # for a channel whose turn failed before the engine answered
 
 
 def utc_now() -> datetime:
@@ -169,6 +169,9 @@ class _StoreContext:
     async def history(self) -> Sequence[HistoryItem]:
         return await self.store.history(self.key)
 
+    async def followup(self) -> Mapping[str, Any]:
+        return await followups.facts(self.store.reader, self.key)
+
 
 class _KeyedLocks:
     """One asyncio.Lock per resident, dropped when nobody waits (memory stays flat)."""
@@ -296,6 +299,26 @@ class Conversations:
         """Platform ids recorded since `since` (a channel loads them once, at start)."""
         return await deliveries.seen_since(self.store.reader, channel, since)
 
+    async def interject(self, key: str, flow_id: str, params: Mapping[str, Any], *,
+                        hold: Callable[[Transaction], Awaitable[bool]]) -> list[Reply] | None:
+        """The bot speaks first (a follow-up check-in): `flow_id` runs over whatever the
+        resident was doing, under their lock, and the new session is stored with `hold`'s
+        writes in one transaction (`hold` runs first: False means "not now", nothing is
+        written). Returns what to send; None when nothing was written (hold refused, or
+        the resident has no session any more). Effects do not run: what the bot says
+        first emits nothing; the resident's answer is a normal turn."""
+        async with await self._locks(key):
+            stored = await self.store.load_session(key)
+            if stored is None:
+                return None
+            result = await self.engine.interject(stored.session, flow_id, params, self.clock(),
+                                                 _StoreContext(self.store, key))
+            async with self.store.transaction() as tx:
+                if not await hold(tx):
+                    return None
+                saved = await followups.save_session_state(tx, key, result.session)
+            return result.replies if saved else None  # (retention purged it meanwhile)
+
     async def _handle_locked(self, channel: str, platform_user_id: str, key: str,
                              inbound: Inbound, delivery_id: str | None) -> Turn:
         now = self.clock()
@@ -312,7 +335,7 @@ class Conversations:
                                               _StoreContext(self.store, key))
         except Exception:
             log.exception("engine failed; answering with the fallback message")
-            return Turn([Reply(self._error_text())], [Event("engine_error")], key,
+            return Turn([Reply(self.engine.fallback_text())], [Event("engine_error")], key,
                         intercept.outbound if intercept else [])
         events = list(result.events)
         deleted = any(e.name == "delete_requested" for e in events)
@@ -326,7 +349,7 @@ class Conversations:
         except Exception:
             # The resident still gets the hotlines; the unchanged session lets them resend.
             log.exception("storing the turn failed; answering with the fallback message")
-            return Turn([Reply(self._error_text())], [Event("storage_error")], key, [])
+            return Turn([Reply(self.engine.fallback_text())], [Event("storage_error")], key, [])
 
     async def _commit(self, channel: str, platform_user_id: str, key: str, now: datetime,
                       result: EngineResult, events: list[Event], deleted: bool,
@@ -372,15 +395,6 @@ class Conversations:
             return True
         top = result.session.top
         return top is not None and top.flow == self.engine.content.role("crisis")
-
-    def _error_text(self) -> str:
-        """The system `error` text, or a built-in one; both followed by the crisis hotlines."""
-        content = self.engine.content
-        template = content.system.texts.get("error")
-        text = template.source if template else FALLBACK_ERROR
-        lines = [content.hotlines[h].text for h in content.hotline_groups.get("crisis", ())
-                 if h in content.hotlines]
-        return "\n".join([text, *lines])
 
     async def _store_result(self, ctx: EffectContext, event: Event) -> list[Event]:
         """Keep a screening result in the resident's history: adults who consented only."""

@@ -1,9 +1,9 @@
 """`temanjiwa run`: every configured channel in one process, plus the background jobs.
 
 Telegram (polling, or webhook on the shared web app), WhatsApp (webhook on the shared
-web app), the alert dispatcher, the retention schedule and the content watcher all run
-until SIGINT/SIGTERM; then channels stop taking new updates, in-flight turns finish and
-the database is closed.
+web app), the alert dispatcher, the follow-up scheduler, the retention schedule and the
+content watcher all run until SIGINT/SIGTERM; then channels stop taking new updates,
+in-flight turns finish and the database is closed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL_S = 3600.0
 CONTENT_CHECK_INTERVAL_S = 10.0
+FOLLOWUP_INTERVAL_S = 10.0
 
 
 @dataclass
@@ -83,13 +84,28 @@ async def _start_channels(running: _Running, env: Mapping[str, str],
         web["whatsapp"] = whatsapp.channel
         log.info("WhatsApp channel configured (webhook at /whatsapp/webhook)")
     telegram = await start_telegram(runtime, env, webhook_url=options.webhook_url)
+    followups = runtime.escalation.followups.scheduler
     if telegram is not None:
         running.closers.append(telegram.stop)
-        web["health"] = telegram.health
         if telegram.webhook_route is not None:
             web["telegram_webhook"] = telegram.webhook_route
         log.info("Telegram channel started (%s)", telegram.mode)
+    if web or telegram is not None:
+        parts = [telegram.health] if telegram is not None else []
+        web["health"] = combined_health(*parts, followups.health)
     return web or None  # the web app serves the webhooks and /healthz
+
+
+def combined_health(*parts: Callable[[], Mapping[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """One /healthz callback from several, each adding its own keys ("telegram", …)."""
+
+    def health() -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for part in parts:
+            body.update(part())
+        return body
+
+    return health
 
 
 def _start_background(running: _Running, stop: asyncio.Event) -> None:
@@ -98,6 +114,8 @@ def _start_background(running: _Running, stop: asyncio.Event) -> None:
     clock = runtime.conversations.clock
     running.tasks += [
         asyncio.create_task(runtime.escalation.dispatcher.run_forever(stop), name="dispatcher"),
+        asyncio.create_task(runtime.escalation.followups.scheduler.run_forever(
+            stop, FOLLOWUP_INTERVAL_S), name="followups"),
         asyncio.create_task(run_retention_schedule(runtime.store, runtime.config, clock,
                                                    RETENTION_INTERVAL_S), name="retention"),
         asyncio.create_task(watcher.run(CONTENT_CHECK_INTERVAL_S), name="content-watcher"),

@@ -8,13 +8,14 @@ channel drivers (console, Telegram, WhatsApp) run the same scripts end to end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from flows.crisis import load_detector
+from flows.followups import checkin_params
 from flows.i18n import _
 from flows.linter import load_content
 from flows.messages import Choice, Event, Inbound, Reply
@@ -30,6 +31,11 @@ class Driver(Protocol):
 
     async def send(self, inbound: Inbound) -> tuple[list[Reply], list[Event]]: ...
 
+    async def checkin(self, params: dict[str, Any]) -> tuple[list[Reply], list[Event]]:
+        """The bot checks in first (a `checkin:` step): the content's check-in flow with
+        `params` (flows.followups.checkin_params)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -38,6 +44,7 @@ class Step:
     inbounds: list[Inbound]
     expect: dict[str, Any]
     line: int
+    checkin: dict[str, Any] | None = None  # the bot speaks first instead (follow-ups)
 
 
 @dataclass
@@ -75,37 +82,75 @@ class EngineDriver:
         self.engine = Engine(content, settings, detector)
         self.session: Session | None = None
         self.history: list[HistoryItem] = []
+        self.followup = ""  # the series the events so far would have stored (bot/followups)
         self.last_node: str | None = None  # a press answers the last message, as on a phone
 
     async def start(self, setup: dict[str, Any]) -> None:
         self.session = session_from_setup(setup)
         self.history = []
+        self.followup = str(setup.get("followup") or "")
 
-    async def send(self, inbound: Inbound) -> tuple[list[Reply], list[Event]]:
+    def _context(self) -> Any:
         driver = self
 
         class _Ctx:
             async def history(self) -> Sequence[HistoryItem]:
                 return list(driver.history)
 
+            async def followup(self) -> Mapping[str, Any]:
+                return {"followup": driver.followup, "followup_next": None}
+
+        return _Ctx()
+
+    async def send(self, inbound: Inbound) -> tuple[list[Reply], list[Event]]:
         if inbound.choice is not None and inbound.node is None and self.last_node:
             inbound = Inbound(choice=inbound.choice, node=self.last_node, at=inbound.at)
-        turn = await self.engine.handle(self.session, inbound, _Ctx())
-        self.session = turn.session
-        if turn.replies and turn.replies[-1].node:
-            self.last_node = turn.replies[-1].node
-        for event in turn.events:
-            if event.name == "screening_completed":
-                self.history.append(HistoryItem(str(event.data.get("instrument")),
-                                                float(event.data.get("score") or 0),
-                                                str(event.data.get("band")), inbound.at))
+        turn = await self.engine.handle(self.session, inbound, self._context())
+        return self._after(turn.replies, turn.events, turn.session, inbound.at)
+
+    async def checkin(self, params: dict[str, Any]) -> tuple[list[Reply], list[Event]]:
+        settings = self.engine.content.followups
+        if settings is None:
+            raise AssertionError(_("a checkin: step needs followups.yaml"))
+        turn = await self.engine.interject(self.session, settings.checkin_flow,
+                                           checkin_step_params(params), datetime.now(UTC),
+                                           self._context())
+        return self._after(turn.replies, turn.events, turn.session, datetime.now(UTC))
+
+    def _after(self, replies: list[Reply], events: list[Event], session: Session,
+               at: datetime) -> tuple[list[Reply], list[Event]]:
+        self.session = session
+        if replies and replies[-1].node:
+            self.last_node = replies[-1].node
+        for event in events:
+            score = event.data.get("score") or 0
+            if event.name == "screening_completed" and _is_number(score):
+                # (the bot does not store a result without a numeric score either)
+                self.history.append(HistoryItem(str(event.data.get("instrument")), float(score),
+                                                str(event.data.get("band")), at))
+            if event.name == "followup_accepted":
+                self.followup = str(event.data.get("kind") or "")
+            elif event.name == "followup_declined":
+                self.followup = "declined"
+            elif event.name in ("followup_stopped", "stop_requested", "consent_withdrawn") or (
+                    event.name == "followup_answered" and event.data.get("last")):
+                self.followup = ""
             if event.name == "delete_requested":  # as the store does: nothing is left
                 self.history = []
                 self.session = None
-        return turn.replies, turn.events
+                self.followup = ""
+        return replies, events
 
     async def close(self) -> None:
         return None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def session_from_setup(setup: dict[str, Any]) -> Session | None:
@@ -117,6 +162,16 @@ def session_from_setup(setup: dict[str, Any]) -> Session | None:
         session.consent_version = str(setup.get("consent_version", "test"))
     session.profile.update(setup.get("profile") or {})
     return session
+
+
+def checkin_step_params(raw: dict[str, Any]) -> dict[str, Any]:
+    """A `checkin:` step's values as the bot passes them (defaults: the first of three
+    check-ins of a crisis series, as text)."""
+    return checkin_params(str(raw.get("kind") or "crisis"),
+                          category=str(raw.get("category") or ""),
+                          step=int(raw.get("step") or 1), steps=int(raw.get("steps") or 3),
+                          checkin=int(raw.get("checkin") or 0),
+                          via=str(raw.get("via") or "text"))
 
 
 def _inbounds(raw: LineDict) -> list[Inbound]:
@@ -148,11 +203,15 @@ def load_tests(path: Path) -> tuple[list[ConvTest], list[Problem]]:
         for j, step in enumerate(raw["steps"]):
             at = raw["steps"].line_of(j)
             inbounds = _inbounds(step) if isinstance(step, LineDict) else []
-            if not inbounds:
+            checkin = step.get("checkin") if isinstance(step, LineDict) else None
+            if checkin is not None and not isinstance(checkin, dict):
+                checkin = {}
+            if not inbounds and checkin is None:
                 problems.append(Problem(str(path), at, _(
-                    "A step needs send:, press: or media:.")))
+                    "A step needs send:, press:, media: or checkin:.")))
                 continue
-            steps.append(Step(inbounds, dict(step.get("expect") or {}), at))
+            steps.append(Step(inbounds, dict(step.get("expect") or {}), at,
+                              dict(checkin) if checkin is not None else None))
         tests.append(ConvTest(str(raw.get("name") or f"test {i + 1}"), str(path), line,
                               dict(raw.get("setup") or {}), steps))
     return tests, problems
@@ -221,6 +280,8 @@ async def run_test(test: ConvTest, driver: Driver) -> Failure | None:
     for number, step in enumerate(test.steps, start=1):
         replies: list[Reply] = []
         events: list[Event] = []
+        if step.checkin is not None:
+            replies, events = await driver.checkin(step.checkin)
         for inbound in step.inbounds:
             replies, new_events = await driver.send(inbound)
             events.extend(new_events)

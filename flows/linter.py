@@ -8,9 +8,12 @@ ranges, variables, and button labels that will not fit the channels.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from flows.crisis import lint_crisis
+from flows.followups import CHECKIN_EVENTS, CHECKIN_PARAMS, OFFER_EVENTS, OFFER_PARAMS
 from flows.graph import reachable, routes_of
 from flows.i18n import _
 from flows.loader import read_content
@@ -24,9 +27,14 @@ WA_LIST_TITLE = 24  # WhatsApp list row title, characters
 WA_MAX_BUTTONS = 3
 WA_MAX_ROWS = 10
 
+# The flows the engine starts by itself (system.yaml `flows:`) and the values it gives them.
+ROLE_PARAMS: dict[str, set[str]] = {
+    "consent": set(), "menu": set(), "help": set(), "stop": set(), "delete": set(),
+    "crisis": {"level", "category", "source", "subject"},
+}
 PROFILE_FIELDS = {"age_group", "area", "pregnant"}
 GLOBAL_NAMES = {"today", "now", "consent_at", "consent_version", "history", "history_count",
-                "services", "areas", "flags", "retention_days"}
+                "services", "areas", "flags", "retention_days", "followup", "followup_next"}
 
 
 def lint_directory(directory: Path) -> list[Problem]:
@@ -54,15 +62,28 @@ def lint_content(content: Content) -> list[Problem]:
     problems: list[Problem] = []
     checker = _Checker(content, problems)
     checker.roles()
+    checker.followups()
     for flow in content.flows.values():
         checker.flow(flow)
+    if not checker.loop_found:
+        checker.loops_across_flows()
     return problems
+
+
+def _some(names: Iterable[str], limit: int = 12) -> str:
+    """A readable list of names for a hint; long lists are cut (a hint per problem would
+    otherwise grow with the size of the file)."""
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + ", …" if len(names) > limit else shown
 
 
 class _Checker:
     def __init__(self, content: Content, problems: list[Problem]):
         self.content = content
         self.problems = problems
+        self._entries: dict[str, set[str]] | None = None  # flow id → nodes jumped to from outside
+        self.loop_found = False
 
     def add(self, flow: Flow, line: int | None, message: str, hint: str = "",
             severity: str = "error") -> None:
@@ -79,6 +100,10 @@ class _Checker:
                     .format(role=role, flow=flow_id),
                     _("Create flows/{flow}.yaml or correct the name.").format(flow=flow_id),
                 ))
+        for role, flow_id in system.flows.items():
+            flow = self.content.flows.get(flow_id)
+            if flow is not None and role in ROLE_PARAMS:
+                self.role_flow(role, flow)
         consent = self.content.flows.get(system.flows.get("consent", ""))
         if consent and not any(n.consent == "given" for n in consent.nodes.values()):
             self.add(consent, consent.line, _("The consent flow never records consent."),
@@ -92,7 +117,64 @@ class _Checker:
                          _("The first message of the crisis flow does not show any hotline."),
                          _("Add {hotlines.crisis} (or the hotlines that fit) to its first node."))
 
+    def role_flow(self, role: str, flow: Flow) -> None:
+        """The engine itself starts these flows, for anyone and without values of its own."""
+        if flow.consent_required:
+            self.add(flow, flow.line,
+                     _("The '{role}' flow must work without consent, but it asks for it.").format(
+                         role=role),
+                     _("Add 'consent: not_required'. The bot starts this flow for residents "
+                       "who have not agreed yet; otherwise they would get the consent question "
+                       "instead (for the crisis flow: instead of the hotlines)."))
+        extra = sorted(set(flow.params) - ROLE_PARAMS[role])
+        if extra:
+            self.add(flow, flow.line,
+                     _("The '{role}' flow expects {names} (params:), but the bot starts it "
+                       "without them.").format(role=role, names=", ".join(extra)),
+                     _("Remove them from 'params:' and set them inside the flow instead."))
+
     # -- one flow ------------------------------------------------------------------------
+    def followups(self) -> None:
+        """followups.yaml names two flows that run without consent (a resident in crisis may
+        not have agreed to the rest), take the parameters the bot passes, and emit the
+        events that record the offer's answer and the easy stop."""
+        settings = self.content.followups
+        if settings is None:
+            return
+        wanted = (
+            ("checkin_flow", settings.checkin_flow, CHECKIN_PARAMS, CHECKIN_EVENTS),
+            ("offer_flow", settings.offer_flow, OFFER_PARAMS, OFFER_EVENTS),
+        )
+        for key, flow_id, params, events in wanted:
+            line = settings.lines.get(key)
+            flow = self.content.flows.get(flow_id)
+            if flow is None:
+                if flow_id not in self.content.unreadable:
+                    self.problems.append(Problem(
+                        settings.file, line,
+                        _("followups.yaml says {key} is '{flow}', but there is no such flow.")
+                        .format(key=key, flow=flow_id)))
+                continue
+            if flow.consent_required:
+                self.add(flow, flow.line,
+                         _("The follow-up flow '{flow}' must have 'consent: not_required'.")
+                         .format(flow=flow.id),
+                         _("It also runs for residents who agreed only to be checked in on."))
+            missing = [p for p in params if p not in flow.params]
+            if missing:
+                self.add(flow, flow.line,
+                         _("The follow-up flow '{flow}' must declare params: {params}.").format(
+                             flow=flow.id, params=", ".join(params)),
+                         _("The bot passes them in; missing: {missing}.").format(
+                             missing=", ".join(missing)))
+            emitted = {e.get("event") for n in flow.nodes.values() for e in n.emits}
+            for event in events:
+                if event not in emitted:
+                    self.add(flow, flow.line,
+                             _("The follow-up flow '{flow}' never emits '{event}'.").format(
+                                 flow=flow.id, event=event),
+                             _("Without it the bot cannot act on the resident's answer."))
+
     def flow(self, flow: Flow) -> None:
         if flow.start not in flow.nodes:
             self.add(flow, flow.line, _("The start node '{node}' does not exist.").format(
@@ -128,7 +210,7 @@ class _Checker:
                      _("Node '{node}' goes to '{target}', but this flow has no such node.").format(
                          node=node.id, target=route.target),
                      _("Check the spelling; nodes in this flow: {nodes}.").format(
-                         nodes=", ".join(flow.nodes)))
+                         nodes=_some(flow.nodes)))
         if route.kind in ("goto", "call"):
             target_flow, _dot, target_node = (route.target or "").partition(".")
             other = self.content.flows.get(target_flow)
@@ -151,6 +233,13 @@ class _Checker:
                              _("The call to '{target}' does not give: {names}.").format(
                                  target=target_flow, names=", ".join(sorted(missing))),
                              _("Add them under 'with:'."))
+        if route.kind == "call" and "." in (route.target or ""):
+            self.add(flow, route.line,
+                     _("Node '{node}' calls '{target}', but 'call:' can only start a whole "
+                       "flow.").format(node=node.id, target=route.target),
+                     _("Write call: {flow} (the flow begins at its start node), or use goto: "
+                       "to jump to a node without coming back.").format(
+                         flow=(route.target or "").partition(".")[0]))
         if route.kind == "call":
             if route.returns_to is None:
                 self.add(flow, route.line,
@@ -254,14 +343,14 @@ class _Checker:
             if rest in self.content.hotlines:
                 return None
             return (_("Node '{node}' shows the hotline '{name}', which is not in hotlines.yaml."),
-                    _("Known hotlines: {known}.").format(known=", ".join(self.content.hotlines)))
+                    _("Known hotlines: {known}.").format(known=_some(self.content.hotlines)))
         if head == "hotlines":
             if rest in self.content.hotline_groups:
                 return None
             return (_("Node '{node}' shows the hotline group '{name}', which is not in "
                       "hotlines.yaml."),
                     _("Known groups: {known}.").format(
-                        known=", ".join(self.content.hotline_groups)))
+                        known=_some(self.content.hotline_groups)))
         return (_("Node '{node}' uses '{{{name}}}', but nothing in this flow sets it."),
                 _("Set it first (set:, save:, score:, bands: save:) or declare it in params:, "
                   "or check the spelling."))
@@ -329,25 +418,66 @@ class _Checker:
                 if r.kind == "next" and r.target in silent}
             for n in silent
         }
-        state: dict[str, int] = {}
+        hit = _find_cycle(edges)
+        if hit is not None:
+            self.loop_found = True
+            self.add(flow, flow.nodes[hit].line,
+                     _("Node '{node}' is in a loop that never waits for the resident.").format(
+                         node=hit),
+                     _("Put a question somewhere in the loop or end it."))
 
-        def visit(n: str) -> str | None:
-            state[n] = 1
-            for m in edges.get(n, ()):
-                if state.get(m) == 1:
-                    return m
-                if m not in state and (found := visit(m)):
-                    return found
-            state[n] = 2
-            return None
+    def loops_across_flows(self) -> None:
+        """The same across flows: goto/call into a flow whose nodes lead back without a
+        question, or a menu that can end without one (a flow that ends returns to the menu)."""
+        flows = self.content.flows
+        menu = flows.get(self.content.system.flows.get("menu", ""))
+        stop = self.content.system.flows.get("stop")
+        silent = {(f.id, n.id) for f in flows.values() for n in f.nodes.values() if not n.waits}
+        edges: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for flow_id, node_id in silent:
+            targets = set()
+            for route in routes_of(flows[flow_id].nodes[node_id]):
+                if route.kind == "next" and route.target:
+                    targets.add((flow_id, route.target))
+                elif route.kind in ("goto", "call") and route.target:
+                    target_flow, _dot, target_node = route.target.partition(".")
+                    if target_flow in flows:
+                        targets.add((target_flow, target_node or flows[target_flow].start))
+                elif route.kind == "end" and menu is not None and flow_id != stop:
+                    targets.add((menu.id, menu.start))
+            edges[(flow_id, node_id)] = targets & silent
+        hit = _find_cycle(edges)
+        if hit is not None:
+            flow = flows[hit[0]]
+            self.add(flow, flow.nodes[hit[1]].line,
+                     _("Node '{node}' is in a loop through other flows that never waits for the "
+                       "resident.").format(node=hit[1]),
+                     _("Follow its goto:/call:/end: to the flows it leads to and put a question "
+                       "on the way (a flow that ends at the top goes back to the menu)."))
 
-        for n in silent:
-            if n not in state and (hit := visit(n)):
-                self.add(flow, flow.nodes[hit].line,
-                         _("Node '{node}' is in a loop that never waits for the resident.").format(
-                             node=hit),
-                         _("Put a question somewhere in the loop or end it."))
-                return
+
+def _find_cycle(edges: dict[Any, set[Any]]) -> Any | None:
+    """A node on a cycle of `edges`, or None. Iterative: a long chain must not hit Python's
+    recursion limit."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    for root in sorted(edges):
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(sorted(edges.get(root, ()))))]
+        while stack:
+            node, successors = stack[-1]
+            for nxt in successors:
+                if state.get(nxt) == 1:
+                    return nxt
+                if nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(sorted(edges.get(nxt, ())))))
+                    break
+            else:
+                state[node] = 2
+                stack.pop()
+    return None
 
 
 __all__ = ["ContentError", "lint_content", "lint_directory", "load_content"]

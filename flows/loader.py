@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import time
 from pathlib import Path
 from typing import Any
 
 from flows.expressions import ExpressionError, compile_expression
+from flows.followups import KINDS, MAX_DAY, FollowupSettings, SeriesPlan
 from flows.i18n import _
 from flows.model import (
     BandRange,
@@ -27,7 +29,7 @@ from flows.model import (
 )
 from flows.problems import Problem
 from flows.templates import parse_template
-from flows.yamlload import LineDict, LineList, load_yaml
+from flows.yamlload import MAX_FILE_BYTES, LineDict, LineList, load_yaml
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 NODE_KEYS = {
@@ -42,6 +44,10 @@ CHOICE_KEYS = {
 FLOW_KEYS = {"flow", "title", "consent", "start", "params", "nodes", "note", "description"}
 ROLES = ("consent", "menu", "help", "stop", "delete", "crisis")
 COMMANDS = ("menu", "help", "stop", "delete", "start")
+MAX_FLOW_FILES = 500  # the shipped content has 33 flows
+# All flow files together; the shipped ones are ~110 kB. Bounds a reload: 2 MB of flows
+# take a few seconds to read and check (bench/lint_limits.py).
+MAX_FLOWS_BYTES = 2 * 1024 * 1024
 DESCRIPTION_LIMIT = 140  # characters of a flow's description (one line on a poster)
 REQUIRED_TEXTS = (
     "reprompt", "unsupported_media", "stale_button", "too_long", "unknown_flow",
@@ -78,6 +84,28 @@ class _Reader:
                     hint,
                 )
 
+    def values(self, data: dict, where: str, line: int | None = None,
+               skip: str | None = None) -> dict[str, Any]:
+        """`name: value` pairs for set/with/emit: texts become templates; numbers, true/false,
+        null and lists of those stay as they are. Anything else (a block, a date) cannot be
+        kept in a resident's session or sent with an event, so it is a problem."""
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == skip:
+                continue
+            at = data.line_of(key) if isinstance(data, LineDict) else line
+            if isinstance(value, str):
+                out[str(key)] = parse_template(value)
+            elif _is_plain(value) or (isinstance(value, list) and all(map(_is_plain, value))):
+                out[str(key)] = value
+            else:
+                self.problem(at,
+                             _("The value of '{key}' in '{where}' must be a text, a number, true "
+                               "or false.").format(key=key, where=where),
+                             _("Put it in quotes if it is a text, e.g. {key}: \"2024-01-31\"")
+                             .format(key=key))
+        return out
+
     def text(self, value: Any, line: int, what: str):
         if isinstance(value, bool) or value is None or isinstance(value, dict | list):
             self.problem(
@@ -91,6 +119,11 @@ class _Reader:
             self.problem(line, _("{what} is empty.").format(what=what), _("Write the text."))
             return None
         return parse_template(source)
+
+
+def _is_plain(value: Any) -> bool:
+    """A value a session or an event can hold as JSON: text, number, true/false or null."""
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _as_number(value: Any) -> float | int | None:
@@ -137,10 +170,7 @@ def read_route(reader: _Reader, data: LineDict, where: str) -> Route | None:
         elif not isinstance(data["with"], dict):
             reader.problem(data.line_of("with"), _("'with' must be a list of name: value."))
         else:
-            with_values = {
-                str(k): parse_template(v) if isinstance(v, str) else v
-                for k, v in data["with"].items()
-            }
+            with_values = reader.values(data["with"], "with")
     returns_to = data.get("next") if kind == "call" else None
     if kind == "call" and returns_to is not None and not isinstance(returns_to, str):
         reader.problem(data.line_of("next"), _("'next' must name a node."))
@@ -234,10 +264,7 @@ def _read_emit(reader: _Reader, raw: Any, line: int) -> list[dict[str, Any]]:
             reader.problem(line, _("'emit' needs an event name."),
                            _("Write for example: emit: {event: screening_completed}"))
             continue
-        out.append({
-            str(k): parse_template(v) if isinstance(v, str) and k != "event" else v
-            for k, v in item.items()
-        })
+        out.append({"event": item["event"], **reader.values(item, "emit", line, skip="event")})
     return out
 
 
@@ -304,8 +331,7 @@ def _read_node(reader: _Reader, flow_id: str, node_id: str, raw: Any, line: int,
         node.say = tuple(says)
     if "set" in raw:
         if isinstance(raw["set"], dict):
-            node.sets = {str(k): parse_template(v) if isinstance(v, str) else v
-                         for k, v in raw["set"].items()}
+            node.sets = reader.values(raw["set"], "set")
         else:
             reader.problem(raw.line_of("set"), _("'set' must be a list of name: value."))
     if "flags" in raw:
@@ -331,7 +357,7 @@ def _read_node(reader: _Reader, flow_id: str, node_id: str, raw: Any, line: int,
     if "choices" in raw:
         node.choices = read_choices(reader, raw["choices"], raw.line_of("choices"), where)
     if "scale" in raw:
-        if raw["scale"] in scales:
+        if isinstance(raw["scale"], str) and raw["scale"] in scales:
             node.choices = node.choices + scales[raw["scale"]]
         else:
             reader.problem(
@@ -488,39 +514,106 @@ def _read_hotlines(reader: _Reader, data: Any):
         return hotlines, groups
     for hid, raw in data["hotlines"].items():
         at = data["hotlines"].line_of(hid)
-        if not isinstance(raw, dict) or not raw.get("text"):
-            reader.problem(at, _("The hotline '{id}' needs a text.").format(id=hid))
+        text = raw.get("text") if isinstance(raw, dict) else None
+        if not _is_scalar(text) or not str(text).strip():
+            reader.problem(at, _("The hotline '{id}' needs a text.").format(id=hid),
+                           _("Write for example: text: \"📞 SEJIWA: telepon 119, lalu tekan 8\""))
             continue
-        hotlines[str(hid)] = Hotline(str(hid), str(raw.get("name") or hid), str(raw["text"]))
-    raw_groups = data.get("groups") or LineDict()
+        name = raw.get("name")
+        hotlines[str(hid)] = Hotline(str(hid), str(name) if _is_scalar(name) and name else str(hid),
+                                     str(text))
+    raw_groups = _block(reader, data, "groups")
     for gid, members in raw_groups.items():
         at = raw_groups.line_of(gid)
-        if not isinstance(members, list):
+        if not isinstance(members, list) or not all(_is_scalar(m) for m in members):
             reader.problem(at, _("The hotline group '{id}' must be a list.").format(id=gid))
             continue
         for m in members:
-            if m not in hotlines:
+            if str(m) not in hotlines:
                 reader.problem(at, _("The hotline group '{g}' names '{m}', which is not a hotline.")
                                .format(g=gid, m=m), _("Add it under hotlines: or fix the name."))
-        groups[str(gid)] = tuple(str(m) for m in members if m in hotlines)
+        groups[str(gid)] = tuple(str(m) for m in members if str(m) in hotlines)
+        if not groups[str(gid)]:
+            reader.problem(at, _("The hotline group '{id}' has no hotline in it.").format(id=gid),
+                           _("List at least one hotline, e.g. {id}: [sejiwa, darurat]").format(
+                               id=gid))
+    if "crisis" not in groups and "crisis" not in raw_groups:
+        reader.problem(raw_groups.line, _("hotlines.yaml has no 'crisis' group."),
+                       _("The bot shows this group whenever crisis signs are found and when "
+                         "something fails; write for example: crisis: [sejiwa, darurat]"))
     return hotlines, groups
+
+
+def _block(reader: _Reader, data: LineDict, key: str) -> LineDict:
+    """`data[key]` when it is a block of `name: value` lines; otherwise an empty block
+    (and a problem, unless the key is simply missing: the caller reports what it needs)."""
+    value = data.get(key)
+    if isinstance(value, LineDict):
+        return value
+    if value is not None:
+        reader.problem(data.line_of(key),
+                       _("'{key}' must be a block of 'name: value' lines.").format(key=key),
+                       _("Write each entry on its own line under '{key}:', indented by two "
+                         "spaces.").format(key=key))
+    empty = LineDict()
+    empty.line, empty.key_lines = data.line_of(key), {}
+    return empty
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _read_words(reader: _Reader, commands: LineDict, command: Any) -> tuple[str, ...] | None:
+    """The words of one command (None, already reported, when they are not words)."""
+    raw = commands[command]
+    words = [] if raw is None else [raw] if isinstance(raw, str) else raw
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        reader.problem(commands.line_of(command),
+                       _("system.yaml: the words for '{cmd}' must be a list of words.").format(
+                           cmd=command),
+                       _("Write for example: {cmd}: [{cmd}, /{cmd}]").format(cmd=command))
+        return None
+    words = [w.strip().lower() for w in words if w.strip()]
+    for word in words:
+        if word.isdigit():
+            reader.problem(commands.line_of(command),
+                           _("system.yaml: '{word}' cannot be a word for '{cmd}': residents type "
+                             "numbers to pick a choice.").format(word=word, cmd=command),
+                           _("Use a word, e.g. {cmd}").format(cmd=command))
+    return tuple(words)
 
 
 def _read_system(reader: _Reader, data: Any) -> SystemTexts | None:
     if not isinstance(data, LineDict):
         reader.problem(1, _("system.yaml is missing or empty."))
         return None
-    flows_raw = data.get("flows") or {}
-    commands_raw = data.get("commands") or {}
-    texts_raw = data.get("texts") or {}
+    flows_raw = _block(reader, data, "flows")
+    commands_raw = _block(reader, data, "commands")
+    texts_raw = _block(reader, data, "texts")
+    roles: dict[str, str] = {}
+    for role, flow_id in flows_raw.items():
+        if isinstance(flow_id, str) and ID_RE.match(flow_id):
+            roles[str(role)] = flow_id
+        else:
+            reader.problem(flows_raw.line_of(role),
+                           _("system.yaml: the '{role}' flow must be a flow id, not '{value}'.")
+                           .format(role=role, value=flow_id),
+                           _("Write the id from the 'flow:' line of that flow, e.g. {role}: "
+                             "{role}").format(role=role))
     for role in ROLES:
         if role not in flows_raw:
-            reader.problem(data.line_of("flows"), _("system.yaml: flows has no '{role}'.").format(
+            reader.problem(flows_raw.line, _("system.yaml: flows has no '{role}'.").format(
                 role=role), _("Name the flow that plays this part, e.g. {role}: {role}").format(
                 role=role))
+    commands: dict[str, tuple[str, ...]] = {}
+    for key in commands_raw:
+        words = _read_words(reader, commands_raw, key)
+        if words is not None:
+            commands[str(key)] = words
     for command in COMMANDS:
-        if not commands_raw.get(command):
-            reader.problem(data.line_of("commands"),
+        if not commands.get(command) and (command in commands or command not in commands_raw):
+            reader.problem(commands_raw.line,
                            _("system.yaml: commands has no words for '{cmd}'.").format(cmd=command))
     for word in commands_raw.get("open") or ():
         if len(str(word).split()) != 1:
@@ -531,20 +624,121 @@ def _read_system(reader: _Reader, data: Any) -> SystemTexts | None:
     texts = {}
     for key in REQUIRED_TEXTS:
         if key not in texts_raw:
-            reader.problem(data.line_of("texts"), _("system.yaml: texts has no '{key}'.").format(
+            reader.problem(texts_raw.line, _("system.yaml: texts has no '{key}'.").format(
                 key=key), _("Add the text the bot says in that case."))
     for key, value in texts_raw.items():
         template = reader.text(value, texts_raw.line_of(key), f"texts.{key}")
         if template is not None:
             texts[str(key)] = template
+    minors = data.get("minor_age_groups") or []
+    if not isinstance(minors, list) or not all(_is_scalar(a) for a in minors):
+        reader.problem(data.line_of("minor_age_groups"),
+                       _("'minor_age_groups' must be a list of age group ids."),
+                       _("Write for example: minor_age_groups: [remaja]"))
+        minors = []
+    version = data.get("consent_version") or "1"
+    if not _is_scalar(version):
+        reader.problem(data.line_of("consent_version"),
+                       _("'consent_version' must be a short text, e.g. \"2\"."))
+        version = "1"
     return SystemTexts(
-        consent_version=str(data.get("consent_version") or "1"),
-        minor_age_groups=tuple(str(a) for a in data.get("minor_age_groups") or ()),
-        flows={str(k): str(v) for k, v in flows_raw.items()},
-        commands={str(k): tuple(str(w).strip().lower() for w in (v or ()))
-                  for k, v in commands_raw.items()},
+        consent_version=str(version),
+        minor_age_groups=tuple(str(a) for a in minors),
+        flows=roles,
+        commands=commands,
         texts=texts,
         file=reader.file,
+    )
+
+
+FOLLOWUP_KEYS = {"checkin_flow", "offer_flow", "hours", "answer_days", "ask_again_days",
+                 "series", "note"}
+SERIES_KEYS = {"days", "flag_unanswered", "note"}
+TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _whole(reader: _Reader, data: LineDict, key: str, default: int, low: int, high: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        reader.problem(data.line_of(key), _("{key} must be a whole number from {low} to {high}.")
+                       .format(key=key, low=low, high=high))
+        return default
+    return value
+
+
+def _clock(reader: _Reader, value: Any, line: int, what: str) -> time | None:
+    match = TIME_RE.match(str(value or "").strip())
+    if not match:
+        reader.problem(line, _("{what} must be a time such as 09:00.").format(what=what))
+        return None
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _read_followups(reader: _Reader, data: Any) -> FollowupSettings | None:
+    """followups.yaml (optional): without it the bot offers no follow-ups."""
+    if not isinstance(data, LineDict):
+        reader.problem(1, _("followups.yaml must be a mapping with checkin_flow, offer_flow and "
+                            "series."))
+        return None
+    reader.unknown_keys(data, FOLLOWUP_KEYS, "followups.yaml")
+    names = {}
+    for key in ("checkin_flow", "offer_flow"):
+        value = data.get(key)
+        if not isinstance(value, str) or not ID_RE.match(value):
+            reader.problem(data.line_of(key), _("followups.yaml needs {key}: the id of a flow.")
+                           .format(key=key))
+            return None
+        names[key] = value
+    hours = data.get("hours") or LineDict()
+    start = end = None
+    if isinstance(hours, LineDict):
+        reader.unknown_keys(hours, {"from", "until"}, "hours")
+        start = _clock(reader, hours.get("from", "09:00"), hours.line_of("from"), "hours.from")
+        end = _clock(reader, hours.get("until", "19:00"), hours.line_of("until"), "hours.until")
+        if start and end and start >= end:
+            reader.problem(data.line_of("hours"), _("hours.from must be before hours.until."),
+                           _("Messages go only between the two times of one day."))
+    else:
+        reader.problem(data.line_of("hours"), _("hours must have from and until."),
+                       _("For example: hours: {{from: \"09:00\", until: \"19:00\"}}").format())
+    series_raw = data.get("series")
+    series: dict[str, SeriesPlan] = {}
+    if not isinstance(series_raw, LineDict):
+        reader.problem(data.line_of("series"), _("followups.yaml needs series: with {kinds}.")
+                       .format(kinds=", ".join(KINDS)))
+        return None
+    reader.unknown_keys(series_raw, set(KINDS), "series")
+    for kind in KINDS:
+        raw = series_raw.get(kind)
+        at = series_raw.line_of(kind) if kind in series_raw else series_raw.line
+        if not isinstance(raw, LineDict):
+            reader.problem(at, _("series needs '{kind}' with its days.").format(kind=kind))
+            continue
+        reader.unknown_keys(raw, SERIES_KEYS, f"series.{kind}")
+        days = raw.get("days")
+        good = (isinstance(days, list) and days
+                and all(isinstance(d, int) and not isinstance(d, bool) for d in days))
+        if not good or any(not 1 <= d <= MAX_DAY for d in days) or days != sorted(set(days)):
+            reader.problem(raw.line_of("days") or at,
+                           _("series.{kind}.days must be whole days from 1 to {max}, each later "
+                             "than the one before, e.g. [1, 7, 30].").format(kind=kind,
+                                                                               max=MAX_DAY))
+            continue
+        flag = raw.get("flag_unanswered", False)
+        if not isinstance(flag, bool):
+            reader.problem(raw.line_of("flag_unanswered"),
+                           _("series.{kind}.flag_unanswered must be true or false.").format(
+                               kind=kind))
+            flag = False
+        series[kind] = SeriesPlan(kind, tuple(days), flag, at)
+    if set(series) != set(KINDS) or start is None or end is None:
+        return None
+    return FollowupSettings(
+        names["checkin_flow"], names["offer_flow"], series, start, end,
+        _whole(reader, data, "answer_days", 3, 1, 14),
+        _whole(reader, data, "ask_again_days", 14, 1, 90),
+        reader.file,
+        {str(k): data.line_of(k) for k in data},
     )
 
 
@@ -554,6 +748,25 @@ def _display(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _too_much(root: Path, paths: list[Path], problems: list[Problem]) -> bool:
+    """Refuse a flows folder too big to be content (each file is also capped on its own)."""
+    try:
+        sizes = [p.stat().st_size for p in paths if p.is_file()]
+    except OSError:
+        return False  # load_yaml reports the unreadable file
+    total = sum(size for size in sizes if size <= MAX_FILE_BYTES)  # bigger ones: refused alone
+    if len(paths) <= MAX_FLOW_FILES and total <= MAX_FLOWS_BYTES:
+        return False
+    problems.append(Problem(
+        _display(root / "flows"), None,
+        _("The flows folder has {n} files and {kb} kB; at most {max_n} files and {max_kb} kB "
+          "are read.").format(n=len(paths), kb=total // 1024, max_n=MAX_FLOW_FILES,
+                              max_kb=MAX_FLOWS_BYTES // 1024),
+        _("Remove files that are not flows of this content set."),
+    ))
+    return True
 
 
 def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
@@ -588,13 +801,21 @@ def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
 
     flows: dict[str, Flow] = {}
     unreadable: set[str] = set()
-    for path in sorted((root / "flows").glob("*.yaml")):
+    paths = sorted((root / "flows").glob("*.yaml"))
+    if _too_much(root, paths, problems):
+        unreadable.update(p.stem for p in paths)  # no follow-up errors about missing flows
+        paths = []
+    for path in paths:
+        found = len(problems)
         data, reader = load(path)
-        if data is None:
-            unreadable.add(path.stem)
-            continue
-        flow = _read_flow(reader, data, scales)
+        if data is None and len(problems) == found:
+            reader.problem(1, _("This flow file is empty: it has no flow, only blank lines, "
+                                "comments or 'null'."),
+                           _("Write the flow (flow:, nodes:) back, or delete the file if the "
+                             "flow is no longer used."))
+        flow = _read_flow(reader, data, scales) if data is not None else None
         if flow is None:
+            unreadable.add(path.stem)  # its own problem is reported; no follow-up errors
             continue
         if flow.id in flows:
             problems.append(Problem(
@@ -605,7 +826,12 @@ def read_content(directory: Path) -> tuple[Content | None, list[Problem]]:
             ))
             continue
         flows[flow.id] = flow
+    followups = None
+    if (root / "followups.yaml").is_file():
+        data, reader = load(root / "followups.yaml")
+        followups = _read_followups(reader, data)
     if system is None:
         return None, problems
-    content = Content(str(root), flows, scales, hotlines, groups, system, frozenset(unreadable))
+    content = Content(str(root), flows, scales, hotlines, groups, system, frozenset(unreadable),
+                      followups)
     return content, problems

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flows.expressions import Expression
+from flows.followups import FollowupSettings
 from flows.templates import Template
 
 RouteKind = Literal["next", "goto", "call", "end"]
@@ -132,6 +133,7 @@ class Content:
     hotline_groups: dict[str, tuple[str, ...]]
     system: SystemTexts
     unreadable: frozenset[str] = frozenset()  # flow files that could not be parsed
+    followups: FollowupSettings | None = None  # followups.yaml; None: no follow-ups
 
     def node(self, key: str) -> Node | None:
         flow_id, _, node_id = key.partition(".")

@@ -1,15 +1,18 @@
 """The engine: inbound message + session → replies + events + new session.
 
 Channel-agnostic and free of I/O: storage is reached only through the small
-`EngineContext` a caller passes in (for the resident's own results history).
-Order of work for every message: crisis check (free text) → global commands →
+`EngineContext` a caller passes in (the resident's own results history and follow-up
+series). Order of work for every message: crisis check (free text) → global commands →
 the question the resident is answering → the flow's next nodes until one waits.
+`Engine.interject` is the one turn the bot starts itself (a follow-up check-in).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
@@ -25,10 +28,18 @@ from flows.session import Frame, Session
 from flows.templates import Placeholder, Template
 from flows.text import NO_WORDS, YES_WORDS, normalise_answer, split_long_text
 
+log = logging.getLogger(__name__)
+
 MAX_STEPS = 300  # nodes run for one message; more means a loop the linter missed
 MAX_TEXT = 4096  # longer free text is not an answer to anything
 CRISIS_SCAN_LIMIT = 10_000  # characters the crisis detector reads of very long messages
 LEVELS = ("check", "high", "urgent")
+# Said when a turn fails and system.yaml has no `error` text; the crisis hotlines follow.
+FALLBACK_TEXT = (
+    "Maaf, ada gangguan di sistem kami. Ketik menu untuk mulai lagi. "
+    "Jika Anda dalam bahaya, hubungi 112 atau SEJIWA 119 lalu tekan 8."
+)
+CRISIS_EVENTS = ("crisis_detected", "escalate")  # kept from a turn that failed
 
 
 class Detection(Protocol):
@@ -53,10 +64,22 @@ class EngineContext(Protocol):
 
     async def history(self) -> Sequence[HistoryItem]: ...
 
+    async def followup(self) -> Mapping[str, Any]:
+        """The resident's follow-up series for `{followup}` and `{followup_next}`
+        (storage/followups.py `facts`); read only when a node shows or tests them."""
+        ...
+
+
+FOLLOWUP_NAMES = frozenset({"followup", "followup_next"})
+NO_FOLLOWUP: Mapping[str, Any] = {"followup": "", "followup_next": None}
+
 
 class _NoContext:
     async def history(self) -> Sequence[HistoryItem]:
         return ()
+
+    async def followup(self) -> Mapping[str, Any]:
+        return NO_FOLLOWUP
 
 
 @dataclass(frozen=True)
@@ -104,11 +127,48 @@ class Engine:
 
     async def handle(self, session: Session | None, inbound: Inbound,
                      context: EngineContext | None = None) -> EngineResult:
-        """Answer one inbound message. The given session is not modified."""
-        run = _Run(self, session.clone() if session else Session(), inbound,
-                   context or _NoContext())
-        await run.handle()
+        """Answer one inbound message. The given session is not modified.
+
+        Never raises for what content or a stored session can do: a turn that fails is
+        answered with `fallback_text()` (which carries the crisis hotlines) and an
+        `engine_error` event, the session stays as it was, and a crisis found in the message
+        still yields its `crisis_detected` / `escalate` events, so the case is written."""
+        start = session or Session()
+        run = _Run(self, start.clone(), inbound, context or _NoContext())
+        try:
+            await run.handle()
+        except Exception:
+            log.exception("the engine failed at %s; answering with the fallback text",
+                          start.position or "the start")
+            events = [*run.crisis_events(), Event("engine_error")]
+            return EngineResult([Reply(self.fallback_text())], events, start.clone())
         return EngineResult(run.replies, run.events, run.session)
+
+    async def interject(self, session: Session | None, flow_id: str, params: Mapping[str, Any],
+                        at: datetime, context: EngineContext | None = None
+                        ) -> EngineResult:
+        """The bot speaks first (a follow-up check-in): run `flow_id` over whatever the
+        resident was doing; when it ends, the interrupted question comes back. A frame of
+        the same flow already on top (an earlier check-in nobody answered) is replaced,
+        not stacked. (Whether now is a good moment is the caller's decision.)"""
+        run = _Run(self, session.clone() if session else Session(), Inbound(text="", at=at),
+                   context or _NoContext())
+        await run.interject(flow_id, dict(params))
+        return EngineResult(run.replies, run.events, run.session)
+
+    def fallback_text(self) -> str:
+        """What the resident reads when a turn cannot be answered: system.yaml's `error`
+        text (or a built-in one), then the crisis hotlines, one per line."""
+        content = self.content
+        template = content.system.texts.get("error")
+        lines = [template.source if template else FALLBACK_TEXT]
+        for hotline_id in content.hotline_groups.get("crisis", ()):
+            hotline = content.hotlines.get(hotline_id)
+            text = self.settings.hotline_texts.get(hotline_id) or (hotline.text if hotline
+                                                                    else None)
+            if text:
+                lines.append(text)
+        return "\n".join(lines)
 
 
 class _Stop(Exception):
@@ -131,8 +191,24 @@ class _Run:
         self._pending: list[tuple[str, str]] = []  # (text, node) bubbles not yet sent
         self._history: str | None = None
         self._history_count = 0
+        self._followup: Mapping[str, Any] | None = None
         self._steps = 0
         self._entry_continues = False  # the next crisis entry continues the open disclosure
+        self.detection: tuple[str, str, str] | None = None  # level, category, subject
+
+    def crisis_events(self) -> list[Event]:
+        """The crisis events of this turn, also when it failed half way: those already
+        emitted, or the ones the crisis flow's entry would have emitted for a detection."""
+        kept = [e for e in self.events if e.name in CRISIS_EVENTS]
+        if self.detection is not None and not any(e.name == "crisis_detected" for e in kept):
+            level, category, subject = self.detection
+            kept.insert(0, Event("crisis_detected", {"level": level, "category": category,
+                                                     "source": "free_text",
+                                                     "subject": subject}))
+            if level in ("high", "urgent") and not any(e.name == "escalate" for e in kept):
+                kept.insert(1, Event("escalate", {"level": level, "category": category,
+                                                  "source": "free_text"}))
+        return kept
 
     # ------------------------------------------------------------------ entry point
     async def handle(self) -> None:
@@ -149,12 +225,21 @@ class _Run:
             pass
         self.flush(())
 
+    async def interject(self, flow_id: str, params: dict[str, Any]) -> None:
+        top = self.session.top
+        if top is not None and top.flow == flow_id:
+            self.session.stack.pop()
+        with contextlib.suppress(_Stop):
+            await self.call_over_current(flow_id, params)
+        self.flush(())
+
     async def handle_text(self, text: str) -> None:
         detection = None
         if self.engine.detector and text.strip():
             detection = self.engine.detector.detect(text[:CRISIS_SCAN_LIMIT])
         if detection is not None:
             subject = getattr(detection, "subject", None) or "self"
+            self.detection = (detection.level, detection.category, subject)
             await self.on_detection(detection.level, detection.category, subject,
                                     person_at_risk(text[:CRISIS_SCAN_LIMIT]))
             return
@@ -218,6 +303,7 @@ class _Run:
         if command == "menu":
             await self.start_flow(roles["menu"], fresh=True)
         elif command == "stop":
+            self.emit("stop_requested")  # also ends a follow-up series (bot/followups)
             await self.start_flow(roles["stop"], fresh=True)
         elif command in ("help", "delete"):
             await self.call_over_current(roles[command])
@@ -455,6 +541,11 @@ class _Run:
             await self.follow(self.route_of(node))
 
     async def enter(self, frame: Frame, node: Node) -> None:
+        templates = [*node.say, *(v for v in node.sets.values() if isinstance(v, Template))]
+        conditions = [b.condition for b in node.branch if b.condition]
+        if any(FOLLOWUP_NAMES & t.names for t in templates) or any(
+                FOLLOWUP_NAMES & c.names for c in conditions):
+            await self.load_followup()
         for name, value in node.sets.items():
             self.assign(frame, name, self.value(value, frame))
         for flag, condition in node.flags.items():
@@ -640,6 +731,8 @@ class _Run:
             return self._history or ""
         if name == "history_count":
             return self._history_count
+        if name in FOLLOWUP_NAMES:
+            return (self._followup or NO_FOLLOWUP).get(name)
         if name == "retention_days":
             return self.settings.retention_days
         if name == "services":
@@ -687,6 +780,10 @@ class _Run:
         if isinstance(value, list):
             return ", ".join(str(v) for v in value)
         return value
+
+    async def load_followup(self) -> None:
+        if self._followup is None:
+            self._followup = await self.context.followup()
 
     async def load_history(self) -> None:
         if self._history is not None:

@@ -77,8 +77,10 @@ class PriorityLock:
 # Cases and case_events are not deleted but anonymised first (storage.cases.forget_user):
 # closed cases keep only anonymous statistics; a live relay ends (its row goes).
 # consent_log: the proof of consent (storage.privacy); it goes with the rest.
+# checkins, followups: a follow-up series and its sealed address (storage.followups).
 USER_TABLES: tuple[str, ...] = (
-    "relays", "disclosures", "results", "consent_log", "sessions", "pending_replies"
+    "checkins", "followups", "relays", "disclosures", "results", "consent_log", "sessions",
+    "pending_replies",
 )
 
 Statement = tuple[str, Params]

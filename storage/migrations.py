@@ -227,4 +227,46 @@ MIGRATIONS: list[str] = [
         WHERE kind = 'words';
     UPDATE cases SET words_enc = NULL;
     """,
+    # 6: caring follow-ups (issue 18). `followups`: at most one series per resident who
+    # agreed to be checked in on (or a pending offer after a resolved case, or a recent
+    # "no" without any address); `address_enc` is the platform address, a Fernet token
+    # (bot/crypto.py), kept only while the series runs. `checkins`: the series' steps with
+    # their claim (lease) and delivery state. Both are deleted when the series ends.
+    """
+    CREATE TABLE followups (
+        id INTEGER PRIMARY KEY,
+        user_key TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        route TEXT NOT NULL DEFAULT '',
+        area TEXT NOT NULL DEFAULT '',
+        address_enc BLOB,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX followups_status ON followups(status, updated_at);
+    CREATE TABLE checkins (
+        id INTEGER PRIMARY KEY,
+        followup_id INTEGER NOT NULL REFERENCES followups(id),
+        user_key TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        is_last INTEGER NOT NULL DEFAULT 0,
+        due_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        lease_until TEXT,
+        idem_key TEXT NOT NULL UNIQUE,
+        via TEXT,
+        sent_at TEXT,
+        answered_at TEXT,
+        escalated INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX checkins_due ON checkins(state, due_at);
+    CREATE INDEX checkins_user ON checkins(user_key);
+    CREATE INDEX checkins_followup ON checkins(followup_id);
+    """,
 ]

@@ -6,6 +6,9 @@
 - A closed case older than `retention.closed_case_days` (default 30) after closing, or a
   closed case whose resident deleted their data (user_key gone), is reduced to one anonymous
   `case_stats` row (storage.stats.CaseStat) and its case, events, outbox and relay rows go.
+- A follow-up series (storage/followups.py) ends with its last check-in; as a safety net,
+  one that began more than `retention.inactive_days` ago is ended here (its sealed address
+  and check-ins are deleted), and so is any left without its resident's session.
 - De-duplication ids of inbound updates (`inbound_seen`) and replies a crash left unsent
   (`pending_replies`) are kept 7 days.
 - A disclosure without a case (a crisis protocol left mid-way before anything was decided)
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from storage import replies, stats
+from storage import followups, replies, stats
 from storage.cases import forget_user
 from storage.group_commit import USER_TABLES
 from storage.sql import Connection, marks
@@ -63,6 +66,7 @@ class PurgeReport:
     cases_unlinked: int = 0  # cases of purged residents that lost the link to them
     cases_reduced: int = 0  # closed cases reduced to anonymous statistics
     inbound_seen: int = 0
+    followups_ended: int = 0  # follow-up series past the safety limit (address deleted)
     checkpointed: bool = False  # the WAL was checkpointed and truncated
 
     def add(self, table: str, count: int) -> None:
@@ -75,7 +79,8 @@ class PurgeReport:
         return (
             f"residents purged {self.residents}; rows deleted: {rows}; cases unlinked "
             f"{self.cases_unlinked}; cases reduced to statistics {self.cases_reduced}; "
-            f"dedupe ids {self.inbound_seen}; WAL truncated {truncated}"
+            f"dedupe ids {self.inbound_seen}; follow-ups ended {self.followups_ended}; "
+            f"WAL truncated {truncated}"
         )
 
 
@@ -129,7 +134,8 @@ async def _count_cases(conn: Connection, keys: list[str]) -> int:
 async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeReport:
     """Apply the retention rules as of `now`; see the module docstring."""
     report = PurgeReport()
-    inactive_cutoff = _iso(now - timedelta(days=config.retention.inactive_days))
+    inactive_before = now - timedelta(days=config.retention.inactive_days)
+    inactive_cutoff = _iso(inactive_before)
     while True:
         async with store.transaction() as tx:
             has_cases = "cases" in await stats.tables(tx)
@@ -155,7 +161,7 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
             break
     async with store.transaction() as tx:
         # Rows of residents without a session (none are expected; kept from going stale).
-        for table in ("results", "consent_log"):
+        for table in ("results", "consent_log", "checkins", "followups"):
             report.add(
                 table,
                 await tx.execute(
@@ -165,6 +171,10 @@ async def purge(store: Any, config: RetentionConfig, now: datetime) -> PurgeRepo
         report.cases_reduced = await reduce_closed_cases(
             tx, config.tz, closed_before=now - timedelta(days=config.retention.closed_case_days)
         )
+        if "followups" in await stats.tables(tx):
+            for key in await followups.created_before(tx, inactive_before):
+                if await followups.end_series(tx, key) is not None:
+                    report.followups_ended += 1
         report.inbound_seen = await tx.execute(
             "DELETE FROM inbound_seen WHERE julianday(seen_at) < julianday(?)",
             (_iso(now - timedelta(days=INBOUND_SEEN_DAYS)),),

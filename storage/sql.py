@@ -9,7 +9,8 @@ The rules, kept by every module in `storage/`:
   target's columns in `DO UPDATE SET`: `stats.n + excluded.n`), `RETURNING`. An optional
   filter is built in Python, not written as `? IS NULL OR …` (PostgreSQL cannot type a
   bare `? IS NULL`). Where the dialects really differ, the module branches on
-  `conn.dialect` in plain sight (today only the outbox claim: `FOR UPDATE SKIP LOCKED`).
+  `conn.dialect` in plain sight (today only the claims of the outbox and of the follow-up
+  check-ins: `FOR UPDATE SKIP LOCKED`).
 - Values: times are ISO-8601 text in UTC (they sort as text; `storage.cases.iso`), JSON is
   text, booleans are Python bools (SQLite stores 0/1, PostgreSQL `boolean`), ciphertexts
   are bytes (BLOB / `bytea`). A module never needs to know which backend it talks to.

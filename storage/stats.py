@@ -9,6 +9,9 @@
 | crisis      | category    | level | crisis detections (free text, answers, menu)         |
 | consent     | given/withdrawn |   | consent decisions                                    |
 | deleted     |             |       | /hapus confirmations                                 |
+| followup    | stage       | kind  | caring follow-ups: offered, accepted, declined, sent, |
+|             |             |       | answered, stopped, escalated, flagged, blocked,       |
+|             |             |       | skipped (bot/followups/counting.py)                   |
 
 Each counter is kept twice: for the ISO week ("2026-W47") and for the month ("2026-11") of
 the event in the deployment's time zone, so "once per period" holds for weeks and months
@@ -27,7 +30,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from storage.sql import Connection, marks
 
-METRICS = ("served", "screening", "crisis", "consent", "deleted")
+METRICS = ("served", "screening", "crisis", "consent", "deleted", "followup")
 
 
 # ---------------------------------------------------------------------------- periods

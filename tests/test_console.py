@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,11 +87,19 @@ def test_killed_mid_flow_resumes_at_the_same_node(tmp_path):
     assert again.wait(timeout=30) == 0
 
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+
+
 def test_logs_go_to_stderr_only(tmp_path):
     proc = start(tmp_path, "-v")
-    read_until_await(proc)
-    send(proc, {"text": "halo"})
-    proc.stdin.close()
-    proc.wait(timeout=30)
-    for line in proc.stdout.read().splitlines():
-        json.loads(line)
+    stdout, stderr = proc.communicate(json.dumps({"text": "halo"}) + "\n", timeout=60)
+    assert proc.returncode == 0, stderr
+    objects = [json.loads(line) for line in stdout.splitlines()]  # nothing but protocol lines
+    assert [o["type"] for o in objects].count("await") == 2  # start-up and after "halo"
+    assert any(o["type"] == "message" for o in objects)
+    assert not any(LOG_LINE.match(line) for line in stdout.splitlines())
+    logged = [line for line in stderr.splitlines() if LOG_LINE.match(line)]
+    # A fresh database always logs its migrations; -v adds DEBUG lines (asyncio logs one when
+    # the event loop starts).
+    assert any("storage.sqlite: applying schema migration" in line for line in logged), stderr
+    assert any(" DEBUG " in line for line in logged), stderr

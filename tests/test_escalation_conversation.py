@@ -9,7 +9,7 @@ import pytest
 
 from bot.cases.cards import render_alert
 from bot.cases.desk import RELAY_NODE, CadreIdentity
-from bot.live_content import load_detector
+from flows.crisis import load_detector
 from flows.linter import lint_directory
 from flows.messages import Inbound
 from tests.conftest import REAL_CONTENT

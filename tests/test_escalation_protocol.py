@@ -12,8 +12,8 @@ import sqlite3
 import pytest
 
 from bot.cases.cards import render_alert
-from bot.live_content import load_detector
 from flows.convtest import default_driver_factory
+from flows.crisis import load_detector
 from flows.messages import Inbound
 from flows.people import person_at_risk
 from storage.migrations import MIGRATIONS

@@ -165,6 +165,10 @@ def _source(source: str) -> str:
         return "pesan yang diketik warga"
     if source == "menu":
         return "warga memilih 'butuh bantuan' di menu"
+    if source == "followup":
+        return "jawaban warga atas sapaan lanjutan bot"
+    if source == "followup_unanswered":
+        return "sapaan lanjutan terakhir tidak dijawab (tugas ringan, tanpa kontak warga)"
     instrument, _sep, item = source.partition("_item")
     if item.isdigit():
         return f"{instrument.upper()} butir {item}"

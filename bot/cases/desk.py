@@ -146,6 +146,8 @@ class _Actor:
 
 
 _Work = Callable[[Any, cases.CaseRow, _Actor, datetime], Awaitable[ActionResult]]
+# Runs inside the resolve transaction with the case as it was (e.g. a follow-up offer).
+ResolvedHook = Callable[[Any, cases.CaseRow, datetime], Awaitable[None]]
 
 
 class CadreDesk:
@@ -158,6 +160,7 @@ class CadreDesk:
         *,
         engine: Engine,
         clock: Clock = utc_now,
+        on_resolved: ResolvedHook | None = None,
     ):
         self.store = store
         self.config = config
@@ -165,6 +168,7 @@ class CadreDesk:
         self.sealer = sealer
         self.clock = clock
         self.engine = engine  # the live content: texts, crisis detector and commands
+        self.on_resolved = on_resolved  # in the resolve transaction (bot/followups/offers.py)
 
     def text(self, key: str) -> str:
         """A resident-facing text from the content being served (system.yaml)."""
@@ -321,6 +325,8 @@ class CadreDesk:
             tx: Any, case: cases.CaseRow, who: _Actor, now: datetime
         ) -> ActionResult:
             messages = await self.end_relays_of_case(tx, case, now, "cadre")
+            if self.on_resolved is not None:  # before the contact address is wiped
+                await self.on_resolved(tx, case, now)
             await cases.update_case(
                 tx,
                 case.id,

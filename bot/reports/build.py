@@ -35,6 +35,20 @@ from storage import stats
 from storage.stats import CaseStat
 
 Bands = dict[str, list[tuple[str, str]]]
+# Follow-up stages in the report (bot/followups/counting.py counts these and a few more for
+# operators: blocked, skipped are on /healthz).
+FOLLOWUP_STAGES = ("offered", "accepted", "declined", "sent", "answered", "stopped",
+                   "escalated", "flagged")
+FOLLOWUP_LABELS = {
+    "offered": "Ditawari sapaan lanjutan",
+    "accepted": "Setuju disapa lagi",
+    "declined": "Tidak mau disapa",
+    "sent": "Sapaan terkirim",
+    "answered": "Sapaan dijawab warga",
+    "stopped": "Berhenti atas permintaan warga",
+    "escalated": "Jawaban sapaan menjadi kasus kader",
+    "flagged": "Sapaan terakhir tidak dijawab: tugas kader",
+}
 
 
 def instrument_info(content: Content | None) -> tuple[dict[str, str], Bands]:
@@ -274,7 +288,7 @@ async def build_report(
 
     # Areas: configured ones in config order, then "not given", then unknown ids. The
     # suppression universe always holds every area, whatever area the report is for.
-    shown_metrics = ("served", "screening", "crisis")
+    shown_metrics = ("served", "screening", "crisis", "followup")
     seen = {k[2] for k in counters if k[0] in shown_metrics} | {c.area for c in cases}
     if spec.area:
         seen.add(spec.area)
@@ -455,6 +469,32 @@ async def build_report(
             h=config.escalation.high_minutes,
             c=format_decimal(config.escalation.check_minutes / 60, "0.#", locale=LOCALE),
         ),
+    )
+    # 5. Caring follow-ups: one count per stage. The stages are not parts of one total, so
+    # the table has row totals (over periods) but no column total.
+    def followup_count(stage: str) -> Callable[[str, tuple, str], int]:
+        def value(area: str, node: tuple, period: str) -> int:
+            return sum(
+                n
+                for (m, p, a, d1, _d2), n in counters.items()
+                if m == "followup" and p == period and a == area and d1 == stage
+            )
+
+        return value
+
+    for stage in FOLLOWUP_STAGES:
+        universe.add(f"followup_{stage}", [], lambda n: None, followup_count(stage))
+    report.grids["followups"] = Grid(
+        "followups",
+        "Sapaan lanjutan",
+        "Tahap",
+        [FOLLOWUP_LABELS[stage] for stage in FOLLOWUP_STAGES],
+        [[(f"followup_{stage}", view, ROOT, p) for p in labels] for stage in FOLLOWUP_STAGES],
+        [(f"followup_{stage}", view, ROOT, "*") for stage in FOLLOWUP_STAGES],
+        None,
+        None,
+        note="Sapaan hanya untuk warga yang setuju, setelah krisis atau hasil cek yang berat. "
+        "Setiap baris dihitung sendiri; baris tidak dijumlahkan.",
     )
     report.sup.solve()
 

@@ -323,6 +323,12 @@ def render_html(report: Report) -> str:
   <p class="note">{escape(g["cases_sla"].note)}</p>
 </section>
 
+<section>
+  <h2>5. Sapaan lanjutan</h2>
+  <h3>Menurut tahap, {by}</h3>{table(report, g["followups"])}
+  <p class="note">{escape(g["followups"].note)}</p>
+</section>
+
 <footer>
   <p>{escape(legend)}</p>
   <p>Sumber: Teman Jiwa, chatbot dukungan psikologis awal. Angka dihitung tanpa menyimpan

@@ -13,8 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.crisis import CrisisDetector
-from flows.crisis.lexicon import read_lexicon
+from flows.crisis import CrisisDetector, read_crisis
 from flows.i18n import _
 from flows.linter import lint_content
 from flows.loader import read_content
@@ -47,7 +46,7 @@ class ContentWatch:
         self._lock = threading.Lock()
         self._fingerprint: Fingerprint | None = None
         self._snapshot = Snapshot(0, None, None)
-        self._lexicon_key: tuple[int, int] | None = None
+        self._lexicon_key: tuple[tuple[str, int, int], ...] | None = None
         self._lexicon: list[Problem] = []
         self._detector: CrisisDetector | None = None
 
@@ -88,14 +87,16 @@ class ContentWatch:
         if not lexicon.is_file():
             self._lexicon_key, self._lexicon, self._detector = None, [], None
             return []
-        stat = lexicon.stat()
-        key = (stat.st_mtime_ns, stat.st_size)
+        # Every file of crisis/ (regional files, cues, the classifier's weights) is one set.
+        key = tuple(
+            (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+            for p in sorted(lexicon.parent.rglob("*")) if p.is_file()
+        )
         if self._lexicon_key != key:
             self._lexicon_key = key
             try:
-                compiled, self._lexicon = read_lexicon(lexicon)
+                self._detector, self._lexicon = read_crisis(lexicon)
             except Exception as exc:  # report, never crash, whatever the file holds
-                compiled, self._lexicon = None, [Problem(str(lexicon), None, _(
+                self._detector, self._lexicon = None, [Problem(str(lexicon), None, _(
                     "The lexicon could not be checked: {err}").format(err=exc))]
-            self._detector = CrisisDetector(compiled) if compiled is not None else None
         return list(self._lexicon)

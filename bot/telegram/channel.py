@@ -645,6 +645,39 @@ class TelegramChannel:
         self.stats[f"outbound_{status}"] += 1
         return status
 
+    async def send_to_chat(self, bot: Any, chat_id: int, replies: Sequence[Reply]) -> str:
+        """Send bubbles the bot starts itself (a follow-up check-in) to a resident's chat,
+        in that chat's order with its own turns. Returns "sent", "blocked" (403: the
+        resident blocked the bot; marked unreachable), "failed" (nothing arrived) or
+        "unsure" (a timeout, or only part arrived: the caller must not resend)."""
+        await self._locks.acquire(chat_id)
+        try:
+            status = await self._send_first(bot, chat_id, replies)
+        finally:
+            self._locks.release(chat_id)
+        self.stats[f"first_{status}"] += 1
+        if status == "blocked":
+            await self.mark_unreachable(bot, chat_id)
+        return status
+
+    async def _send_first(self, bot: Any, chat_id: int, replies: Sequence[Reply]) -> str:
+        for sent, out in enumerate(render_turn(replies, self.codec, join=self.join_bubbles)):
+            entities = [MessageEntity(e["type"], e["offset"], e["length"]) for e in out.entities]
+            try:
+                try:
+                    await bot.send_message(chat_id, out.text, entities=entities or None,
+                                           reply_markup=_markup(out))
+                except BadRequest:
+                    await bot.send_message(chat_id, _plain_fallback(out))
+            except Forbidden:
+                return "blocked" if sent == 0 else "unsure"
+            except TimedOut:
+                return "unsure"
+            except TelegramError as exc:  # network down, 429 after the rate limiter's retries
+                log.warning("a first message was not sent: %s", type(exc).__name__)
+                return "failed" if sent == 0 else "unsure"
+        return "sent"
+
     async def _send(
         self, bot: Any, chat_id: int, out: OutMessage, urgent: bool = False
     ) -> Message | None:

@@ -31,7 +31,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +45,7 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.cases.desk import CadreDesk
 from bot.config import ConfigError
 from bot.conversations import Conversations, Outbound
+from flows.messages import Reply
 
 from .card_sender import TelegramAlertSender
 from .channel import FLOOD_LIMIT, FLOOD_WINDOW, Forwarder, TelegramChannel, build_application
@@ -202,6 +203,15 @@ class TelegramHandle:
         status = await self.channel.deliver(self.app.bot, outbound)
         if status != "sent":
             raise DeliveryFailed(f"telegram message not delivered: {status}")
+
+    async def send_to_chat(self, platform_id: str, replies: Sequence[Reply]) -> str:
+        """A message the bot starts itself (a follow-up check-in) to a resident's private
+        chat (its id is the resident's user id); the status of `TelegramChannel.send_to_chat`."""
+        try:
+            chat_id = int(platform_id)
+        except ValueError:
+            return "failed"
+        return await self.channel.send_to_chat(self.app.bot, chat_id, replies)
 
     def metrics(self) -> dict[str, Any]:
         return {"mode": self.mode, **self.channel.metrics()}

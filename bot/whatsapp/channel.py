@@ -267,6 +267,10 @@ class WhatsAppChannel:
     def alert_template(self) -> TemplateConfig | None:
         return self.options.alert_template
 
+    @property
+    def followup_template_configured(self) -> bool:
+        return self.options.followup_template is not None
+
     # -- HTTP entry points --------------------------------------------------------------
 
     def handle_get(self, query: Mapping[str, str]) -> tuple[int, str]:
@@ -717,6 +721,53 @@ class WhatsAppChannel:
             return len(held.bodies) if held else 0
         return sum(len(h.bodies) for h in self._held.values())
 
+    # -- messages the bot starts itself (follow-up check-ins, bot/followups) --------------
+
+    def last_inbound_at(self, platform_id: str) -> datetime | None:
+        """When this number last wrote to us (this process's memory; None if not since start)."""
+        return self._last_inbound.get(self._key(address_for(platform_id)))
+
+    async def send_first(self, platform_id: str, replies: Sequence[Reply]) -> str:
+        """Send bubbles the bot starts itself, free-form, in the number's queue (ordered with
+        its own turns); never held. Returns "sent", "closed" (the 24-hour window is closed:
+        nothing was sent), "blocked" (the number cannot be reached), "failed" (nothing was
+        sent) or "unsure" (part was sent, or a timeout: it may have arrived)."""
+        to = address_for(platform_id)
+        bodies = self.bodies(to, replies)
+        return await self._call(self._key(to), lambda: self._send_first(to, bodies))
+
+    async def send_followup_template(self, platform_id: str) -> str:
+        """The approved `whatsapp.followup_template`, for a check-in outside the window (the
+        resident's reply opens the window and the conversation); "closed" if not set."""
+        template = self.options.followup_template
+        if template is None:
+            return "closed"
+        to = address_for(platform_id)
+        body = template_body(to, template.name, template.language, template.parameters)
+        status = await self._call(self._key(to), lambda: self._send_first(to, [body]))
+        if status == "sent":
+            self.counters["followup_templates_sent"] += 1
+        return status
+
+    async def _send_first(self, to: Address, bodies: list[dict[str, Any]]) -> str:
+        try:
+            ids = await self.client.send_many(bodies)
+        except GraphError as err:
+            self._count_send_error(err, len(err.sent_ids))
+            if err.sent_ids:
+                return "unsure"
+            if isinstance(err, OutsideWindow):
+                self._last_inbound.pop(self._key(to), None)
+                return "closed"
+            if isinstance(err, Unreachable):
+                return "blocked"
+            return "unsure" if err.detail == "timeout" else "failed"
+        self.counters["sent"] += len(ids)
+        self.counters["sent_first"] += 1
+        for wamid in ids:
+            self._remember(wamid, to, None, None)
+        return "sent"
+
     # -- outbound (relay messages, notices to cadres) ------------------------------------
 
     async def route_outbound(self, outbound: Outbound, *, wait: bool = False) -> None:
@@ -845,6 +896,7 @@ class WhatsAppChannel:
             "held_now": self.held_count(),
             "held_numbers": len(self._held),
             "template_configured": self.alert_template is not None,
+            "followup_template_configured": self.followup_template_configured,
         }
 
 

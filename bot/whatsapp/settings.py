@@ -64,11 +64,13 @@ class ChannelOptions:
     render: RenderOptions = field(default_factory=RenderOptions)
     min_interval: float = 0.0  # seconds between two messages to one number (0: Meta paces)
     template_every: timedelta = timedelta(hours=1)  # at most one template per number per…
+    followup_template: TemplateConfig | None = None  # a follow-up check-in outside 24 h
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> ChannelOptions:
         known = {
             "alert_template",
+            "followup_template",
             "list_button",
             "menu_hint",
             "min_interval_seconds",
@@ -79,22 +81,8 @@ class ChannelOptions:
                 raise ConfigError(
                     f"whatsapp.{key}: unknown key; known keys: {', '.join(sorted(known))}"
                 )
-        template = None
-        raw = section.get("alert_template")
-        if raw is not None:
-            if not isinstance(raw, Mapping) or not str(raw.get("name") or "").strip():
-                raise ConfigError(
-                    "whatsapp.alert_template: needs at least a name (an approved template), "
-                    "e.g. {name: teman_jiwa_pemberitahuan, language: id}"
-                )
-            params = raw.get("parameters") or []
-            if not isinstance(params, list):
-                raise ConfigError("whatsapp.alert_template.parameters: must be a list")
-            template = TemplateConfig(
-                str(raw["name"]).strip(),
-                str(raw.get("language") or "id").strip(),
-                tuple(str(p) for p in params),
-            )
+        template = _template(section, "alert_template", "teman_jiwa_pemberitahuan")
+        followup = _template(section, "followup_template", "teman_jiwa_sapaan")
         render = RenderOptions(
             list_button=str(section.get("list_button") or DEFAULT_LIST_BUTTON),
             menu_hint=str(section.get("menu_hint") or DEFAULT_MENU_HINT),
@@ -104,4 +92,25 @@ class ChannelOptions:
         for key, value in (("min_interval_seconds", interval), ("template_every_minutes", every)):
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigError(f"whatsapp.{key}: must be a number ≥ 0, got {value!r}")
-        return cls(template, render, float(interval), timedelta(minutes=float(every)))
+        return cls(template, render, float(interval), timedelta(minutes=float(every)),
+                   followup)
+
+
+def _template(section: Mapping[str, Any], key: str, example: str) -> TemplateConfig | None:
+    """An approved template from `whatsapp.<key>` (None when not set)."""
+    raw = section.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not str(raw.get("name") or "").strip():
+        raise ConfigError(
+            f"whatsapp.{key}: needs at least a name (an approved template), "
+            f"e.g. {{name: {example}, language: id}}"
+        )
+    params = raw.get("parameters") or []
+    if not isinstance(params, list):
+        raise ConfigError(f"whatsapp.{key}.parameters: must be a list")
+    return TemplateConfig(
+        str(raw["name"]).strip(),
+        str(raw.get("language") or "id").strip(),
+        tuple(str(p) for p in params),
+    )

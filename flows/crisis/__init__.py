@@ -39,6 +39,7 @@ from flows.crisis.detector import (
     lint_crisis,
     load_crisis,
     load_detector,
+    read_crisis,
 )
 from flows.crisis.lexicon import CATEGORIES, LEVELS, crisis_files, lint_lexicon
 
@@ -53,4 +54,5 @@ __all__ = [
     "lint_lexicon",
     "load_crisis",
     "load_detector",
+    "read_crisis",
 ]

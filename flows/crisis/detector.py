@@ -1043,6 +1043,17 @@ def _combine(
     return None
 
 
+def read_crisis(path: Path) -> tuple[CrisisDetector | None, list[Problem]]:
+    """The detector for the crisis material at `path` (lexicon, regional files, cues and the
+    classifier's weights beside them), or None, and every problem found; never raises for
+    what the files contain. `path` as for `load_detector`."""
+    lexicon, problems = read_lexicon(Path(path))
+    if lexicon is None:
+        return None, problems
+    weights = Path(lexicon.files[0]).parent / "model" / DEFAULT_WEIGHTS.name
+    return CrisisDetector(lexicon, Classifier.load(weights)), problems
+
+
 def load_detector(path: Path) -> CrisisDetector:
     """Load and check the crisis material; raises `ContentError` listing every error found
     (each with its file and line).
@@ -1050,11 +1061,10 @@ def load_detector(path: Path) -> CrisisDetector:
     `path` is the crisis folder (content/id/crisis), a content folder (its crisis/ is
     read), or `lexicon.yaml` (which stands for its whole folder); any other single file
     is read alone (an editor's experiment, a test)."""
-    lexicon, problems = read_lexicon(Path(path))
-    if lexicon is None:
+    detector, problems = read_crisis(Path(path))
+    if detector is None:
         raise ContentError([p for p in problems if p.severity == "error"])
-    weights = Path(lexicon.files[0]).parent / "model" / DEFAULT_WEIGHTS.name
-    return CrisisDetector(lexicon, Classifier.load(weights))
+    return detector
 
 
 def load_crisis(content_dir: Path) -> CrisisDetector:

@@ -143,17 +143,25 @@ def make_config(**overrides) -> Config:
     return parse_config({**CONFIG, **overrides})
 
 
+REAL_FLOWS = ("crisis", "tawar_sapa", "sapa")  # the crisis protocol and the follow-ups
+
+
 def hybrid_content_dir(tmp: Path) -> Path:
-    """Fixture content + the real crisis flow and hotlines (+ stubs for flows it leaves to)."""
+    """Fixture content + the real crisis flow, follow-up flows and schedule, and hotlines
+    (+ stubs for flows they leave to)."""
     target = tmp / "content"
     if target.exists():
         return target
     shutil.copytree(FIXTURE_CONTENT, target)
-    crisis = (REAL_CONTENT / "flows" / "crisis.yaml").read_text(encoding="utf-8")
-    (target / "flows" / "crisis.yaml").write_text(crisis, encoding="utf-8")
+    real = ""
+    for name in REAL_FLOWS:
+        text = (REAL_CONTENT / "flows" / f"{name}.yaml").read_text(encoding="utf-8")
+        (target / "flows" / f"{name}.yaml").write_text(text, encoding="utf-8")
+        real += text
     shutil.copy(REAL_CONTENT / "hotlines.yaml", target / "hotlines.yaml")
+    shutil.copy(REAL_CONTENT / "followups.yaml", target / "followups.yaml")
     existing = {p.stem for p in (target / "flows").glob("*.yaml")}
-    for flow in sorted(set(re.findall(r"goto: ([a-z0-9_]+)", crisis)) - existing):
+    for flow in sorted(set(re.findall(r"goto: ([a-z0-9_]+)", real)) - existing):
         (target / "flows" / f"{flow}.yaml").write_text(
             f"flow: {flow}\nconsent: not_required\nnodes:\n  main:\n    say: Stub {flow}.\n"
             "    end: true\n",

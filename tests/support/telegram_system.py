@@ -47,10 +47,11 @@ class System:
         dispatcher: bool = True,
         env: dict[str, str] | None = None,
         config: dict[str, Any] | None = None,
+        clock: Any = None,
         **kwargs: Any,
     ) -> System:
         system = cls(tg, db_path)
-        await system.boot(dispatcher=dispatcher, env=env, config=config, **kwargs)
+        await system.boot(dispatcher=dispatcher, env=env, config=config, clock=clock, **kwargs)
         return system
 
     async def boot(
@@ -59,13 +60,16 @@ class System:
         dispatcher: bool = True,
         env: dict[str, str] | None = None,
         config: dict[str, Any] | None = None,
+        clock: Any = None,
         **kwargs: Any,
     ) -> None:
         tg = self.tg
         tg.add_chat(GROUP, chat_type="supergroup", title="Kader Ngunut")
         tg.add_chat(OTHER_GROUP, chat_type="supergroup", title="Puskesmas Ngunut")
         cfg = make_config(**(config or {}))
-        self.runtime = await build_runtime(cfg, content_dir=REAL_CONTENT, db_path=self.db_path)
+        extra = {"clock": clock} if clock is not None else {}  # a controllable clock
+        self.runtime = await build_runtime(cfg, content_dir=REAL_CONTENT, db_path=self.db_path,
+                                           **extra)
         self.kit = self.runtime.escalation
         self.kit.dispatcher.backoff = Backoff(base=0.01, factor=1.0, cap=0.01)
         full_env = {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url}

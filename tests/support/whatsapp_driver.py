@@ -24,8 +24,9 @@ import httpx
 
 from bot.whatsapp.parse import InboundMessage
 from bot.whatsapp.signature import SIGNATURE_HEADER, sign
-from flows.convtest import session_from_setup
+from flows.convtest import checkin_step_params, session_from_setup
 from flows.messages import Choice, Event, Inbound, Reply
+from storage import followups
 
 _ids = itertools.count(1)
 
@@ -214,8 +215,15 @@ class WhatsAppDriver:
         if session is not None:
             conversations = self.channel.conversations
             key = conversations.key_for("whatsapp", self.wa_id)
+            now = conversations.clock()
             async with conversations.store.transaction() as tx:
-                await tx.save_session(key, session, conversations.clock())
+                await tx.save_session(key, session, now)
+                kind = str(setup.get("followup") or "")
+                if kind:  # a series already runs (what {followup} reads); no address needed
+                    status = "declined" if kind == "declined" else "active"
+                    await followups.start_series(tx, user_key=key, status=status,
+                                                 kind=kind if status == "active" else "crisis",
+                                                 now=now, address_enc=None)
 
     async def send(self, inbound: Inbound) -> tuple[list[Reply], list[Event]]:
         msg = self._message_for(inbound)
@@ -230,6 +238,31 @@ class WhatsAppDriver:
         events, self.events = self.events, []
         self.last_wire = mine
         return self._replies(mine), events
+
+    async def checkin(self, params: dict[str, Any]) -> tuple[list[Reply], list[Event]]:
+        """The bot checks in first, as the follow-up scheduler does: the check-in flow over
+        the resident's conversation (`Conversations.interject`), sent with the channel's
+        `send_first`; the replies are read back from what reached the Graph API."""
+        conversations = self.channel.conversations
+        settings = conversations.engine.content.followups
+        assert settings is not None, "a checkin: step needs followups.yaml"
+        key = conversations.key_for("whatsapp", self.wa_id)
+
+        async def hold(tx: Any) -> bool:
+            return True
+
+        replies = await conversations.interject(
+            key, settings.checkin_flow, checkin_step_params(params), hold=hold
+        )
+        assert replies is not None, "the resident has no session (setup: {consent: true})"
+        status = await self.channel.send_first(self.wa_id, replies)
+        assert status == "sent", status
+        everything = self.sent()
+        mine = [b for b in everything[self._seen :] if _recipient(b) == self.wa_id]
+        self._seen = len(everything)
+        self.last_engine = list(replies)
+        self.last_wire = mine
+        return self._replies(mine), []
 
     async def close(self) -> None:
         if self._hooked:
