@@ -128,6 +128,53 @@ FIRE = [
     ("min", "violence", "urang kampuang bakumpua, nio mamukua maliang tu sampai badarah"),
 ]
 
+WORD_CLASSES = [
+    # caught by word classes alone (no classifier): psychosis as perceptions of what is not
+    # there, thoughts broadcast or read, commands, nights without sleep counted in words;
+    # a language's own words for hand, wages, months, chains, under the house, a cow shed;
+    # a farewell that says "do not cry for me" and "it ends here"
+    (
+        "id",
+        "psychosis",
+        "aku yakin pikiranku bisa dibaca orang lewat hp, di radio mereka "
+        "ngomongin aku. aku takut keluar",
+    ),
+    (
+        "id",
+        "psychosis",
+        "tiap malam aku lihat sosok di pojok kamar, dia ngomong ke aku. udah 4 "
+        "hari aku nggak bisa tidur",
+    ),
+    (
+        "su",
+        "psychosis",
+        "abdi ngadenge sora ti luar, cenah abdi kudu dihukum. tos tilu wengi teu tiasa sare",
+    ),
+    (
+        "bew",
+        "psychosis",
+        "aye liat orang item berdiri di depan pintu, die ngomong terus. udeh "
+        "lima ari aye kaga tidur",
+    ),
+    (
+        "bjn",
+        "psychosis",
+        "tiap malam ulun mandangar suara bapandir di kapala, ulun dikirimi guna-guna urang",
+    ),
+    ("ban", "psychosis", "tiang ngenah jelema sing ada di kamar, ia ngorain tiang mati"),
+    ("min", "self_harm", "ambo acok garuik lengan sampai badarah, indak bisa baranti"),
+    ("ban", "self_harm", "tiang ngae luka di batis nganggon silet, apang sakit atine ilang"),
+    ("min", "abuse", "laki ambo manampa muko ambo, kini muko ambo bangkak"),
+    ("bug", "abuse", "bosku de'na nawereng gaji lima uleng, iya makkareso ri Saudi"),
+    ("bug", "abuse", "amboku dirante ri yawa bola pura dua taung"),
+    ("mad", "abuse", "tretan engko eparante e kandhang, la tello taon"),
+    ("btk", "suicide", "santabi ma au amang, unang tangisi au. nunga sahat tu son"),
+    ("bug", "suicide", "labi makessing mate mi iyya, de'na ulleka"),
+    # ashamed and laughing, but with a plan: still asked about
+    ("id", "suicide", "malu banget wkwk, pengen mati aja, tali udah aku siapin di kamar"),
+]
+FIRE += WORD_CLASSES
+
 QUIET = [
     # language, frame, message
     (
@@ -198,6 +245,20 @@ QUIET = [
     ("mad", "ordinary", "engko pamit gellu, sakalangkong"),
     ("bjn", "lesson", "ulun guru, handak manjelasakan ka murid soal bahaya manyakiti diri"),
     ("min", "folk", "kaba malin kundang tu sadiah bana"),
+    # ashamed and laughing in a short message: a figure of speech, in each language
+    ("id", "embarrassed", "malu banget kepleset di depan kelas, pengen mati aja wkwk"),
+    ("jv", "embarrassed", "isin aku salah kirim chat, pengen mati wae wkwk"),
+    ("su", "embarrassed", "era pisan abdi labuh di pasar, hayang paeh wae haha"),
+    ("min", "embarrassed", "malu ambo salah panggia namo guru, nio mati se wkwk"),
+    # a teacher asking, a prayer, regional negations, the same word classes in daily life
+    ("id", "helper", "saya guru, gimana pendekatannya kalau curiga murid self harm?"),
+    ("id", "prayer", "semoga kita semua meninggal dalam keadaan husnul khatimah"),
+    ("ban", "negated", "tiang sing ja lakar ngulah pati, tiang kenyel gen"),
+    ("bew", "negated", "aye kaga ade niat ngabisin nyawa, cuma lagi capek aje"),
+    ("id", "ordinary", "sudah tiga hari nggak bisa tidur karena bayiku rewel"),
+    ("id", "ordinary", "aku lihat bayangan di kaca, ternyata kucing"),
+    ("bug", "ordinary", "pura tellu uleng makkareso ri Malaysia, gajiku madeceng"),
+    ("bew", "ordinary", "aye kudu gimane biar die kagak sedih lagi?"),
 ]
 
 
@@ -211,6 +272,22 @@ def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) ->
 @pytest.mark.parametrize(("lang", "frame", "text"), QUIET)
 def test_stays_quiet(detector: CrisisDetector, lang: str, frame: str, text: str) -> None:
     assert detector.detect(text) is None, (detector.detect(text), text)
+
+
+@pytest.mark.parametrize(("lang", "category", "text"), WORD_CLASSES)
+def test_word_classes_fire_without_the_classifier(lang: str, category: str, text: str) -> None:
+    rules = load_crisis(CONTENT)
+    rules.signals = ("lexicon", "cues")
+    found = rules.detect(text)
+    assert found is not None, text
+    assert found.category == category, (found, text)
+
+
+def test_number_words_are_numbers(detector: CrisisDetector) -> None:
+    # "tiga hari", Bugis "tellu uleng", Madurese "tello taon": numbers in words count as <angka>
+    assert "<angka>" in _ids(detector, "sudah tiga hari aku tidak tidur", "tiga")
+    assert "<angka>" in _ids(detector, "pura tellu uleng iyya de'na tinro", "telu")
+    assert "<angka>" not in _ids(detector, "aku sampai rumah jam lima", "sampai")
 
 
 def test_every_language_and_category_is_covered() -> None:
@@ -269,7 +346,8 @@ def _ids(detector: CrisisDetector, text: str, word: str) -> frozenset[str]:
 
 def test_a_language_s_own_words_count_only_in_its_messages(detector: CrisisDetector) -> None:
     # Bugis "lima" is a hand, Minang "kok" is "kalau", Minang "urang" is people, not "aku"
-    assert "<tubuh>" in _ids(detector, "pura ku sayat limaku ri wenni, de ulle upaja", "limaku")
+    # ("limaku" is read as "lima" + "-ku" now that "lima" is a number word everywhere)
+    assert "<tubuh>" in _ids(detector, "pura ku sayat limaku ri wenni, de ulle upaja", "lima")
     assert "<tubuh>" not in _ids(detector, "aku beli lima buah mangga", "lima")
     assert "~kalau" in _ids(detector, "kok ambo alah indak ado, tolong jago kuciang", "kok")
     assert "~kalau" not in _ids(detector, "kok kamu belum tidur?", "kok")

@@ -98,6 +98,28 @@ HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same se
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
 MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires
 SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
+# cue classes that mean a plan, not a figure of speech: an embarrassed joke with one of them
+# is still asked about ("malu bgt wkwk, tali udah siap")
+PLAN_CUES = frozenset(
+    {
+        "means",
+        "pills",
+        "place",
+        "act",
+        "prepare",
+        "time",
+        "decision",
+        "finality",
+        "farewell",
+        "bequest",
+        "note",
+        "will",
+        "absence",
+        "blade",
+        "cut",
+        "wound",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +146,7 @@ class _Frame:
     and over, games, jokes, reported speech (positions of words, or sentence indexes)."""
 
     __slots__ = (
+        "embarrassed",
         "frames",
         "games",
         "hypotheticals",
@@ -147,6 +170,7 @@ class _Frame:
         self.frames: list[int] = []  # where "berita", "artikel" end
         self.games: list[int] = []
         self.jokes: list[int] = []
+        self.embarrassed = False  # a short message, ashamed and laughing ("malu bgt wkwk")
 
 
 @dataclass(frozen=True)
@@ -205,6 +229,7 @@ class CrisisDetector:
         self._reflexives = context["reflexive"]
         self._trailing = context["trailing"]
         self._joke = context["joke"]
+        self._embarrassed = context["embarrassed"]
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
         self._idioms = self._index(lexicon.not_crisis, common)
@@ -512,6 +537,10 @@ class CrisisDetector:
             return None
         if (frame.masked or frame.games) and len(message.sentences) <= SHORT_MESSAGE:
             return None  # a short message whose words an idiom or a game explains
+        if frame.embarrassed and not any(
+            hit.cue in PLAN_CUES for hit in self._cue_hits(found[_CUE], message, frame)
+        ):
+            return None  # ashamed and laughing, with no plan: a figure of speech
         for entry in found[_CRISIS]:
             if next(self._occurrences(entry, message, frame.masked, False), None):
                 return None  # the lexicon saw a sign and set it aside (negated, framed)
@@ -599,6 +628,9 @@ class CrisisDetector:
             frame.games = [i for i, k in enumerate(keys) if k & self._game]
         if any(k & self._joke for k in keys):
             frame.jokes = [i for i, k in enumerate(keys) if k & self._joke]
+            frame.embarrassed = len(message.sentences) <= SHORT_MESSAGE and any(
+                k & self._embarrassed for k in keys
+            )
         return frame
 
     def _not_own(
@@ -673,6 +705,8 @@ class CrisisDetector:
                     continue
                 if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
+                if frame.embarrassed and category == "suicide" and entry.phrase.level == 1:
+                    continue  # "malu bgt, pengen mati aja wkwk": a figure of speech
                 if (
                     frame.jokes
                     and category in ("violence", "abuse")
@@ -776,6 +810,8 @@ class CrisisDetector:
         """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
         assert frame is not None
         hits = self._cue_hits(entries, message, frame)
+        if frame.embarrassed and not any(hit.cue in PLAN_CUES for hit in hits):
+            return None  # "era pisan, paehan we aing wkwk"
         verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
         if verdict is None:
             return None

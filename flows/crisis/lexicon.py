@@ -46,6 +46,7 @@ CONTEXT_WORDS = (
     "reflexive",
     "trailing",
     "joke",
+    "embarrassed",
 )
 # phrases (words in a row, or "..." gaps)
 CONTEXT_PHRASES = (
