@@ -170,6 +170,18 @@ WORD_CLASSES = [
     ("mad", "abuse", "tretan engko eparante e kandhang, la tello taon"),
     ("btk", "suicide", "santabi ma au amang, unang tangisi au. nunga sahat tu son"),
     ("bug", "suicide", "labi makessing mate mi iyya, de'na ulleka"),
+    # water or the dead "calling"; regional words for cutting, wounds and arms; poisoning
+    # delusions with running out undressed
+    ("id", "suicide", "dari tadi aku berdiri di pinggir sungai, airnya kayak manggil aku"),
+    ("bjn", "suicide", "ulun di pinggir sungai wayah ini, banyunya kaya mangiyau ulun"),
+    ("min", "self_harm", "ambo manyayek lengan baliak, alah ndak tahan ambo"),
+    ("mad", "self_harm", "alè' engko' lengenna bânnya' loka sayatan, engko' tako"),
+    (
+        "id",
+        "psychosis",
+        "ibuku yakin tetangga mau ngeracun dia, tadi lari keluar rumah tanpa baju sambil "
+        "ngomong sendiri",
+    ),
     # ashamed and laughing, but with a plan: still asked about
     ("id", "suicide", "malu banget wkwk, pengen mati aja, tali udah aku siapin di kamar"),
 ]
@@ -259,6 +271,8 @@ QUIET = [
     ("id", "ordinary", "aku lihat bayangan di kaca, ternyata kucing"),
     ("bug", "ordinary", "pura tellu uleng makkareso ri Malaysia, gajiku madeceng"),
     ("bew", "ordinary", "aye kudu gimane biar die kagak sedih lagi?"),
+    ("id", "ordinary", "ibu manggil aku dari dapur, katanya makan dulu"),
+    ("id", "ordinary", "aku takut, lihat rumah tidak ada orang, udah 3 malam nggak bisa tidur"),
 ]
 
 
