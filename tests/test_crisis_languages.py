@@ -182,6 +182,14 @@ WORD_CLASSES = [
         "ibuku yakin tetangga mau ngeracun dia, tadi lari keluar rumah tanpa baju sambil "
         "ngomong sendiri",
     ),
+    # a digital farewell, not living to a date, quitting life like a game
+    (
+        "id",
+        "suicide",
+        "semua fotoku udah aku hapus, grup alumni aku keluarin satu satu. tinggal nunggu malam",
+    ),
+    ("id", "suicide", "aku nggak bakal sampai lebaran, udah aku atur semuanya"),
+    ("mix", "suicide", "gue mau quit from life aja, udah capek"),
     # ashamed and laughing, but with a plan: still asked about
     ("id", "suicide", "malu banget wkwk, pengen mati aja, tali udah aku siapin di kamar"),
 ]
@@ -272,6 +280,8 @@ QUIET = [
     ("bug", "ordinary", "pura tellu uleng makkareso ri Malaysia, gajiku madeceng"),
     ("bew", "ordinary", "aye kudu gimane biar die kagak sedih lagi?"),
     ("id", "ordinary", "ibu manggil aku dari dapur, katanya makan dulu"),
+    ("id", "ordinary", "chat lama udah aku arsip semua biar hp nggak lemot"),
+    ("id", "ordinary", "sudah aku putuskan, tahun depan aku kuliah lagi"),
     ("id", "ordinary", "aku takut, lihat rumah tidak ada orang, udah 3 malam nggak bisa tidur"),
 ]
 
