@@ -246,6 +246,42 @@ def test_language_markers_switch_off_a_negation(tmp_path: Path) -> None:
     assert detector.detect("tak ombe racun") is None  # no markers: "do not drink"
 
 
+def test_a_language_s_own_words_and_affixes(tmp_path: Path) -> None:
+    bugis = (
+        "language:\n  name: Bugis\n  markers: [ri, engka, pura]\n"
+        "  words:\n    - [tangan, lima]\n    - [aku, =iyya]\n"
+        "  prefixes: [na, ku]\n  suffixes: [ka, ki]\n"
+        "synonyms:\n  - [mati, mate]\n"
+    )
+    lexicon = LEXICON.replace("      - pengen mati\n", "      - sayat tangan\n      - iyya mati\n")
+    detector = load_detector(crisis_folder(tmp_path, lexicon=lexicon, bugis=bugis))
+    assert detector.detect("pura ku sayat limaku ri wenni") is not None  # lima = tangan
+    assert detector.detect("aku sayat lima buah apel") is None  # not a Bugis message
+    # an unknown word is read without the language's affixes: na- + sayat
+    assert detector.detect("pura nasayat limana ri bola") is not None
+    assert detector.detect("nasayat lima") is None  # no markers, no Bugis reading
+
+
+def test_a_bad_affix_is_named_with_its_line(tmp_path: Path) -> None:
+    bugis = "language:\n  name: Bugis\n  markers: [ri, engka]\n  prefixes: [na, ku-]\n"
+    folder = crisis_folder(tmp_path, bugis=bugis)
+    (problem,) = [p for p in lint_lexicon(folder) if p.severity == "error"]
+    assert problem.file.endswith("bugis.yaml") and problem.line == 4
+    assert "ku-" in problem.message and problem.hint
+
+
+def test_a_message_is_read_as_the_language_it_has_most_markers_of(tmp_path: Path) -> None:
+    jawa = "language:\n  name: Jawa\n  markers: [sing, nggih]\n  not_negation: [sing]\n"
+    bali = (
+        "language:\n  name: Bali\n  markers: [tiang, sube, sing, nggih]\n"
+        "synonyms:\n  - [tidak, sing]\n  - [aku, tiang]\n  - [kuat, nyidaang]\n"
+    )
+    lexicon = LEXICON.replace("      - pengen mati\n", "      - aku tidak kuat\n")
+    detector = load_detector(crisis_folder(tmp_path, lexicon=lexicon, jawa=jawa, bali=bali))
+    # four Balinese markers against two Javanese: "sing" is Balinese "tidak"
+    assert detector.detect("tiang sube sing nyidaang nggih") is not None
+
+
 def test_regional_affixes() -> None:
     assert "ngagantung" in family("gantung")  # Sundanese nga-
     assert "kapikiran" in family("pikir")  # Sundanese ka-…-an
@@ -311,6 +347,16 @@ def test_unreadable_weights_switch_the_model_off(tmp_path: Path) -> None:
 def test_classifier_features_use_the_detector_reading() -> None:
     found = features([["pengen", "pejah"]], [frozenset({"~pengen"}), frozenset({"~mati"})])
     assert {"w:pejah", "i:~mati", "b:pengen_pejah", "c:#pej"} <= set(found)
+
+
+def test_classifier_features_hold_the_cue_classes(tmp_path: Path) -> None:
+    detector = load_detector(crisis_folder(tmp_path, cues=CUES))
+    found = detector.model_features("racun tikus udah aku taruh di tas")
+    assert {"q:means", "q:prepare", "w:racun"} <= set(found)
+    assert not any(f.startswith("q:") for f in detector.model_features("berita racun tikus"))
+    rows = [("1", "suicide", ["q:means", "w:x"]), ("0", "normal", ["w:y"])] * 5
+    model = Classifier(train_heads(rows, ("suicide",)))
+    assert "cue means" in model.score(["q:means"]).reasons  # a cue class explains, too
 
 
 def test_the_model_is_the_third_signal_and_minds_the_context() -> None:

@@ -227,8 +227,17 @@ def test_someone_else_in_immediate_danger_stays_urgent(detector: CrisisDetector)
 
 
 def test_danger_from_someone_else_keeps_its_level(detector: CrisisDetector) -> None:
+    # a rampage with a weapon is violence happening now; told with voices, delusions or
+    # a stopped medication it is psychosis, at the same level
     found = detector.detect("kakak saya mengamuk membawa golok")
+    assert found is not None and (found.level, found.category) == ("urgent", "violence")
+    found = detector.detect("kakak saya kumat, putus obat, mengamuk membawa golok")
     assert found is not None and (found.level, found.category) == ("urgent", "psychosis")
+    found = detector.detect("adikku ngamuk bawa parang, teriak2 ada setan")
+    assert found is not None and (found.level, found.category) == ("urgent", "psychosis")
+    # a threat to the resident stays abuse, also when its words sound like a delusion
+    found = detector.detect("suamiku mau membunuhku")
+    assert found is not None and found.category == "abuse"
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,125 @@ FIRE = [
     ("mad", "abuse", "sengko e pokol lakeh tiap malem"),
     ("ban", "suicide", "tiang sing nyidaang idup buin, makeneh mati dogen"),
     ("ban", "abuse", "tiang sai kasagur teken kurenan tiange"),
+    # what a message does, not a listed phrase: a letter to be read later, absolving,
+    # the calm of a decision, care and debts arranged, things given away, a religious
+    # farewell, waiting for a train; starving as self-punishment; a fight with weapons
+    # and blood; touching by a close adult, hiding bruises; delusions with a weapon
+    ("id", "suicide", "kalau kalian baca ini nanti, aku udah tenang. jangan nyalahin diri ya"),
+    ("id", "suicide", "bukan salah ibu kok. aku cuma capek. tolong jagain kucingku"),
+    (
+        "id",
+        "suicide",
+        "cicilan ke koperasi udah aku lunasin semua, pin atm aku tulis di dompet. "
+        "sekarang udah beres",
+    ),
+    ("id", "suicide", "hp sama motor udah aku kasih ke adik, aku udah ga butuh lagi. titip ibu ya"),
+    ("id", "suicide", "udah sholat taubat, semoga Allah ampuni aku. malam ini aku pamit"),
+    (
+        "id",
+        "suicide",
+        "aku di peron, nunggu kereta yang lewat. belum berani tapi mungkin sebentar lagi",
+    ),
+    ("id", "self_harm", "aku sengaja ga makan 3 hari, ini hukuman buat diri sendiri"),
+    ("id", "violence", "ada tawuran di depan gang, ada yang kena celurit, darah di mana2"),
+    ("id", "abuse", "om aku suka pegang2 aku kalau mama lagi kerja, aku takut"),
+    (
+        "id",
+        "abuse",
+        "aku pake baju lengan panjang terus biar memar bekas pukulan suami ga keliatan",
+    ),
+    (
+        "id",
+        "psychosis",
+        "ayahku bilang dia dipilih Tuhan, udah seminggu ga tidur, sekarang bawa golok keliling",
+    ),
+    ("ban", "suicide", "meme, ampurayang tiang nggih. tiang sube sing kuat, pianak tiange titip"),
+    ("ban", "abuse", "paman tiange demen ngusudin tiang yen meme sing jumah, tiang jejeh"),
+    ("bug", "self_harm", "pura ku sayat limaku wenni, de ulle upaja"),
+    ("bug", "abuse", "lakkaiku natampeleng ka ri bola, nasepa ka"),
+    ("btk", "violence", "nunga huboan piso, molo ro ibana tu jabu hubunu ibana"),
+    (
+        "btk",
+        "psychosis",
+        "inang nunga 2 minggu dang modom, mangkatai sandiri, ninna adong begu mangihuthon",
+    ),
+    ("mad", "suicide", "sateya engko e tengnga jembatan, engko la mantep"),
+    ("mad", "violence", "bada carok e kampong, oreng nyaba clurit, sateya gi e lorong"),
+    (
+        "bjn",
+        "suicide",
+        "makasih pian sudah mandangarakan ulun. mulai isuk ulun kada bapandir lagi, salawasnya",
+    ),
+    ("min", "suicide", "kok ambo alah indak ado, tolong jago amak ambo yo"),
+    ("min", "violence", "urang kampuang bakumpua, nio mamukua maliang tu sampai badarah"),
 ]
+
+WORD_CLASSES = [
+    # caught by word classes alone (no classifier): psychosis as perceptions of what is not
+    # there, thoughts broadcast or read, commands, nights without sleep counted in words;
+    # a language's own words for hand, wages, months, chains, under the house, a cow shed;
+    # a farewell that says "do not cry for me" and "it ends here"
+    (
+        "id",
+        "psychosis",
+        "aku yakin pikiranku bisa dibaca orang lewat hp, di radio mereka "
+        "ngomongin aku. aku takut keluar",
+    ),
+    (
+        "id",
+        "psychosis",
+        "tiap malam aku lihat sosok di pojok kamar, dia ngomong ke aku. udah 4 "
+        "hari aku nggak bisa tidur",
+    ),
+    (
+        "su",
+        "psychosis",
+        "abdi ngadenge sora ti luar, cenah abdi kudu dihukum. tos tilu wengi teu tiasa sare",
+    ),
+    (
+        "bew",
+        "psychosis",
+        "aye liat orang item berdiri di depan pintu, die ngomong terus. udeh "
+        "lima ari aye kaga tidur",
+    ),
+    (
+        "bjn",
+        "psychosis",
+        "tiap malam ulun mandangar suara bapandir di kapala, ulun dikirimi guna-guna urang",
+    ),
+    ("ban", "psychosis", "tiang ngenah jelema sing ada di kamar, ia ngorain tiang mati"),
+    ("min", "self_harm", "ambo acok garuik lengan sampai badarah, indak bisa baranti"),
+    ("ban", "self_harm", "tiang ngae luka di batis nganggon silet, apang sakit atine ilang"),
+    ("min", "abuse", "laki ambo manampa muko ambo, kini muko ambo bangkak"),
+    ("bug", "abuse", "bosku de'na nawereng gaji lima uleng, iya makkareso ri Saudi"),
+    ("bug", "abuse", "amboku dirante ri yawa bola pura dua taung"),
+    ("mad", "abuse", "tretan engko eparante e kandhang, la tello taon"),
+    ("btk", "suicide", "santabi ma au amang, unang tangisi au. nunga sahat tu son"),
+    ("bug", "suicide", "labi makessing mate mi iyya, de'na ulleka"),
+    # water or the dead "calling"; regional words for cutting, wounds and arms; poisoning
+    # delusions with running out undressed
+    ("id", "suicide", "dari tadi aku berdiri di pinggir sungai, airnya kayak manggil aku"),
+    ("bjn", "suicide", "ulun di pinggir sungai wayah ini, banyunya kaya mangiyau ulun"),
+    ("min", "self_harm", "ambo manyayek lengan baliak, alah ndak tahan ambo"),
+    ("mad", "self_harm", "alè' engko' lengenna bânnya' loka sayatan, engko' tako"),
+    (
+        "id",
+        "psychosis",
+        "ibuku yakin tetangga mau ngeracun dia, tadi lari keluar rumah tanpa baju sambil "
+        "ngomong sendiri",
+    ),
+    # a digital farewell, not living to a date, quitting life like a game
+    (
+        "id",
+        "suicide",
+        "semua fotoku udah aku hapus, grup alumni aku keluarin satu satu. tinggal nunggu malam",
+    ),
+    ("id", "suicide", "aku nggak bakal sampai lebaran, udah aku atur semuanya"),
+    ("mix", "suicide", "gue mau quit from life aja, udah capek"),
+    # ashamed and laughing, but with a plan: still asked about
+    ("id", "suicide", "malu banget wkwk, pengen mati aja, tali udah aku siapin di kamar"),
+]
+FIRE += WORD_CLASSES
 
 QUIET = [
     # language, frame, message
@@ -119,6 +237,52 @@ QUIET = [
     ("mad", "negated", "enjek, engko ta terro mate"),
     ("ban", "negated", "nenten, tiang nenten wenten pikiran bunuh diri"),
     ("ban", "ordinary", "tiang kenyel gati dina jani"),
+    # the same word classes in everyday use, deaths told as news, stories and lessons
+    (
+        "id",
+        "past",
+        "dulu aku pernah pengen mati waktu di-phk, sekarang udah kerja lagi alhamdulillah",
+    ),
+    (
+        "id",
+        "news",
+        "berita tadi pagi: warga ditemukan tewas gantung diri di kebun, polisi menyelidiki",
+    ),
+    ("id", "death", "tetanggaku yang meninggal bunuh diri kemarin, gimana cara menghibur anaknya?"),
+    ("id", "ordinary", "baju lama anakku udah kekecilan, mau aku kasih ke tetangga"),
+    ("id", "ordinary", "hp lama aku jual, udah ga kepake"),
+    ("id", "ordinary", "utang motor udah lunas, lega banget"),
+    ("id", "ordinary", "kereta lewat terus dari tadi, aku nunggu jemputan di peron"),
+    ("id", "ordinary", "makasih ya kak udah dengerin, aku pamit dulu"),
+    ("id", "hyperbole", "mati aku, lupa bawa laptop ke kantor"),
+    ("id", "film", "di film itu tokohnya loncat dari gedung, serem banget"),
+    ("id", "folk", "dongeng malin kundang dikutuk ibunya jadi batu"),
+    ("id", "ordinary", "tawuran pelajar di berita bikin aku khawatir sama anakku"),
+    ("ban", "ordinary", "tiang pamit dumun nggih, lakar ke pura"),
+    ("ban", "past", "ipidan tiang taen makeneh mati, nanging jani sube becik"),
+    ("bug", "ordinary", "lokka ka dolo ri pasa, terima kasih"),
+    ("btk", "ordinary", "mauliate ma lae, au lao tu pesta"),
+    ("mad", "ordinary", "engko pamit gellu, sakalangkong"),
+    ("bjn", "lesson", "ulun guru, handak manjelasakan ka murid soal bahaya manyakiti diri"),
+    ("min", "folk", "kaba malin kundang tu sadiah bana"),
+    # ashamed and laughing in a short message: a figure of speech, in each language
+    ("id", "embarrassed", "malu banget kepleset di depan kelas, pengen mati aja wkwk"),
+    ("jv", "embarrassed", "isin aku salah kirim chat, pengen mati wae wkwk"),
+    ("su", "embarrassed", "era pisan abdi labuh di pasar, hayang paeh wae haha"),
+    ("min", "embarrassed", "malu ambo salah panggia namo guru, nio mati se wkwk"),
+    # a teacher asking, a prayer, regional negations, the same word classes in daily life
+    ("id", "helper", "saya guru, gimana pendekatannya kalau curiga murid self harm?"),
+    ("id", "prayer", "semoga kita semua meninggal dalam keadaan husnul khatimah"),
+    ("ban", "negated", "tiang sing ja lakar ngulah pati, tiang kenyel gen"),
+    ("bew", "negated", "aye kaga ade niat ngabisin nyawa, cuma lagi capek aje"),
+    ("id", "ordinary", "sudah tiga hari nggak bisa tidur karena bayiku rewel"),
+    ("id", "ordinary", "aku lihat bayangan di kaca, ternyata kucing"),
+    ("bug", "ordinary", "pura tellu uleng makkareso ri Malaysia, gajiku madeceng"),
+    ("bew", "ordinary", "aye kudu gimane biar die kagak sedih lagi?"),
+    ("id", "ordinary", "ibu manggil aku dari dapur, katanya makan dulu"),
+    ("id", "ordinary", "chat lama udah aku arsip semua biar hp nggak lemot"),
+    ("id", "ordinary", "sudah aku putuskan, tahun depan aku kuliah lagi"),
+    ("id", "ordinary", "aku takut, lihat rumah tidak ada orang, udah 3 malam nggak bisa tidur"),
 ]
 
 
@@ -132,6 +296,22 @@ def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) ->
 @pytest.mark.parametrize(("lang", "frame", "text"), QUIET)
 def test_stays_quiet(detector: CrisisDetector, lang: str, frame: str, text: str) -> None:
     assert detector.detect(text) is None, (detector.detect(text), text)
+
+
+@pytest.mark.parametrize(("lang", "category", "text"), WORD_CLASSES)
+def test_word_classes_fire_without_the_classifier(lang: str, category: str, text: str) -> None:
+    rules = load_crisis(CONTENT)
+    rules.signals = ("lexicon", "cues")
+    found = rules.detect(text)
+    assert found is not None, text
+    assert found.category == category, (found, text)
+
+
+def test_number_words_are_numbers(detector: CrisisDetector) -> None:
+    # "tiga hari", Bugis "tellu uleng", Madurese "tello taon": numbers in words count as <angka>
+    assert "<angka>" in _ids(detector, "sudah tiga hari aku tidak tidur", "tiga")
+    assert "<angka>" in _ids(detector, "pura tellu uleng iyya de'na tinro", "telu")
+    assert "<angka>" not in _ids(detector, "aku sampai rumah jam lima", "sampai")
 
 
 def test_every_language_and_category_is_covered() -> None:
@@ -180,3 +360,28 @@ def test_someone_else_in_danger_is_subject_other(detector: CrisisDetector) -> No
     assert found is not None and found.subject == "other"
     found = detector.detect("adikku dipasung bapak di belakang rumah, kakinya dirantai")
     assert found is not None and found.category == "abuse" and found.subject == "other"
+
+
+def _ids(detector: CrisisDetector, text: str, word: str) -> frozenset[str]:
+    words, keys = detector.reading(text)
+    flat = [w for clause in words for w in clause]
+    return keys[flat.index(word)]
+
+
+def test_a_language_s_own_words_count_only_in_its_messages(detector: CrisisDetector) -> None:
+    # Bugis "lima" is a hand, Minang "kok" is "kalau", Minang "urang" is people, not "aku"
+    # ("limaku" is read as "lima" + "-ku" now that "lima" is a number word everywhere)
+    assert "<tubuh>" in _ids(detector, "pura ku sayat limaku ri wenni, de ulle upaja", "lima")
+    assert "<tubuh>" not in _ids(detector, "aku beli lima buah mangga", "lima")
+    assert "~kalau" in _ids(detector, "kok ambo alah indak ado, tolong jago kuciang", "kok")
+    assert "~kalau" not in _ids(detector, "kok kamu belum tidur?", "kok")
+    assert "~orang" in _ids(detector, "urang kampuang lah bakumpua di lapau", "urang")
+
+
+def test_a_language_s_affixes_are_read_off_unknown_words(detector: CrisisDetector) -> None:
+    # Batak hu- (ku-): "hubunu" = kubunuh; Banjar maN-…-akan: "mandangarakan" = mendengarkan
+    text = "lae, nunga huboan piso on. molo ro ibana tu jabu, hubunu ma ibana"
+    assert "~bunuh" in _ids(detector, text, "hubunu")
+    assert "~dengar" in _ids(detector, "makasih pian rajin mandangarakan ulun", "mandangarakan")
+    # never a pronoun or a negation out of a longer word
+    assert not _ids(detector, "tiang ajak nyama makejang", "nyama") & {"~aku", "~tidak"}

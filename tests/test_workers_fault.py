@@ -59,7 +59,7 @@ ANSWER_GUARD_S = 20.0  # a resident waits this long for an answer (a takeover ta
 CRISIS = "aku ingin bunuh diri"
 PROBES = {"menu": "M", "bantuan": "B", "layanan": "L", CRISIS: "C"}
 MARKERS = (("Terima kasih sudah memberi tahu saya", "C"), ("Layanan nasional", "L"),
-           ("adalah program otomatis. Saya bisa", "B"), ("Menu utama", "M"))
+           ("adalah program otomatis", "B"), ("Menu utama", "M"))
 CONFIG = {
     "timezone": "WIB",
     "areas": [{"id": "ngunut", "label": "Kec. Ngunut", "route": "kader_ngunut"}],

@@ -72,6 +72,11 @@ class Classifier:
                     return None  # not a weights file of this version: retrain
         return cls(heads) if CRISIS_HEAD in heads else None
 
+    def probability(self, found: Iterable[str]) -> float:
+        """The probability of a crisis alone (the category heads are read only for a verdict)."""
+        weights = self.heads.get(CRISIS_HEAD, {})
+        return _sigmoid(weights.get(BIAS, 0.0) + sum(weights.get(f, 0.0) for f in set(found)))
+
     def score(self, found: Iterable[str], quiet: frozenset[str] = frozenset()) -> ModelVerdict:
         """`quiet`: feature names never given as a reason (function words)."""
         unique = set(found)
@@ -82,10 +87,13 @@ class Classifier:
             weight = weights.get(feature)
             if weight:
                 total += weight
-                if weight > 0 and feature[:2] in ("w:", "i:", "b:") and feature not in quiet:
+                if weight > 0 and feature[:2] in ("w:", "i:", "b:", "q:") and feature not in quiet:
                     contributions.append((weight, feature))
         contributions.sort(reverse=True)
-        reasons = tuple(f.split(":", 1)[1] for _w, f in contributions[:4])
+        reasons = tuple(
+            ("cue " if f.startswith("q:") else "") + f.split(":", 1)[1]
+            for _w, f in contributions[:4]
+        )
         category, best = "suicide", -math.inf
         for head, head_weights in sorted(self.heads.items()):
             if head == CRISIS_HEAD:
@@ -112,6 +120,16 @@ def features(words: list[list[str]], ids: list[frozenset[str]]) -> list[str]:
     for clause in words:
         out.extend(f"b:{a}_{b}" for a, b in itertools.pairwise(clause))
     return out
+
+
+def cue_features(hits: Iterable[_Hit]) -> list[str]:
+    """The cue classes a message holds ("q:farewell", "q:time"): word classes that reach
+    across phrasings and languages where single words do not."""
+    return sorted({"q:" + hit.cue for hit in hits})
+
+
+class _Hit(Protocol):
+    cue: str
 
 
 def train(samples: list[tuple[list[str], int]]) -> dict[str, float]:
@@ -157,17 +175,13 @@ def train_heads(
 
 
 def message_features(detector: _Reader, text: str) -> list[str]:
-    words = detector.tokens(text)
-    ids = [detector.word_keys(w) for clause in words for w in clause]
-    return features(words, ids)
+    return detector.model_features(text)
 
 
 class _Reader(Protocol):
-    """What the classifier needs of the detector: its reading of words."""
+    """What the classifier needs of the detector: its reading of a message."""
 
-    def tokens(self, text: str) -> list[list[str]]: ...
-
-    def word_keys(self, word: str) -> frozenset[str]: ...
+    def model_features(self, text: str) -> list[str]: ...
 
 
 def write_weights(heads: dict[str, dict[str, float]], path: Path, sources: list[Path]) -> None:

@@ -72,7 +72,7 @@ def score(rules: list[CueScore], hits: list[CueHit], sentences: int) -> CueVerdi
     return best
 
 
-def _score_window(rule: CueScore, window: list[CueHit]) -> CueVerdict | None:
+def _choose(rule: CueScore, window: list[CueHit]) -> dict[str, CueHit]:
     """Each class counts once, and each word for one class only: "cutter" is a blade, not
     also a cut; the heaviest classes choose first (negative ones last), the longest phrase
     of a class first ("racun tikus" before "racun")."""
@@ -87,6 +87,12 @@ def _score_window(rule: CueScore, window: list[CueHit]) -> CueVerdict | None:
         if hit.cue not in chosen and taken.isdisjoint(hit.words):
             chosen[hit.cue] = hit
             taken |= hit.words
+    return chosen
+
+
+def _score_window(rule: CueScore, window: list[CueHit]) -> CueVerdict | None:
+    weights = rule.weights
+    chosen = _choose(rule, window)
     if rule.needs and not rule.needs & chosen.keys():
         return None
     total = sum(weights[c] for c in chosen)

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from flows.crisis.classifier import DEFAULT_WEIGHTS, Classifier, features
+from flows.crisis.classifier import DEFAULT_WEIGHTS, Classifier, cue_features, features
 from flows.crisis.cues import CueHit, score
 from flows.crisis.lexicon import (
     LEVELS,
     MANY_GROUP,
     NUMBER_GROUP,
+    Language,
     Lexicon,
     Phrase,
     lint_lexicon,
@@ -61,6 +62,11 @@ Subject = Literal["self", "other"]
 # When two categories reach the same level, the more specific one names the detection:
 # voices commanding self-harm are psychosis; a beating by a husband is abuse.
 PRECEDENCE = {"psychosis": 5, "abuse": 4, "violence": 3, "self_harm": 2, "suicide": 1}
+# a rampage ("<amuk>") is violence even when an abuse sign matches too; violence told with a
+# sign of psychosis (voices, delusions, stopped medication, nights without sleep) is psychosis
+_AMOK = "<amuk>"
+PSYCHOSIS_SIGNS = frozenset({"voice", "delusion", "disorganized", "medication", "sleepless"})
+DELUSIONS = frozenset({"voice", "delusion"})  # … in an abuse sign (a relapse may explain pasung)
 NEGATION_REACH = 4  # filler words allowed between a negation and the phrase it negates
 SUBJECT_REACH = 3  # words before a match searched for who it is about
 INFO_REACH_BACK = 6  # words before a match searched for artikel/pencegahan/tanda…
@@ -92,6 +98,28 @@ HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same se
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
 MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires
 SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
+# cue classes that mean a plan, not a figure of speech: an embarrassed joke with one of them
+# is still asked about ("malu bgt wkwk, tali udah siap")
+PLAN_CUES = frozenset(
+    {
+        "means",
+        "pills",
+        "place",
+        "act",
+        "prepare",
+        "time",
+        "decision",
+        "finality",
+        "farewell",
+        "bequest",
+        "note",
+        "will",
+        "absence",
+        "blade",
+        "cut",
+        "wound",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -118,6 +146,7 @@ class _Frame:
     and over, games, jokes, reported speech (positions of words, or sentence indexes)."""
 
     __slots__ = (
+        "embarrassed",
         "frames",
         "games",
         "hypotheticals",
@@ -141,6 +170,7 @@ class _Frame:
         self.frames: list[int] = []  # where "berita", "artikel" end
         self.games: list[int] = []
         self.jokes: list[int] = []
+        self.embarrassed = False  # a short message, ashamed and laughing ("malu bgt wkwk")
 
 
 @dataclass(frozen=True)
@@ -149,6 +179,7 @@ class _Match:
     start: int
     sentence_end: int
     subject: Subject
+    used: frozenset[int] = frozenset()  # the positions of its words
 
 
 class _Message:
@@ -198,6 +229,7 @@ class CrisisDetector:
         self._reflexives = context["reflexive"]
         self._trailing = context["trailing"]
         self._joke = context["joke"]
+        self._embarrassed = context["embarrassed"]
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
         self._idioms = self._index(lexicon.not_crisis, common)
@@ -232,11 +264,10 @@ class CrisisDetector:
             for key, entries in index.items():
                 self._index_all[key] += [(kind, entry) for entry in entries]
         self._index_all = dict(self._index_all)
-        self._languages = [
-            language
-            for language in lexicon.languages
-            if language.markers and (language.not_negation or language.fillers)
-        ]
+        # every language with markers takes part in choosing the language of a message
+        self._languages = [language for language in lexicon.languages if language.markers]
+        self._own_cache: dict[tuple[str, str], frozenset[str]] = {}
+        self._marker_cache: dict[str, tuple[str, ...]] = {}
         self._fillers = self._fillers | _FILLER
         # the ids a three-letter half of a run-together word may have: aku, aja
         self._short_halves = self._self | word_ids(lexicon, "aja")
@@ -367,6 +398,13 @@ class CrisisDetector:
             for clause in split_clauses(prepare(text))
         ]
 
+    def reading(self, text: str) -> tuple[list[list[str]], list[frozenset[str]]]:
+        """The clean words clause by clause and the ids of each word, as detection reads
+        them (a regional message's own words included): the classifier's input."""
+        message = self._read(text)
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        return words, message.keys
+
     def _read(self, text: str) -> _Message:
         message = _Message()
         keys = message.keys
@@ -395,19 +433,63 @@ class CrisisDetector:
         return message
 
     def _read_as_language(self, message: _Message) -> None:
-        """In a message written in a regional language (two of its marker words), its
-        `not_negation` words are not negations (Javanese "arep tak ombe" = "I will drink")
-        and its `fillers` may stand between a negation and what it denies (Minang "indak
-        ado niaik ambo nak mati")."""
-        typed = set(message.words)
-        for language in self._languages:
-            if len(language.markers & typed) < LANGUAGE_MARKERS:
-                continue
+        """In a message written in a regional language (at least two of its marker words,
+        and no language with more), its `not_negation` words are not negations (Javanese
+        "arep tak ombe" = "I will drink"), its `fillers` may stand between a negation and
+        what it denies (Minang "indak ado niaik ambo nak mati"), and its own words and
+        affixes are read."""
+        typed: set[str] = set()
+        for word in message.words:
+            typed.update(self._marker_forms(word))
+        counts = [len(language.markers & typed) for language in self._languages]
+        most = max(counts, default=0)
+        if most < LANGUAGE_MARKERS:
+            return
+        for language, count in zip(self._languages, counts, strict=True):
+            if count < most:
+                continue  # Balinese "sing" (tidak) is not read as Javanese "sing" (yang)
             for i, word in enumerate(message.words):
                 if word in language.not_negation:
                     message.keys[i] = message.keys[i] - self._negation
                 if word in language.fillers:
                     message.keys[i] = message.keys[i] | _FILLER
+                own = self._own_keys(language, word, message.keys[i])
+                if own:
+                    message.keys[i] = message.keys[i] | own
+
+    def _marker_forms(self, word: str) -> tuple[str, ...]:
+        """A typed word as a language marker: itself and without -ku/-nya ("siriku" is
+        "siri"), cached."""
+        found = self._marker_cache.get(word)
+        if found is None:
+            found = (word, *strip_particle(word))
+            if len(self._marker_cache) > _CACHE_LIMIT:
+                self._marker_cache.clear()
+            self._marker_cache[word] = found
+        return found
+
+    def _own_keys(self, language: Language, word: str, known: frozenset[str]) -> frozenset[str]:
+        """What `word` means in `language` besides its shared meaning: its own words (with
+        -nya/-ku endings), and, for a word no file knows, the word without the language's
+        affixes (Batak "hubunu" → bunu, Banjar "mandangarakan" → dangar)."""
+        cache_key = (language.name, word)
+        found = self._own_cache.get(cache_key)
+        if found is not None:
+            return found
+        own = language.words
+        found = own.get(word) or next(
+            (own[w] for w in strip_particle(word) if len(w) >= 3 and w in own), _EMPTY
+        )
+        if not found and not known and len(word) >= 5:
+            for stem in _stems(word, language.prefixes, language.suffixes):
+                found = own.get(stem) or self._keys(stem)
+                if found and not found & self.lexicon.closed:
+                    break  # a pronoun or a negation is never a stem ("nyama" is not ny- + ama)
+                found = _EMPTY
+        if len(self._own_cache) > _CACHE_LIMIT:
+            self._own_cache.clear()
+        self._own_cache[cache_key] = found
+        return found
 
     # ------------------------------------------------------------------ detection
 
@@ -433,9 +515,11 @@ class CrisisDetector:
             if verdict is not None:
                 return verdict
         if self.model is not None and "model" in signals:
+            if frame is None:
+                frame = self._frame(message, found)
             probability = self.model_probability(message, found, frame)
             if probability is not None and probability >= MODEL_THRESHOLD:
-                return self._model_verdict(message, probability)
+                return self._model_verdict(message, found, frame, probability)
         return None
 
     def model_probability(
@@ -453,17 +537,37 @@ class CrisisDetector:
             return None
         if (frame.masked or frame.games) and len(message.sentences) <= SHORT_MESSAGE:
             return None  # a short message whose words an idiom or a game explains
+        if frame.embarrassed and not any(
+            hit.cue in PLAN_CUES for hit in self._cue_hits(found[_CUE], message, frame)
+        ):
+            return None  # ashamed and laughing, with no plan: a figure of speech
         for entry in found[_CRISIS]:
             if next(self._occurrences(entry, message, frame.masked, False), None):
                 return None  # the lexicon saw a sign and set it aside (negated, framed)
-        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
-        return self.model.score(features(words, message.keys)).probability
+        return self.model.probability(self._model_features(message, found, frame))
 
-    def _model_verdict(self, message: _Message, probability: float) -> Detection:
+    def model_features(self, text: str) -> list[str]:
+        """The classifier's features of a message (flows/crisis/classifier.py), as the
+        detector reads it: its words and their ids, and the cue classes it holds."""
+        message = self._read(text)
+        if not message.keys:
+            return []
+        found = self._all_candidates(set().union(*message.keys))
+        return self._model_features(message, found, self._frame(message, found))
+
+    def _model_features(
+        self, message: _Message, found: list[list[_Entry]], frame: _Frame
+    ) -> list[str]:
+        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
+        hits = self._cue_hits(found[_CUE], message, frame) if found[_CUE] else []
+        return features(words, message.keys) + cue_features(hits)
+
+    def _model_verdict(
+        self, message: _Message, found: list[list[_Entry]], frame: _Frame, probability: float
+    ) -> Detection:
         """The classifier's verdict (flows/crisis/classifier.py): always `check`."""
         assert self.model is not None
-        words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
-        verdict = self.model.score(features(words, message.keys), self._quiet)
+        verdict = self.model.score(self._model_features(message, found, frame), self._quiet)
         reasons = ", ".join(verdict.reasons) or "-"
         subject = self._message_subject(message)
         matched = (f"model {probability:.2f}: {reasons}",)
@@ -524,6 +628,9 @@ class CrisisDetector:
             frame.games = [i for i, k in enumerate(keys) if k & self._game]
         if any(k & self._joke for k in keys):
             frame.jokes = [i for i, k in enumerate(keys) if k & self._joke]
+            frame.embarrassed = len(message.sentences) <= SHORT_MESSAGE and any(
+                k & self._embarrassed for k in keys
+            )
         return frame
 
     def _not_own(
@@ -598,6 +705,8 @@ class CrisisDetector:
                     continue
                 if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
+                if frame.embarrassed and category == "suicide" and entry.phrase.level == 1:
+                    continue  # "malu bgt, pengen mati aja wkwk": a figure of speech
                 if (
                     frame.jokes
                     and category in ("violence", "abuse")
@@ -613,7 +722,7 @@ class CrisisDetector:
                 ):
                     continue  # "di game tadi aku bunuh bosnya"
                 subject = self._subject(message, start, used)
-                matches.append(_Match(entry, start, sentence_hi, subject))
+                matches.append(_Match(entry, start, sentence_hi, subject, frozenset(used)))
                 break
         if not matches:
             return None
@@ -652,18 +761,69 @@ class CrisisDetector:
         level, _precedence, _size, best = scored[0]
         matched = list(dict.fromkeys(s[3].entry.phrase.text for s in scored))
         matched += [c for c in cues if c not in matched]
+        category = best.entry.phrase.category
+        amok = next((s[3] for s in scored if _AMOK in s[3].entry.ids), None)
+        if category == "abuse" and amok is not None:
+            # someone on a rampage: violence, whoever is threatened, and about that person
+            category, best = "violence", amok
+        if category in ("violence", "abuse"):
+            # beside an abuse sign, only in other words ("suamiku mau membunuhku" is no delusion)
+            signs = PSYCHOSIS_SIGNS if category == "violence" else DELUSIONS
+            own = best.used if category == "abuse" else frozenset()
+            if any(
+                s[3].entry.phrase.category == "psychosis" and s[3].used.isdisjoint(own)
+                for s in scored
+            ) or self._psychotic(found[_CUE], message, frame, signs, own):
+                category = "psychosis"  # with voices or delusions: psychosis, at the same level
         return Detection(
             level=LEVELS[level - 1],
-            category=best.entry.phrase.category,
+            category=category,
             matched=tuple(matched),
             subject=best.subject,
         )
+
+    def _psychotic(
+        self,
+        entries: list[_Entry],
+        message: _Message,
+        frame: _Frame,
+        signs: frozenset[str],
+        besides: frozenset[int],
+    ) -> bool:
+        """Whether the message tells a sign of psychosis in the resident's own words (voices,
+        delusions, talking to oneself, stopped medication, nights without sleep)."""
+        for entry in entries:
+            if entry.phrase.cue not in signs:
+                continue
+            masked = set() if entry.phrase.through_idioms else frame.masked
+            for combo, _hi in self._occurrences(entry, message, masked, True):
+                start = min(o[0] for o in combo)
+                end = max(o[-1] for o in combo)
+                used = {p for o in combo for p in o}
+                if besides.isdisjoint(used) and not self._not_own(message, frame, start, end, used):
+                    return True
+        return False
 
     def _cue_verdict(
         self, entries: list[_Entry], message: _Message, frame: _Frame | None
     ) -> Detection | None:
         """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
         assert frame is not None
+        hits = self._cue_hits(entries, message, frame)
+        if frame.embarrassed and not any(hit.cue in PLAN_CUES for hit in hits):
+            return None  # "era pisan, paehan we aing wkwk"
+        verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
+        if verdict is None:
+            return None
+        return Detection(
+            level="check",
+            category=verdict.category,
+            matched=verdict.matched,
+            subject=self._window_subject(message, verdict.hits),
+        )
+
+    def _cue_hits(self, entries: list[_Entry], message: _Message, frame: _Frame) -> list[CueHit]:
+        """The cue phrases found in the resident's own words (not negated, not framed)."""
         hits = []
         for entry in entries:
             masked = set() if entry.phrase.through_idioms else frame.masked
@@ -679,15 +839,7 @@ class CrisisDetector:
                         phrase.cue, phrase.text, message.sentence_of[start], start, frozenset(used)
                     )
                 )
-        verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
-        if verdict is None:
-            return None
-        return Detection(
-            level="check",
-            category=verdict.category,
-            matched=verdict.matched,
-            subject=self._window_subject(message, verdict.hits),
-        )
+        return hits
 
     def _window_subject(self, message: _Message, hits: tuple[CueHit, ...]) -> Subject:
         """ "self" when the resident speaks as "aku" in the cue sentences (a possessive -ku,
@@ -896,6 +1048,21 @@ class CrisisDetector:
             if keys[j] & self._other:
                 return "other"
         return "self"
+
+
+def _stems(word: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> Iterator[str]:
+    """`word` without one prefix, one suffix, or both (longest affixes first); every stem
+    keeps at least three letters."""
+    heads = [word[len(p) :] for p in prefixes if word.startswith(p) and len(word) - len(p) >= 3]
+    for stem in heads:
+        yield stem
+    for s in suffixes:
+        if word.endswith(s) and len(word) - len(s) >= 3:
+            yield word[: -len(s)]
+    for stem in heads:
+        for s in suffixes:
+            if stem.endswith(s) and len(stem) - len(s) >= 3:
+                yield stem[: -len(s)]
 
 
 def _combine(

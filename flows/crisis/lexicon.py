@@ -46,6 +46,7 @@ CONTEXT_WORDS = (
     "reflexive",
     "trailing",
     "joke",
+    "embarrassed",
 )
 # phrases (words in a row, or "..." gaps)
 CONTEXT_PHRASES = (
@@ -76,7 +77,7 @@ TOP_KEYS = (
     "abbreviations",
     "groups",
 )
-LANGUAGE_KEYS = ("name", "markers", "not_negation", "fillers")
+LANGUAGE_KEYS = ("name", "markers", "not_negation", "fillers", "words", "prefixes", "suffixes")
 CUE_SCORE_KEYS = ("threshold", "needs", "weights")
 MAIN_FILE = "lexicon.yaml"  # read first; its words win when a regional word means two things
 NUMBER_GROUP = "angka"  # built in: any number written in digits belongs to <angka>
@@ -149,6 +150,13 @@ class Language:
     markers: frozenset[str]  # clean words, as typed (not their synonyms)
     not_negation: frozenset[str]  # clean words
     fillers: frozenset[str] = frozenset()  # clean words: negation fillers in this language
+    # its own words (every affixed form → ids): they mean this only in its messages
+    # (Minang "kok" = kalau, Bugis "lima" = tangan), so they are not in the shared sets
+    words: dict[str, frozenset[str]] = field(default_factory=dict)
+    # its affixes, longest first: a word no file knows is read without them (Batak
+    # "hubunu" = hu- + bunu, Bugis "natampeleng" = na- + tampeleng)
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -222,7 +230,7 @@ class _Reader:
         self.synonyms: list[tuple[list[str], Loc]] = []
         self.abbreviations: list[tuple[str, str, Loc]] = []
         self.groups: dict[str, tuple[list[Entry], Loc]] = {}
-        self.languages: list[tuple[str, Loc, list[Entry], list[Entry], list[Entry]]] = []
+        self.languages: list[dict[str, Any]] = []
 
     def at(self, line: int) -> Loc:
         return Loc(self.file, line)
@@ -470,15 +478,20 @@ class _Reader:
             )
 
     def read_synonyms(self, value: Any, line: int) -> None:
+        self.synonyms += self.word_sets(value, line, "synonyms")
+
+    def word_sets(self, value: Any, line: int, where: str) -> list[tuple[list[str], Loc]]:
+        """A list of word lists ([pengen, ingin, mau]), each of at least two words."""
         if value is None:
-            return
+            return []
         if not isinstance(value, LineList):
             self.error(
                 line,
-                _("'synonyms' must be a list of word lists."),
+                _("'{where}' must be a list of word lists.").format(where=where),
                 _("Write each set on its own line: - [pengen, ingin, mau]"),
             )
-            return
+            return []
+        out = []
         for index, item in enumerate(value):
             item_line = value.line_of(index)
             if not isinstance(item, LineList) or len(item) < 2:
@@ -499,7 +512,8 @@ class _Reader:
                     _("Write plain words separated by commas inside [ ]."),
                 )
                 continue
-            self.synonyms.append(([w for w in words if w], self.at(item_line)))
+            out.append(([w for w in words if w], self.at(item_line)))
+        return out
 
     def read_abbreviations(self, value: Any, line: int) -> None:
         block = self.mapping(value, line, "abbreviations")
@@ -556,7 +570,22 @@ class _Reader:
             block.get("not_negation"), block.line_of("not_negation"), "language.not_negation"
         )
         fillers = self.texts(block.get("fillers"), block.line_of("fillers"), "language.fillers")
-        self.languages.append((name, self.at(line), markers, not_negation, fillers))
+        words = self.word_sets(block.get("words"), block.line_of("words"), "language.words")
+        affixes = {
+            key: self.texts(block.get(key), block.line_of(key), f"language.{key}")
+            for key in ("prefixes", "suffixes")
+        }
+        self.languages.append(
+            {
+                "name": name,
+                "where": self.at(line),
+                "markers": markers,
+                "not_negation": not_negation,
+                "fillers": fillers,
+                "words": words,
+                **affixes,
+            }
+        )
 
 
 # ------------------------------------------------------------------ compiling
@@ -886,34 +915,69 @@ class _Compiler:
             out.append(CueScore(category, threshold, known, required))
         return out
 
-    def languages(self) -> list[Language]:
+    def languages(self, closed: frozenset[str]) -> list[Language]:
         out = []
-        for name, where, markers, not_negation, fillers in self.r.languages:
-            marker_words = set()
-            for text, item_where in markers:
-                spec = self.word_spec(text, item_where, "language.markers")
-                if spec:
-                    marker_words.add(spec.lstrip("="))
-            words = set()
-            for text, item_where in not_negation:
-                spec = self.word_spec(text, item_where, "language.not_negation")
-                if spec:
-                    words.add(spec.lstrip("="))
-            filler_words = set()
-            for text, item_where in fillers:
-                spec = self.word_spec(text, item_where, "language.fillers")
-                if spec:
-                    filler_words.add(spec.lstrip("="))
+        for spec in self.r.languages:
+            lists = {}
+            for key in ("markers", "not_negation", "fillers"):
+                lists[key] = frozenset(
+                    word.lstrip("=")
+                    for text, item_where in spec[key]
+                    if (word := self.word_spec(text, item_where, f"language.{key}"))
+                )
+            affixes = {}
+            for key in ("prefixes", "suffixes"):
+                found = []
+                for text, item_where in spec[key]:
+                    if not re.fullmatch(r"[a-z]{1,6}", text):
+                        self.error(
+                            item_where,
+                            _("'{text}' in language.{key} is not an affix.").format(
+                                text=text, key=key
+                            ),
+                            _("Write the affix in lowercase letters only, e.g. 'na' or 'hon'."),
+                        )
+                        continue
+                    found.append(text)
+                affixes[key] = tuple(sorted(set(found), key=lambda a: (-len(a), a)))
             out.append(
                 Language(
-                    name,
-                    where,
-                    frozenset(marker_words),
-                    frozenset(words),
-                    frozenset(filler_words),
+                    spec["name"],
+                    spec["where"],
+                    lists["markers"],
+                    lists["not_negation"],
+                    lists["fillers"],
+                    self.own_words(spec["words"], closed),
+                    affixes["prefixes"],
+                    affixes["suffixes"],
                 )
             )
         return out
+
+    def own_words(
+        self, sets: list[tuple[list[str], Loc]], closed: frozenset[str]
+    ) -> dict[str, frozenset[str]]:
+        """A language's own words: each set [head, word, ...] gives its words the meaning
+        of `head` (a word of the shared sets or any plain word), with its groups, in every
+        affixed form, only in messages of that language."""
+        groups_of: dict[str, set[str]] = defaultdict(set)
+        for name, members in self.group_members.items():
+            for member in members:
+                groups_of[member].add("<" + name + ">")
+        table: dict[str, set[str]] = defaultdict(set)
+        for words, where in sets:
+            specs = [self.word_spec(w, where, "language.words") for w in words]
+            if None in specs:
+                continue
+            head = specs[0]
+            head_id = self.synonym_of.get(head) or self.spec_id(head)
+            ids = {head_id} | groups_of.get(head_id, set())
+            for spec in specs[1:]:
+                word = spec.lstrip("=")
+                forms = {word} if spec.startswith("=") or head_id in closed else family(word)
+                for form in forms | {word}:
+                    table[form].update(ids)
+        return {form: frozenset(ids) for form, ids in table.items()}
 
     def common_words(self) -> set[str]:
         words = set()
@@ -1063,7 +1127,6 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
     context = {name: compiler.context_ids(name) for name in CONTEXT_WORDS}
     cue_phrases = compiler.cue_phrases()
     cue_scores = compiler.cue_scores()
-    languages = compiler.languages()
     compiler.check_duplicates(crisis, not_crisis)
     if not crisis and not any(p.severity == "error" for p in reader.problems):
         reader.error(
@@ -1075,6 +1138,9 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
     if any(p.severity == "error" for p in problems):
         return None, problems
     closed = frozenset().union(*(context[name] for name in CLOSED_CONTEXT))
+    languages = compiler.languages(closed)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
     surfaces, exact = compiler.tables(closed)
     skeletons = _skeletons([*compiler.plain, *compiler.abbreviations])
     lexicon = Lexicon(
