@@ -8,8 +8,9 @@ category agreement and levels), false alarms on ordinary (0) messages and hard n
 (H) flagged, per language and tag, and microseconds per message (warm caches, and cold: a
 fresh detector on its first pass), as CPU time (wall time beside it: on a busy machine it
 also counts waiting for a core). `--all` measures the shared dev set and every
-tests/data/crisis_*.tsv, one table each, then a summary. `--signals` measures some signals
-alone (lexicon: the phrases; cues: the cue scorer; model: the classifier) to see what each
+tests/data/crisis_*.tsv and tests/data/held_out/crisis_*.tsv (blind batches never
+tuned on), one table each, then a summary. `--signals` measures some signals alone
+(lexicon: the phrases; cues: the cue scorer; model: the classifier) to see what each
 contributes. bench/crisis_model_eval.py measures the classifier on batches it has not seen.
 """
 
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.all:
         paths = [p for p in [DEFAULT_DATA] if p.is_file()]
         paths += sorted(BATCHES.glob("crisis_*.tsv"))
+        paths += sorted((BATCHES / "held_out").glob("crisis_*.tsv"))  # never trained on
     if not paths:
         paths = [DEFAULT_DATA]
 

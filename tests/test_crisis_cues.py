@@ -23,6 +23,7 @@ from flows.crisis import (
 )
 from flows.crisis.classifier import Classifier, features, train_heads, write_weights
 from flows.crisis.text import family
+from flows.crisis.train import TRAINING_DATA, training_sources
 from flows.linter import lint_directory
 from flows.problems import ContentError
 
@@ -442,3 +443,11 @@ def test_eval_script_reports_languages_tags_and_speed(tmp_path: Path) -> None:
     assert "per tag: recall" in out and "regional" in out
     assert "hard negatives flagged (H):    0.000 (0/1)" in out
     assert "µs/message warm" in out
+
+
+def test_held_out_blind_batches_are_never_training_data():
+    held_out = sorted((TRAINING_DATA / "held_out").glob("crisis_*.tsv"))
+    assert len(held_out) >= 2  # the sealed batch and the freshest blind one
+    sources = training_sources()
+    assert sources and not set(held_out) & set(sources)
+    assert all(p.parent == TRAINING_DATA for p in sources)

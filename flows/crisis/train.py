@@ -28,6 +28,12 @@ from flows.crisis.detector import load_detector
 from flows.crisis.lexicon import CATEGORIES
 
 
+def training_sources(exclude: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """The labelled batches the classifier learns from: tests/data/crisis_*.tsv, never the
+    held-out blind batches in tests/data/held_out/ (they measure, they do not teach)."""
+    return sorted(p for p in TRAINING_DATA.glob("crisis_*.tsv") if p.name not in exclude)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = model.score(message_features(detector, args.explain))
         print(f"{verdict.probability:.3f} {verdict.category} {list(verdict.reasons)}")
         return 0
-    sources = sorted(p for p in TRAINING_DATA.glob("crisis_*.tsv") if p.name not in args.exclude)
+    sources = training_sources(args.exclude)
     heads = train_on(detector, sources)
     write_weights(heads, args.out, sources)
     size = sum(len(h) for h in heads.values())
