@@ -297,8 +297,8 @@ def side_by_side(variants: dict[str, list[str]], keys: list[str], repeats: int) 
             row = run_child(child_args)
             rows[name].append(row)
             print(name, " | ".join(f"{k}={row.get(k)}" for k in keys), flush=True)
-    return {name: {k: statistics.median(r[k] for r in got) for k in keys}
-            for name, got in rows.items()}
+    return {name: {k: statistics.median([r[k] for r in got if r[k] is not None] or [0])
+                   for k in keys} for name, got in rows.items()}
 
 
 def main() -> int:
