@@ -584,19 +584,23 @@ SIDE_BY_SIDE: tuple[tuple[str, Factory], ...] = (
 async def side_by_side(args: argparse.Namespace) -> list[Result]:
     """Rounds of (limiter off, limiter on) × (echo, peer, Teman Jiwa), interleaved."""
     results: list[Result] = []
+    profile = cProfile.Profile() if args.profile else None  # Teman Jiwa's runs
+    level = int(str(args.concurrency).split(",")[0])  # the same for all three bots
     for round_ in range(max(1, args.repeat)):
         for limiter in (False, True):
             for name, factory in SIDE_BY_SIDE:
                 result = await run_one(
                     name, factory, updates=args.presses_limited if limiter else args.presses,
-                    chats=args.button_chats, concurrency=1, extra={}, buttons=True,
-                    limiter=limiter,
+                    chats=args.button_chats, concurrency=level, extra={}, buttons=True,
+                    limiter=limiter, profile=profile if name == "temanjiwa" else None,
                 )
                 results.append(result)
                 print(f"  round {round_ + 1} {name} limiter={'on' if limiter else 'off'}: "
                       f"{result.updates_per_second:.0f} updates/s, "
                       f"{result.cpu_ms_per_update:.3f} CPU ms/update, "
                       f"press→reply p50 {result.reply_p50_ms} ms", file=sys.stderr)
+    if profile is not None:
+        profile.dump_stats(args.profile)
     return results
 
 
