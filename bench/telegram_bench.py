@@ -5,6 +5,8 @@ by side, any other bot built by a `build_application(...)` factory.
     python -m bench.telegram_bench --updates 20000 --chats 2000 --concurrency 1,64
     python -m bench.telegram_bench --full                # + the full Teman Jiwa bot
     python -m bench.telegram_bench --bot mine=package.module:factory
+    python -m bench.telegram_bench --side-by-side        # buttons: echo, ConversationHandler
+        # + PicklePersistence PHQ-9 peer, Teman Jiwa; limiter off and on; 3 rounds; ratios
 
 How it measures
 * The fake Bot API (tests/fakes/telegram_api.py) runs in a *child process*, so the CPU time
@@ -15,9 +17,15 @@ How it measures
   round-robin over the chats, are queued at once and the clock runs until the bot has
   confirmed all of them (getUpdates offset past the last one) and finished handling them
   (`Application.update_queue.join()`: every update's handlers returned).
-* No rate limiter: `AIORateLimiter` caps sending at ~30 messages/s (Telegram's own limit),
-  which would measure the limiter, not the bot. The factory receives `rate_limiter=None`
-  and the run is refused if the built bot still has one.
+* No rate limiter by default: `AIORateLimiter` caps sending at ~30 messages/s (Telegram's
+  own limit), which would measure the limiter, not the bot. The factory receives
+  `rate_limiter=None` and `limiter=False`, and the run is refused if the built bot still
+  has one. `--side-by-side` also runs every bot with `limiter=True` (PTB's
+  `AIORateLimiter`; Teman Jiwa: `TelegramLimits`, what `temanjiwa run` uses) and checks
+  the bot really has one.
+* `--side-by-side`: button conversations. A presser in the fake's process
+  (tests/fakes/telegram_presser.py) presses a button of each new keyboard in every chat,
+  one press in flight per chat, and times press → next keyboard.
 * Handlers with `block=False` finish outside the measured window; the numbers then
   understate the work.
 
@@ -29,6 +37,7 @@ them if it takes **kwargs):
                                         concurrency and no rate limiter
     concurrent_updates (int)         -> 1 = sequential, n > 1 = up to n updates at once
     rate_limiter (None)
+    limiter (bool)                   -> build with a rate limiter (--side-by-side)
     data_dir (str), db_path (str)    -> a fresh temporary directory / SQLite path per run
 plus any `--bot-arg key=value`. The bench refuses a bot whose base_url is not the fake's.
 """
