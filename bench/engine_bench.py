@@ -8,6 +8,13 @@
         # group-commit batches as one trip (recorded writes) against one trip per
         # statement (--write-each), interleaved, three times each
 
+    python bench/engine_bench.py --vs-naive       # engine + SQLite against a naive aiosqlite
+        # loop (read a row, upsert JSON state, commit) at the same concurrency, 3 interleaved
+    python bench/engine_bench.py --crisis         # crisis reply p50/p99 alone and while ordinary
+        # residents send --load (500) messages/s, 3 interleaved; p99 ratio (target <= 2)
+    python bench/engine_bench.py --memory         # peak RSS with 1,000 and 100,000 stored
+        # residents, 3 interleaved; ratio (target: within 10 %)
+
 Each scenario runs in a fresh process so peak memory (ru_maxrss) is comparable. Reports
 messages per second, p50/p99 latency of `Conversations.handle`, and peak memory.
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -28,6 +36,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import aiosqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -170,6 +180,127 @@ async def scenario(residents: int, prefilled: int, flow: str, content: Path | No
     }
 
 
+def percentile(values: list[float], share: float) -> float:
+    values = sorted(values)
+    return values[max(0, int(len(values) * share) - 1)]
+
+
+async def naive_scenario(residents: int, messages: int = 14) -> dict:
+    """The baseline a bot without this store would write: one aiosqlite connection (WAL, the
+    store's pragmas), each message reads the resident's row, updates its JSON state, upserts
+    it and commits; `residents` tasks at once, `messages` each (a PHQ-9 run is 14)."""
+    latencies: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await aiosqlite.connect(Path(tmp) / "naive.db")
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("CREATE TABLE sessions (user_key TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                         " updated_at TEXT NOT NULL)")
+        await db.commit()
+
+        async def one(user: str) -> None:
+            for step in range(messages):
+                started = time.perf_counter()
+                async with db.execute("SELECT state FROM sessions WHERE user_key = ?",
+                                      (user,)) as cursor:
+                    row = await cursor.fetchone()
+                state = json.loads(row[0]) if row else {"node": "start", "answers": []}
+                state["node"] = f"q{step}"
+                state["answers"].append(step % 4)
+                await db.execute(
+                    "INSERT INTO sessions (user_key, state, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT(user_key) DO UPDATE SET state = excluded.state, "
+                    "updated_at = excluded.updated_at",
+                    (user, json.dumps(state), datetime.now(UTC).isoformat()),
+                )
+                await db.commit()
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(f"naive{i}") for i in range(residents)))
+        elapsed = time.perf_counter() - started
+        await db.close()
+    total = residents * messages
+    return {"store": "naive aiosqlite loop", "residents": residents, "messages": total,
+            "seconds": round(elapsed, 2), "messages_per_s": round(total / elapsed),
+            "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+CRISIS_TEXT = "aku pengen mati aja"
+
+
+async def crisis_scenario(load: float, crises: int, crisis_rate: float, flow: str,
+                          content: Path | None) -> dict:
+    """Crisis messages (each from a new resident, "aku pengen mati aja") at `crisis_rate`
+    per second, alone or while ordinary residents run screenings at `load` messages/s in all
+    (1,000 residents, each starting over when done). Latency of each crisis turn."""
+    os.environ.setdefault("TEMANJIWA_SECRET", "bench")
+    with tempfile.TemporaryDirectory() as tmp:
+        runtime = await build_runtime(Config(), content_dir=content, db_path=Path(tmp) / "b.db")
+        conversations, store = runtime.conversations, runtime.store
+        ordinary: list[float] = []
+        stop = asyncio.Event()
+        pacer = Pacer(load) if load else None
+
+        async def resident_loop(i: int) -> None:
+            for run in itertools.count():
+                if stop.is_set():
+                    return
+                assert pacer is not None
+                await resident(conversations, f"o{i}-{run}", flow, ordinary, pacer)
+
+        async def crisis_one(i: int) -> float:
+            started = time.perf_counter()
+            turn = await conversations.handle("bench", f"crisis{i}", Inbound(text=CRISIS_TEXT))
+            took = time.perf_counter() - started
+            if not turn.urgent or not any("119" in r.text for r in turn.replies):
+                raise RuntimeError(f"crisis turn {i} was not urgent or gave no hotline")
+            return took
+
+        await crisis_one(-1)  # warm-up: the crisis flow's first run
+        background = [asyncio.create_task(resident_loop(i)) for i in range(1000 if load else 0)]
+        await asyncio.sleep(2.0 if load else 0)  # the ordinary load reaches its rate
+        before, t0 = len(ordinary), time.perf_counter()
+        tasks = []
+        for i in range(crises):
+            tasks.append(asyncio.create_task(crisis_one(i)))
+            await asyncio.sleep(1 / crisis_rate)
+        latencies = list(await asyncio.gather(*tasks))
+        achieved = (len(ordinary) - before) / (time.perf_counter() - t0)
+        stop.set()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await store.close()
+    return {"load_offered_per_s": load, "load_achieved_per_s": round(achieved),
+            "crises": crises, "crisis_p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "crisis_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "crisis_max_ms": round(max(latencies) * 1000, 2),
+            "ordinary_p50_ms": round(statistics.median(ordinary) * 1000, 2) if ordinary else None,
+            "ordinary_p99_ms": round(percentile(ordinary, 0.99) * 1000, 2) if ordinary else None}
+
+
+def run_child(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def side_by_side(variants: dict[str, list[str]], keys: list[str], repeats: int) -> dict:
+    """Run each variant in its own process, interleaved `repeats` times; print every row and
+    return the medians per variant."""
+    rows: dict[str, list[dict]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, child_args in variants.items():
+            row = run_child(child_args)
+            rows[name].append(row)
+            print(name, " | ".join(f"{k}={row.get(k)}" for k in keys), flush=True)
+    return {name: {k: statistics.median([r[k] for r in got if r[k] is not None] or [0])
+                   for k in keys} for name, got in rows.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--residents", type=int, default=1000)
@@ -186,9 +317,61 @@ def main() -> int:
                         help="send every write at once instead of with the batch")
     parser.add_argument("--compare-batching", action="store_true",
                         help="one trip per batch vs --write-each, interleaved, 3 times each")
+    parser.add_argument("--naive", action="store_true", help="run only the naive aiosqlite loop")
+    parser.add_argument("--vs-naive", action="store_true",
+                        help="engine + SQLite vs the naive loop, interleaved, --repeat times")
+    parser.add_argument("--crisis-only", action="store_true",
+                        help="one crisis run at --load ordinary messages/s (0 = none)")
+    parser.add_argument("--crisis", action="store_true",
+                        help="crisis p50/p99 idle vs under --load, interleaved, --repeat times")
+    parser.add_argument("--load", type=float, default=500)
+    parser.add_argument("--crises", type=int, default=200)
+    parser.add_argument("--crisis-rate", type=float, default=10)
+    parser.add_argument("--memory", action="store_true",
+                        help="peak RSS with 1,000 and 100,000 stored, interleaved, --repeat")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    common = ["--flow", args.flow] + (["--content", str(args.content)] if args.content else [])
     if args.compare_batching:
         return compare_batching(args)
+    if args.naive:
+        print(json.dumps(asyncio.run(naive_scenario(args.residents))))
+        return 0
+    if args.crisis_only:
+        print(json.dumps(asyncio.run(crisis_scenario(args.load, args.crises, args.crisis_rate,
+                                                     args.flow, args.content))))
+        return 0
+    if args.vs_naive:
+        n = ["--residents", str(args.residents)]
+        med = side_by_side({"engine+sqlite": n + common, "naive": [*n, "--naive"]},
+                           ["messages_per_s", "p50_ms", "p99_ms"], args.repeat)
+        for k in ("messages_per_s", "p50_ms", "p99_ms"):
+            print(f"median {k}: engine {med['engine+sqlite'][k]} / naive {med['naive'][k]} = "
+                  f"{med['engine+sqlite'][k] / med['naive'][k]:.2f}x")
+        print("target: messages_per_s >= 1.0x")
+        return 0
+    if args.crisis:
+        c = ["--crisis-only", "--crises", str(args.crises), "--crisis-rate",
+             str(args.crisis_rate), *common]
+        keys = ["crisis_p50_ms", "crisis_p99_ms", "crisis_max_ms", "load_achieved_per_s",
+                "ordinary_p50_ms", "ordinary_p99_ms"]
+        med = side_by_side({"idle": [*c, "--load", "0"], "loaded": [*c, "--load", str(args.load)]},
+                           keys, args.repeat)
+        for k in ("crisis_p50_ms", "crisis_p99_ms"):
+            print(f"median {k}: under {args.load:g}/s {med['loaded'][k]} / idle {med['idle'][k]}"
+                  f" = {med['loaded'][k] / med['idle'][k]:.2f}x")
+        print(f"ordinary load achieved: {med['loaded']['load_achieved_per_s']}/s; "
+              "target: crisis p99 under load <= 2.0x idle")
+        return 0
+    if args.memory:
+        base = ["--residents", str(args.residents), *common]
+        med = side_by_side({"1k stored": [*base, "--prefill", "1000"],
+                            "100k stored": [*base, "--prefill", "100000"]},
+                           ["peak_rss_mb", "messages_per_s", "p99_ms"], args.repeat)
+        ratio = med["100k stored"]["peak_rss_mb"] / med["1k stored"]["peak_rss_mb"]
+        print(f"median peak RSS: 100k {med['100k stored']['peak_rss_mb']} MB / 1k "
+              f"{med['1k stored']['peak_rss_mb']} MB = {ratio:.3f}x (target <= 1.10)")
+        return 0
     if args.both:
         rows = []
         for prefilled in (0, 100_000):

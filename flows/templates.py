@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{\s*([A-Za-z_][\w.]*)\s*(?:\|\s*([a-z_]+)\s*)?\}")
@@ -25,27 +26,38 @@ class Placeholder:
 
 @dataclass(frozen=True)
 class Template:
-    """A parsed text: a tuple of literal strings and placeholders."""
+    """A parsed text: a tuple of literal strings and placeholders. What the runtime asks of
+    it on every message (names, the literal text) is worked out once per content load."""
 
     source: str
     parts: tuple[str | Placeholder, ...]
 
-    @property
+    @cached_property
     def names(self) -> frozenset[str]:
         return frozenset(p.name for p in self.parts if isinstance(p, Placeholder))
 
-    @property
+    @cached_property
     def filters(self) -> frozenset[str]:
         return frozenset(p.filter for p in self.parts if isinstance(p, Placeholder) and p.filter)
 
-    @property
+    @cached_property
     def single(self) -> Placeholder | None:
         """The placeholder if the text is exactly one `{name}` (its value keeps its type)."""
         if len(self.parts) == 1 and isinstance(self.parts[0], Placeholder):
             return self.parts[0]
         return None
 
+    @cached_property
+    def literal(self) -> str | None:
+        """The whole text when it has no placeholder (most labels): nothing to render."""
+        if all(isinstance(p, str) for p in self.parts):
+            return "".join(p for p in self.parts if isinstance(p, str))
+        return None
+
     def render(self, resolve: Callable[[Placeholder], Any]) -> str:
+        literal = self.literal
+        if literal is not None:
+            return literal
         out: list[str] = []
         for part in self.parts:
             if isinstance(part, str):

@@ -39,6 +39,11 @@ class Transaction(Connection, Protocol):
 
     async def delete_user(self, user_key: str) -> None: ...
 
+    def involve(self, user_key: str | None) -> None:
+        """The resident now may have a case, relay or pending disclosure (storage.cases
+        calls this when it writes one; see `Store.may_have_case`)."""
+        ...
+
 
 class Store(Protocol):
     async def open(self) -> None: ...
@@ -67,3 +72,8 @@ class Store(Protocol):
         ...
 
     async def schema_version(self) -> int: ...
+
+    def may_have_case(self, user_key: str) -> bool:
+        """False only if the resident certainly has no open case, relay or pending
+        disclosure (SQLite keeps an index, rebuilt at open); PostgreSQL always says True."""
+        ...

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from storage.base import Transaction
 from storage.sql import Connection, Row, marks
 
 OPEN_STATES = ("open", "claimed")  # a case that is not closed
@@ -160,9 +161,22 @@ async def code_taken(conn: Connection, code: str) -> bool:
     return await _one(conn, "SELECT 1 FROM cases WHERE code = ?", (code,)) is not None
 
 
-async def insert_case(conn: Connection, **fields: Any) -> int:
+async def involved_keys(conn: Connection) -> set[str]:
+    """Residents with an open case, a relay or a pending disclosure: what a turn looks up
+    (`relay_for_user`, `open_case_for`, `pending_disclosures`, `touch_last_reply`)."""
+    rows = await _rows(
+        conn,
+        "SELECT user_key FROM cases WHERE user_key IS NOT NULL AND status != 'closed' "
+        "UNION SELECT user_key FROM relays WHERE user_key IS NOT NULL "
+        "UNION SELECT user_key FROM disclosures WHERE user_key IS NOT NULL AND case_id IS NULL",
+    )
+    return {r["user_key"] for r in rows}
+
+
+async def insert_case(conn: Transaction, **fields: Any) -> int:
     unknown = set(fields) - set(CASE_COLUMNS)
     assert not unknown, unknown
+    conn.involve(fields.get("user_key"))
     names = list(fields)
     row = await conn.fetchone(
         f"INSERT INTO cases ({', '.join(names)}) VALUES ({marks(names)}) RETURNING id",
@@ -524,9 +538,10 @@ def _disclosure_value(name: str, value: Any) -> Any:
     return value
 
 
-async def insert_disclosure(conn: Connection, **fields: Any) -> int:
+async def insert_disclosure(conn: Transaction, **fields: Any) -> int:
     unknown = set(fields) - set(DISCLOSURE_COLUMNS)
     assert not unknown, unknown
+    conn.involve(fields.get("user_key"))
     names = list(fields)
     row = await conn.fetchone(
         f"INSERT INTO disclosures ({', '.join(names)}) VALUES ({marks(names)}) RETURNING id",
@@ -647,7 +662,7 @@ async def relay_cadre_keys(conn: Connection) -> set[str]:
 
 
 async def insert_relay(
-    conn: Connection,
+    conn: Transaction,
     case_id: int,
     user_key: str,
     cadre_key: str,
@@ -655,6 +670,7 @@ async def insert_relay(
     cadre_enc: bytes,
     now: datetime,
 ) -> None:
+    conn.involve(user_key)
     await conn.write(
         "INSERT INTO relays (case_id, user_key, cadre_key, cadre_name, cadre_enc, state, "
         "requested_at) VALUES (?, ?, ?, ?, ?, 'requested', ?)",

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from flows.runtime import HistoryItem
 from flows.session import Session
-from storage import deliveries
+from storage import cases, deliveries
 from storage.base import StoredSession
 from storage.cases import forget_user, iso
 from storage.sql import Connection, Dialect, Params, Row
@@ -131,11 +131,20 @@ class Transaction:
     A `storage.sql.Connection`: pass it to the functions of storage.cases, storage.stats, …
     """
 
-    def __init__(self, writer: Writer, batch: _Batch, defer_writes: bool):
+    def __init__(self, writer: Writer, batch: _Batch, defer_writes: bool,
+                 involved: set[str] | None = None):
         self._writer = writer
         self._batch = batch
         self._defer = defer_writes
+        self._involved = involved
         self.deleted_user = False
+
+    def involve(self, user_key: str | None) -> None:
+        """This resident now may have a case, a relay or a pending disclosure: from now on
+        their turns look these up (`GroupCommitStore.may_have_case`). Noted at once, before
+        the commit: a rolled-back batch only leaves a harmless extra lookup."""
+        if self._involved is not None and user_key:
+            self._involved.add(user_key)
 
     @property
     def dialect(self) -> Dialect:
@@ -215,6 +224,20 @@ class GroupCommitStore:
         self._lock = PriorityLock()
         self._waiting = 0  # turns waiting for the write lock (they join the open batch)
         self._batch: _Batch | None = None
+        # Residents who may have an open case, a relay or a pending disclosure (a superset:
+        # it only grows until the next start). Kept by a store that is the database's only
+        # writer (SQLite); None means "unknown, always look" (PostgreSQL: other workers
+        # write too).
+        self._involved: set[str] | None = None
+
+    def may_have_case(self, user_key: str) -> bool:
+        """False only when `user_key` certainly has no open case, relay or pending
+        disclosure: the turn may skip looking for them (no relay lookup, no case update)."""
+        return self._involved is None or user_key in self._involved
+
+    async def _load_involved(self) -> None:
+        """Build the index from the database (at open: correct across restarts)."""
+        self._involved = await cases.involved_keys(self.reader)
 
     @property
     def reader(self) -> Connection:
@@ -258,7 +281,7 @@ class GroupCommitStore:
                 self._batch = _Batch(asyncio.get_running_loop().create_future())
             batch = self._batch
             batch.turns += 1
-            tx = Transaction(writer, batch, self.defer_writes)
+            tx = Transaction(writer, batch, self.defer_writes, self._involved)
             try:
                 yield tx
             except BaseException as exc:

@@ -153,6 +153,9 @@ class PostgresShortTransaction:
     async def write(self, sql: str, params: Params = ()) -> None:
         self._pending.append((sql, tuple(params)))
 
+    def involve(self, user_key: str | None) -> None:
+        """PostgreSQL keeps no index of residents with a case (other workers write too)."""
+
     async def write_ordered(self, key: tuple, sql: str, params: Params = ()) -> None:
         await self.write(sql, params)
 

@@ -69,6 +69,7 @@ async def move_user(tx: Transaction, old_key: str, new_key: str, now: datetime) 
         ended = await forget_user(tx, new_key, now, event="number_reassigned")
         await tx.delete_user(new_key)  # the rest, as /hapus does (and the WAL is truncated)
     rows: dict[str, int] = {}
+    tx.involve(new_key)  # whatever case, relay or disclosure old_key had is now new_key's
     for table in MOVED_TABLES:
         rows[table] = await tx.execute(
             f"UPDATE {table} SET user_key = ? WHERE user_key = ?", (new_key, old_key)

@@ -160,6 +160,7 @@ class SqliteStore(GroupCommitStore):
             await self._read.execute(pragma)
         self._writer = SqliteWriter(self._write)
         self._reader = SqliteReader(self._read)
+        await self._load_involved()  # this process is the only writer: the index holds
 
     async def close(self) -> None:
         for conn in (self._read, self._write):
@@ -167,6 +168,7 @@ class SqliteStore(GroupCommitStore):
                 await conn.close()
         self._read = self._write = None
         self._reader = self._writer = None
+        self._involved = None
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
         async with db.execute("PRAGMA user_version") as cursor:

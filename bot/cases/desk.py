@@ -513,7 +513,8 @@ class CadreDesk:
         self, channel: str, platform_user_id: str, key: str, inbound: Inbound, now: datetime
     ) -> Intercept | None:
         """Called by `Conversations` before the engine, for every resident message."""
-        relay = await cases.relay_for_user(self.store.reader, key)
+        has_case = self.store.may_have_case(key)  # False: no relay either, skip the lookup
+        relay = await cases.relay_for_user(self.store.reader, key) if has_case else None
         if relay is None:
             if inbound.choice is not None and inbound.node == RELAY_NODE:
                 return Intercept(Turn([Reply(self.text("relay_stale"))], [], key))

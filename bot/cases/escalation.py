@@ -557,7 +557,10 @@ class Escalations:
     # ------------------------------------------------------------------ every turn
     async def observe(self, ctx: EffectContext, events: list[Event]) -> None:
         """In every turn's transaction: the open case's "last replied" and hotlines shown;
-        a protocol run that ended without a case leaves nothing behind."""
+        a protocol run that ended without a case leaves nothing behind. Residents the store
+        knows have no case and no pending disclosure cost nothing here."""
+        if not self.desk.store.may_have_case(ctx.user_key):
+            return
         await cases.touch_last_reply(ctx.tx, ctx.user_key, ctx.now)
         said = self.hotlines_in(ctx.replies)
         case = await cases.open_case_for(ctx.tx, ctx.user_key)

@@ -64,6 +64,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.telegram_methods import BotApiMethods
+from tests.fakes.telegram_presser import AutoPresser
 from tests.fakes.telegram_state import FakeTelegramState
 from tests.fakes.telegram_wire import (
     _BAD_GATEWAY_HTML,
@@ -78,6 +79,9 @@ from tests.fakes.telegram_wire import (
     _Fault,
     _parse_multipart,
 )
+
+# Calls after which the benchmark presser looks for a new keyboard.
+_PRESSED_AFTER = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 
 
 class _QuietServer(uvicorn.Server):
@@ -134,6 +138,7 @@ class FakeTelegram(FakeTelegramState, BotApiMethods):
         self.down: str | None = None  # None, "refuse" or "502"
         # Called with each answered call before the answer is written (fault injection).
         self.after_call: Callable[[Call], None] | None = None
+        self.presser: AutoPresser | None = None  # benchmarks: simulated button presses
         self._pending: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._next_message_id: dict[int, int] = {}
@@ -154,6 +159,7 @@ class FakeTelegram(FakeTelegramState, BotApiMethods):
                 Route("/_fake/wait_acked", self._ctl_wait_acked, methods=["GET"]),
                 Route("/_fake/stats", self._ctl_stats, methods=["GET"]),
                 Route("/_fake/reset_calls", self._ctl_reset_calls, methods=["POST"]),
+                Route("/_fake/auto_press", self._ctl_auto_press, methods=["POST"]),
             ]
         )
 
@@ -323,6 +329,8 @@ class FakeTelegram(FakeTelegramState, BotApiMethods):
         self.method_counts[method] += 1
         if self.after_call is not None:
             self.after_call(call)  # e.g. SIGKILL the bot before it reads this answer
+        if self.presser is not None and status == 200 and method in _PRESSED_AFTER:
+            self._auto_press(call)
         self._notify()
         if self.down == "502":
             return Response(_BAD_GATEWAY_HTML, status_code=502, media_type="text/html")
@@ -439,6 +447,29 @@ class FakeTelegram(FakeTelegramState, BotApiMethods):
                 "cpu_seconds": time.process_time(),
             }
         )
+
+    def _auto_press(self, call: Call) -> None:
+        message = call.result
+        if not isinstance(message, dict) or call.chat_id is None:
+            return
+        assert self.presser is not None
+        self.presser.seen(int(call.chat_id), message, self.buttons(message))
+
+    async def _ctl_auto_press(self, request: Request) -> Response:
+        """Start (or with presses=0 stop) the closed-loop presser; returns its stats."""
+        data = await request.json()
+        if "presses" in data:
+            presses = int(data["presses"])
+            self.presser = (
+                AutoPresser(
+                    presses,
+                    data.get("prefer", ()),
+                    lambda chat, cb, mid: self.push_callback(chat, chat, cb, mid),
+                )
+                if presses
+                else None
+            )
+        return JSONResponse(self.presser.stats() if self.presser else {})
 
     async def _ctl_reset_calls(self, request: Request) -> Response:
         self.calls.clear()
@@ -582,3 +613,10 @@ class FakeTelegramProcess:
 
     async def reset_calls(self) -> None:
         await self._control("POST", "reset_calls")
+
+    async def auto_press(self, presses: int | None = None,
+                         prefer: Iterable[str] = ()) -> dict[str, Any]:
+        """Start the closed-loop presser (`presses` in all; 0 stops it); None: its stats."""
+        body: dict[str, Any] = {} if presses is None else {"presses": presses,
+                                                           "prefer": list(prefer)}
+        return await self._control("POST", "auto_press", json=body)
