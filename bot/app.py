@@ -22,6 +22,7 @@ import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,11 @@ from storage.base import Store
 from storage.keys import load_secret
 
 log = logging.getLogger(__name__)
+
+#: With several workers on one database, a starting worker leaves kept replies younger than
+#: this to the live worker that may be sending them (it sends in milliseconds; 30 s leaves
+#: room for Telegram's rate limits), and sends those still kept afterwards.
+SHARED_RESEND_GRACE = timedelta(seconds=30)
 
 
 @dataclass
@@ -118,6 +124,7 @@ def wire(
     sealer: Sealer,
     alerts: AlertSender,
     clock: Clock = utc_now,
+    resend_grace: timedelta = timedelta(0),
 ) -> tuple[Conversations, EscalationKit]:
     """Everything one turn runs, connected: escalation effects and the cadre desk (relay),
     the consent log and the anonymous counters, the follow-ups (offer, series, answers),
@@ -141,6 +148,7 @@ def wire(
         before_engine=desk.resident_turn,
         observers=(escalations.observe, counting.observe, followups.observe),
         sealer=sealer,
+        resend_grace=resend_grace,
     )
     dispatcher = Dispatcher(store, alerts, config, sealer, clock=clock)
     senders = CheckinRouter()
@@ -186,6 +194,7 @@ async def build_runtime(
         sealer=sealer,
         alerts=router,
         clock=clock,
+        resend_grace=SHARED_RESEND_GRACE if database.postgres else timedelta(0),
     )
     inbox = Inbox(store, sealer, clock=clock, lease=inbox_lease)
     return Runtime(

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from flows.messages import Choice, Event, Inbound, Reply
@@ -211,7 +211,8 @@ class Conversations:
                  effects: Mapping[str, Sequence[EffectHandler]] | None = None,
                  before_engine: BeforeEngine | None = None,
                  observers: Sequence[TurnObserver] = (),
-                 sealer: Sealing | None = None) -> None:
+                 sealer: Sealing | None = None,
+                 resend_grace: timedelta = timedelta(0)) -> None:
         self.engine = engine
         self.store = store
         self.secret = secret
@@ -226,6 +227,9 @@ class Conversations:
         self._before_engine = before_engine
         self._observers = tuple(observers)
         self._sealer = sealer  # without one, replies are not kept (they hold results)
+        # With several workers on one database, kept replies younger than this may be a
+        # live worker's, being sent right now: a starting worker leaves them a while.
+        self.resend_grace = resend_grace
 
     def key_for(self, channel: str, platform_user_id: str) -> str:
         return user_key(self.secret, channel, str(platform_user_id))
@@ -288,12 +292,16 @@ class Conversations:
             log.exception("could not forget the delivered replies of a %s turn", channel)
 
     async def undelivered(self, channel: str) -> list[Undelivered]:
-        """Replies of `channel` committed but not marked delivered, oldest first. A row
-        that cannot be opened (the key changed) is dropped and logged."""
+        """Replies of `channel` committed but not marked delivered at least `resend_grace`
+        ago, oldest first. A row that cannot be opened (the key changed) is dropped and
+        logged."""
         if self._sealer is None:
             return []
+        settled = self.clock() - self.resend_grace
         out: list[Undelivered] = []
         for row in await replies.undelivered(self.store.reader, channel):
+            if row.created_at > settled:
+                continue
             try:
                 data = self._sealer.open_json(row.sealed)
                 kept = Undelivered(row.delivery_id, str(data["to"]),

@@ -237,6 +237,7 @@ class TelegramChannel:
         self._unreachable: set[int] = set()
         self._recent: set[str] | None = None  # ids recorded before this process started
         self._resending: asyncio.Task[None] | None = None
+        self._resending_later: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -573,13 +574,30 @@ class TelegramChannel:
         """Send the replies earlier processes committed but never delivered; call before
         any update is read. Each resident's chat is locked at once (so their next update
         waits for it), the sending runs in the background (`wait_resent`). Replies older
-        than `RESEND_WITHIN` are dropped: a day-old menu would only confuse. Returns how
-        many turns are being resent."""
+        than `RESEND_WITHIN` are dropped: a day-old menu would only confuse. With several
+        workers (`Conversations.resend_grace`), replies younger than the grace may be a
+        live worker's: those still kept once it has passed are sent then. Returns how
+        many turns are being resent now."""
         try:
             kept = await self.conversations.undelivered(CHANNEL)
         except Exception:
             log.exception("could not read the replies left unsent by an earlier process")
             return 0
+        by_chat = await self._by_chat(kept)
+        for chat_id in by_chat:
+            await self._locks.acquire(chat_id)  # free now: nothing is being handled yet
+        if by_chat:
+            log.warning("resending the replies of %d turn(s) an earlier process committed "
+                        "but did not deliver", sum(len(v) for v in by_chat.values()))
+            self._resending = asyncio.create_task(self._resend(bot, by_chat))
+        grace = self.conversations.resend_grace
+        if grace > dtm.timedelta(0):
+            started = {item.delivery_id for item in kept}
+            self._resending_later = asyncio.create_task(
+                self._resend_after_grace(bot, grace.total_seconds(), started))
+        return sum(len(v) for v in by_chat.values())
+
+    async def _by_chat(self, kept: Sequence[Any]) -> dict[int, list[Any]]:
         now = self.conversations.clock()
         by_chat: dict[int, list[Any]] = {}
         for item in kept:
@@ -591,13 +609,25 @@ class TelegramChannel:
                 by_chat.setdefault(int(item.platform_user_id), []).append(item)
             except ValueError:
                 await self.conversations.delivered(CHANNEL, item.delivery_id)
+        return by_chat
+
+    async def _resend_after_grace(self, bot: Any, delay: float, started: set[str]) -> None:
+        """The second look of `resend_undelivered`: what is still kept and has settled
+        (its worker did not send it) goes now, in each chat's order with its new turns."""
+        await asyncio.sleep(delay)
+        try:
+            kept = [k for k in await self.conversations.undelivered(CHANNEL)
+                    if k.delivery_id not in started]
+            by_chat = await self._by_chat(kept)
+        except Exception:
+            log.exception("could not read the replies left unsent by another worker")
+            return
+        if not by_chat:
+            return
         for chat_id in by_chat:
-            await self._locks.acquire(chat_id)  # free now: nothing is being handled yet
-        if by_chat:
-            log.warning("resending the replies of %d turn(s) an earlier process committed "
-                        "but did not deliver", sum(len(v) for v in by_chat.values()))
-            self._resending = asyncio.create_task(self._resend(bot, by_chat))
-        return sum(len(v) for v in by_chat.values())
+            await self._locks.acquire(chat_id)  # after the turn being handled, if any
+        self.stats["resent_after_grace"] += sum(len(v) for v in by_chat.values())
+        await self._resend(bot, by_chat)
 
     async def _resend(self, bot: Any, by_chat: dict[int, list[Any]]) -> None:
         gate = asyncio.Semaphore(8)
@@ -620,7 +650,12 @@ class TelegramChannel:
         await asyncio.gather(*(one_chat(c, items) for c, items in by_chat.items()))
 
     async def wait_resent(self, timeout: float | None = None) -> None:
-        """Wait for the background resending started by `resend_undelivered`."""
+        """Wait for the background resending started by `resend_undelivered` (its second
+        look after the grace is called off: the next worker to start takes it over)."""
+        if self._resending_later is not None and not self._resending_later.done():
+            self._resending_later.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resending_later
         if self._resending is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._resending), timeout)

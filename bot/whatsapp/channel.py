@@ -49,6 +49,7 @@ Nothing a resident wrote, and no phone number or user id, is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -259,6 +260,7 @@ class WhatsAppChannel:
         if inbox is not None:
             inbox.register(CHANNEL, self.process_inboxed)
         self._closed = False
+        self._resending_later: asyncio.Task[None] | None = None
 
     @property
     def alert_template(self) -> TemplateConfig | None:
@@ -405,6 +407,10 @@ class WhatsAppChannel:
         return True
 
     async def aclose(self) -> None:
+        if self._resending_later is not None:  # the next worker to start takes it over
+            self._resending_later.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resending_later
         await self.drain()
         await self.client.aclose()
 
@@ -478,12 +484,27 @@ class WhatsAppChannel:
     async def start(self) -> int:
         """Queue the replies earlier processes committed but never delivered (a crash
         between a turn and its answer), each in its resident's queue ahead of anything
-        new; call before the webhook is served. Returns how many turns are queued."""
+        new; call before the webhook is served. With several workers
+        (`Conversations.resend_grace`) replies younger than the grace may be a live
+        worker's: those still kept once it has passed are queued then. Returns how many
+        turns are queued now."""
         try:
             kept = await self.conversations.undelivered(CHANNEL)
         except Exception:
             log.exception("whatsapp: could not read the replies left unsent by an earlier process")
             return 0
+        queued = await self._queue_resends(kept)
+        if queued:
+            log.warning("whatsapp: resending the replies of %d turn(s) an earlier process "
+                        "committed but did not deliver", queued)
+        grace = self.conversations.resend_grace
+        if grace > timedelta(0):
+            started = {item.delivery_id for item in kept}
+            self._resending_later = asyncio.get_running_loop().create_task(
+                self._resend_after_grace(grace.total_seconds(), started))
+        return queued
+
+    async def _queue_resends(self, kept: Sequence[Any]) -> int:
         now = self.clock()
         queued = 0
         for item in kept:
@@ -494,11 +515,19 @@ class WhatsAppChannel:
             to = address_for(item.platform_user_id)
             self._put(self._key(to), self._resend_job(to, item.replies, item.delivery_id))
             queued += 1
-        if queued:
-            self.counters["resent"] += queued
-            log.warning("whatsapp: resending the replies of %d turn(s) an earlier process "
-                        "committed but did not deliver", queued)
+        self.counters["resent"] += queued
         return queued
+
+    async def _resend_after_grace(self, delay: float, started: set[str]) -> None:
+        """The second look of `start`: what is still kept and has settled (its worker did
+        not send it) is queued now, behind what the number's queue already holds."""
+        await asyncio.sleep(delay)
+        try:
+            kept = [k for k in await self.conversations.undelivered(CHANNEL)
+                    if k.delivery_id not in started]
+            self.counters["resent_after_grace"] += await self._queue_resends(kept)
+        except Exception:
+            log.exception("whatsapp: could not read the replies left unsent by another worker")
 
     def _resend_job(
         self, to: Address, replies: Sequence[Reply], delivery_id: str

@@ -1,0 +1,55 @@
+"""Kept replies and several workers: a starting worker leaves a live worker's fresh ones.
+
+With one database shared by several workers, a reply kept a moment ago may be one another
+worker is sending right now; `Conversations.undelivered` returns only those kept at least
+`resend_grace` ago (bot/app.py sets it for PostgreSQL), and the channels look again once
+the grace has passed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.app import SHARED_RESEND_GRACE, build_runtime
+from bot.config import parse_config
+from bot.crypto import KEY_ENV, generate_key
+from flows.messages import Inbound
+from storage.keys import SECRET_ENV
+from tests.conftest import REAL_CONTENT
+from tests.support.escalation import make_harness
+
+pytestmark = pytest.mark.both_backends
+
+
+@pytest.fixture
+async def h(tmp_path, database):
+    harness = await make_harness(tmp_path, database=database)
+    yield harness
+    await harness.close()
+
+
+async def test_fresh_kept_replies_wait_for_the_grace_and_settled_ones_are_returned(h):
+    turn = await h.conversations.handle("telegram", "81001", Inbound(text="/start"),
+                                        delivery_id="u1")
+    assert turn.kept == "u1"
+    assert [k.delivery_id for k in await h.conversations.undelivered("telegram")] == ["u1"]
+
+    h.conversations.resend_grace = timedelta(seconds=30)
+    assert await h.conversations.undelivered("telegram") == []  # a live worker may send it
+    h.clock.advance(seconds=31)
+    kept = await h.conversations.undelivered("telegram")
+    assert [k.delivery_id for k in kept] == ["u1"] and kept[0].platform_user_id == "81001"
+
+
+async def test_only_a_shared_database_gets_a_grace(database, backend, monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, "a-shared-secret")
+    monkeypatch.setenv(KEY_ENV, generate_key())
+    runtime = await build_runtime(parse_config({}), content_dir=REAL_CONTENT,
+                                  db_path=str(database))
+    try:
+        expected = SHARED_RESEND_GRACE if backend == "postgres" else timedelta(0)
+        assert runtime.conversations.resend_grace == expected
+    finally:
+        await runtime.close()
