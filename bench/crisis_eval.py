@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from flows.crisis import CrisisDetector, Detection, load_detector  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "crisis_dev.tsv"  # the shared dev set beside the checkout
+DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "crisis_dev.tsv"  # beside the checkout
 DEFAULT_LEXICON = ROOT / "content" / "id" / "crisis"
 BATCHES = ROOT / "tests" / "data"
 
