@@ -5,8 +5,6 @@ counted in an fsync'd file. Waiting on a child is bounded only as a guard, never
 from __future__ import annotations
 
 import os
-import select
-import signal
 import subprocess
 import sys
 import textwrap
@@ -15,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.support.escalation import FileRecordingSender, make_harness, read_deliveries
+from tests.support.processes import kill9, spawn_script, wait_for_line
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
@@ -60,39 +58,7 @@ CHILD = textwrap.dedent("""
 
 
 def spawn(tmp_path: Path, mode: str, deliveries: Path) -> subprocess.Popen:
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("TEMANJIWA_ENCRYPTION_KEY", None)
-    return subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path), mode, str(deliveries)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_line(proc: subprocess.Popen, wanted: str, guard: float = 300) -> None:
-    assert proc.stdout is not None
-    while True:
-        ready, _w, _x = select.select([proc.stdout], [], [], guard)
-        if not ready:
-            proc.kill()
-            raise AssertionError(f"child never printed {wanted}")
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"child ended before {wanted}: {proc.stderr.read()}")
-        if line.strip() == wanted:
-            return
-
-
-def kill9(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    return spawn_script(tmp_path, CHILD, mode, deliveries)
 
 
 @pytest.mark.parametrize("mode", ["after_write", "while_sending"])

@@ -26,7 +26,7 @@ def spawn_script(tmp_path: Path, source: str, *args: object) -> subprocess.Popen
     )
 
 
-def wait_for_line(proc: subprocess.Popen, wanted: str, guard: float = 120) -> None:
+def wait_for_line(proc: subprocess.Popen, wanted: str, guard: float = 300) -> None:
     assert proc.stdout is not None
     while True:
         ready, _w, _x = select.select([proc.stdout], [], [], guard)
