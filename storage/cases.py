@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -174,27 +174,40 @@ async def involved_keys(conn: Connection) -> set[str]:
 
 
 async def insert_case(conn: Transaction, **fields: Any) -> int:
-    unknown = set(fields) - set(CASE_COLUMNS)
+    return await _insert(conn, "cases", CASE_COLUMNS, _column_value, fields)
+
+
+async def update_case(conn: Connection, case_id: int, **fields: Any) -> None:
+    await _update(conn, "cases", CASE_COLUMNS, _column_value, case_id, fields)
+
+
+async def _insert(conn: Transaction, table: str, columns: Any,
+                  value_of: Callable[[str, Any], Any], fields: dict[str, Any]) -> int:
+    """INSERT one row of `table` (a case or a disclosure) and return its id; its resident
+    joins the store's index of residents with something open."""
+    unknown = set(fields) - set(columns)
     assert not unknown, unknown
     conn.involve(fields.get("user_key"))
     names = list(fields)
     row = await conn.fetchone(
-        f"INSERT INTO cases ({', '.join(names)}) VALUES ({marks(names)}) RETURNING id",
-        [_column_value(n, fields[n]) for n in names],
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks(names)}) RETURNING id",
+        [value_of(n, fields[n]) for n in names],
     )
     assert row is not None
     return int(row["id"])
 
 
-async def update_case(conn: Connection, case_id: int, **fields: Any) -> None:
-    unknown = set(fields) - set(CASE_COLUMNS)
+async def _update(conn: Connection, table: str, columns: Any,
+                  value_of: Callable[[str, Any], Any], row_id: int,
+                  fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(columns)
     assert not unknown, unknown
     if not fields:
         return
     sets = ", ".join(f"{n} = ?" for n in fields)
     await conn.write(
-        f"UPDATE cases SET {sets} WHERE id = ?",
-        [*(_column_value(n, v) for n, v in fields.items()), case_id],
+        f"UPDATE {table} SET {sets} WHERE id = ?",
+        [*(value_of(n, v) for n, v in fields.items()), row_id],
     )
 
 
@@ -539,28 +552,12 @@ def _disclosure_value(name: str, value: Any) -> Any:
 
 
 async def insert_disclosure(conn: Transaction, **fields: Any) -> int:
-    unknown = set(fields) - set(DISCLOSURE_COLUMNS)
-    assert not unknown, unknown
-    conn.involve(fields.get("user_key"))
-    names = list(fields)
-    row = await conn.fetchone(
-        f"INSERT INTO disclosures ({', '.join(names)}) VALUES ({marks(names)}) RETURNING id",
-        [_disclosure_value(n, fields[n]) for n in names],
-    )
-    assert row is not None
-    return int(row["id"])
+    return await _insert(conn, "disclosures", DISCLOSURE_COLUMNS, _disclosure_value, fields)
 
 
 async def update_disclosure(conn: Connection, disclosure_id: int, **fields: Any) -> None:
-    unknown = set(fields) - set(DISCLOSURE_COLUMNS)
-    assert not unknown, unknown
-    if not fields:
-        return
-    sets = ", ".join(f"{n} = ?" for n in fields)
-    await conn.write(
-        f"UPDATE disclosures SET {sets} WHERE id = ?",
-        [*(_disclosure_value(n, v) for n, v in fields.items()), disclosure_id],
-    )
+    await _update(conn, "disclosures", DISCLOSURE_COLUMNS, _disclosure_value, disclosure_id,
+                  fields)
 
 
 async def disclosure_by_id(conn: Connection, disclosure_id: int) -> DisclosureRow | None:
