@@ -336,19 +336,25 @@ class _Reader:
         self.read_groups(data.get("groups"), data.line_of("groups"))
         self.read_language(data.get("language"), data.line_of("language"))
 
+    def known_category(self, category: Any, line: int) -> bool:
+        """True for one of CATEGORIES; otherwise an error that names the nearest."""
+        if category in CATEGORIES:
+            return True
+        self.error(
+            line,
+            _("Unknown category '{name}'.").format(name=category)
+            + _did_you_mean(str(category), CATEGORIES),
+            _("The categories are: {names}.").format(names=", ".join(CATEGORIES)),
+        )
+        return False
+
     def read_crisis(self, value: Any, line: int) -> None:
         block = self.mapping(value, line, "crisis")
         if block is None:
             return
         for category, levels in block.items():
             cat_line = block.line_of(category)
-            if category not in CATEGORIES:
-                self.error(
-                    cat_line,
-                    _("Unknown category '{name}'.").format(name=category)
-                    + _did_you_mean(str(category), CATEGORIES),
-                    _("The categories are: {names}.").format(names=", ".join(CATEGORIES)),
-                )
+            if not self.known_category(category, cat_line):
                 continue
             level_block = self.mapping(levels, cat_line, f"crisis.{category}")
             if level_block is None:
@@ -415,13 +421,7 @@ class _Reader:
             return
         for category, rule in block.items():
             cat_line = block.line_of(category)
-            if category not in CATEGORIES:
-                self.error(
-                    cat_line,
-                    _("Unknown category '{name}'.").format(name=category)
-                    + _did_you_mean(str(category), CATEGORIES),
-                    _("The categories are: {names}.").format(names=", ".join(CATEGORIES)),
-                )
+            if not self.known_category(category, cat_line):
                 continue
             where = f"cue_scores.{category}"
             rule_block = self.mapping(rule, cat_line, where)
