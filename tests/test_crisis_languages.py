@@ -138,6 +138,8 @@ FIRE = [
     ("mix", "abuse", "my boyfriend chokes me when he's drunk, aku takut pulang"),
     ("bew", "violence", "malem ini gue samperin die, biar die tau rasa"),
     ("id", "violence", "aku kepikiran naro sesuatu di makanan suamiku, tiap hari makin kepikiran"),
+    ("id", "abuse", "suamiku nampar lagi tadi pagi, aku sembunyi di rumah tetangga"),
+    ("mix", "self_harm", "i scratch my arms till they bleed whenever i feel numb"),
 ]
 
 # signs that sit beside words of a frame (a hypothetical, a question, a game, a term, a
@@ -153,6 +155,7 @@ NOT_SILENCED = [
     ("id", "suicide", "ngajarin murid tiap hari capek, pengen mati aja"),
     ("id", "suicide", "aku capek main game terus kalah, pengen mati aja"),
     ("id", "suicide", "susah jelasin tanda2nya, pokoknya aku pengen mati"),
+    ("mix", "suicide", "i dont know how to ask someone about it but i want to kill myself"),
 ]
 FIRE += NOT_SILENCED
 
@@ -226,6 +229,13 @@ WORD_CLASSES = [
     ("mad", "suicide", "eppa' la tadha', sengko' terro noro' eppa'"),
     # a long rest, and "you know what I mean"
     ("id", "suicide", "pengen istirahat yang panjang aja, kamu ngerti kan maksudku"),
+    # a roof, and only the courage missing; a time when everyone sleeps and "do not reply"
+    ("id", "suicide", "atap gedung parkir itu sepi. aku udah sering naik, tinggal nunggu berani"),
+    ("id", "suicide", "jam 2 nanti pas semua udah tidur. udah aku siapin, gak usah dibales"),
+    # things handed to the family, so that the debt is settled
+    ("id", "suicide", "laptop buat adikku, motor buat bapak. biar utang kelar, gak nyusahin"),
+    # a weapon ready and a threat for tomorrow
+    ("id", "violence", "golok udah aku taruh di motor. besok aku gak jamin dia pulang utuh"),
     # God's voice forbidding food
     ("id", "psychosis", "tuhan bilang aku gak boleh makan sampai dia kasih tanda"),
 ]
@@ -332,6 +342,8 @@ QUIET = [
     ("mad", "sermon", "kyai nyarios bunuh diri reya dosa rajah"),
     ("ban", "everyday_means", "tiang numbas racun bikul anggen ring jineng"),
     ("id", "ordinary", "nenek sudah tidur selamanya, semoga tenang di sana"),
+    ("mix", "helper_question", "how do i ask someone about suicidal thoughts kindly?"),
+    ("id", "ordinary", "hari ini aku pamitan sama teman kantor, pindah kerja ke bandung"),
 ]
 
 
