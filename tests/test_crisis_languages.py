@@ -233,7 +233,7 @@ WORD_CLASSES = [
     ("id", "suicide", "atap gedung parkir itu sepi. aku udah sering naik, tinggal nunggu berani"),
     ("id", "suicide", "jam 2 nanti pas semua udah tidur. udah aku siapin, gak usah dibales"),
     # things handed to the family, so that the debt is settled
-    ("id", "suicide", "laptop buat adikku, motor buat bapak. biar utang kelar, gak nyusahin"),
+    ("id", "suicide", "laptop buat adik, motor buat bapak. abis itu aku gak ngerepotin siapa2"),
     # a weapon ready and a threat for tomorrow
     ("id", "violence", "golok udah aku taruh di motor. besok aku gak jamin dia pulang utuh"),
     # God's voice forbidding food
