@@ -243,6 +243,8 @@ EVERYDAY_WORDS = [
     ("bug", "abuse", "ritampeleng ka lakkaiku wenni, engka dara"),
     ("bug", "psychosis", "setang makkeda harusu kupakapeddi indoku"),
     ("bug", "suicide", "iya' bawang mappakasussa tomatoakku, maelo mate ka"),
+    ("btk", "suicide", "naeng marujung ngolu au, loja nai"),
+    ("bug", "abuse", "lakkaiku napeppe ka, maddara ka"),
 ]
 FIRE += EVERYDAY_WORDS
 
@@ -356,6 +358,7 @@ QUIET += [
     ("bug", "ordinary", "kutunu bale ri dapurekku, manre maneng ki"),
     ("bug", "ordinary", "sudahmi kukasih uangnya ke indo, tenangmi perasaanku, lunas mi inrangku"),
     ("bug", "ordinary", "adami gajiku, kukasihmi indo sebagian, besok pulangma ke kampung"),
+    ("btk", "bereaved", "nga monding ompung, marsak au"),
 ]
 
 
