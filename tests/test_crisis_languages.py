@@ -241,6 +241,23 @@ WORD_CLASSES = [
 ]
 FIRE += WORD_CLASSES
 
+EVERYDAY_WORDS = [
+    # everyday regional words mapped to the Indonesian ones the phrases and cue classes use
+    # (Batak "nga" = already, "hupasahit" = kusakiti, "ingkon" = harus; Bugis "ritampeleng"
+    # = ditampar, "mappakasussa" = menyusahkan, "inrang" = utang)
+    ("btk", "self_harm", "nga hupasahit dirihu muse, maila au"),
+    ("btk", "self_harm", "nga muse hubugangi tanganku borngin, ndang tartahan au"),
+    ("btk", "suicide", "ingkon hupamate dirihu, ndang tartahan be"),
+    ("btk", "psychosis", "begu i marhussip, ingkon hupamate amanghu"),
+    ("btk", "abuse", "dipalu amang au sian kecil, nuaeng pe muse dipaluhi"),
+    ("bug", "abuse", "ritampeleng ka lakkaiku wenni, engka dara"),
+    ("bug", "psychosis", "setang makkeda harusu kupakapeddi indoku"),
+    ("bug", "suicide", "iya' bawang mappakasussa tomatoakku, maelo mate ka"),
+    ("btk", "suicide", "naeng marujung ngolu au, loja nai"),
+    ("bug", "abuse", "lakkaiku napeppe ka, maddara ka"),
+]
+FIRE += EVERYDAY_WORDS
+
 QUIET = [
     # language, frame, message
     (
@@ -344,6 +361,16 @@ QUIET = [
     ("id", "ordinary", "nenek sudah tidur selamanya, semoga tenang di sana"),
     ("mix", "helper_question", "how do i ask someone about suicidal thoughts kindly?"),
     ("id", "ordinary", "hari ini aku pamitan sama teman kantor, pindah kerja ke bandung"),
+]
+QUIET += [
+    # the same everyday words in ordinary messages
+    ("btk", "ordinary", "nga sae ulaonku sadari on, mulak au tu jabu modom"),
+    ("btk", "ordinary", "nga hulehon hepeng tu inang, mauliate Tuhan nga gajian"),
+    ("btk", "negated", "ndang adong pikiranku naeng hupasahit dirihu, holan loja karejo"),
+    ("bug", "ordinary", "kutunu bale ri dapurekku, manre maneng ki"),
+    ("bug", "ordinary", "sudahmi kukasih uangnya ke indo, tenangmi perasaanku, lunas mi inrangku"),
+    ("bug", "ordinary", "adami gajiku, kukasihmi indo sebagian, besok pulangma ke kampung"),
+    ("btk", "bereaved", "nga monding ompung, marsak au"),
 ]
 
 
