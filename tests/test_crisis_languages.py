@@ -238,6 +238,17 @@ WORD_CLASSES = [
     ("id", "violence", "golok udah aku taruh di motor. besok aku gak jamin dia pulang utuh"),
     # God's voice forbidding food
     ("id", "psychosis", "tuhan bilang aku gak boleh makan sampai dia kasih tanda"),
+    # Minang and Banjar everyday words: cut (karek, hiris), give (agiah, bariakan), need
+    # (paralu, parlu), chose the day, farewell, a burden to parents (gaek, kuitan), bear
+    ("min", "self_harm", "ambo karek lengan jo piso baliak, darahnyo banyak"),
+    ("min", "suicide", "hp jo cincin alah den agiah ka adiak, den indak paralu lai"),
+    ("min", "suicide", "alah ambo piliah harinyo, salamaik tingga amak"),
+    ("min", "suicide", "ambo cuma manyusahan urang gaek"),
+    ("bjn", "self_harm", "tadi malam ulun hiris tangan lagi pakai lading"),
+    ("bjn", "suicide", "hp ulun sudah ulun bariakan gasan ading, ulun kada parlu lagi"),
+    ("bjn", "suicide", "ulun cuma manyusahakan kuitan"),
+    ("bjn", "suicide", "ulun sudah kada taharit lagi, salamat tinggal pang"),
+    ("bjn", "suicide", "ulun handak tajun matan jambatan wayahini"),
 ]
 FIRE += WORD_CLASSES
 
@@ -371,6 +382,13 @@ QUIET += [
     ("bug", "ordinary", "sudahmi kukasih uangnya ke indo, tenangmi perasaanku, lunas mi inrangku"),
     ("bug", "ordinary", "adami gajiku, kukasihmi indo sebagian, besok pulangma ke kampung"),
     ("btk", "bereaved", "nga monding ompung, marsak au"),
+    # the same Minang and Banjar words in daily life; Banjar "urang" is people, not "aku"
+    ("min", "ordinary", "ambo karek bawang jo piso di dapua, untuak makan malam"),
+    ("min", "ordinary", "ambo indak paralu lai payuang tu, agiah ka kawan sajo"),
+    ("min", "ordinary", "surek dari kampus alah ambo tarimo, ambo tanang kini"),
+    ("bjn", "ordinary", "ulun handak mambariakan oleh-oleh gasan uma"),
+    ("bjn", "ordinary", "kuitan ulun tulak ka pasar, ulun guring haja di rumah"),
+    ("bjn", "news", "di berita ada urang nang tajun matan jambatan, kasihan keluarganya"),
 ]
 
 
