@@ -268,6 +268,24 @@ EVERYDAY_WORDS = [
     ("bug", "abuse", "lakkaiku napeppe ka, maddara ka"),
 ]
 FIRE += EVERYDAY_WORDS
+# everyday words of Balinese, Madurese and Betawi mapped to the lexicon's words: wanting,
+# following the dead, stopping, leaving for good, the last message, the head, must
+VOCABULARY = [
+    ("ban", "suicide", "tiang dot mati dogen, sing nyak idup buin"),
+    ("ban", "suicide", "meme sube ngalahin, tiang dot nututin meme"),
+    ("ban", "suicide", "ene pabesen tiange ane kaping untat"),
+    ("ban", "psychosis", "munyi di sirah tiange nunden tiang makecos uli titi"),
+    ("ban", "self_harm", "tiang ngerat lima tiange buin peteng ibi"),
+    ("ban", "abuse", "somah tiange nigtig tiang tiap peteng"),
+    ("mad", "suicide", "engkok terro tedhung saterrosa bhai"),
+    ("mad", "suicide", "otang engkok la bannya'. lagghu' engkok ta' e dinna' pole"),
+    ("mad", "self_harm", "engkok ngeret lengen dhibi' pole, dhara bannya'"),
+    ("mad", "abuse", "ana' engkok epokol lakeh engkok"),
+    ("bew", "self_harm", "tiap ribut ame laki gue jedotin pala ke tembok"),
+    ("bew", "suicide", "gue pengen tidur selamenye aje, kagak usah bangun"),
+    ("bew", "abuse", "aye digaplok mertue aye lagi di dapur"),
+]
+FIRE += VOCABULARY
 
 QUIET = [
     # language, frame, message
@@ -389,6 +407,10 @@ QUIET += [
     ("bjn", "ordinary", "ulun handak mambariakan oleh-oleh gasan uma"),
     ("bjn", "ordinary", "kuitan ulun tulak ka pasar, ulun guring haja di rumah"),
     ("bjn", "news", "di berita ada urang nang tajun matan jambatan, kasihan keluarganya"),
+    # Madurese "are" counted as days of mourning is a day, not a sickle; Balinese "dot" is wanting
+    ("mad", "funeral", "lagghu' pettong are bapak seda, tatangga dhateng tahlilan"),
+    ("ban", "ordinary", "tiang dot meli baju anyar ring peken, ajak meme"),
+    ("bew", "ordinary", "pala aye pusing mikirin kontrakan, mesti bayar besok"),
 ]
 
 
@@ -404,7 +426,7 @@ def test_stays_quiet(detector: CrisisDetector, lang: str, frame: str, text: str)
     assert detector.detect(text) is None, (detector.detect(text), text)
 
 
-@pytest.mark.parametrize(("lang", "category", "text"), WORD_CLASSES)
+@pytest.mark.parametrize(("lang", "category", "text"), WORD_CLASSES + VOCABULARY)
 def test_word_classes_fire_without_the_classifier(lang: str, category: str, text: str) -> None:
     rules = load_crisis(CONTENT)
     rules.signals = ("lexicon", "cues")
