@@ -159,6 +159,15 @@ NOT_SILENCED = [
 ]
 FIRE += NOT_SILENCED
 
+# a wall punched until it bleeds, a relapse after days clean, an elder pushed down, "done"
+# after payday
+FIRE += [
+    ("id", "self_harm", "aku tonjok dinding sampai berdarah tiap kesel"),
+    ("id", "self_harm", "udah 45 hari bersih, semalem kumat lagi. kecewa sama diri sendiri"),
+    ("id", "abuse", "nenek didorong sampai jatuh sama om, sekarang gak bisa jalan"),
+    ("bew", "suicide", "abis gajian ini gue udahan, yang penting utang udeh lunas"),
+]
+
 WORD_CLASSES = [
     # caught by word classes alone (no classifier): psychosis as perceptions of what is not
     # there, thoughts broadcast or read, commands, nights without sleep counted in words;
