@@ -166,6 +166,15 @@ FIRE += [
     ("id", "self_harm", "udah 45 hari bersih, semalem kumat lagi. kecewa sama diri sendiri"),
     ("id", "abuse", "nenek didorong sampai jatuh sama om, sekarang gak bisa jalan"),
     ("bew", "suicide", "abis gajian ini gue udahan, yang penting utang udeh lunas"),
+    # a dead parent calling in a dream; a self-harm urge after a month without
+    ("id", "suicide", "tiap malam almarhum ayah datang di mimpi, ngajak aku. aku pengen ikut"),
+    ("id", "self_harm", "udah dua minggu gak nyakitin diri tapi malam ini pengen banget"),
+    ("mix", "self_harm", "skipped meals for three days, punishing myself for failing"),
+    # a high bridge sought and "don't ask what for"; saved-up medicine
+    ("id", "suicide", "lagi nyari jembatan paling tinggi di kota ini. jangan tanya buat apa"),
+    ("mix", "suicide", "i've been saving my meds for weeks instead of taking them"),
+    # intrusive thoughts of harming the baby
+    ("mix", "violence", "i keep having thoughts of shaking my baby when she cries at night"),
 ]
 
 WORD_CLASSES = [
@@ -399,6 +408,10 @@ QUIET = [
     ("id", "ordinary", "nenek sudah tidur selamanya, semoga tenang di sana"),
     ("mix", "helper_question", "how do i ask someone about suicidal thoughts kindly?"),
     ("id", "ordinary", "hari ini aku pamitan sama teman kantor, pindah kerja ke bandung"),
+    ("id", "negated", "aku gak pernah pengen nyakitin diri sendiri"),
+    ("mix", "past_resolved", "used to self harm in 2018, clean 6 years now and proud of it"),
+    ("id", "everyday_means", "aku bakar sampah di belakang rumah tadi sore"),
+    ("bew", "work", "gue kerja di proyek gedung, tiap hari manjat, capek bener"),
 ]
 QUIET += [
     # the same everyday words in ordinary messages
