@@ -9,7 +9,12 @@ import pytest
 
 from bot.cases.desk import OPERATOR, RELAY_NODE, CadreIdentity
 from flows.messages import Inbound
-from tests.support.escalation import KADER_GROUP, PUSKESMAS_GROUP, make_harness, system_text
+from tests.support.escalation import (
+    KADER_GROUP,
+    PUSKESMAS_GROUP,
+    escalation_harness,  # noqa: F401 (fixture h)
+    system_text,
+)
 
 ASK_RESIDENT = system_text("relay_ask")
 ACCEPTED_RESIDENT = system_text("relay_accepted")
@@ -24,13 +29,6 @@ RESIDENT = "80012345"
 
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def h(tmp_path, database):
-    harness = await make_harness(tmp_path, database=database)
-    yield harness
-    await harness.close()
 
 
 async def open_case(h, user: str = RESIDENT, contact: bool = True) -> str:

@@ -20,17 +20,11 @@ from tests.support.escalation import (
     START,
     FakeClock,
     RecordingSender,
+    escalation_harness,  # noqa: F401 (fixture h)
     make_harness,
 )
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def h(tmp_path, database):
-    harness = await make_harness(tmp_path, database=database)
-    yield harness
-    await harness.close()
 
 
 def disclosure_rows(h):

@@ -18,16 +18,11 @@ from bot.crypto import KEY_ENV, generate_key
 from flows.messages import Inbound
 from storage.keys import SECRET_ENV
 from tests.conftest import REAL_CONTENT
-from tests.support.escalation import make_harness
+from tests.support.escalation import (
+    escalation_harness,  # noqa: F401 (fixture h)
+    )
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def h(tmp_path, database):
-    harness = await make_harness(tmp_path, database=database)
-    yield harness
-    await harness.close()
 
 
 async def test_fresh_kept_replies_wait_for_the_grace_and_settled_ones_are_returned(h):

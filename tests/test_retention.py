@@ -16,19 +16,15 @@ from flows.session import Session
 from storage.group_commit import USER_TABLES
 from storage.retention import purge, run_retention_schedule
 from storage.sqlite import SqliteStore
-from tests.support.escalation import make_config, make_harness
+from tests.support.escalation import (
+    escalation_harness,  # noqa: F401 (fixture h)
+    make_config,
+)
 
 HIGH = "aku mau mati"  # high with the fixture detector
 
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-async def h(tmp_path, database):
-    harness = await make_harness(tmp_path, database=database)
-    yield harness
-    await harness.close()
 
 
 async def screening(h, user: str) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.app import EscalationKit, wire
 from bot.cases.cards import Alert, render_alert
 from bot.config import Config, Route, parse_config
@@ -255,3 +257,12 @@ async def make_harness(
         clock=clock,
     )
     return Harness(store, conversations, kit, clock, sender, config, db_path, database)
+
+
+@pytest.fixture(name="h")
+async def escalation_harness(tmp_path, database):
+    """`h` in a test module that imports this: the escalation harness on the test's database
+    (SQLite, or PostgreSQL too in a `both_backends` module), closed after the test."""
+    harness = await make_harness(tmp_path, database=database)
+    yield harness
+    await harness.close()
