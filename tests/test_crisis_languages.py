@@ -158,6 +158,11 @@ NOT_SILENCED = [
     ("mix", "suicide", "i dont know how to ask someone about it but i want to kill myself"),
 ]
 FIRE += NOT_SILENCED
+FIRE += [
+    ("id", "suicide", "aku pengen kms aja"),
+    ("id", "suicide", "kamu orang terakhir yang aku ajak bicara"),
+    ("id", "self_harm", "aku udah bersih 3 hari dari nyilet tapi malam ini pengen nyilet lagi"),
+]
 
 # a wall punched until it bleeds, a relapse after days clean, an elder pushed down, "done"
 # after payday
@@ -412,6 +417,15 @@ QUIET = [
     ("mix", "past_resolved", "used to self harm in 2018, clean 6 years now and proud of it"),
     ("id", "everyday_means", "aku bakar sampah di belakang rumah tadi sore"),
     ("bew", "work", "gue kerja di proyek gedung, tiap hari manjat, capek bener"),
+    # KMS is also the posyandu growth card (Kartu Menuju Sehat), not only "kill myself"
+    ("id", "posyandu", "KMS anak saya hilang, bisa minta baru di posyandu?"),
+    ("id", "posyandu", "kak, aku baru jadi kader, bingung ngisi KMS"),
+    ("id", "past_resolved", "dulu aku sering nyilet, udah 2 tahun bersih, cuma mau cerita"),
+    (
+        "id",
+        "past_resolved",
+        "dulu saya pernah dipukul mantan suami, sudah cerai 3 tahun dan hidup tenang",
+    ),
 ]
 QUIET += [
     # the same everyday words in ordinary messages

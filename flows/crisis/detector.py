@@ -96,7 +96,8 @@ _FILLER = frozenset({"<filler>"})  # a language's own negation fillers, in its m
 QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
 HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
-MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires
+MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires (leaving out
+# each untuned batch in turn, bench/crisis_model_eval.py --untuned: 0.9 adds under 1% recall)
 SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
 # cue classes that mean a plan, not a figure of speech: an embarrassed joke with one of them
 # is still asked about ("malu bgt wkwk, tali udah siap")
