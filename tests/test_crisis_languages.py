@@ -397,7 +397,6 @@ QUIET = [
     ("id", "ordinary", "ibu manggil aku dari dapur, katanya makan dulu"),
     ("id", "ordinary", "chat lama udah aku arsip semua biar hp nggak lemot"),
     ("id", "ordinary", "sudah aku putuskan, tahun depan aku kuliah lagi"),
-    ("id", "ordinary", "aku takut, lihat rumah tidak ada orang, udah 3 malam nggak bisa tidur"),
     ("id", "helper_question", "bagaimana cara ngomong soal bunuh diri ke warga tanpa bikin takut?"),
     (
         "id",
@@ -455,6 +454,19 @@ def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) ->
     found = detector.detect(text)
     assert found is not None, text
     assert found.category == category, (found, text)
+
+
+# Ordinary to the team that wrote them, but close to what the corpora teach as a sign (alone,
+# afraid, nights without sleep): the classifier may ask, never more than that.
+AT_MOST_CHECK = [
+    "aku takut, lihat rumah tidak ada orang, udah 3 malam nggak bisa tidur",
+]
+
+
+@pytest.mark.parametrize("text", AT_MOST_CHECK)
+def test_borderline_messages_are_at_most_a_question(detector: CrisisDetector, text: str) -> None:
+    found = detector.detect(text)
+    assert found is None or (found.level == "check" and found.matched[0].startswith("model")), found
 
 
 @pytest.mark.parametrize(("lang", "frame", "text"), QUIET)
