@@ -159,6 +159,10 @@ NOT_SILENCED = [
 ]
 FIRE += NOT_SILENCED
 FIRE += [
+    # Melayu Timur: Manado "kita" = aku, Ambon "beta", negations nyanda and seng
+    ("mdo", "suicide", "kita so nyanda kuat, kita mo mati jo"),
+    ("amb", "suicide", "ose seng tau, beta su mau pigi jauh, beta mau mati sa"),
+    ("mdo", "abuse", "kita pe mama dapa pukul papa tadi malam"),
     ("id", "suicide", "aku pengen kms aja"),
     ("id", "suicide", "kamu orang terakhir yang aku ajak bicara"),
     ("id", "self_harm", "aku udah bersih 3 hari dari nyilet tapi malam ini pengen nyilet lagi"),
@@ -416,6 +420,10 @@ QUIET = [
     ("mix", "past_resolved", "used to self harm in 2018, clean 6 years now and proud of it"),
     ("id", "everyday_means", "aku bakar sampah di belakang rumah tadi sore"),
     ("bew", "work", "gue kerja di proyek gedung, tiap hari manjat, capek bener"),
+    ("amb", "negated", "beta seng mau mati, beta cuma cape deng kerja"),
+    ("mdo", "negated", "kita nyanda mo bunu diri, cuma mo cerita deng ngana"),
+    ("mdo", "ordinary", "torang pigi ka pasar dulu, mace mo bali ikan"),
+    ("id", "ordinary", "atap seng rumah bocor, aku pengen pindah aja"),
     # KMS is also the posyandu growth card (Kartu Menuju Sehat), not only "kill myself"
     ("id", "posyandu", "KMS anak saya hilang, bisa minta baru di posyandu?"),
     ("id", "posyandu", "kak, aku baru jadi kader, bingung ngisi KMS"),
@@ -491,7 +499,21 @@ def test_number_words_are_numbers(detector: CrisisDetector) -> None:
 
 
 def test_every_language_and_category_is_covered() -> None:
-    languages = {"id", "mix", "jv", "su", "min", "bew", "btk", "bjn", "bug", "mad", "ban"}
+    languages = {
+        "id",
+        "mix",
+        "jv",
+        "su",
+        "min",
+        "bew",
+        "btk",
+        "bjn",
+        "bug",
+        "mad",
+        "ban",
+        "mdo",
+        "amb",
+    }
     assert {lang for lang, _c, _t in FIRE} == languages
     assert languages - {"mix"} <= {lang for lang, _f, _t in QUIET} | {"mix"}
     assert {c for _l, c, _t in FIRE} == {"suicide", "self_harm", "violence", "abuse", "psychosis"}
@@ -509,6 +531,7 @@ def test_each_regional_language_has_its_own_file() -> None:
         "bugis_makassar",
         "madura",
         "bali",
+        "melayu_timur",
     } <= names
 
 
