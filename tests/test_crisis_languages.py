@@ -163,6 +163,8 @@ FIRE += [
     ("mdo", "suicide", "kita so nyanda kuat, kita mo mati jo"),
     ("amb", "suicide", "ose seng tau, beta su mau pigi jauh, beta mau mati sa"),
     ("mdo", "abuse", "kita pe mama dapa pukul papa tadi malam"),
+    ("kpg", "suicide", "beta su sonde kuat lai, beta mau mati sa"),
+    ("pap", "suicide", "sa su tra kuat, sa mau bunuh diri saja"),
     ("id", "suicide", "aku pengen kms aja"),
     ("id", "suicide", "kamu orang terakhir yang aku ajak bicara"),
     ("id", "self_harm", "aku udah bersih 3 hari dari nyilet tapi malam ini pengen nyilet lagi"),
@@ -423,6 +425,8 @@ QUIET = [
     ("amb", "negated", "beta seng mau mati, beta cuma cape deng kerja"),
     ("mdo", "negated", "kita nyanda mo bunu diri, cuma mo cerita deng ngana"),
     ("mdo", "ordinary", "torang pigi ka pasar dulu, mace mo bali ikan"),
+    ("kpg", "negated", "beta sonde mau mati, beta cuma cape deng kuliah"),
+    ("pap", "negated", "sa tra pernah pikir bunuh diri, sa cuma mau cerita"),
     ("id", "ordinary", "atap seng rumah bocor, aku pengen pindah aja"),
     # KMS is also the posyandu growth card (Kartu Menuju Sehat), not only "kill myself"
     ("id", "posyandu", "KMS anak saya hilang, bisa minta baru di posyandu?"),
@@ -513,6 +517,8 @@ def test_every_language_and_category_is_covered() -> None:
         "ban",
         "mdo",
         "amb",
+        "kpg",
+        "pap",
     }
     assert {lang for lang, _c, _t in FIRE} == languages
     assert languages - {"mix"} <= {lang for lang, _f, _t in QUIET} | {"mix"}
@@ -584,3 +590,15 @@ def test_a_language_s_affixes_are_read_off_unknown_words(detector: CrisisDetecto
     assert "~dengar" in _ids(detector, "makasih pian rajin mandangarakan ulun", "mandangarakan")
     # never a pronoun or a negation out of a longer word
     assert not _ids(detector, "tiang ajak nyama makejang", "nyama") & {"~aku", "~tidak"}
+
+
+def test_a_word_reads_the_same_whatever_was_read_before() -> None:
+    """A regional word's own meaning is cached; the stems of an unknown word ("hubunu" →
+    bunu) must not be reused for the same word when it already has a meaning (a tie
+    between two languages gives it one), or a verdict would depend on earlier messages."""
+    used = load_crisis(CONTENT)
+    fresh = load_crisis(CONTENT)
+    batak = next(language for language in used._languages if "Batak" in language.name)
+    assert used._own_keys(batak, "hubunu", frozenset())  # unknown: read through its stem
+    known = frozenset({"~bunuh"})
+    assert used._own_keys(batak, "hubunu", known) == fresh._own_keys(batak, "hubunu", known)

@@ -267,7 +267,7 @@ class CrisisDetector:
         self._index_all = dict(self._index_all)
         # every language with markers takes part in choosing the language of a message
         self._languages = [language for language in lexicon.languages if language.markers]
-        self._own_cache: dict[tuple[str, str], frozenset[str]] = {}
+        self._own_cache: dict[tuple[str, str, bool], frozenset[str]] = {}
         self._marker_cache: dict[str, tuple[str, ...]] = {}
         self._fillers = self._fillers | _FILLER
         # the ids a three-letter half of a run-together word may have: aku, aja
@@ -473,7 +473,7 @@ class CrisisDetector:
         """What `word` means in `language` besides its shared meaning: its own words (with
         -nya/-ku endings), and, for a word no file knows, the word without the language's
         affixes (Batak "hubunu" → bunu, Banjar "mandangarakan" → dangar)."""
-        cache_key = (language.name, word)
+        cache_key = (language.name, word, bool(known))  # stems are tried only for unknown words
         found = self._own_cache.get(cache_key)
         if found is not None:
             return found
