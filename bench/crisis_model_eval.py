@@ -63,17 +63,31 @@ def probability(detector: CrisisDetector, text: str) -> float | None:
     return detector.model_probability(message, found, None)
 
 
-def leave_one_out(thresholds: list[float]) -> None:
-    detector = load_detector(ROOT / CONTENT)
-    detector.signals = ("lexicon", "cues")
-    batches = sorted(TRAINING_DATA.glob("crisis_*.tsv"))
-    featured = {
+Featured = dict[Path, list[tuple[str, str, list[str]]]]
+
+
+def featured_batches(detector: CrisisDetector, batches: list[Path]) -> Featured:
+    """(label, text, classifier features) of every row, per batch: read once, reused for
+    every batch left out."""
+    return {
         b: [
             (label, text, message_features(detector, text))
             for label, _c, text in read_labelled([b])
         ]
         for b in batches
     }
+
+
+def crisis_head(rows: list[tuple[str, list[str]]]) -> Classifier:
+    """A classifier with only the crisis head, trained on (label, features) in this order."""
+    return Classifier({CRISIS_HEAD: train([(f, 1 if label == "1" else 0) for label, f in rows])})
+
+
+def leave_one_out(thresholds: list[float]) -> None:
+    detector = load_detector(ROOT / CONTENT)
+    detector.signals = ("lexicon", "cues")
+    batches = sorted(TRAINING_DATA.glob("crisis_*.tsv"))
+    featured = featured_batches(detector, batches)
     totals = {t: [0, 0, 0, 0, 0, 0] for t in thresholds}  # gain, missed, flag0, n0, flagH, nH
     print(f"{'batch':<26} {'missed':>6} " + " ".join(f"{'p>=' + str(t):>16}" for t in thresholds))
     for held in batches:
@@ -81,9 +95,7 @@ def leave_one_out(thresholds: list[float]) -> None:
             ((label, f) for b in batches if b != held for label, text, f in featured[b]),
             key=lambda r: hash_text(" ".join(r[1][:8])),
         )
-        detector.model = Classifier(
-            {CRISIS_HEAD: train([(f, 1 if lab == "1" else 0) for lab, f in rows])}
-        )
+        detector.model = crisis_head(rows)
         cells = []
         missed_n = 0
         per = {t: [0, 0, 0] for t in thresholds}
@@ -123,13 +135,7 @@ def leave_one_out(thresholds: list[float]) -> None:
 def untuned(paths: list[Path], thresholds: list[float]) -> None:
     detector = load_detector(ROOT / CONTENT)
     batches = sorted(TRAINING_DATA.glob("crisis_*.tsv"))
-    featured = {
-        b: [
-            (label, text, message_features(detector, text))
-            for label, _c, text in read_labelled([b])
-        ]
-        for b in batches
-    }
+    featured = featured_batches(detector, batches)
     held_names = {p.resolve() for p in paths}
     totals = {t: {"1": [0, 0], "0": [0, 0], "H": [0, 0]} for t in thresholds}
     print(f"{'batch':<26} " + " ".join(f"{'p>=' + str(t):>24}" for t in thresholds))
@@ -138,9 +144,7 @@ def untuned(paths: list[Path], thresholds: list[float]) -> None:
             ((label, text, f) for b in batches if b != held for label, text, f in featured[b]),
             key=lambda r: (hash_text(r[1]), r[1]),
         )
-        detector.model = Classifier(
-            {CRISIS_HEAD: train([(f, 1 if label == "1" else 0) for label, _t, f in rows])}
-        )
+        detector.model = crisis_head([(label, f) for label, _t, f in rows])
         cells = []
         for t in thresholds:
             detection.MODEL_THRESHOLD = t
