@@ -153,7 +153,8 @@ def untuned(paths: list[Path], thresholds: list[float]) -> None:
                 totals[t][key][0] += report.hits[key]
                 totals[t][key][1] += report.totals[key]
             cells.append(
-                f"{report.ratio('1'):.3f} 0:{report.hits['0']}/{report.totals['0']} "
+                f"{_share(report.hits['1'], report.totals['1'])} "
+                f"0:{report.hits['0']}/{report.totals['0']} "
                 f"H:{report.hits['H']}/{report.totals['H']}"
             )
         print(f"{held.stem:<26} " + " ".join(f"{c:>24}" for c in cells), flush=True)
@@ -161,11 +162,15 @@ def untuned(paths: list[Path], thresholds: list[float]) -> None:
     print("totals: recall / ordinary flagged / hard flagged")
     for t in thresholds:
         (c, n1), (o, n0), (h, nh) = (totals[t][k] for k in "10H")
-        if n1:
-            print(
-                f"  p>={t}: {c / n1:.3f} ({c}/{n1}) / {o / n0:.3f} ({o}/{n0}) "
-                f"/ {h / nh:.3f} ({h}/{nh})"
-            )
+        print(
+            f"  p>={t}: {_share(c, n1)} ({c}/{n1}) / {_share(o, n0)} ({o}/{n0}) "
+            f"/ {_share(h, nh)} ({h}/{nh})"
+        )
+
+
+def _share(hits: int, total: int) -> str:
+    """hits/total to three places, or "-" for a batch without rows of that label."""
+    return f"{hits / total:.3f}" if total else "-"
 
 
 def blind_round(path: Path) -> int | None:
