@@ -294,7 +294,10 @@ class Conversations:
     async def undelivered(self, channel: str) -> list[Undelivered]:
         """Replies of `channel` committed but not marked delivered at least `resend_grace`
         ago, oldest first. A row that cannot be opened (the key changed) is dropped and
-        logged."""
+        logged. So is an ordinary turn a newer turn of the resident has overtaken (another
+        worker answered their next message): sent now, it would arrive after the answers
+        to later messages, a stale menu out of order. A crisis turn's replies always go:
+        the hotlines late beat no hotlines."""
         if self._sealer is None:
             return []
         settled = self.clock() - self.resend_grace
@@ -306,8 +309,15 @@ class Conversations:
                 data = self._sealer.open_json(row.sealed)
                 kept = Undelivered(row.delivery_id, str(data["to"]),
                                    [_reply_from(r) for r in data["replies"]], row.created_at)
+                urgent = bool(data.get("urgent", True))  # rows kept before the flag: send
             except Exception:
                 log.error("kept replies of a %s turn cannot be read; dropped", channel)
+                await self.delivered(channel, row.delivery_id)
+                continue
+            overtaken = row.session_saved_at is not None and row.session_saved_at > row.created_at
+            if overtaken and not urgent:
+                log.info("kept replies of a %s turn were overtaken by a newer turn; dropped",
+                         channel)
                 await self.delivered(channel, row.delivery_id)
                 continue
             out.append(kept)
@@ -399,7 +409,8 @@ class Conversations:
                 # After delete_user: a /hapus turn's farewell is kept until it is sent, and
                 # without the user_key, so nothing links the resident to it.
                 sealed = self._sealer.seal_json(
-                    {"to": platform_user_id, "replies": [_reply_dict(r) for r in result.replies]}
+                    {"to": platform_user_id, "urgent": urgent,
+                     "replies": [_reply_dict(r) for r in result.replies]}
                 )
                 await replies.keep(tx, channel, delivery_id, "" if deleted else key, sealed, now)
                 kept = delivery_id

@@ -4,8 +4,10 @@ A turn that carries a platform delivery id (a Telegram update id, a WhatsApp mes
 writes its replies here in its own transaction (bot/conversations.py), sealed with the
 deployment's Fernet key: they can hold screening results, and the row holds the platform
 id to send them to. The channel deletes the row once the replies went out; at start it
-sends whatever a crash left behind. Retention (storage/retention.py) drops rows older than
-7 days. Plain SQL (SQLite and PostgreSQL alike); times are ISO-8601 strings in UTC.
+sends whatever a crash left behind. Each row comes with when the resident's session was
+last saved, so the caller can tell a turn a newer one has overtaken. Retention
+(storage/retention.py) drops rows older than 7 days. Plain SQL (SQLite and PostgreSQL
+alike); times are ISO-8601 strings in UTC.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.cases import iso
+from storage.cases import iso, parse_time
 from storage.sql import Connection
 
 
@@ -22,6 +24,7 @@ class PendingRow:
     delivery_id: str
     sealed: bytes
     created_at: datetime
+    session_saved_at: datetime | None  # the resident's latest turn (None: no session)
 
 
 async def keep(conn: Connection, channel: str, delivery_id: str, user_key: str, sealed: bytes,
@@ -45,12 +48,14 @@ async def delivered(conn: Connection, channel: str, delivery_id: str) -> int:
 async def undelivered(conn: Connection, channel: str) -> list[PendingRow]:
     """Every kept turn of `channel`, oldest first."""
     rows = await conn.fetch(
-        "SELECT delivery_id, sealed, created_at FROM pending_replies WHERE channel = ? "
-        "ORDER BY created_at, delivery_id",
+        "SELECT p.delivery_id, p.sealed, p.created_at, s.updated_at AS session_saved_at "
+        "FROM pending_replies p LEFT JOIN sessions s ON s.user_key = p.user_key "
+        "WHERE p.channel = ? ORDER BY p.created_at, p.delivery_id",
         (channel,),
     )
     return [
-        PendingRow(r["delivery_id"], bytes(r["sealed"]), datetime.fromisoformat(r["created_at"]))
+        PendingRow(r["delivery_id"], bytes(r["sealed"]), datetime.fromisoformat(r["created_at"]),
+                   parse_time(r["session_saved_at"]))
         for r in rows
     ]
 

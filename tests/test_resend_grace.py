@@ -21,6 +21,7 @@ from tests.conftest import REAL_CONTENT
 from tests.support.escalation import (
     escalation_harness,  # noqa: F401 (fixture h)
     )
+from tests.support.followups import CRISIS_WORDS
 
 pytestmark = pytest.mark.both_backends
 
@@ -48,3 +49,28 @@ async def test_only_a_shared_database_gets_a_grace(database, backend, monkeypatc
         assert runtime.conversations.resend_grace == expected
     finally:
         await runtime.close()
+
+
+async def test_an_ordinary_turn_a_newer_turn_overtook_is_dropped_not_sent_out_of_order(h):
+    await h.conversations.handle("telegram", "81002", Inbound(text="/start"), delivery_id="u1")
+    h.clock.advance(seconds=5)
+    # The worker that kept u1 died before sending it; another answered the next message.
+    await h.conversations.handle("telegram", "81002", Inbound(text="menu"), delivery_id="u2")
+    await h.conversations.delivered("telegram", "u2")
+    assert await h.conversations.undelivered("telegram") == []
+    assert await h.conversations.undelivered("telegram") == []  # forgotten, not only skipped
+    assert h.rows("SELECT count(*) FROM pending_replies") == [(0,)]
+
+
+async def test_a_crisis_turn_is_resent_even_after_a_newer_turn(h):
+    await h.onboard("81003")
+    h.clock.advance(seconds=5)
+    crisis = await h.conversations.handle("telegram", "81003", Inbound(text=CRISIS_WORDS),
+                                          delivery_id="u2")
+    assert crisis.urgent
+    h.clock.advance(seconds=5)
+    await h.conversations.handle("telegram", "81003", Inbound(text="menu"), delivery_id="u3")
+    await h.conversations.delivered("telegram", "u3")
+    kept = await h.conversations.undelivered("telegram")
+    assert [k.delivery_id for k in kept] == ["u2"]
+    assert "119" in "\n".join(r.text for r in kept[0].replies)

@@ -8,10 +8,11 @@ fake Bot API and Graph API (tests/fakes) record everything the workers send.
 
 Every resident writes one message at a time (its 200 received) and then waits a while for
 the answer, so what each resident was sent is a sequence of answers in a known order. At
-the end: every crisis message was answered, with the hotlines; every resident's answers
-came in the order of their messages, an answer repeated only right after itself (a
+the end: every crisis message was answered, with the hotlines; every resident's ordinary
+answers came in the order of their messages, an answer repeated only right after itself (a
 turn's replies are kept until delivered, so a worker killed between sending and marking
-them sent has them sent again: at least once, never lost); every case exists once, and
+them sent has them sent again; one a newer turn overtook is dropped, not sent out of
+order; a crisis answer is always sent, late if need be); every case exists once, and
 its alert card reached the cadre group exactly once; the inbox is empty and no typed
 crisis text is left in the database. Missing and repeated answers are counted and
 printed.
@@ -265,7 +266,11 @@ def check(url: str, residents: list[Resident], telegram, graph, deployment: Depl
     lost = repeated = 0
     for resident in residents:
         got = answers(bot_texts(resident, telegram, graph))
-        ok, missing, again = in_order_once(resident.sent, [m for m, _ in got])
+        # A crisis answer kept by a killed worker goes out late even when the resident's
+        # later messages were answered meanwhile (bot/conversations.py: the hotlines late
+        # beat none); ordinary answers keep their order or are dropped.
+        ok, missing, again = in_order_once([m for m in resident.sent if m != "C"],
+                                           [m for m, _ in got if m != "C"])
         repeated += again
         assert ok, (resident.channel, resident.address, "".join(resident.sent),
                     "".join(m for m, _ in got))
@@ -280,8 +285,9 @@ def check(url: str, residents: list[Resident], telegram, graph, deployment: Depl
             print(r.channel, r.address, r.key[:12], "".join(r.sent),
                   "".join(m for m, _ in answers(bot_texts(r, telegram, graph))), r.log)
     print(f"\n{deployment.kills} kills at {[round(at, 1) for at, _w in deployment.killed_at]}, "
-          f"{deployment.retries} webhook retries, {lost} ordinary answers lost between commit "
-          f"and send, {repeated} sent again after a kill; waited in vain at {late}")
+          f"{deployment.retries} webhook retries, {lost} ordinary answers missing (lost "
+          f"between commit and send, or overtaken and dropped), {repeated} sent again after a "
+          f"kill; waited in vain at {late}")
     assert lost <= 3, (lost, logs)  # a rare window (module docstring), not a habit
     assert repeated <= 3, (repeated, logs)  # only around a kill
 
