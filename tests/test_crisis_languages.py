@@ -140,6 +140,17 @@ FIRE = [
     ("id", "violence", "aku kepikiran naro sesuatu di makanan suamiku, tiap hari makin kepikiran"),
     ("id", "abuse", "suamiku nampar lagi tadi pagi, aku sembunyi di rumah tetangga"),
     ("mix", "self_harm", "i scratch my arms till they bleed whenever i feel numb"),
+    # crisis round 7: Banyumasan "nyong" is "I" (it was read as ny- + "song", a lyrics frame);
+    # a weapon made ready and a revenge or an ambush named, in Indonesian, Banjar and Bugis
+    ("jv", "suicide", "nyong wis nyimpen obat turu akeh nang lemari, kari nunggu wani tok"),
+    ("id", "violence", "gue udah beli pisau. besok gue tungguin tuh orang yang ngebully adek gue"),
+    (
+        "bjn",
+        "violence",
+        "ulun handak manatak urang nang mambawa lari bini ulun. parang sudah ulun asah",
+    ),
+    ("bug", "violence", "sa sudah siap badik. orang yang kasi malu keluarga ku harus ku balas"),
+    ("kpg", "suicide", "beta su cape idop, skarang beta mo minum racun"),
 ]
 
 # signs that sit beside words of a frame (a hypothetical, a question, a game, a term, a
@@ -458,6 +469,38 @@ QUIET += [
     ("mad", "funeral", "lagghu' pettong are bapak seda, tatangga dhateng tahlilan"),
     ("ban", "ordinary", "tiang dot meli baju anyar ring peken, ajak meme"),
     ("bew", "ordinary", "pala aye pusing mikirin kontrakan, mesti bayar besok"),
+    # crisis round 7: food on the fire, a burn by accident, a relapse into a habit, a sermon,
+    # a game, past and over in eastern Malay and Bugis, a friend's question, a job left
+    ("pap", "ordinary", "sa rindu kampung di Wamena, di Jayapura panas skali 😅 kangen ubi bakar"),
+    ("kpg", "first_aid", "kaka, cara rawat luka bakar kena minyak goreng bagemana? di tangan"),
+    ("mix", "habit", "relapse lagi, udah 20 hari gak ngerokok eh tadi nyebat satu abis sidang"),
+    ("mix", "habit", "relapse diet, semalem makan martabak manis satu loyang sendirian 🥲"),
+    ("min", "sermon", "buya di masajik mangecek bunuah diri tu dosa gadang, kito musti sabar"),
+    ("jv", "sermon", "pengajian mau ustadz ngendika bunuh diri kuwi dosa gedhe"),
+    ("mix", "game", "gg bro, gue headshot lo 3x, lo mati konyol wkwk"),
+    (
+        "bug",
+        "past",
+        "dulu sa pernah mau akhiri hidup, tapi sudah lama mi itu, sekarang sa baik-baik ji",
+    ),
+    (
+        "mdo",
+        "past",
+        "kita pe opa dulu pernah mo gantung diri waktu harga cengkeh anjlok. skarang dia so 80 "
+        "taong, sehat",
+    ),
+    ("bew", "past", "engkong cerita jaman dulu orang gila dipasung, sekarang mah kagak boleh lagi"),
+    ("amb", "helper", "kalo ada tamang yang carita mau bunuh diri, katong musti bilang par sapa?"),
+    (
+        "id",
+        "helper",
+        "aku mau nanya buat temen, kalo temen curhat pengen mati, aku harus ngomong apa",
+    ),
+    (
+        "id",
+        "leaving",
+        "pamit ya semua, besok aku pulang kampung buat lebaran. titip kucing ke Rina",
+    ),
 ]
 
 

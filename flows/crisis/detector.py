@@ -96,6 +96,10 @@ _FILLER = frozenset({"<filler>"})  # a language's own negation fillers, in its m
 QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
 HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
+# categories whose ordinary-purpose cue classes quiet the classifier (self-harm: a cut in
+# the kitchen; violence: care). Not suicide: its `ordinary` class is broad (a doctor, a
+# ticket, the office) and only weighs against, so pills saved up from the doctor still count
+ORDINARY_PURPOSE_QUIETS = ("self_harm", "violence")
 MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires (leaving out
 # each untuned batch in turn, bench/crisis_model_eval.py --untuned: 0.9 adds under 1% recall)
 SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
@@ -216,6 +220,7 @@ class CrisisDetector:
         self.model = model  # the statistical classifier (signal "model"), when trained
         # features never shown as the classifier's reasons: function words
         self._quiet = frozenset("i:" + i for i in lexicon.closed)
+        self._cue_rules = {rule.category: rule for rule in lexicon.cue_scores}
         # which signals decide (all three when the classifier's weights are there);
         # bench/crisis_eval.py --signals measures one alone
         self.signals: tuple[str, ...] = ("lexicon", "cues", "model")
@@ -523,6 +528,17 @@ class CrisisDetector:
                 return self._model_verdict(message, found, frame, probability)
         return None
 
+    def _ordinary_purpose(self, category: str, features: list[str]) -> bool:
+        """The message names an ordinary purpose for its category (a cue class with a
+        negative weight: cutting onions in the kitchen, an umbrella given to a friend) and
+        none of the category's essential cue classes: the classifier stays quiet."""
+        rule = self._cue_rules.get(category)
+        if rule is None or category not in ORDINARY_PURPOSE_QUIETS:
+            return False
+        present = {f[2:] for f in features if f.startswith("q:")}
+        ordinary = {cls for cls, weight in rule.weights.items() if weight < 0}
+        return bool(present & ordinary) and not present & rule.needs
+
     def model_probability(
         self, message: _Message, found: list[list[_Entry]], frame: _Frame | None
     ) -> float | None:
@@ -534,8 +550,8 @@ class CrisisDetector:
             frame = self._frame(message, found)
         if frame.topics or frame.frames or frame.quotes or frame.hypotheticals:
             return None
-        if frame.retractions or frame.recovered:
-            return None
+        if frame.retractions or (frame.recovered and any(k & self._past for k in message.keys)):
+            return None  # taken back, or told as past and over ("dulu … sekarang sudah")
         if (frame.masked or frame.games) and len(message.sentences) <= SHORT_MESSAGE:
             return None  # a short message whose words an idiom or a game explains
         if frame.embarrassed and not any(
@@ -565,10 +581,14 @@ class CrisisDetector:
 
     def _model_verdict(
         self, message: _Message, found: list[list[_Entry]], frame: _Frame, probability: float
-    ) -> Detection:
-        """The classifier's verdict (flows/crisis/classifier.py): always `check`."""
+    ) -> Detection | None:
+        """The classifier's verdict (flows/crisis/classifier.py): always `check`; none
+        when the message names an ordinary purpose for the category it chose."""
         assert self.model is not None
-        verdict = self.model.score(self._model_features(message, found, frame), self._quiet)
+        features = self._model_features(message, found, frame)
+        verdict = self.model.score(features, self._quiet)
+        if self._ordinary_purpose(verdict.category, features):
+            return None
         reasons = ", ".join(verdict.reasons) or "-"
         subject = self._message_subject(message)
         matched = (f"model {probability:.2f}: {reasons}",)
@@ -1029,7 +1049,7 @@ class CrisisDetector:
         """Told as the past and over now: "dulu aku pernah pengen bunuh diri, tapi sekarang
         udah jauh lebih baik". A past word (dulu, pernah) shortly before the sign in its
         clause or inside it, and a recovery phrase (sekarang sudah, sudah sembuh) after it."""
-        if not any(p > end for p in recovered):
+        if not any(p > start and p not in used for p in recovered):
             return False
         keys = message.keys
         lo = message.clause_lo[start]
