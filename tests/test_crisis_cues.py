@@ -389,6 +389,28 @@ def test_a_model_verdict_is_a_check_that_names_its_reasons(tmp_path: Path) -> No
     assert detector.detect("ganti server") is None
 
 
+def test_the_model_stays_quiet_on_a_self_harm_guess_with_only_an_ordinary_purpose(
+    tmp_path: Path,
+) -> None:
+    """A cut named with a kitchen word (a self-harm `accident` cue) and no wound, body or
+    tool at hand is not asked about on the classifier's word alone; the same words
+    without the kitchen word are."""
+    cues = (
+        "cues:\n  wound: [darah]\n  accident: [bawang]\ncue_scores:\n  self_harm:\n"
+        "    threshold: 3\n    needs: [wound]\n    weights:\n      wound: 2\n"
+        "      accident: -2.5\n"
+    )
+    folder = crisis_folder(tmp_path, cues=cues)
+    heads = train_heads(
+        [("1", "self_harm", ["w:motong"]), ("0", "normal", ["w:makan"])] * 20, ("self_harm",)
+    )
+    write_weights(heads, folder / "model" / "weights.tsv", [])
+    detector = load_detector(folder)
+    found = detector.detect("lagi motong kayu")
+    assert found is not None and found.category == "self_harm", found
+    assert detector.detect("lagi motong bawang") is None
+
+
 # ------------------------------------------------------------------ measurement
 
 
