@@ -151,6 +151,9 @@ FIRE = [
     ),
     ("bug", "violence", "sa sudah siap badik. orang yang kasi malu keluarga ku harus ku balas"),
     ("kpg", "suicide", "beta su cape idop, skarang beta mo minum racun"),
+    # past words that are not a story of recovery: it happens now
+    ("id", "abuse", "suamiku dulu baik, sekarang dia suka mukul aku"),
+    ("id", "abuse", "dulu aku dipukuli suami, sekarang masih, tadi malam dia mukul lagi"),
 ]
 
 # signs that sit beside words of a frame (a hypothetical, a question, a game, a term, a
@@ -490,6 +493,17 @@ QUIET += [
         "taong, sehat",
     ),
     ("bew", "past", "engkong cerita jaman dulu orang gila dipasung, sekarang mah kagak boleh lagi"),
+    (
+        "amb",
+        "past",
+        "dolo beta pung laki suka pukul, tapi su barenti lama, sakarang katong aman-aman",
+    ),
+    (
+        "bug",
+        "past",
+        "dulu saudaraku dipasung, tapi tahun lalu mi dilepas, sekarang rajin ji minum obat",
+    ),
+    ("plm", "past", "abang aku dulu pernah dipasung duo tahun, sekarang dem berobat rutin di RSJ"),
     ("amb", "helper", "kalo ada tamang yang carita mau bunuh diri, katong musti bilang par sapa?"),
     (
         "id",
