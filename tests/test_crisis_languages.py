@@ -154,6 +154,9 @@ FIRE = [
     # past words that are not a story of recovery: it happens now
     ("id", "abuse", "suamiku dulu baik, sekarang dia suka mukul aku"),
     ("id", "abuse", "dulu aku dipukuli suami, sekarang masih, tadi malam dia mukul lagi"),
+    # schoolwork named with "aku" is still the resident's own trouble
+    ("id", "suicide", "skripsi aku gak kelar2, aku pengen bunuh diri"),
+    ("id", "suicide", "tugas aku numpuk, aku pengen mati aja"),
 ]
 
 # signs that sit beside words of a frame (a hypothetical, a question, a game, a term, a
@@ -504,6 +507,11 @@ QUIET += [
         "dulu saudaraku dipasung, tapi tahun lalu mi dilepas, sekarang rajin ji minum obat",
     ),
     ("plm", "past", "abang aku dulu pernah dipasung duo tahun, sekarang dem berobat rutin di RSJ"),
+    # schoolwork about the topic, also when "aku/sy" owns it
+    ("plm", "lesson", "skripsi aku tentang pasung di Sumsel, ado data dari dinas sosial dak?"),
+    ("id", "lesson", "skripsi sy ttg stigma pasung di masyarakat pedesaan, boleh wawancara?"),
+    ("btk", "lesson", "tugas PKn disuruh bikin essay tentang KDRT, ada data kasus di Sumut gak?"),
+    ("min", "lesson", "tugas sakola anak ambo manulih karangan tantang bahayo KDRT"),
     ("amb", "helper", "kalo ada tamang yang carita mau bunuh diri, katong musti bilang par sapa?"),
     (
         "id",

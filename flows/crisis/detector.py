@@ -236,6 +236,7 @@ class CrisisDetector:
         self._trailing = context["trailing"]
         self._joke = context["joke"]
         self._embarrassed = context["embarrassed"]
+        self._schoolwork = context["schoolwork"]
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
         self._idioms = self._index(lexicon.not_crisis, common)
@@ -1023,7 +1024,8 @@ class CrisisDetector:
         """Talk about the topic (article, prevention, signs), not about the resident.
 
         An info phrase shortly before the sign in the same sentence, or right after it in
-        the same clause, with no "aku/saya" closer to the sign."""
+        the same clause, with no "aku/saya" closer to the sign (one that owns a piece of
+        schoolwork, "skripsi aku", "tugasku", does not count)."""
         keys = message.keys
         if any(keys[p] & self._self for p in used):
             return False
@@ -1034,8 +1036,8 @@ class CrisisDetector:
         ):
             if j in topic:
                 return True
-            if keys[j] & self._self:
-                return False
+            if keys[j] & self._self and not (j > 0 and keys[j - 1] & self._schoolwork):
+                return False  # "skripsi aku tentang pasung": a possessive, not the subject
         for j in range(end + 1, min(end + 1 + INFO_REACH_AHEAD, message.clause_hi[end])):
             if j in topic:
                 return True
