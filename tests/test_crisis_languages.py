@@ -9,6 +9,9 @@ Balinese (ban), Indonesian-English mixing (mix).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -667,3 +670,29 @@ def test_a_word_reads_the_same_whatever_was_read_before() -> None:
     assert used._own_keys(batak, "hubunu", frozenset())  # unknown: read through its stem
     known = frozenset({"~bunuh"})
     assert used._own_keys(batak, "hubunu", known) == fresh._own_keys(batak, "hubunu", known)
+
+
+def test_verdicts_and_reasons_are_the_same_in_every_process() -> None:
+    """A set's order follows the process's string hashes (PYTHONHASHSEED): index keys,
+    cue ties and the classifier's sums must not depend on it, or one message is a crisis
+    in one worker and not in the next. Two `temanjiwa crisis-check` processes with other
+    seeds read the same released blind batch and must print the same lines."""
+    batch = CONTENT.parents[1] / "tests" / "data" / "crisis_blind_round24.tsv"
+    texts = [
+        line.split("\t")[2]
+        for line in batch.read_text(encoding="utf-8").splitlines()
+        if line[:2] in ("1\t", "0\t", "H\t")
+    ]
+    outputs = []
+    for seed in ("0", "1"):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "crisis-check", "--content", str(CONTENT)],
+            input="\n".join(texts) + "\n",
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0].count("\n") == len(texts)
+    assert outputs[0] == outputs[1]

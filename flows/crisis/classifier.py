@@ -75,20 +75,18 @@ class Classifier:
     def probability(self, found: Iterable[str]) -> float:
         """The probability of a crisis alone (the category heads are read only for a verdict)."""
         weights = self.heads.get(CRISIS_HEAD, {})
-        return _sigmoid(weights.get(BIAS, 0.0) + sum(weights.get(f, 0.0) for f in set(found)))
+        return _sigmoid(weights.get(BIAS, 0.0) + _total(weights, set(found)))
 
     def score(self, found: Iterable[str], quiet: frozenset[str] = frozenset()) -> ModelVerdict:
         """`quiet`: feature names never given as a reason (function words)."""
         unique = set(found)
         weights = self.heads.get(CRISIS_HEAD, {})
-        total = weights.get(BIAS, 0.0)
+        total = weights.get(BIAS, 0.0) + _total(weights, unique)
         contributions = []
         for feature in unique:
-            weight = weights.get(feature)
-            if weight:
-                total += weight
-                if weight > 0 and feature[:2] in ("w:", "i:", "b:", "q:") and feature not in quiet:
-                    contributions.append((weight, feature))
+            weight = weights.get(feature, 0.0)
+            if weight > 0 and feature[:2] in ("w:", "i:", "b:", "q:") and feature not in quiet:
+                contributions.append((weight, feature))
         contributions.sort(reverse=True)
         reasons = tuple(
             ("cue " if f.startswith("q:") else "") + f.split(":", 1)[1]
@@ -98,10 +96,17 @@ class Classifier:
         for head, head_weights in sorted(self.heads.items()):
             if head == CRISIS_HEAD:
                 continue
-            z = head_weights.get(BIAS, 0.0) + sum(head_weights.get(f, 0.0) for f in unique)
+            z = head_weights.get(BIAS, 0.0) + _total(head_weights, unique)
             if z > best:
                 category, best = head, z
         return ModelVerdict(_sigmoid(total), category, reasons)
+
+
+def _total(weights: dict[str, float], found: set[str] | frozenset[str]) -> float:
+    """The features' summed weights, exactly rounded: a set's order follows the process's
+    string hashes, and a plain sum in that order moved a message at the threshold from one
+    process to the next."""
+    return math.fsum(weights.get(f, 0.0) for f in found)
 
 
 def _sigmoid(z: float) -> float:
@@ -139,7 +144,7 @@ def train(samples: list[tuple[list[str], int]]) -> dict[str, float]:
         rate = RATE / (1 + epoch)
         for feats, label in samples:
             unique = set(feats) | {BIAS}
-            z = sum(weights.get(f, 0.0) for f in unique)
+            z = _total(weights, unique)
             p = _sigmoid(z)
             gradient = p - label
             for f in sorted(unique):

@@ -81,7 +81,16 @@ def _choose(rule: CueScore, window: list[CueHit]) -> dict[str, CueHit]:
     taken: set[int] = set()
     ranked = sorted(
         (h for h in window if h.cue in weights),
-        key=lambda h: (weights[h.cue] < 0, -abs(weights[h.cue]), -len(h.words), h.position),
+        # the class name and phrase last: a tie must not fall to the order the hits came in
+        # (it followed the process's string hashes, so one message fired in some processes)
+        key=lambda h: (
+            weights[h.cue] < 0,
+            -abs(weights[h.cue]),
+            -len(h.words),
+            h.position,
+            h.cue,
+            h.text,
+        ),
     )
     for hit in ranked:
         if hit.cue not in chosen and taken.isdisjoint(hit.words):

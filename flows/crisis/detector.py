@@ -287,9 +287,9 @@ class CrisisDetector:
         """Each phrase filed under its least common word, tried only when all are present."""
         index: dict[str, list[_Entry]] = defaultdict(list)
 
-        def rarity(element: str) -> tuple[int, int]:
+        def rarity(element: str) -> tuple[int, int, str]:
             kind = 0 if element.startswith("<") else 1 if element in common else 2
-            return kind, len(element)
+            return kind, len(element), element  # the word itself breaks a tie, in any process
 
         for phrase in phrases:
             ids = phrase.ids
@@ -606,10 +606,11 @@ class CrisisDetector:
         return "other" if other else "self"
 
     def _all_candidates(self, present: set[str]) -> list[list[_Entry]]:
-        """The phrases of every kind whose words are all in the message (one pass)."""
+        """The phrases of every kind whose words are all in the message (one pass), in the
+        same order in every process (a set's order follows the string hashes)."""
         found: list[list[_Entry]] = [[] for _kind in range(_KINDS)]
         index = self._index_all
-        for key in present:
+        for key in sorted(present):
             for kind, entry in index.get(key, ()):
                 if entry.ids <= present:
                     found[kind].append(entry)
