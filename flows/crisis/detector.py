@@ -531,8 +531,8 @@ class CrisisDetector:
 
     def _ordinary_purpose(self, category: str, features: list[str]) -> bool:
         """The message names an ordinary purpose for its category (a cue class with a
-        negative weight: cutting onions in the kitchen, an umbrella given to a friend) and
-        none of the category's essential cue classes: the classifier stays quiet."""
+        negative weight: cutting onions in the kitchen) and none of the category's
+        essential cue classes: the classifier stays quiet."""
         rule = self._cue_rules.get(category)
         if rule is None or category not in ORDINARY_PURPOSE_QUIETS:
             return False
