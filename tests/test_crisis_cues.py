@@ -395,20 +395,41 @@ def test_the_model_stays_quiet_on_a_self_harm_guess_with_only_an_ordinary_purpos
     """A cut named with a kitchen word (a self-harm `accident` cue) and no wound, body or
     tool at hand is not asked about on the classifier's word alone; the same words
     without the kitchen word are."""
-    cues = (
-        "cues:\n  wound: [darah]\n  accident: [bawang]\ncue_scores:\n  self_harm:\n"
-        "    threshold: 3\n    needs: [wound]\n    weights:\n      wound: 2\n"
-        "      accident: -2.5\n"
-    )
-    folder = crisis_folder(tmp_path, cues=cues)
     heads = train_heads(
         [("1", "self_harm", ["w:motong"]), ("0", "normal", ["w:makan"])] * 20, ("self_harm",)
     )
-    write_weights(heads, folder / "model" / "weights.tsv", [])
-    detector = load_detector(folder)
+    quiet_folder = crisis_folder(tmp_path / "quiet", cues=SELF_HARM_CUES + QUIETS)
+    write_weights(heads, quiet_folder / "model" / "weights.tsv", [])
+    detector = load_detector(quiet_folder)
     found = detector.detect("lagi motong kayu")
     assert found is not None and found.category == "self_harm", found
     assert detector.detect("lagi motong bawang") is None
+    assert detector.detect("lagi motong bawang, darah") is not None  # a wound: asked
+    # without `quiets_classifier` the kitchen word only weighs against the cue score
+    plain_folder = crisis_folder(tmp_path / "plain", cues=SELF_HARM_CUES)
+    write_weights(heads, plain_folder / "model" / "weights.tsv", [])
+    assert load_detector(plain_folder).detect("lagi motong bawang") is not None
+
+
+SELF_HARM_CUES = (
+    "cues:\n  wound: [darah]\n  accident: [bawang]\ncue_scores:\n  self_harm:\n"
+    "    threshold: 3\n    needs: [wound]\n    weights:\n      wound: 2\n"
+    "      accident: -2.5\n"
+)
+QUIETS = "    quiets_classifier: true\n"
+
+
+def test_quiets_classifier_must_be_a_switch_on_a_rule_with_a_negative_class(
+    tmp_path: Path,
+) -> None:
+    folder = crisis_folder(tmp_path / "word", cues=SELF_HARM_CUES + "    quiets_classifier: ya\n")
+    (problem,) = [p for p in lint_lexicon(folder) if p.severity == "error"]
+    assert "quiets_classifier" in problem.message and problem.line == 11
+    no_negative = SELF_HARM_CUES.replace("      accident: -2.5\n", "") + QUIETS
+    folder = crisis_folder(tmp_path / "positive", cues=no_negative)
+    (problem,) = [p for p in lint_lexicon(folder) if p.severity == "error"]
+    assert "negative" in problem.message, problem
+    assert lint_lexicon(crisis_folder(tmp_path / "good", cues=SELF_HARM_CUES + QUIETS)) == []
 
 
 # ------------------------------------------------------------------ measurement

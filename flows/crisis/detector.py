@@ -96,10 +96,6 @@ _FILLER = frozenset({"<filler>"})  # a language's own negation fillers, in its m
 QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
 HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
 LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional language
-# categories whose ordinary-purpose cue classes quiet the classifier (self-harm: a cut in
-# the kitchen; violence: care). Not suicide: its `ordinary` class is broad (a doctor, a
-# ticket, the office) and only weighs against, so pills saved up from the doctor still count
-ORDINARY_PURPOSE_QUIETS = ("self_harm", "violence")
 MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires (leaving out
 # each untuned batch in turn, bench/crisis_model_eval.py --untuned: 0.9 adds under 1% recall)
 SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
@@ -530,15 +526,14 @@ class CrisisDetector:
         return None
 
     def _ordinary_purpose(self, category: str, features: list[str]) -> bool:
-        """The message names an ordinary purpose for its category (a cue class with a
-        negative weight: cutting onions in the kitchen) and none of the category's
-        essential cue classes: the classifier stays quiet."""
+        """The message names an ordinary purpose for its category (a negative cue class of
+        a rule with `quiets_classifier`: cutting onions in the kitchen) and none of the
+        category's essential cue classes: the classifier stays quiet."""
         rule = self._cue_rules.get(category)
-        if rule is None or category not in ORDINARY_PURPOSE_QUIETS:
+        if rule is None or not rule.quieting:
             return False
         present = {f[2:] for f in features if f.startswith("q:")}
-        ordinary = {cls for cls, weight in rule.weights.items() if weight < 0}
-        return bool(present & ordinary) and not present & rule.needs
+        return bool(present & rule.quieting) and not present & rule.needs
 
     def model_probability(
         self, message: _Message, found: list[list[_Entry]], frame: _Frame | None

@@ -79,7 +79,7 @@ TOP_KEYS = (
     "groups",
 )
 LANGUAGE_KEYS = ("name", "markers", "not_negation", "fillers", "words", "prefixes", "suffixes")
-CUE_SCORE_KEYS = ("threshold", "needs", "weights")
+CUE_SCORE_KEYS = ("threshold", "needs", "weights", "quiets_classifier")
 MAIN_FILE = "lexicon.yaml"  # read first; its words win when a regional word means two things
 NUMBER_GROUP = "angka"  # built in: any number written in digits belongs to <angka>
 MANY_GROUP = "angka_banyak"  # built in: a number of 10 or more written in digits
@@ -138,6 +138,9 @@ class CueScore:
     threshold: float
     weights: dict[str, float]
     needs: frozenset[str]
+    # the negative classes that also quiet the classifier's guess of this category when
+    # none of `needs` is present (`quiets_classifier: true`): a cut while cooking
+    quieting: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -224,9 +227,9 @@ class _Reader:
         self.context: dict[str, list[Entry]] = {k: [] for k in CONTEXT_LISTS}
         self.cue_words: dict[str, list[Entry]] = {}
         self.cue_class_where: dict[str, Loc] = {}
-        # category, where, threshold, [(class, weight, where)], needs
+        # category, where, threshold, [(class, weight, where)], needs, quiets_classifier
         self.cue_scores: list[
-            tuple[str, Loc, float, list[tuple[str, float, Loc]], list[Entry]]
+            tuple[str, Loc, float, list[tuple[str, float, Loc]], list[Entry], bool]
         ] = []
         self.synonyms: list[tuple[list[str], Loc]] = []
         self.abbreviations: list[tuple[str, str, Loc]] = []
@@ -474,8 +477,18 @@ class _Reader:
             needs = self.texts(
                 rule_block.get("needs"), rule_block.line_of("needs"), where + ".needs"
             )
+            quiets = rule_block.get("quiets_classifier", False)
+            if not isinstance(quiets, bool):
+                self.error(
+                    rule_block.line_of("quiets_classifier"),
+                    _("'quiets_classifier' of '{name}' must be true or false.").format(
+                        name=category
+                    ),
+                    _("Write 'quiets_classifier: true' or leave it out."),
+                )
+                quiets = False
             self.cue_scores.append(
-                (str(category), self.at(cat_line), float(threshold), weights, needs)
+                (str(category), self.at(cat_line), float(threshold), weights, needs, quiets)
             )
 
     def read_synonyms(self, value: Any, line: int) -> None:
@@ -881,7 +894,7 @@ class _Compiler:
         out = []
         seen: dict[str, Loc] = {}
         classes = self.r.cue_words
-        for category, where, threshold, weights, needs in self.r.cue_scores:
+        for category, where, threshold, weights, needs, quiets in self.r.cue_scores:
             if category in seen:
                 self.error(
                     where,
@@ -913,7 +926,18 @@ class _Compiler:
                         _("List under 'needs' only classes written under 'weights'."),
                     )
             required = frozenset(text for text, _where in needs if text in known)
-            out.append(CueScore(category, threshold, known, required))
+            quieting = frozenset(name for name, weight in known.items() if weight < 0)
+            if quiets and not quieting:
+                self.error(
+                    where,
+                    _(
+                        "'quiets_classifier' of '{name}' needs a class with a negative weight."
+                    ).format(name=category),
+                    _("Give an ordinary-purpose class a negative weight, or leave it out."),
+                )
+            out.append(
+                CueScore(category, threshold, known, required, quieting if quiets else frozenset())
+            )
         return out
 
     def languages(self, closed: frozenset[str]) -> list[Language]:
