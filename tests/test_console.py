@@ -4,8 +4,10 @@ console on a real terminal (a pty): a quiet start, resuming, Ctrl-C, cadre cards
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import platform
 import pty
 import re
 import select
@@ -13,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from tests.conftest import FIXTURE_CONTENT, REAL_CONTENT, ROOT
 
@@ -146,10 +150,29 @@ def type_line(fd, text: str) -> str:
     return read_prompt(fd)
 
 
-def interrupt(pid, fd) -> tuple[int, float, str]:
-    """Ctrl-C while the chat waits for a line: (exit code, seconds to exit, what it printed)."""
+TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())  # the Linux syscall number
+
+
+def send_to_thread(pid: int, tid: int, sig: int) -> None:
+    """A signal for one thread of `pid` (tgkill): what the kernel does when it hands a
+    process's Ctrl-C to a thread other than the main one."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(TGKILL, pid, tid, sig) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
+
+
+def other_threads(pid: int) -> list[int]:
+    return sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid)
+
+
+def interrupt(pid, fd, *, thread: int | None = None) -> tuple[int, float, str]:
+    """Ctrl-C while the chat waits for a line: (exit code, seconds to exit, what it printed);
+    `thread` delivers it to that thread instead of letting the kernel choose."""
     sent = time.monotonic()
-    os.kill(pid, signal.SIGINT)
+    if thread is None:
+        os.kill(pid, signal.SIGINT)
+    else:
+        send_to_thread(pid, thread, signal.SIGINT)
     deadline = sent + 10
     status = None
     while time.monotonic() < deadline:
@@ -182,6 +205,23 @@ def test_interactive_starts_quietly_and_ctrl_c_ends_at_once(tmp_path):
     assert code in (0, 130), rest
     assert took < 5, f"Ctrl-C took {took:.1f} s"
     assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+
+
+@pytest.mark.skipif(TGKILL is None or not sys.platform.startswith("linux"),
+                    reason="needs Linux tgkill")
+def test_ctrl_c_that_lands_on_another_thread_still_ends_the_chat(tmp_path):
+    """The stdin reader and the database threads can receive the terminal's SIGINT; the
+    chat must wake and end all the same (it once slept in select until killed)."""
+    for index in range(3):  # the stdin reader and both database threads, in turn
+        pid, fd = start_in_pty(tmp_path)
+        read_prompt(fd)
+        type_line(fd, "1")
+        threads = other_threads(pid)
+        assert len(threads) >= 3, threads
+        code, took, rest = interrupt(pid, fd, thread=threads[index])
+        assert code in (0, 130), rest
+        assert took < 5, f"Ctrl-C took {took:.1f} s"
+        assert "Traceback" not in rest, rest
 
 
 def test_interactive_resumes_where_the_resident_was_after_a_kill(tmp_path):
