@@ -90,8 +90,11 @@ PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
     _CUE,
     _ANYWHERE,
     _AFTER,
-) = range(12)
-_KINDS = 12
+    _RELAPSE,
+    _HELPER,
+    _HELPER_QUESTION,
+) = range(15)
+_KINDS = 15
 _FILLER = frozenset({"<filler>"})  # a language's own negation fillers, in its messages
 QUOTE_REACH = 3  # words between a quote frame (liriknya, the song says) and the sign
 HYPOTHETICAL_REACH = 10  # words between "kalau ada warga" and the sign, same sentence
@@ -150,11 +153,13 @@ class _Frame:
         "embarrassed",
         "frames",
         "games",
+        "helper",
         "hypotheticals",
         "jokes",
         "masked",
         "quotes",
         "recovered",
+        "relapses",
         "reported",
         "retractions",
         "topics",
@@ -164,6 +169,8 @@ class _Frame:
         self.masked: set[int] = set()
         self.topics: list[frozenset[int]] = []
         self.recovered: set[int] = set()
+        self.relapses: set[int] = set()  # where "kambuh lagi", "ngelakuin lagi" start
+        self.helper = False  # "saya kader … bagaimana saya harus bicara dengan dia?"
         self.quotes: list[tuple[int, int]] = []
         self.hypotheticals: list[tuple[int, int]] = []
         self.reported: set[int] = set()
@@ -238,6 +245,9 @@ class CrisisDetector:
         self._idioms = self._index(lexicon.not_crisis, common)
         self._info = self._index(lexicon.info, common)
         self._recovered = self._index(lexicon.recovered, common)
+        self._relapse = self._index(lexicon.relapse, common)
+        self._helper = self._index(lexicon.helper, common)
+        self._helper_question = self._index(lexicon.helper_question, common)
         self._cues_anywhere = self._index(lexicon.cues_anywhere, common)
         self._cues_after = self._index(lexicon.cues_after, common)
         self._quote = self._index(lexicon.quote, common)
@@ -262,6 +272,9 @@ class CrisisDetector:
                 self._cue_words,
                 self._cues_anywhere,
                 self._cues_after,
+                self._relapse,
+                self._helper,
+                self._helper_question,
             )
         ):
             for key, entries in index.items():
@@ -544,9 +557,11 @@ class CrisisDetector:
         assert self.model is not None
         if frame is None:
             frame = self._frame(message, found)
-        if frame.topics or frame.frames or frame.quotes or frame.hypotheticals:
+        if frame.topics or frame.frames or frame.quotes or frame.hypotheticals or frame.helper:
             return None
-        if frame.retractions or (frame.recovered and any(k & self._past for k in message.keys)):
+        if frame.retractions or (
+            frame.recovered and not frame.relapses and any(k & self._past for k in message.keys)
+        ):
             return None  # taken back, or told as past and over ("dulu … sekarang sudah")
         if (frame.masked or frame.games) and len(message.sentences) <= SHORT_MESSAGE:
             return None  # a short message whose words an idiom or a game explains
@@ -631,6 +646,17 @@ class CrisisDetector:
         frame.masked = self._positions(found[_IDIOM], message, set())
         frame.topics = self._spans(found[_INFO], message)
         frame.recovered = self._positions(found[_RECOVERED], message, set())
+        frame.relapses = {
+            min(span)
+            for span in self._spans(found[_RELAPSE], message)
+            if not self._negated(message, min(span), message.clause_lo[min(span)])
+        }  # "semoga ga kambuh lagi" hopes, it does not tell
+        # a helper's question, unless it tells of danger now ("… mau gantung diri malam ini")
+        frame.helper = bool(
+            self._spans(found[_HELPER], message)
+            and self._spans(found[_HELPER_QUESTION], message)
+            and not self._spans(found[_ANYWHERE] + found[_AFTER], message)
+        )
         frame.quotes = [(min(s), max(s)) for s in self._spans(found[_QUOTE], message)]
         frame.hypotheticals = [(min(s), max(s)) for s in self._spans(found[_HYPOTHETICAL], message)]
         frame.reported = {
@@ -664,6 +690,8 @@ class CrisisDetector:
             topic = {p for span in frame.topics if span.isdisjoint(used) for p in span}
             if topic and self._about_topic(message, topic, start, end, used):
                 return True
+        if frame.helper and not self._said_by_self(message, start, used):
+            return True  # "beta kader, ada mama omong dia mau mati. kermana beta omong deng dia?"
         sentence_lo = message.sentence_lo[start]
         for lo, hi in frame.quotes:
             if sentence_lo <= lo and hi < start and start - hi <= QUOTE_REACH:
@@ -682,7 +710,7 @@ class CrisisDetector:
         for lo, hi in frame.hypotheticals:
             if sentence_lo <= lo and hi < start and start - hi <= HYPOTHETICAL_REACH:
                 return True  # "kalau ada warga bilang mau mati, saya harus ngomong apa?"
-        if frame.recovered and self._in_the_past(message, frame.recovered, start, end, used):
+        if frame.recovered and self._in_the_past(message, frame, start, end, used):
             return True
         sentence = message.sentence_of[start]
         for at in frame.retractions:  # "aku bunuh diri aja lah wkwk canda"
@@ -713,8 +741,9 @@ class CrisisDetector:
         assert frame is not None
         masked = frame.masked
         matches: list[_Match] = []
+        relapse = max(frame.relapses, default=-1)
         for entry in candidates:
-            for combo, sentence_hi in self._occurrences(entry, message, masked, True):
+            for combo, sentence_hi in self._occurrences(entry, message, masked, True, relapse):
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
@@ -897,12 +926,13 @@ class CrisisDetector:
     # ------------------------------------------------------------------ matching
 
     def _occurrences(
-        self, entry: _Entry, message: _Message, masked: set[int], check: bool
+        self, entry: _Entry, message: _Message, masked: set[int], check: bool, relapse: int = -1
     ) -> Iterator[tuple[list[tuple[int, ...]], int]]:
         """Where the phrase occurs: (one position tuple per part, end of its sentence).
 
         Each part lies inside one clause; the parts of "a + b" inside one sentence. With
-        `check`, occurrences governed by a negation are skipped."""
+        `check`, occurrences governed by a negation are skipped, except those before a
+        relapse told at `relapse` ("udh 8 bulan ga nyakitin diri … kemarin ngelakuin lagi")."""
         phrase = entry.phrase
         for clauses in message.sentences:
             found = []
@@ -916,6 +946,7 @@ class CrisisDetector:
                         if (
                             check
                             and not entry.negates
+                            and occurrence[-1] >= relapse
                             and self._negated(message, occurrence[0], lo)
                         ):
                             continue
@@ -1042,18 +1073,37 @@ class CrisisDetector:
         return False
 
     def _in_the_past(
-        self, message: _Message, recovered: set[int], start: int, end: int, used: set[int]
+        self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
     ) -> bool:
         """Told as the past and over now: "dulu aku pernah pengen bunuh diri, tapi sekarang
         udah jauh lebih baik". A past word (dulu, pernah) shortly before the sign in its
-        clause or inside it, and a recovery phrase (sekarang sudah, sudah sembuh) after it."""
-        if not any(p > start and p not in used for p in recovered):
+        clause or inside it, and a recovery phrase (sekarang sudah, sudah sembuh) after it,
+        with no relapse after that ("… udh sembuh 2 tahun, tapi sekarang kambuh lagi")."""
+        after = [p for p in frame.recovered if p > start and p not in used]
+        if not after:
+            return False
+        if any(p > min(after) and p not in used for p in frame.relapses):
             return False
         keys = message.keys
         lo = message.clause_lo[start]
         return any(
             keys[j] & self._past for j in range(max(lo, start - PAST_REACH), end) if j not in used
         )
+
+    def _said_by_self(self, message: _Message, start: int, used: set[int]) -> bool:
+        """An "aku/saya" in the sign or shortly before it in its clause, with no other
+        person in between: the resident speaks of themselves ("aku kader, tapi aku sendiri
+        pengen mati")."""
+        keys = message.keys
+        if any(keys[p] & self._self for p in used):
+            return True
+        lo = message.clause_lo[start]
+        for j in range(start - 1, max(start - 1 - SUBJECT_REACH, lo - 1), -1):
+            if keys[j] & self._other:
+                return False
+            if keys[j] & self._self:
+                return True
+        return False
 
     def _subject(self, message: _Message, start: int, used: set[int]) -> Subject:
         keys = message.keys

@@ -53,6 +53,9 @@ CONTEXT_WORDS = (
 CONTEXT_PHRASES = (
     "info",
     "recovered",
+    "relapse",
+    "helper",
+    "helper_question",
     "quote",
     "hypothetical",
     "reported",
@@ -177,6 +180,9 @@ class Lexicon:
     info: list[Phrase]
     context: dict[str, frozenset[str]]
     recovered: list[Phrase] = field(default_factory=list)
+    relapse: list[Phrase] = field(default_factory=list)
+    helper: list[Phrase] = field(default_factory=list)
+    helper_question: list[Phrase] = field(default_factory=list)
     quote: list[Phrase] = field(default_factory=list)
     hypothetical: list[Phrase] = field(default_factory=list)
     reported: list[Phrase] = field(default_factory=list)
@@ -1187,6 +1193,9 @@ def read_lexicon(path: Path) -> tuple[Lexicon | None, list[Problem]]:
         info=fixed["info"],
         context=context,
         recovered=fixed["recovered"],
+        relapse=fixed["relapse"],
+        helper=fixed["helper"],
+        helper_question=fixed["helper_question"],
         quote=fixed["quote"],
         hypothetical=fixed["hypothetical"],
         reported=fixed["reported"],
