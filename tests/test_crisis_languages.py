@@ -188,6 +188,16 @@ FIRE += [
     ("id", "suicide", "aku pengen kms aja"),
     ("id", "suicide", "kamu orang terakhir yang aku ajak bicara"),
     ("id", "self_harm", "aku udah bersih 3 hari dari nyilet tapi malam ini pengen nyilet lagi"),
+    # crisis round 8: a relapse after recovery, a negation before the relapse
+    (
+        "id",
+        "suicide",
+        "dulu pernah pengen bunuh diri, udh sembuh 2 tahun. tapi sekarang kambuh lagi",
+    ),
+    ("id", "self_harm", "aku udh 8 bulan ga nyakitin diri. kemaren aku ngelakuin lagi"),
+    ("kpg", "self_harm", "dulu beta pernah lukai diri, su lama sonde. tapi kemarin beta bikin lai"),
+    # a helper who is in danger, or who names danger now, is still heard
+    ("id", "suicide", "saya kader, ada warga mau gantung diri malam ini, gimana?"),
 ]
 
 # a wall punched until it bleeds, a relapse after days clean, an elder pushed down, "done"
@@ -337,6 +347,22 @@ VOCABULARY = [
 FIRE += VOCABULARY
 
 QUIET = [
+    # crisis round 8: a hoped-for "no relapse", a helper's question about someone else
+    (
+        "id",
+        "past",
+        "dulu aku pernah pengen bunuh diri, tapi sekarang udah sembuh, semoga ga kambuh lagi",
+    ),
+    (
+        "mdo",
+        "helper",
+        "kita kader kesehatan, ada warga bilang dia mo mati jo. bagimana kita musti bicara?",
+    ),
+    (
+        "amb",
+        "helper",
+        "beta relawan di gereja. ada nyong bilang dia su seng mau idop. beta musti bilang apa?",
+    ),
     # language, frame, message
     (
         "id",
