@@ -690,7 +690,7 @@ class CrisisDetector:
             topic = {p for span in frame.topics if span.isdisjoint(used) for p in span}
             if topic and self._about_topic(message, topic, start, end, used):
                 return True
-        if frame.helper and not self._said_by_self(message, start, used):
+        if frame.helper and self._nearest_person(message, start, used) != "self":
             return True  # "beta kader, ada mama omong dia mau mati. kermana beta omong deng dia?"
         sentence_lo = message.sentence_lo[start]
         for lo, hi in frame.quotes:
@@ -1090,22 +1090,14 @@ class CrisisDetector:
             keys[j] & self._past for j in range(max(lo, start - PAST_REACH), end) if j not in used
         )
 
-    def _said_by_self(self, message: _Message, start: int, used: set[int]) -> bool:
-        """An "aku/saya" in the sign or shortly before it in its clause, with no other
-        person in between: the resident speaks of themselves ("aku kader, tapi aku sendiri
-        pengen mati")."""
-        keys = message.keys
-        if any(keys[p] & self._self for p in used):
-            return True
-        lo = message.clause_lo[start]
-        for j in range(start - 1, max(start - 1 - SUBJECT_REACH, lo - 1), -1):
-            if keys[j] & self._other:
-                return False
-            if keys[j] & self._self:
-                return True
-        return False
-
     def _subject(self, message: _Message, start: int, used: set[int]) -> Subject:
+        """Who the sign is about: the nearest person named before it, else the resident."""
+        return self._nearest_person(message, start, used) or "self"
+
+    def _nearest_person(self, message: _Message, start: int, used: set[int]) -> Subject | None:
+        """The person in the sign or shortly before it in its clause, or None when no one is
+        named there (a helper's question then sets the sign aside: "ada mama omong dia mau
+        mati")."""
         keys = message.keys
         if any(keys[p] & self._self for p in used):
             return "self"
@@ -1116,7 +1108,7 @@ class CrisisDetector:
                 return "other" if j - 1 >= lo and keys[j - 1] & self._other else "self"
             if keys[j] & self._other:
                 return "other"
-        return "self"
+        return None
 
 
 def _stems(word: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> Iterator[str]:
