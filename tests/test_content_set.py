@@ -37,6 +37,21 @@ def test_the_shipped_set_loads_with_its_detector():
     assert content_set.detector.detect(CRISIS).level == "urgent"
 
 
+def test_unchanged_crisis_material_is_compiled_once_and_every_edit_is_read(live):
+    first = load_content_set(live).detector
+    again = load_content_set(live).detector
+    assert again is not first and again.lexicon is first.lexicon  # same bytes: not recompiled
+    again.signals = ("lexicon",)
+    assert first.signals == ("lexicon", "cues", "model")  # each reader has a detector of its own
+    lexicon = live / "crisis" / "lexicon.yaml"
+    lexicon.write_text(lexicon.read_text(encoding="utf-8") + "\n# catatan editor\n", "utf-8")
+    edited = load_content_set(live).detector
+    assert edited.lexicon is not first.lexicon
+    break_lexicon(live)
+    with pytest.raises(ContentError):
+        load_content_set(live)
+
+
 def test_a_broken_lexicon_fails_the_whole_set_like_lint(live):
     break_lexicon(live)
     with pytest.raises(ContentError) as info:

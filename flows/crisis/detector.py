@@ -21,6 +21,7 @@ How a message is read (see `flows/crisis/__init__.py` for the policy in plain wo
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,7 @@ from flows.crisis.lexicon import (
     Language,
     Lexicon,
     Phrase,
+    crisis_files,
     lint_lexicon,
     read_lexicon,
     word_ids,
@@ -1143,12 +1145,43 @@ def _combine(
 def read_crisis(path: Path) -> tuple[CrisisDetector | None, list[Problem]]:
     """The detector for the crisis material at `path` (lexicon, regional files, cues and the
     classifier's weights beside them), or None, and every problem found; never raises for
-    what the files contain. `path` as for `load_detector`."""
-    lexicon, problems = read_lexicon(Path(path))
+    what the files contain. `path` as for `load_detector`.
+
+    Compiling takes over a second; material whose files hold the same bytes as one compiled
+    before in this process is not compiled again (a reload after an edit elsewhere, several
+    bots in one process). Each call still gets a detector of its own."""
+    files = crisis_files(Path(path))
+    weights = files[0].parent / "model" / DEFAULT_WEIGHTS.name
+    key = _material_key([*files, weights])
+    compiled = _COMPILED.pop(key, None)
+    if compiled is None:
+        lexicon, problems = read_lexicon(Path(path))
+        model = Classifier.load(weights) if lexicon is not None else None
+        compiled = (lexicon, tuple(problems), model)
+    _COMPILED[key] = compiled  # the most recently used last
+    while len(_COMPILED) > _COMPILED_KEEP:
+        del _COMPILED[next(iter(_COMPILED))]
+    lexicon, problems, model = compiled
     if lexicon is None:
-        return None, problems
-    weights = Path(lexicon.files[0]).parent / "model" / DEFAULT_WEIGHTS.name
-    return CrisisDetector(lexicon, Classifier.load(weights)), problems
+        return None, list(problems)
+    return CrisisDetector(lexicon, model), list(problems)
+
+
+_COMPILED: dict[tuple[tuple[str, bytes | None], ...], tuple[
+    Lexicon | None, tuple[Problem, ...], Classifier | None]] = {}
+_COMPILED_KEEP = 4  # sets of crisis material kept compiled (live, last good, a studio copy)
+
+
+def _material_key(files: list[Path]) -> tuple[tuple[str, bytes | None], ...]:
+    """Each file's full path and a digest of its bytes (None when it cannot be read)."""
+    key = []
+    for file in files:
+        try:
+            digest: bytes | None = hashlib.blake2b(file.read_bytes()).digest()
+        except OSError:
+            digest = None
+        key.append((str(file.resolve()), digest))
+    return tuple(key)
 
 
 def load_detector(path: Path) -> CrisisDetector:
