@@ -555,6 +555,39 @@ QUIET += [
 ]
 
 
+# crisis round 8, parked corpora: a negation with a filler ("ga ada intention buat"), a
+# device that "won't come alive" (Sundanese "embung" is "don't want", not any negation),
+# slaughtering an animal for a feast, and "topik aku" owning the topic, not the sign
+QUIET += [
+    (
+        "id",
+        "negated",
+        "nggak kok, aku nggak kepikiran ngakhirin hidup. aku cuma capek bgt lembur terus",
+    ),
+    (
+        "mix",
+        "negated",
+        "jangan panik ya, aku ga ada intention buat hurt myself, cuma mau curhat soal kerjaan",
+    ),
+    ("id", "negated", "aku nggak ada rencana buat bunuh diri kok, cuma pengen cerita"),
+    ("ban", "ordinary", "radio ulun kada hidup lagi, di mana tukang servis nang murah?"),
+    ("jv", "ordinary", "lampu senter kula mboten urip maneh, kedah tumbas batre"),
+    ("id", "ordinary", "besok pagi mau nyembelih kambing buat aqiqah anak aku, ada tips?"),
+    (
+        "mix",
+        "lesson",
+        "minggu depan presentasi, topik aku self harm pada remaja, ada jurnal yg gampang?",
+    ),
+]
+FIRE += [
+    ("su", "suicide", "abdi embung hirup deui, cape pisan"),
+    ("id", "self_harm", "presentasi aku besok, tapi semalem aku self harm lagi"),
+    ("id", "violence", "aku mau nyembelih dia malam ini"),
+    ("id", "suicide", "aku ada rencana bunuh diri minggu ini"),
+    ("id", "suicide", "topik skripsi aku ga jalan2, aku pengen mati aja"),
+]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)

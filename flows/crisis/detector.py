@@ -1056,7 +1056,7 @@ class CrisisDetector:
         the same clause, with no "aku/saya" closer to the sign (one that owns a piece of
         schoolwork, "skripsi aku", "tugasku", does not count)."""
         keys = message.keys
-        if any(keys[p] & self._self for p in used):
+        if any(keys[p] & self._self and not self._owns_schoolwork(message, p) for p in used):
             return False
         if any(p in topic for p in range(start, end + 1) if p not in used):
             return True  # "cara mencegah bunuh diri"
@@ -1065,7 +1065,7 @@ class CrisisDetector:
         ):
             if j in topic:
                 return True
-            if keys[j] & self._self and not (j > 0 and keys[j - 1] & self._schoolwork):
+            if keys[j] & self._self and not self._owns_schoolwork(message, j):
                 return False  # "skripsi aku tentang pasung": a possessive, not the subject
         for j in range(end + 1, min(end + 1 + INFO_REACH_AHEAD, message.clause_hi[end])):
             if j in topic:
@@ -1073,6 +1073,11 @@ class CrisisDetector:
             if keys[j] & self._self:
                 return False
         return False
+
+    def _owns_schoolwork(self, message: _Message, at: int) -> bool:
+        """The "aku" at `at` owns a piece of schoolwork named just before it ("skripsi aku",
+        "topik aku self-harm"): the topic's owner, not the sign's subject."""
+        return at > 0 and bool(message.keys[at - 1] & self._schoolwork)
 
     def _in_the_past(
         self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
