@@ -573,6 +573,10 @@ QUIET += [
     ("ban", "ordinary", "radio ulun kada hidup lagi, di mana tukang servis nang murah?"),
     ("jv", "ordinary", "lampu senter kula mboten urip maneh, kedah tumbas batre"),
     ("id", "ordinary", "besok pagi mau nyembelih kambing buat aqiqah anak aku, ada tips?"),
+    ("id", "lesson", "materi penyuluhan, tanda orang yang pengen bunuh diri"),
+    ("id", "lesson", "pemkab jalanin program bebas pasung, tahun ini ada 12 warga yang dilepas"),
+    ("id", "religious", "besok kami diskusi soal bunuh diri menurut agama di pemuda masjid"),
+    ("id", "lesson", "anak saya ada tugas kuliah soal kekerasan dalam rumah tangga, ada bukunya?"),
     (
         "id",
         "ordinary",
@@ -590,6 +594,9 @@ FIRE += [
     ("id", "self_harm", "presentasi aku besok, tapi semalem aku self harm lagi"),
     ("id", "violence", "aku mau nyembelih dia malam ini"),
     ("id", "suicide", "aku ada rencana bunuh diri minggu ini"),
+    # a wish of one's own after a clause about schoolwork is not talk about the topic
+    ("id", "suicide", "tugas sekolah numpuk, rasanya pengen bunuh diri"),
+    ("id", "suicide", "pelajaran hari ini susah, pengen mati aja"),
     (
         "id",
         "suicide",

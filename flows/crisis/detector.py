@@ -73,6 +73,7 @@ NEGATION_REACH = 4  # filler words allowed between a negation and the phrase it 
 SUBJECT_REACH = 3  # words before a match searched for who it is about
 INFO_REACH_BACK = 6  # words before a match searched for artikel/pencegahan/tanda…
 INFO_REACH_AHEAD = 3  # … and after it, in the same clause
+WISH_REACH = 2  # words before a sign searched for pengen/mau (a wish of one's own)
 _CACHE_LIMIT = 200_000
 _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
@@ -289,6 +290,7 @@ class CrisisDetector:
         self._fillers = self._fillers | _FILLER
         # the ids a three-letter half of a run-together word may have: aku, aja
         self._short_halves = self._self | word_ids(lexicon, "aja")
+        self._wish = word_ids(lexicon, "pengen")
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._key_cache: dict[str, frozenset[str]] = {}
 
@@ -1060,9 +1062,14 @@ class CrisisDetector:
             return False
         if any(p in topic for p in range(start, end + 1) if p not in used):
             return True  # "cara mencegah bunuh diri"
+        # a wish of one's own starting its clause is not the topic of the clause before it:
+        # "tugas sekolah numpuk, rasanya pengen bunuh diri"
+        wish = self._opens_with_wish(message, start)
         for j in range(
             start - 1, max(start - 1 - INFO_REACH_BACK, message.sentence_lo[start] - 1), -1
         ):
+            if wish and j < message.clause_lo[start]:
+                return False
             if j in topic:
                 return True
             if keys[j] & self._self and not self._owns_schoolwork(message, j):
@@ -1072,6 +1079,17 @@ class CrisisDetector:
                 return True
             if keys[j] & self._self:
                 return False
+        return False
+
+    def _opens_with_wish(self, message: _Message, start: int) -> bool:
+        """The sign is a wish ("pengen/mau …" in it or just before it) in a clause that names
+        no one else: a wish of the writer's own."""
+        keys = message.keys
+        if any(keys[j] & self._other for j in range(message.clause_lo[start], start)):
+            return False
+        for j in range(max(message.clause_lo[start], start - WISH_REACH), start + 1):
+            if keys[j] & self._wish:
+                return True
         return False
 
     def _owns_schoolwork(self, message: _Message, at: int) -> bool:
