@@ -574,6 +574,9 @@ QUIET += [
     ("jv", "ordinary", "lampu senter kula mboten urip maneh, kedah tumbas batre"),
     ("id", "ordinary", "besok pagi mau nyembelih kambing buat aqiqah anak aku, ada tips?"),
     ("id", "lesson", "materi penyuluhan, tanda orang yang pengen bunuh diri"),
+    # ashamed with a laughing or cringing emoji instead of "wkwk"
+    ("id", "embarrassed", "malu bgt td salah panggil dosen 'mama', pengen ngilang aja 🙈"),
+    ("ban", "embarrassed", "supan banar ulun tadi, tasalah ngaran mertua, handak hilang haja 😂"),
     ("id", "lesson", "pemkab jalanin program bebas pasung, tahun ini ada 12 warga yang dilepas"),
     ("id", "religious", "besok kami diskusi soal bunuh diri menurut agama di pemuda masjid"),
     ("id", "lesson", "anak saya ada tugas kuliah soal kekerasan dalam rumah tangga, ada bukunya?"),
@@ -597,6 +600,9 @@ FIRE += [
     # a wish of one's own after a clause about schoolwork is not talk about the topic
     ("id", "suicide", "tugas sekolah numpuk, rasanya pengen bunuh diri"),
     ("id", "suicide", "pelajaran hari ini susah, pengen mati aja"),
+    # shame with no laugh is asked about; a laugh does not hide bunuh diri
+    ("id", "suicide", "aku malu sama keluarga, pengen mati aja"),
+    ("id", "suicide", "malu bgt 🙈 pengen bunuh diri"),
     (
         "id",
         "suicide",

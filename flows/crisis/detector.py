@@ -105,6 +105,9 @@ LANGUAGE_MARKERS = 2  # marker words that make a message read as a regional lang
 MODEL_THRESHOLD = 0.93  # probability at which the classifier (signal "model") fires (leaving out
 # each untuned batch in turn, bench/crisis_model_eval.py --untuned: 0.9 adds under 1% recall)
 SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game explains the words
+# emoji that laugh or cringe: with a word of shame in a short message, a figure of speech
+# ("malu bgt, pengen ngilang aja 🙈"); not a joke for anything else (laughter also masks)
+LAUGH_EMOJI = frozenset("😂🤣😆😹🙈🤭😅🫣")
 # cue classes that mean a plan, not a figure of speech: an embarrassed joke with one of them
 # is still asked about ("malu bgt wkwk, tali udah siap")
 PLAN_CUES = frozenset(
@@ -200,6 +203,7 @@ class _Message:
         "clause_hi",
         "clause_lo",
         "keys",
+        "laughs",
         "light",
         "sentence_lo",
         "sentence_of",
@@ -211,6 +215,7 @@ class _Message:
         self.words: list[str] = []
         self.keys: list[frozenset[str]] = []
         self.light: set[int] = set()  # split-off -ku/-mu: not counted as a word in between
+        self.laughs = False  # a laughing or embarrassed emoji (😂 🙈), which words do not keep
         self.sentences: list[list[tuple[int, int]]] = []  # clauses (lo, hi) per sentence
         self.clause_lo: list[int] = []  # per word: where its clause starts
         self.clause_hi: list[int] = []
@@ -427,6 +432,7 @@ class CrisisDetector:
 
     def _read(self, text: str) -> _Message:
         message = _Message()
+        message.laughs = not text.isascii() and any(c in LAUGH_EMOJI for c in text)
         keys = message.keys
         for sentence in split_sentences(prepare(text)):
             sentence_lo = len(keys)
@@ -676,6 +682,7 @@ class CrisisDetector:
             frame.games = [i for i, k in enumerate(keys) if k & self._game]
         if any(k & self._joke for k in keys):
             frame.jokes = [i for i, k in enumerate(keys) if k & self._joke]
+        if frame.jokes or message.laughs:  # "malu bgt wkwk", "malu bgt 🙈"
             frame.embarrassed = len(message.sentences) <= SHORT_MESSAGE and any(
                 k & self._embarrassed for k in keys
             )
@@ -1056,14 +1063,15 @@ class CrisisDetector:
 
         An info phrase shortly before the sign in the same sentence, or right after it in
         the same clause, with no "aku/saya" closer to the sign (one that owns a piece of
-        schoolwork, "skripsi aku", "tugasku", does not count)."""
+        schoolwork, "skripsi aku", "tugasku", does not count); for a wish of one's own
+        ("pengen mati"), only in its own clause."""
         keys = message.keys
         if any(keys[p] & self._self and not self._owns_schoolwork(message, p) for p in used):
             return False
         if any(p in topic for p in range(start, end + 1) if p not in used):
             return True  # "cara mencegah bunuh diri"
-        # a wish of one's own starting its clause is not the topic of the clause before it:
-        # "tugas sekolah numpuk, rasanya pengen bunuh diri"
+        # a wish of one's own is not the topic of an earlier clause: "tugas sekolah numpuk,
+        # rasanya pengen bunuh diri"
         wish = self._opens_with_wish(message, start)
         for j in range(
             start - 1, max(start - 1 - INFO_REACH_BACK, message.sentence_lo[start] - 1), -1
