@@ -574,6 +574,7 @@ QUIET += [
     ("jv", "ordinary", "lampu senter kula mboten urip maneh, kedah tumbas batre"),
     ("id", "ordinary", "besok pagi mau nyembelih kambing buat aqiqah anak aku, ada tips?"),
     ("id", "lesson", "materi penyuluhan, tanda orang yang pengen bunuh diri"),
+    ("mdo", "ordinary", "kita nyanda bisa datang besok, ada ibadah kolom di rumah tanta"),
     # ashamed with a laughing or cringing emoji instead of "wkwk"
     ("id", "embarrassed", "malu bgt td salah panggil dosen 'mama', pengen ngilang aja 🙈"),
     ("ban", "embarrassed", "supan banar ulun tadi, tasalah ngaran mertua, handak hilang haja 😂"),
@@ -600,6 +601,9 @@ FIRE += [
     # a wish of one's own after a clause about schoolwork is not talk about the topic
     ("id", "suicide", "tugas sekolah numpuk, rasanya pengen bunuh diri"),
     ("id", "suicide", "pelajaran hari ini susah, pengen mati aja"),
+    # Manado "nyanda" (tidak) was also read as ny- + "canda" (a joke, taking the words back)
+    ("mdo", "abuse", "kita pe paitua tiap malam pukul pa kita, kita so nyanda bole kaluar rumah"),
+    ("mdo", "suicide", "makase ngoni samua slama ini, mulai besok kita nyanda mo ganggu ngoni le"),
     # shame with no laugh is asked about; a laugh does not hide bunuh diri
     ("id", "suicide", "aku malu sama keluarga, pengen mati aja"),
     ("id", "suicide", "malu bgt 🙈 pengen bunuh diri"),
