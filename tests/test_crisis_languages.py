@@ -576,6 +576,8 @@ QUIET += [
     ("id", "lesson", "materi penyuluhan, tanda orang yang pengen bunuh diri"),
     ("mdo", "ordinary", "kita nyanda bisa datang besok, ada ibadah kolom di rumah tanta"),
     ("id", "ordinary", "aku abisin makanan di kulkas sebelum mudik besok"),
+    ("mly", "negated", "aku tak terfikir nak bunuh diri, cuma penat kerja"),
+    ("mly", "ordinary", "bulan depan aku tamat sekolah, nak sambung kerja kat Batam"),
     # ashamed with a laughing or cringing emoji instead of "wkwk"
     ("id", "embarrassed", "malu bgt td salah panggil dosen 'mama', pengen ngilang aja 🙈"),
     ("ban", "embarrassed", "supan banar ulun tadi, tasalah ngaran mertua, handak hilang haja 😂"),
@@ -606,6 +608,7 @@ FIRE += [
     ("mdo", "abuse", "kita pe paitua tiap malam pukul pa kita, kita so nyanda bole kaluar rumah"),
     ("mdo", "suicide", "makase ngoni samua slama ini, mulai besok kita nyanda mo ganggu ngoni le"),
     ("id", "violence", "gw udah tau rumahnya, malam ini gw abisin dia"),
+    ("mly", "suicide", "aku rasa nak tamatkan hidup aku malam ni"),
     # shame with no laugh is asked about; a laugh does not hide bunuh diri
     ("id", "suicide", "aku malu sama keluarga, pengen mati aja"),
     ("id", "suicide", "malu bgt 🙈 pengen bunuh diri"),
