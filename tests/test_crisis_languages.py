@@ -570,7 +570,7 @@ QUIET += [
         "jangan panik ya, aku ga ada intention buat hurt myself, cuma mau curhat soal kerjaan",
     ),
     ("id", "negated", "aku nggak ada rencana buat bunuh diri kok, cuma pengen cerita"),
-    ("ban", "ordinary", "radio ulun kada hidup lagi, di mana tukang servis nang murah?"),
+    ("bjn", "ordinary", "radio ulun kada hidup lagi, di mana tukang servis nang murah?"),
     ("jv", "ordinary", "lampu senter kula mboten urip maneh, kedah tumbas batre"),
     ("id", "ordinary", "besok pagi mau nyembelih kambing buat aqiqah anak aku, ada tips?"),
     ("id", "lesson", "materi penyuluhan, tanda orang yang pengen bunuh diri"),
@@ -580,7 +580,7 @@ QUIET += [
     ("mly", "ordinary", "bulan depan aku tamat sekolah, nak sambung kerja kat Batam"),
     # ashamed with a laughing or cringing emoji instead of "wkwk"
     ("id", "embarrassed", "malu bgt td salah panggil dosen 'mama', pengen ngilang aja 🙈"),
-    ("ban", "embarrassed", "supan banar ulun tadi, tasalah ngaran mertua, handak hilang haja 😂"),
+    ("bjn", "embarrassed", "supan banar ulun tadi, tasalah ngaran mertua, handak hilang haja 😂"),
     ("id", "lesson", "pemkab jalanin program bebas pasung, tahun ini ada 12 warga yang dilepas"),
     ("id", "religious", "besok kami diskusi soal bunuh diri menurut agama di pemuda masjid"),
     ("id", "lesson", "anak saya ada tugas kuliah soal kekerasan dalam rumah tangga, ada bukunya?"),
@@ -680,6 +680,7 @@ def test_every_language_and_category_is_covered() -> None:
         "amb",
         "kpg",
         "pap",
+        "mly",
     }
     assert {lang for lang, _c, _t in FIRE} == languages
     assert languages - {"mix"} <= {lang for lang, _f, _t in QUIET} | {"mix"}
