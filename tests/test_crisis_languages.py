@@ -577,6 +577,7 @@ QUIET += [
     ("mdo", "ordinary", "kita nyanda bisa datang besok, ada ibadah kolom di rumah tanta"),
     ("id", "ordinary", "aku abisin makanan di kulkas sebelum mudik besok"),
     ("mly", "negated", "aku tak terfikir nak bunuh diri, cuma penat kerja"),
+    ("jv", "past", "aku tau pengen mati pas ning malaysia, saiki wis apik, wis mulih maneh"),
     ("mly", "ordinary", "bulan depan aku tamat sekolah, nak sambung kerja kat Batam"),
     # ashamed with a laughing or cringing emoji instead of "wkwk"
     ("id", "embarrassed", "malu bgt td salah panggil dosen 'mama', pengen ngilang aja 🙈"),
@@ -609,6 +610,8 @@ FIRE += [
     ("mdo", "suicide", "makase ngoni samua slama ini, mulai besok kita nyanda mo ganggu ngoni le"),
     ("id", "violence", "gw udah tau rumahnya, malam ini gw abisin dia"),
     ("mly", "suicide", "aku rasa nak tamatkan hidup aku malam ni"),
+    # Javanese "tau" (pernah) is a past word only in a Javanese message, not Indonesian "tahu"
+    ("id", "suicide", "akhirnya aku tau tanggal yg pas. ulang tahunku sendiri, biar sekalian"),
     # shame with no laugh is asked about; a laugh does not hide bunuh diri
     ("id", "suicide", "aku malu sama keluarga, pengen mati aja"),
     ("id", "suicide", "malu bgt 🙈 pengen bunuh diri"),
