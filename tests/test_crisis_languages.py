@@ -624,6 +624,44 @@ FIRE += [
     ("id", "suicide", "topik skripsi aku ga jalan2, aku pengen mati aja"),
 ]
 
+# crisis round 8, hard negatives: past and over now ("sempet", a recovery word far after the
+# sign), a helper's question in the regional languages, a hassle told laughing
+QUIET += [
+    (
+        "id",
+        "past",
+        "tiga tahun lalu aku pernah nyoba bunuh diri, udah 2 tahun pulih, sekarang aku relawan",
+    ),
+    ("pap", "past", "dulu sa pu adik pernah dipasung, skarang de su sembuh"),
+    ("min", "helper", "ambo kader, ado warga nan mangecek nio mati, baa caro mambantunyo?"),
+    ("mad", "helper", "engko kader, bada oreng se ngoca terro mate, dharemma carana nolong?"),
+    ("jv", "helper", "aku kader, ana warga sing ngomong pengen mati, aku kudu ngomong opo"),
+    (
+        "id",
+        "helper",
+        "aku kader posyandu, kalau ada ibu yg bilang pengen mati, langkah pertama apa?",
+    ),
+    ("id", "hyperbole", "macet 3 jam di tol, pengen terjun aja dari flyover wkwk"),
+    ("mix", "hyperbole", "besok presentasi jam 7, kill me now 😂"),
+    ("id", "hyperbole", "ujian kalkulus tadi bikin aku pengen gantung diri wkwk"),
+    ("jv", "hyperbole", "deadline laporan iki mateni aku rek wkwk"),
+]
+# … and what they must not hide: abuse told by a helper, a plan behind a laugh, a recovery
+# denied, a hassle with no laugh
+FIRE += [
+    (
+        "id",
+        "abuse",
+        "aku guru SD, ada murid yg tiap hari datang lebam, katanya dipukul bapaknya. aku harus"
+        " lapor ke mana?",
+    ),
+    ("id", "suicide", "ujian besok wkwk, tali udah aku siapin"),
+    ("id", "suicide", "deadline numpuk wkwk, obat tidur udah aku kumpulin"),
+    ("id", "suicide", "dulu aku pernah nyoba bunuh diri, belum pulih sampai sekarang"),
+    ("id", "suicide", "macet parah, aku capek hidup, pengen mati aja"),
+    ("id", "suicide", "dulu aku pernah pengen mati, udah sembuh, tapi sekarang kambuh lagi"),
+]
+
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:

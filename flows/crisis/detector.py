@@ -78,7 +78,7 @@ _CACHE_LIMIT = 200_000
 _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
 _MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
-PAST_REACH = 6  # words before a match (same clause) searched for dulu/pernah
+PAST_REACH = 12  # words before a match (same clause) searched for dulu/pernah
 # kinds of phrases in the detector's one index
 (
     _CRISIS,
@@ -108,16 +108,14 @@ SHORT_MESSAGE = 2  # sentences: in a message this short an idiom or a game expla
 # emoji that laugh or cringe: with a word of shame in a short message, a figure of speech
 # ("malu bgt, pengen ngilang aja 🙈"); not a joke for anything else (laughter also masks)
 LAUGH_EMOJI = frozenset("😂🤣😆😹🙈🤭😅🫣")
-# cue classes that mean a plan, not a figure of speech: an embarrassed joke with one of them
-# is still asked about ("malu bgt wkwk, tali udah siap")
+# cue classes that mean a plan, not a figure of speech: an embarrassed or hassled joke with one
+# of them is still asked about ("malu bgt wkwk, tali udah siap"). A place, a jump or a time is
+# not enough: "macet 2 jam, pengen loncat dari flyover wkwk", "besok presentasi, bunuh aku aja 😂"
 PLAN_CUES = frozenset(
     {
         "means",
         "pills",
-        "place",
-        "act",
         "prepare",
-        "time",
         "decision",
         "finality",
         "farewell",
@@ -156,9 +154,10 @@ class _Frame:
     and over, games, jokes, reported speech (positions of words, or sentence indexes)."""
 
     __slots__ = (
-        "embarrassed",
+        "figurative",
         "frames",
         "games",
+        "hassled",
         "helper",
         "hypotheticals",
         "jokes",
@@ -184,7 +183,8 @@ class _Frame:
         self.frames: list[int] = []  # where "berita", "artikel" end
         self.games: list[int] = []
         self.jokes: list[int] = []
-        self.embarrassed = False  # a short message, ashamed and laughing ("malu bgt wkwk")
+        self.figurative = False  # short, ashamed or hassled, and laughing ("malu bgt wkwk")
+        self.hassled = False  # … hassled ("macet 2 jam, pengen mati aja wkwk")
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,7 @@ class CrisisDetector:
         self._trailing = context["trailing"]
         self._joke = context["joke"]
         self._embarrassed = context["embarrassed"]
+        self._hassle = context["hassle"]
         self._schoolwork = context["schoolwork"]
         common = self._negation | self._fillers | self._self | self._other
         self._crisis = self._index(lexicon.crisis, common)
@@ -575,10 +576,8 @@ class CrisisDetector:
             return None  # taken back, or told as past and over ("dulu … sekarang sudah")
         if (frame.masked or frame.games) and len(message.sentences) <= SHORT_MESSAGE:
             return None  # a short message whose words an idiom or a game explains
-        if frame.embarrassed and not any(
-            hit.cue in PLAN_CUES for hit in self._cue_hits(found[_CUE], message, frame)
-        ):
-            return None  # ashamed and laughing, with no plan: a figure of speech
+        if frame.figurative and not self._plan(found, message, frame):
+            return None  # ashamed or hassled and laughing, with no plan: a figure of speech
         for entry in found[_CRISIS]:
             if next(self._occurrences(entry, message, frame.masked, False), None):
                 return None  # the lexicon saw a sign and set it aside (negated, framed)
@@ -655,7 +654,7 @@ class CrisisDetector:
         frame = _Frame()
         frame.masked = self._positions(found[_IDIOM], message, set())
         frame.topics = self._spans(found[_INFO], message)
-        frame.recovered = self._positions(found[_RECOVERED], message, set())
+        frame.recovered = self._positions(found[_RECOVERED], message, set(), check=True)
         frame.relapses = {
             min(span)
             for span in self._spans(found[_RELAPSE], message)
@@ -682,26 +681,36 @@ class CrisisDetector:
             frame.games = [i for i, k in enumerate(keys) if k & self._game]
         if any(k & self._joke for k in keys):
             frame.jokes = [i for i, k in enumerate(keys) if k & self._joke]
-        if frame.jokes or message.laughs:  # "malu bgt wkwk", "malu bgt 🙈"
-            frame.embarrassed = len(message.sentences) <= SHORT_MESSAGE and any(
-                k & self._embarrassed for k in keys
-            )
+        if (frame.jokes or message.laughs) and len(message.sentences) <= SHORT_MESSAGE:
+            # "malu bgt wkwk", "malu bgt 🙈", "macet parah wkwk"
+            frame.hassled = any(k & self._hassle for k in keys)
+            frame.figurative = frame.hassled or any(k & self._embarrassed for k in keys)
         return frame
 
     def _not_own(
-        self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
+        self,
+        message: _Message,
+        frame: _Frame,
+        start: int,
+        end: int,
+        used: set[int],
+        category: str = "",
     ) -> bool:
         """The sign is not the resident's own: talk about the topic, a news frame, a quote
-        (lyrics, a film), a hypothetical ("kalau ada warga bilang …"), past and over,
-        taken back ("… wkwk canda"), or a joke reported from someone else ("bunuh aku, kata
-        temenku wkwk")."""
+        (lyrics, a film), a hypothetical ("kalau ada warga bilang …"), a helper's question
+        (not about abuse: that is a case to hand on), past and over, taken back ("… wkwk
+        canda"), or a joke reported from someone else ("bunuh aku, kata temenku wkwk")."""
         if frame.topics:
             # an info phrase sharing a word with the sign is not talk about it:
             # "pengen bunuh orang yang ..." is not "orang yang ..."
             topic = {p for span in frame.topics if span.isdisjoint(used) for p in span}
             if topic and self._about_topic(message, topic, start, end, used):
                 return True
-        if frame.helper and self._nearest_person(message, start, used) != "self":
+        if (
+            frame.helper
+            and category != "abuse"  # "sy guru, ada murid sering lebam … sy harus lapor kemana"
+            and self._nearest_person(message, start, used) != "self"
+        ):
             return True  # "beta kader, ada mama omong dia mau mati. kermana beta omong deng dia?"
         sentence_lo = message.sentence_lo[start]
         for lo, hi in frame.quotes:
@@ -753,18 +762,24 @@ class CrisisDetector:
         masked = frame.masked
         matches: list[_Match] = []
         relapse = max(frame.relapses, default=-1)
+        plan = frame.figurative and self._plan(found, message, frame)
         for entry in candidates:
             for combo, sentence_hi in self._occurrences(entry, message, masked, True, relapse):
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
                 category = entry.phrase.category
-                if self._not_own(message, frame, start, end, used):
+                if self._not_own(message, frame, start, end, used, category):
                     continue
                 if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
-                if frame.embarrassed and category == "suicide" and entry.phrase.level == 1:
-                    continue  # "malu bgt, pengen mati aja wkwk": a figure of speech
+                if (
+                    frame.figurative
+                    and not plan
+                    and ((category == "suicide" and entry.phrase.level == 1) or frame.hassled)
+                    and category in ("suicide", "violence")
+                ):
+                    continue  # "malu bgt, pengen mati aja wkwk", "ujian besok, bunuh aku aja 😂"
                 if (
                     frame.jokes
                     and category in ("violence", "abuse")
@@ -862,13 +877,17 @@ class CrisisDetector:
                     return True
         return False
 
+    def _plan(self, found: list[list[_Entry]], message: _Message, frame: _Frame) -> bool:
+        """A cue of a plan (means, pills, a farewell, a note…) in the resident's own words."""
+        return any(hit.cue in PLAN_CUES for hit in self._cue_hits(found[_CUE], message, frame))
+
     def _cue_verdict(
         self, entries: list[_Entry], message: _Message, frame: _Frame | None
     ) -> Detection | None:
         """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
         assert frame is not None
         hits = self._cue_hits(entries, message, frame)
-        if frame.embarrassed and not any(hit.cue in PLAN_CUES for hit in hits):
+        if frame.figurative and not any(hit.cue in PLAN_CUES for hit in hits):
             return None  # "era pisan, paehan we aing wkwk"
         verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
         if verdict is None:
@@ -925,11 +944,14 @@ class CrisisDetector:
         after = end + 1
         return after < message.clause_hi[end] and bool(message.keys[after] & self._reflexives)
 
-    def _positions(self, entries: list[_Entry], message: _Message, masked: set[int]) -> set[int]:
-        """Every word used by any occurrence of `entries` (idioms, recovery phrases)."""
+    def _positions(
+        self, entries: list[_Entry], message: _Message, masked: set[int], check: bool = False
+    ) -> set[int]:
+        """Every word used by any occurrence of `entries` (idioms, recovery phrases); with
+        `check`, not those a negation governs ("belum sembuh")."""
         used: set[int] = set()
         for entry in entries:
-            for combo, _hi in self._occurrences(entry, message, masked, False):
+            for combo, _hi in self._occurrences(entry, message, masked, check):
                 for occurrence in combo:
                     used.update(occurrence)
         return used

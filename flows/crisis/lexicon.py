@@ -47,6 +47,7 @@ CONTEXT_WORDS = (
     "trailing",
     "joke",
     "embarrassed",
+    "hassle",
     "schoolwork",
 )
 # phrases (words in a row, or "..." gaps)
