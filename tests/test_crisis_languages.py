@@ -662,6 +662,17 @@ FIRE += [
     ("id", "suicide", "dulu aku pernah pengen mati, udah sembuh, tapi sekarang kambuh lagi"),
 ]
 
+# Sasak (Lombok) has its own file: "ndeq" is its "tidak", "mele" its "ingin" (Madurese "beli")
+FIRE += [
+    ("sas", "suicide", "tiang ndeq kuat malik, mele mate doang"),
+    ("sas", "abuse", "semame tiang girang mukul tiang, tiang ndeq bau lalo lekan bale"),
+]
+QUIET += [
+    ("sas", "negated", "tiang ndeq araq pikiran mele mate, cuma lelah begawe"),
+    ("sas", "negated", "ndeq bu, tiang ndeq mele nyakitin awak, lelah doang"),
+    ("sas", "helper", "bu, tiang kader. mun araq dengan mele mate, ape tiang kerjaang?"),
+]
+
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
@@ -722,6 +733,7 @@ def test_every_language_and_category_is_covered() -> None:
         "kpg",
         "pap",
         "mly",
+        "sas",
     }
     assert {lang for lang, _c, _t in FIRE} == languages
     assert languages - {"mix"} <= {lang for lang, _f, _t in QUIET} | {"mix"}
@@ -741,6 +753,7 @@ def test_each_regional_language_has_its_own_file() -> None:
         "madura",
         "bali",
         "melayu_timur",
+        "sasak",
     } <= names
 
 
