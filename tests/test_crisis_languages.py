@@ -633,6 +633,12 @@ QUIET += [
         "tiga tahun lalu aku pernah nyoba bunuh diri, udah 2 tahun pulih, sekarang aku relawan",
     ),
     ("pap", "past", "dulu sa pu adik pernah dipasung, skarang de su sembuh"),
+    (
+        "id",
+        "past",
+        "dua tahun lalu, waktu kena PHK, aku nulis surat perpisahan buat ibu, untung sekarang"
+        " udah jauh lebih baik",
+    ),
     ("min", "helper", "ambo kader, ado warga nan mangecek nio mati, baa caro mambantunyo?"),
     ("mad", "helper", "engko kader, bada oreng se ngoca terro mate, dharemma carana nolong?"),
     ("jv", "helper", "aku kader, ana warga sing ngomong pengen mati, aku kudu ngomong opo"),

@@ -78,7 +78,7 @@ _CACHE_LIMIT = 200_000
 _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
 _MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
-PAST_REACH = 12  # words before a match (same clause) searched for dulu/pernah
+PAST_REACH = 12  # words before a match (same sentence) searched for dulu/pernah
 # kinds of phrases in the detector's one index
 (
     _CRISIS,
@@ -1132,15 +1132,16 @@ class CrisisDetector:
     ) -> bool:
         """Told as the past and over now: "dulu aku pernah pengen bunuh diri, tapi sekarang
         udah jauh lebih baik". A past word (dulu, pernah) shortly before the sign in its
-        clause or inside it, and a recovery phrase (sekarang sudah, sudah sembuh) after it,
-        with no relapse after that ("… udh sembuh 2 tahun, tapi sekarang kambuh lagi")."""
+        sentence ("3 tahun lalu, aku …") or inside it, and a recovery phrase (sekarang sudah,
+        sudah sembuh) after it, with no relapse after that ("… udh sembuh 2 tahun, tapi
+        sekarang kambuh lagi")."""
         after = [p for p in frame.recovered if p > start and p not in used]
         if not after:
             return False
         if any(p > min(after) and p not in used for p in frame.relapses):
             return False
         keys = message.keys
-        lo = message.clause_lo[start]
+        lo = message.sentence_lo[start]
         return any(
             keys[j] & self._past for j in range(max(lo, start - PAST_REACH), end) if j not in used
         )
