@@ -678,6 +678,13 @@ QUIET += [
     ("sas", "negated", "ndeq bu, tiang ndeq mele nyakitin awak, lelah doang"),
     ("sas", "helper", "bu, tiang kader. mun araq dengan mele mate, ape tiang kerjaang?"),
 ]
+# "tidak pengen hidup" reads only side by side: "seng ada pikiran mau akhiri hidop" denies
+QUIET += [
+    ("amb", "negated", "beta seng ada pikiran mau akhiri hidop, cuma capek kerja sa"),
+    ("bug", "negated", "tidak ada ji niatku bunuh diri kak, cuma mau cerita"),
+    ("mad", "negated", "sengko' ta' pèkkèr bunuh diri, pera' lèsso"),
+]
+FIRE += [("id", "suicide", "aku udah ga pengen hidup lagi, capek")]
 
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
