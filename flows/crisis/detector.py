@@ -130,6 +130,11 @@ PLAN_CUES = frozenset(
 )
 
 
+def _has_plan(hits: Iterable[CueHit]) -> bool:
+    """Whether any cue hit is of a plan class (PLAN_CUES)."""
+    return any(hit.cue in PLAN_CUES for hit in hits)
+
+
 @dataclass(frozen=True)
 class Detection:
     """What the detector found. `matched` lists the lexicon phrases (never the resident's
@@ -688,30 +693,33 @@ class CrisisDetector:
         return frame
 
     def _not_own(
-        self,
-        message: _Message,
-        frame: _Frame,
-        start: int,
-        end: int,
-        used: set[int],
-        category: str = "",
+        self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
     ) -> bool:
-        """The sign is not the resident's own: talk about the topic, a news frame, a quote
-        (lyrics, a film), a hypothetical ("kalau ada warga bilang …"), a helper's question
-        (not about abuse: that is a case to hand on), past and over, taken back ("… wkwk
-        canda"), or a joke reported from someone else ("bunuh aku, kata temenku wkwk")."""
+        """The sign is not the resident's own: a helper's question about someone else, or
+        framed (see `_framed`)."""
+        return self._asked_by_helper(message, frame, start, used) or self._framed(
+            message, frame, start, end, used
+        )
+
+    def _asked_by_helper(
+        self, message: _Message, frame: _Frame, start: int, used: set[int]
+    ) -> bool:
+        """A cadre, teacher or relative asking how to help someone else: "beta kader, ada mama
+        omong dia mau mati. kermana beta omong deng dia?"."""
+        return bool(frame.helper) and self._nearest_person(message, start, used) != "self"
+
+    def _framed(
+        self, message: _Message, frame: _Frame, start: int, end: int, used: set[int]
+    ) -> bool:
+        """The sign is told, not lived: talk about the topic, a news frame, a quote (lyrics, a
+        film), a hypothetical ("kalau ada warga bilang …"), past and over, taken back ("…
+        wkwk canda"), or a joke reported from someone else ("bunuh aku, kata temenku wkwk")."""
         if frame.topics:
             # an info phrase sharing a word with the sign is not talk about it:
             # "pengen bunuh orang yang ..." is not "orang yang ..."
             topic = {p for span in frame.topics if span.isdisjoint(used) for p in span}
             if topic and self._about_topic(message, topic, start, end, used):
                 return True
-        if (
-            frame.helper
-            and category != "abuse"  # "sy guru, ada murid sering lebam … sy harus lapor kemana"
-            and self._nearest_person(message, start, used) != "self"
-        ):
-            return True  # "beta kader, ada mama omong dia mau mati. kermana beta omong deng dia?"
         sentence_lo = message.sentence_lo[start]
         for lo, hi in frame.quotes:
             if sentence_lo <= lo and hi < start and start - hi <= QUOTE_REACH:
@@ -762,23 +770,20 @@ class CrisisDetector:
         masked = frame.masked
         matches: list[_Match] = []
         relapse = max(frame.relapses, default=-1)
-        plan = frame.figurative and self._plan(found, message, frame)
         for entry in candidates:
             for combo, sentence_hi in self._occurrences(entry, message, masked, True, relapse):
                 start = min(o[0] for o in combo)
                 end = max(o[-1] for o in combo)
                 used = {p for o in combo for p in o}
                 category = entry.phrase.category
-                if self._not_own(message, frame, start, end, used, category):
+                if self._framed(message, frame, start, end, used):
                     continue
+                if category != "abuse" and self._asked_by_helper(message, frame, start, used):
+                    continue  # abuse told by a helper is a case to hand on ("sy guru, ada murid
+                    # sering lebam … sy harus lapor kemana")
                 if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
-                if (
-                    frame.figurative
-                    and not plan
-                    and ((category == "suicide" and entry.phrase.level == 1) or frame.hassled)
-                    and category in ("suicide", "violence")
-                ):
+                if self._figure_of_speech(entry.phrase, message, found, frame):
                     continue  # "malu bgt, pengen mati aja wkwk", "ujian besok, bunuh aku aja 😂"
                 if (
                     frame.jokes
@@ -877,9 +882,21 @@ class CrisisDetector:
                     return True
         return False
 
+    def _figure_of_speech(
+        self, phrase: Phrase, message: _Message, found: list[list[_Entry]], frame: _Frame
+    ) -> bool:
+        """A wish to die or to hurt said ashamed or hassled and laughing, with no plan: any
+        suicide or violence sign when hassled ("macet 2 jam, bunuh aku aja 😂"), only the
+        mildest suicide signs when ashamed ("malu bgt, pengen mati aja wkwk")."""
+        if not frame.figurative or phrase.category not in ("suicide", "violence"):
+            return False
+        if not (frame.hassled or (phrase.category == "suicide" and phrase.level == 1)):
+            return False
+        return not self._plan(found, message, frame)
+
     def _plan(self, found: list[list[_Entry]], message: _Message, frame: _Frame) -> bool:
         """A cue of a plan (means, pills, a farewell, a note…) in the resident's own words."""
-        return any(hit.cue in PLAN_CUES for hit in self._cue_hits(found[_CUE], message, frame))
+        return _has_plan(self._cue_hits(found[_CUE], message, frame))
 
     def _cue_verdict(
         self, entries: list[_Entry], message: _Message, frame: _Frame | None
@@ -887,7 +904,7 @@ class CrisisDetector:
         """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
         assert frame is not None
         hits = self._cue_hits(entries, message, frame)
-        if frame.figurative and not any(hit.cue in PLAN_CUES for hit in hits):
+        if frame.figurative and not _has_plan(hits):
             return None  # "era pisan, paehan we aing wkwk"
         verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
         if verdict is None:
