@@ -585,6 +585,15 @@ def test_vowelless_typing_reads_as_the_lexicon_word(detector: CrisisDetector) ->
     assert detector.tokens("suaraku serak habis nyanyi")[0][2:4] == ["serak", "habis"]
 
 
+@pytest.mark.parametrize(
+    "text", ["aku ngaku aku pengen mati", "jujur aku ngaku udah nyilet tangan lagi"]
+)
+def test_a_negation_takes_no_ku(detector: CrisisDetector, text: str) -> None:
+    """ "ngaku" (to confess) is not "ngak" (nggak) + -ku: it denies nothing."""
+    assert detector.detect(text) is not None
+    assert detector.detect("aku ngak pengen mati kok") is None
+
+
 def test_violent_verb_turned_on_oneself_is_not_violence(detector: CrisisDetector) -> None:
     found = detector.detect("aku mau bunuh diri")
     assert found is not None and found.category == "suicide"

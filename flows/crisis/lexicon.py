@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from flows.crisis.text import (
+    CLITICS,
     clean_word,
     family,
     prepare,
@@ -1244,20 +1245,27 @@ def word_ids(lexicon: Lexicon, word: str) -> frozenset[str]:
     """The ids a clean word stands for: its exact spelling, plus the plain word it is a form
     of, also when it carries -nya/-ku/-mu/-lah (one or two of them). A word the files list
     as it is ("diriku" in a cue) still also stands for its base ("diri"). A two-letter
-    function word is never the base of a longer word ("tanya" is not Madurese "ta" + -nya)."""
+    function word is never the base of a longer word ("tanya" is not Madurese "ta" + -nya),
+    and no negation takes -ku/-mu ("ngaku", to confess, is not "ngak" + -ku)."""
     exact = lexicon.exact.get(word, frozenset())
     surfaces = lexicon.surfaces
+    # the bases that -ku/-mu would leave: "ngaku" → "nga", and "ngak" (letters collapsed)
+    clitic_bases = {word[:-2], word[:-1]} if word.endswith(CLITICS) else set()
+    negation = lexicon.context.get("negation", frozenset())
 
     def base_ids(base: str) -> frozenset[str] | None:
         found = surfaces.get(base)
-        if found is not None and len(base) < 3 and found & lexicon.closed:
+        if found is None:
             return None
-        return found
+        if len(base) < 3 and found & lexicon.closed:
+            return None
+        return None if base in clitic_bases and found & negation else found
 
     found = surfaces.get(word)
     if found is not None:
         base = next(
-            (surfaces[w] for w in strip_particle(word) if len(w) >= 3 and w in surfaces), None
+            (f for w in strip_particle(word) if len(w) >= 3 and (f := base_ids(w)) is not None),
+            None,
         )
         return exact | found | base if base else exact | found
     for shorter in strip_particle(word):
