@@ -685,6 +685,12 @@ QUIET += [
     ("mad", "negated", "sengko' ta' pèkkèr bunuh diri, pera' lèsso"),
 ]
 FIRE += [("id", "suicide", "aku udah ga pengen hidup lagi, capek")]
+# a hypothetical may share its person with the sign ("kalau ada murid dipukul …"); Manado kalu
+QUIET += [
+    ("id", "hypothetical", "kalau ada anak dipukul senior di asrama, nomor pengaduannya apa?"),
+    ("mdo", "hypothetical", "kalu ada tamang bilang mo bunuh diri, torang musti bekin apa?"),
+]
+FIRE += [("id", "abuse", "ada murid dipukul kakak kelas tiap hari, sekarang dia takut sekolah")]
 
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)

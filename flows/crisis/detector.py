@@ -736,7 +736,8 @@ class CrisisDetector:
             if any(clause[0] <= g < clause[1] for g in near):
                 return True
         for lo, hi in frame.hypotheticals:
-            if sentence_lo <= lo and hi < start and start - hi <= HYPOTHETICAL_REACH:
+            # the sign may begin with the hypothetical's person: "kalo ada anak dipukul senior"
+            if sentence_lo <= lo < start and hi < end and start - hi <= HYPOTHETICAL_REACH:
                 return True  # "kalau ada warga bilang mau mati, saya harus ngomong apa?"
         if frame.recovered and self._in_the_past(message, frame, start, end, used):
             return True
