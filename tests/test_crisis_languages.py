@@ -691,6 +691,15 @@ QUIET += [
     ("mdo", "hypothetical", "kalu ada tamang bilang mo bunuh diri, torang musti bekin apa?"),
 ]
 FIRE += [("id", "abuse", "ada murid dipukul kakak kelas tiap hari, sekarang dia takut sekolah")]
+# regional words of news, recovery and fullness; Ambon "bangong" and "slamanya"
+QUIET += [
+    ("mly", "past", "dulu aku pernah cube bunuh diri, tapi dah 3 tahun sihat, kerje pun tetap"),
+    ("mly", "news", "ade berite budak sekolah terjun jambatan semalam, ngeri kame' dengar"),
+    ("su", "news", "aya warta ti Cianjur, aya TKW nu disiksa majikan nepi ka maot"),
+    ("sas", "past", "dulu tiang pernah mele mate, laguq mangkin tiang uah senang"),
+    ("min", "joke", "mati den dek kanyang, alah tigo piriang 😂"),
+]
+FIRE += [("amb", "suicide", "beta seng mau bangong lai. mau tidor slamanya sa")]
 
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
