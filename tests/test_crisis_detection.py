@@ -53,6 +53,8 @@ def words(text: str) -> list[str]:
         ("mati2an", ["mati~matian"]),
         ("don't", ["dont"]),
         ("pengen... mati", ["pengen", "mati"]),
+        ("hahahaha wkwkwkwk ahahah hihihi", ["haha", "wkwk", "haha", "hihi"]),
+        ("hah wkw", ["hah", "wkw"]),
     ],
 )
 def test_normaliser(typed: str, expected: list[str]) -> None:

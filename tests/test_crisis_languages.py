@@ -700,6 +700,8 @@ QUIET += [
     ("min", "joke", "mati den dek kanyang, alah tigo piriang 😂"),
 ]
 FIRE += [("amb", "suicide", "beta seng mau bangong lai. mau tidor slamanya sa")]
+# laughter at any length is a joke word
+QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)

@@ -67,6 +67,13 @@ _CLAUSE_BREAK = re.compile(r"[,:()\[\]{}\"|/\\]+")
 _WORD = re.compile(r"[^\W_]+(?:[-@$*][^\W_]*)*")
 _REPEATS = re.compile(r"(.)\1+")
 _REDUP_TWO = re.compile(r"([a-z]+)2([a-z]*)")
+# laughter typed at any length reads as one word: "hahaha", "ahahah" → haha, "wkwkwk" → wkwk
+_LAUGHTER = {
+    "haha": re.compile(r"a?(?:ha){2,}h?"),
+    "hehe": re.compile(r"(?:he){2,}h?"),
+    "hihi": re.compile(r"(?:hi){2,}h?"),
+    "wkwk": re.compile(r"(?:wk){2,}w?"),
+}
 
 
 def prepare(text: str) -> str:
@@ -112,7 +119,8 @@ def _one(word: str) -> str:
     if not word.isalpha():
         word = word.translate(_LEET)
         word = "".join(c for c in word if c.isalnum() or c == "*")
-    return collapse(word)
+    word = collapse(word)
+    return next((laugh for laugh, typed in _LAUGHTER.items() if typed.fullmatch(word)), word)
 
 
 def _reduplicated(first: str, second: str) -> list[str]:
