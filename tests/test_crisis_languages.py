@@ -700,6 +700,8 @@ QUIET += [
     ("min", "joke", "mati den dek kanyang, alah tigo piriang 😂"),
 ]
 FIRE += [("amb", "suicide", "beta seng mau bangong lai. mau tidor slamanya sa")]
+# Ambon "usi" and "ni" (ini); thanks for all this time and a last chat
+FIRE += [("amb", "suicide", "makasi usi su mau dengar beta slama ni. ini chat terakhir dari beta")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
