@@ -702,6 +702,12 @@ QUIET += [
 FIRE += [("amb", "suicide", "beta seng mau bangong lai. mau tidor slamanya sa")]
 # Ambon "usi" and "ni" (ini); thanks for all this time and a last chat
 FIRE += [("amb", "suicide", "makasi usi su mau dengar beta slama ni. ini chat terakhir dari beta")]
+# a preacher's words reported, a religion's view asked for
+QUIET += [
+    ("mly", "religious", "ustaz kat surau cakap orang bunuh diri tu tak diampun, betul ke?"),
+    ("bal", "lesson", "pianak tiang ngae tugas, napi pandangan Hindu indik ulah pati?"),
+]
+FIRE += [("id", "abuse", "ustadz di pondok mukulin aku pake rotan tiap malam, aku takut balik")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
