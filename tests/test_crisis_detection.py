@@ -256,6 +256,9 @@ def test_danger_from_someone_else_keeps_its_level(detector: CrisisDetector) -> N
         ("aku pengen membunuh tetanggaku", "high", "violence"),
         ("aku dipukul suami", "high", "abuse"),
         ("suamiku mau membunuhku", "urgent", "abuse"),
+        # told what was done, the resident means to hurt back: violence, not abuse
+        ("orang itu udah mukulin adikku, besok aku mau bunuh dia", "urgent", "violence"),
+        ("suamiku ngancam mau bunuh aku", "urgent", "abuse"),
         ("ada suara yang nyuruh aku", "high", "psychosis"),
     ],
 )

@@ -67,6 +67,7 @@ PRECEDENCE = {"psychosis": 5, "abuse": 4, "violence": 3, "self_harm": 2, "suicid
 # a rampage ("<amuk>") is violence even when an abuse sign matches too; violence told with a
 # sign of psychosis (voices, delusions, stopped medication, nights without sleep) is psychosis
 _AMOK = "<amuk>"
+_INTENT = "<niat>"  # mau, pengen, akan…: a violence sign with it is the resident's own intent
 PSYCHOSIS_SIGNS = frozenset({"voice", "delusion", "disorganized", "medication", "sleepless"})
 DELUSIONS = frozenset({"voice", "delusion"})  # … in an abuse sign (a relapse may explain pasung)
 NEGATION_REACH = 4  # filler words allowed between a negation and the phrase it negates
@@ -845,6 +846,10 @@ class CrisisDetector:
         if category == "abuse" and amok is not None:
             # someone on a rampage: violence, whoever is threatened, and about that person
             category, best = "violence", amok
+        if category == "abuse":
+            revenge = self._revenge([s[3] for s in scored])
+            if revenge is not None:
+                category, best = "violence", revenge
         if category in ("violence", "abuse"):
             # beside an abuse sign, only in other words ("suamiku mau membunuhku" is no delusion)
             signs = PSYCHOSIS_SIGNS if category == "violence" else DELUSIONS
@@ -859,6 +864,25 @@ class CrisisDetector:
             category=category,
             matched=tuple(matched),
             subject=best.subject,
+        )
+
+    @staticmethod
+    def _revenge(matches: list[_Match]) -> _Match | None:
+        """Told what was done, the resident means to hurt back ("dorang pukul kita pe ade,
+        malam ini torang pigi serang"): a violence sign of intent (mau, akan…) in the
+        resident's own voice, in words no abuse sign uses ("suami ngancam mau bunuh aku" is
+        the husband's intent)."""
+        abuse = [m.used for m in matches if m.entry.phrase.category == "abuse"]
+        return next(
+            (
+                m
+                for m in matches
+                if m.entry.phrase.category == "violence"
+                and m.subject == "self"
+                and _INTENT in m.entry.ids
+                and all(m.used.isdisjoint(used) for used in abuse)
+            ),
+            None,
         )
 
     def _psychotic(
