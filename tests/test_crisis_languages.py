@@ -708,6 +708,11 @@ QUIET += [
     ("bal", "lesson", "pianak tiang ngae tugas, napi pandangan Hindu indik ulah pati?"),
 ]
 FIRE += [("id", "abuse", "ustadz di pondok mukulin aku pake rotan tiap malam, aku takut balik")]
+# a friend's words called "lebay"; "kalau teman ada yang …" is a hypothetical too
+QUIET += [
+    ("mdo", "joke", "kita pe tamang bilang dia mo gantung diri jo kalo persma kalah, dasar lebay"),
+    ("id", "lesson", "kata guru, kalau teman ada yang bilang mau mati, kita harus lapor orang dewasa"),
+]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
