@@ -308,6 +308,12 @@ WORD_CLASSES = [
     ("bjn", "suicide", "ulun cuma manyusahakan kuitan"),
     ("bjn", "suicide", "ulun sudah kada taharit lagi, salamat tinggal pang"),
     ("bjn", "suicide", "ulun handak tajun matan jambatan wayahini"),
+    # the one who wronged a relative, sought out with a weapon tonight
+    (
+        "id",
+        "violence",
+        "aku udah tau rumah orang yang nipu ibuku. nanti malam aku ke sana bawa golok",
+    ),
 ]
 FIRE += WORD_CLASSES
 
@@ -711,7 +717,7 @@ FIRE += [("id", "abuse", "ustadz di pondok mukulin aku pake rotan tiap malam, ak
 # a friend's words called "lebay"; "kalau teman ada yang …" is a hypothetical too
 QUIET += [
     ("mdo", "joke", "kita pe tamang bilang dia mo gantung diri jo kalo persma kalah, dasar lebay"),
-    ("id", "lesson", "kata guru, kalau teman ada yang bilang mau mati, kita harus lapor orang dewasa"),
+    ("id", "lesson", "kata guru, kalau teman ada yang bilang mau mati, kita harus lapor guru"),
 ]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
