@@ -719,6 +719,8 @@ QUIET += [
     ("mdo", "joke", "kita pe tamang bilang dia mo gantung diri jo kalo persma kalah, dasar lebay"),
     ("id", "lesson", "kata guru, kalau teman ada yang bilang mau mati, kita harus lapor guru"),
 ]
+# Malay (melayu.yaml): "kamek" is aku, "die" is dia, "bunoh" is bunuh
+FIRE += [("mly", "abuse", "laki kamek cakap die nak bunoh kamek kalau kamek lari")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
@@ -802,6 +804,7 @@ def test_each_regional_language_has_its_own_file() -> None:
         "madura",
         "bali",
         "melayu_timur",
+        "melayu",
         "sasak",
     } <= names
 
