@@ -721,6 +721,16 @@ QUIET += [
 ]
 # Malay (melayu.yaml): "kamek" is aku, "die" is dia, "bunoh" is bunuh
 FIRE += [("mly", "abuse", "laki kamek cakap die nak bunoh kamek kalau kamek lari")]
+# a teacher asking for material, and the word itself named
+QUIET += [
+    (
+        "id",
+        "helper",
+        "aku guru bk. bulan ini ada 3 murid yang ketahuan punya bekas sayatan di tangan. "
+        "ada materi yang aman buat kelas 7?",
+    ),
+    ("id", "lesson", "di kelas boleh gak aku nyebut kata bunuh diri langsung?"),
+]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
