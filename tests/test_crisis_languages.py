@@ -731,6 +731,13 @@ QUIET += [
     ),
     ("id", "lesson", "di kelas boleh gak aku nyebut kata bunuh diri langsung?"),
 ]
+# KMS is also the posyandu's growth card; a farewell letter to pupils; a hanging bridge
+QUIET += [
+    ("id", "everyday", "bu bidan, besok boleh nimbang tanpa KMS?"),
+    ("id", "everyday", "aku nulis surat perpisahan buat murid2 les, aku pindah ngajar"),
+    ("id", "everyday", "sy lewat jembatan gantung ke kebun tadi, udah goyang, bisa lapor desa?"),
+]
+FIRE += [("id", "suicide", "aku pengen kms aja bu bidan")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
