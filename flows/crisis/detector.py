@@ -780,9 +780,10 @@ class CrisisDetector:
                 category = entry.phrase.category
                 if self._framed(message, frame, start, end, used):
                     continue
+                # a helper's question sets a sign aside, but abuse a helper tells is a case to
+                # hand on ("sy guru, ada murid sering lebam … sy harus lapor kemana")
                 if category != "abuse" and self._asked_by_helper(message, frame, start, used):
-                    continue  # abuse told by a helper is a case to hand on ("sy guru, ada murid
-                    # sering lebam … sy harus lapor kemana")
+                    continue
                 if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
                 if self._figure_of_speech(entry.phrase, message, found, frame):
