@@ -738,6 +738,13 @@ QUIET += [
     ("id", "everyday", "sy lewat jembatan gantung ke kebun tadi, udah goyang, bisa lapor desa?"),
 ]
 FIRE += [("id", "suicide", "aku pengen kms aja bu bidan")]
+# a time ago right after the sign is the past ("… 5 tahun lalu, sekarang sudah …");
+# "pergi dulu" is leaving first, not the past
+QUIET += [
+    ("id", "past", "adikku dipasung 5 tahun lalu, sekarang sudah dilepas dan sehat"),
+    ("mad", "past", "tretan sengko' epasung 3 taon kalamarè, sateya la elepas"),
+]
+FIRE += [("id", "suicide", "pak, aku pamit pergi dulu ya, makasih udah ngerawat aku selama ini")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 

@@ -80,6 +80,7 @@ _EMPTY: frozenset[str] = frozenset()
 _NUMBER: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">"})
 _MANY: frozenset[str] = frozenset({"<" + NUMBER_GROUP + ">", "<" + MANY_GROUP + ">"})
 PAST_REACH = 12  # words before a match (same sentence) searched for dulu/pernah
+PAST_AFTER = 4  # words after a sign, in its clause, where a past word still counts
 # kinds of phrases in the detector's one index
 (
     _CRISIS,
@@ -1185,8 +1186,16 @@ class CrisisDetector:
             return False
         keys = message.keys
         lo = message.sentence_lo[start]
-        return any(
+        if any(
             keys[j] & self._past for j in range(max(lo, start - PAST_REACH), end) if j not in used
+        ):
+            return True
+        # … or a time ago just after it in its clause: "dipasung 5 tahun lalu, sekarang sudah
+        # dilepas" (a number before it: "aku pergi dulu" is leaving first, not the past)
+        hi = min(message.clause_hi[end], end + 1 + PAST_AFTER)
+        return any(
+            keys[j] & self._past and any(keys[k] & _NUMBER for k in range(max(end + 1, j - 2), j))
+            for j in range(end + 1, hi)
         )
 
     def _subject(self, message: _Message, start: int, used: set[int]) -> Subject:
