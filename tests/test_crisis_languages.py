@@ -308,6 +308,14 @@ WORD_CLASSES = [
     ("bjn", "suicide", "ulun cuma manyusahakan kuitan"),
     ("bjn", "suicide", "ulun sudah kada taharit lagi, salamat tinggal pang"),
     ("bjn", "suicide", "ulun handak tajun matan jambatan wayahini"),
+    # talking with someone who is not there, a knife in hand, told to: "orang yang" inside
+    # the cue phrase is no talk about the topic
+    (
+        "id",
+        "psychosis",
+        "adikku dari semalam ngobrol sama orang yang gak ada, sekarang dia pegang pisau dan "
+        "bilang ada yang nyuruh",
+    ),
     # the one who wronged a relative, sought out with a weapon tonight
     (
         "id",

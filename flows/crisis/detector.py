@@ -21,6 +21,7 @@ How a message is read (see `flows/crisis/__init__.py` for the policy in plain wo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections import defaultdict
@@ -192,6 +193,16 @@ class _Frame:
         self.jokes: list[int] = []
         self.figurative = False  # short, ashamed or hassled, and laughing ("malu bgt wkwk")
         self.hassled = False  # … hassled ("macet 2 jam, pengen mati aja wkwk")
+
+
+def _without_topics(frame: _Frame, covered: set[int]) -> _Frame:
+    """`frame` with no topic phrase that shares a word with `covered` (a copy, when any)."""
+    kept = [span for span in frame.topics if span.isdisjoint(covered)]
+    if len(kept) == len(frame.topics):
+        return frame
+    other = copy.copy(frame)
+    other.topics = kept
+    return other
 
 
 @dataclass(frozen=True)
@@ -944,22 +955,25 @@ class CrisisDetector:
         )
 
     def _cue_hits(self, entries: list[_Entry], message: _Message, frame: _Frame) -> list[CueHit]:
-        """The cue phrases found in the resident's own words (not negated, not framed)."""
-        hits = []
+        """The cue phrases found in the resident's own words (not negated, not framed). A
+        topic phrase inside a cue phrase of several words frames nothing: "ngomong sama
+        orang yg gak ada, skrg dia pegang pisau" is no talk about "orang yang …"."""
+        found = []
         for entry in entries:
             masked = set() if entry.phrase.through_idioms else frame.masked
             for combo, _hi in self._occurrences(entry, message, masked, True):
-                start = min(o[0] for o in combo)
-                end = max(o[-1] for o in combo)
-                used = {p for o in combo for p in o}
-                if self._not_own(message, frame, start, end, used):
-                    continue
-                phrase = entry.phrase
-                hits.append(
-                    CueHit(
-                        phrase.cue, phrase.text, message.sentence_of[start], start, frozenset(used)
-                    )
-                )
+                found.append((entry.phrase, combo, {p for o in combo for p in o}))
+        covered = {p for _phrase, _combo, used in found if len(used) > 1 for p in used}
+        framing = _without_topics(frame, covered)
+        hits = []
+        for phrase, combo, used in found:
+            start = min(o[0] for o in combo)
+            end = max(o[-1] for o in combo)
+            if self._not_own(message, framing, start, end, used):
+                continue
+            hits.append(
+                CueHit(phrase.cue, phrase.text, message.sentence_of[start], start, frozenset(used))
+            )
         return hits
 
     def _window_subject(self, message: _Message, hits: tuple[CueHit, ...]) -> Subject:
