@@ -753,6 +753,13 @@ QUIET += [
     ("mad", "past", "tretan sengko' epasung 3 taon kalamarè, sateya la elepas"),
 ]
 FIRE += [("id", "suicide", "pak, aku pamit pergi dulu ya, makasih udah ngerawat aku selama ini")]
+# a pronoun another language reads into a word does not hold in a language that lists the
+# word: Banjar and Minang "urang" is orang (Sundanese "urang" is still aku)
+QUIET += [
+    ("ban", "news", "ada habar di tipi urang tajun matan jambatan barito, ngeri banar"),
+    ("min", "news", "ambo mambaco barito urang mambunuah diri, sadiah bana ambo"),
+]
+FIRE += [("su", "suicide", "urang geus teu kuat hirup, hayang paeh wae")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 

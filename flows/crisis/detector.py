@@ -499,7 +499,12 @@ class CrisisDetector:
                 if word in language.fillers:
                     message.keys[i] = message.keys[i] | _FILLER
                 own = self._own_keys(language, word, message.keys[i])
-                if own:
+                if own and word in language.words:
+                    # a pronoun or negation another language reads into a word this language
+                    # lists does not hold here: Minang and Banjar "urang" is orang, not aku
+                    foreign = (message.keys[i] & (self._self | self._negation)) - own
+                    message.keys[i] = (message.keys[i] - foreign) | own
+                elif own:
                     message.keys[i] = message.keys[i] | own
 
     def _marker_forms(self, word: str) -> tuple[str, ...]:
