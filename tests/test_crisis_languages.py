@@ -176,6 +176,15 @@ NOT_SILENCED = [
     ("id", "suicide", "aku capek main game terus kalah, pengen mati aja"),
     ("id", "suicide", "susah jelasin tanda2nya, pokoknya aku pengen mati"),
     ("mix", "suicide", "i dont know how to ask someone about it but i want to kill myself"),
+    # beside words added as frames in the session of 2026-12-03 (fourth): a preacher's words,
+    # a religion's view, "lebay", Malay "sihat", Sundanese "warta", "kalau teman ada yang …"
+    ("id", "suicide", "kata ustadz harus sabar, tapi aku udah gak kuat, pengen mati aja"),
+    ("id", "suicide", "pandangan agama aku tau dosa, tapi aku tetap pengen bunuh diri"),
+    ("id", "suicide", "aku lebay ya? tapi aku beneran pengen mati"),
+    ("mly", "suicide", "dulu aku sihat, sekarang aku nak mati je"),
+    ("id", "suicide", "ada warta di tv, terus aku kepikiran pengen gantung diri juga"),
+    ("id", "suicide", "gak tau istilahnya apa, pokoknya pengen mati aja"),
+    ("id", "suicide", "kalau teman ada yang nanya, bilang aja aku udah pergi jauh, makasih"),
 ]
 FIRE += NOT_SILENCED
 FIRE += [
