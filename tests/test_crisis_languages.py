@@ -769,6 +769,10 @@ QUIET += [
     ("min", "news", "ambo mambaco barito urang mambunuah diri, sadiah bana ambo"),
 ]
 FIRE += [("su", "suicide", "urang geus teu kuat hirup, hayang paeh wae")]
+# the resident named in a later clause is no longer hypothetical; reported in the same clause
+# it still is
+FIRE += [("id", "suicide", "kalau nanti ada yang nyari, bilang aja aku udah istirahat selamanya")]
+QUIET += [("amb", "helper", "beta kader. kalo ada mama bilang 'beta mau mati', musti bilang apa?")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 

@@ -754,8 +754,16 @@ class CrisisDetector:
             if any(clause[0] <= g < clause[1] for g in near):
                 return True
         for lo, hi in frame.hypotheticals:
-            # the sign may begin with the hypothetical's person: "kalo ada anak dipukul senior"
-            if sentence_lo <= lo < start and hi < end and start - hi <= HYPOTHETICAL_REACH:
+            # the sign may begin with the hypothetical's person: "kalo ada anak dipukul senior";
+            # the resident named in a later clause is no longer hypothetical: "kalau ada yang
+            # nanya, bilang aja aku udah pergi jauh" (in the same clause it is reported:
+            # "kalo ada mama yang bilang 'beta mau mati'")
+            if (
+                sentence_lo <= lo < start
+                and hi < end
+                and start - hi <= HYPOTHETICAL_REACH
+                and not self._resident_named(message, message.clause_hi[hi], end + 1)
+            ):
                 return True  # "kalau ada warga bilang mau mati, saya harus ngomong apa?"
         if frame.recovered and self._in_the_past(message, frame, start, end, used):
             return True
@@ -772,6 +780,12 @@ class CrisisDetector:
                 return True
         return sentence in frame.reported and any(
             message.sentence_of[j] == sentence for j in frame.jokes
+        )
+
+    def _resident_named(self, message: _Message, lo: int, hi: int) -> bool:
+        """An "aku" of the resident's own among words lo..hi-1 (a possessive -ku is not one)."""
+        return any(
+            message.keys[j] & self._self and j not in message.light for j in range(lo, hi)
         )
 
     def _retraction_denied(self, message: _Message, at: int) -> bool:
