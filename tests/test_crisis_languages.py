@@ -773,6 +773,13 @@ FIRE += [("su", "suicide", "urang geus teu kuat hirup, hayang paeh wae")]
 # it still is
 FIRE += [("id", "suicide", "kalau nanti ada yang nyari, bilang aja aku udah istirahat selamanya")]
 QUIET += [("amb", "helper", "beta kader. kalo ada mama bilang 'beta mau mati', musti bilang apa?")]
+# Palembang (palembang.yaml): duluk, galak, dewek, kini dem; snoring and clearing brush
+QUIET += [
+    ("plm", "past", "duluk aku galak nian nyakiti diri dewek pas SMP, tapi kini dem berenti"),
+    ("plm", "everyday", "laki aku ngorok keras nian, aku dak pacak tiduk"),
+    ("mly", "everyday", "parang aku dah karat, nak beli baru untuk tebas semak kat kebun"),
+]
+FIRE += [("plm", "suicide", "aku dak galak idup lagi, galo wong dak peduli samo aku")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
@@ -836,6 +843,7 @@ def test_every_language_and_category_is_covered() -> None:
         "kpg",
         "pap",
         "mly",
+        "plm",
         "sas",
     }
     assert {lang for lang, _c, _t in FIRE} == languages
@@ -857,6 +865,7 @@ def test_each_regional_language_has_its_own_file() -> None:
         "bali",
         "melayu_timur",
         "melayu",
+        "palembang",
         "sasak",
     } <= names
 
