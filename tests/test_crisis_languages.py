@@ -780,6 +780,12 @@ QUIET += [
     ("mly", "everyday", "parang aku dah karat, nak beli baru untuk tebas semak kat kebun"),
 ]
 FIRE += [("plm", "suicide", "aku dak galak idup lagi, galo wong dak peduli samo aku")]
+# the classifier stays quiet beside a frame only while the resident does not speak of
+# themselves after it
+FIRE += [
+    ("id", "psychosis", "aku ga bisa bedain mana nyata mana mimpi, tadi aku hampir nyebrang tol"),
+]
+QUIET += [("id", "news", "tadi baca berita soal anak terjun dari jembatan, ngeri banget")]
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 

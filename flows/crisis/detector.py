@@ -591,7 +591,19 @@ class CrisisDetector:
         assert self.model is not None
         if frame is None:
             frame = self._frame(message, found)
-        if frame.topics or frame.frames or frame.quotes or frame.hypotheticals or frame.helper:
+        if frame.helper:
+            return None
+        framing = [
+            *(max(span) for span in frame.topics),
+            *frame.frames,
+            *(hi for _lo, hi in (*frame.quotes, *frame.hypotheticals)),
+        ]
+        if framing and not self._resident_named(
+            message, message.clause_hi[max(framing)], len(message.words)
+        ):
+            # talk about the topic, news, a quote or a hypothetical, unless the resident
+            # speaks of themselves after it: "baca berita soal anak terjun, aku juga pengen
+            # terjun malam ini"
             return None
         if frame.retractions or (
             frame.recovered and not frame.relapses and any(k & self._past for k in message.keys)
