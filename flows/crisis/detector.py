@@ -593,13 +593,13 @@ class CrisisDetector:
             frame = self._frame(message, found)
         if frame.helper:
             return None
-        framing = [
+        frame_ends = [
             *(max(span) for span in frame.topics),
             *frame.frames,
             *(hi for _lo, hi in (*frame.quotes, *frame.hypotheticals)),
         ]
-        if framing and not self._resident_named(
-            message, message.clause_hi[max(framing)], len(message.words)
+        if frame_ends and not self._resident_named(
+            message, message.clause_hi[max(frame_ends)], len(message.words)
         ):
             # talk about the topic, news, a quote or a hypothetical, unless the resident
             # speaks of themselves after it: "baca berita soal anak terjun, aku juga pengen
