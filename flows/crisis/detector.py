@@ -815,6 +815,7 @@ class CrisisDetector:
         masked = frame.masked
         matches: list[_Match] = []
         relapse = max(frame.relapses, default=-1)
+        plan: bool | None = None  # a plan among the cues: read once, only when needed
         for entry in candidates:
             for combo, sentence_hi in self._occurrences(entry, message, masked, True, relapse):
                 start = min(o[0] for o in combo)
@@ -829,8 +830,12 @@ class CrisisDetector:
                     continue
                 if category == "violence" and self._reflexive(message, end):
                     continue  # "pengen bunuh diri" is not violence against someone
-                if self._figure_of_speech(entry.phrase, message, found, frame):
-                    continue  # "malu bgt, pengen mati aja wkwk", "ujian besok, bunuh aku aja 😂"
+                # "malu bgt, pengen mati aja wkwk", "ujian besok, bunuh aku aja 😂"
+                if self._figurative(entry.phrase, frame):
+                    if plan is None:
+                        plan = self._plan(found, message, frame)
+                    if not plan:
+                        continue
                 if (
                     frame.jokes
                     and category in ("violence", "abuse")
@@ -951,17 +956,15 @@ class CrisisDetector:
                     return True
         return False
 
-    def _figure_of_speech(
-        self, phrase: Phrase, message: _Message, found: list[list[_Entry]], frame: _Frame
-    ) -> bool:
-        """A wish to die or to hurt said ashamed or hassled and laughing, with no plan: any
-        suicide or violence sign when hassled ("macet 2 jam, bunuh aku aja 😂"), only the
-        mildest suicide signs when ashamed ("malu bgt, pengen mati aja wkwk")."""
+    @staticmethod
+    def _figurative(phrase: Phrase, frame: _Frame) -> bool:
+        """A wish to die or to hurt said ashamed or hassled and laughing, a figure of speech
+        unless the message names a plan: any suicide or violence sign when hassled ("macet 2
+        jam, bunuh aku aja 😂"), only the mildest suicide signs when ashamed ("malu bgt,
+        pengen mati aja wkwk")."""
         if not frame.figurative or phrase.category not in ("suicide", "violence"):
             return False
-        if not (frame.hassled or (phrase.category == "suicide" and phrase.level == 1)):
-            return False
-        return not self._plan(found, message, frame)
+        return frame.hassled or (phrase.category == "suicide" and phrase.level == 1)
 
     def _plan(self, found: list[list[_Entry]], message: _Message, frame: _Frame) -> bool:
         """A cue of a plan (means, pills, a farewell, a note…) in the resident's own words."""
