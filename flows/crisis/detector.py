@@ -162,6 +162,7 @@ class _Frame:
     and over, games, jokes, reported speech (positions of words, or sentence indexes)."""
 
     __slots__ = (
+        "cue_hits",
         "figurative",
         "frames",
         "games",
@@ -193,6 +194,7 @@ class _Frame:
         self.jokes: list[int] = []
         self.figurative = False  # short, ashamed or hassled, and laughing ("malu bgt wkwk")
         self.hassled = False  # … hassled ("macet 2 jam, pengen mati aja wkwk")
+        self.cue_hits: list[CueHit] | None = None  # read once per message (`_own_cues`)
 
 
 def _without_topics(frame: _Frame, covered: set[int]) -> _Frame:
@@ -561,7 +563,7 @@ class CrisisDetector:
             if verdict is not None:
                 return verdict
         if cue_entries:
-            verdict = self._cue_verdict(cue_entries, message, frame)
+            verdict = self._cue_verdict(found, message, frame)
             if verdict is not None:
                 return verdict
         if self.model is not None and "model" in signals:
@@ -631,8 +633,7 @@ class CrisisDetector:
         self, message: _Message, found: list[list[_Entry]], frame: _Frame
     ) -> list[str]:
         words = [message.words[lo:hi] for clauses in message.sentences for lo, hi in clauses]
-        hits = self._cue_hits(found[_CUE], message, frame) if found[_CUE] else []
-        return features(words, message.keys) + cue_features(hits)
+        return features(words, message.keys) + cue_features(self._own_cues(found, message, frame))
 
     def _model_verdict(
         self, message: _Message, found: list[list[_Entry]], frame: _Frame, probability: float
@@ -968,14 +969,14 @@ class CrisisDetector:
 
     def _plan(self, found: list[list[_Entry]], message: _Message, frame: _Frame) -> bool:
         """A cue of a plan (means, pills, a farewell, a note…) in the resident's own words."""
-        return _has_plan(self._cue_hits(found[_CUE], message, frame))
+        return _has_plan(self._own_cues(found, message, frame))
 
     def _cue_verdict(
-        self, entries: list[_Entry], message: _Message, frame: _Frame | None
+        self, found: list[list[_Entry]], message: _Message, frame: _Frame | None
     ) -> Detection | None:
         """The second signal (see flows/crisis/cues.py): always `check`, the bot asks."""
         assert frame is not None
-        hits = self._cue_hits(entries, message, frame)
+        hits = self._own_cues(found, message, frame)
         if frame.figurative and not _has_plan(hits):
             return None  # "era pisan, paehan we aing wkwk"
         verdict = score(self.lexicon.cue_scores, hits, len(message.sentences))
@@ -987,6 +988,15 @@ class CrisisDetector:
             matched=verdict.matched,
             subject=self._window_subject(message, verdict.hits),
         )
+
+    def _own_cues(
+        self, found: list[list[_Entry]], message: _Message, frame: _Frame
+    ) -> list[CueHit]:
+        """The message's cue hits (`_cue_hits`), read once: the cue verdict, the plan of a
+        figurative message and the classifier's features all ask for them."""
+        if frame.cue_hits is None:
+            frame.cue_hits = self._cue_hits(found[_CUE], message, frame) if found[_CUE] else []
+        return frame.cue_hits
 
     def _cue_hits(self, entries: list[_Entry], message: _Message, frame: _Frame) -> list[CueHit]:
         """The cue phrases found in the resident's own words (not negated, not framed). A
