@@ -185,19 +185,6 @@ NOT_SILENCED = [
     ("id", "suicide", "ada warta di tv, terus aku kepikiran pengen gantung diri juga"),
     ("id", "suicide", "gak tau istilahnya apa, pokoknya pengen mati aja"),
     ("id", "suicide", "kalau teman ada yang nanya, bilang aja aku udah pergi jauh, makasih"),
-    # a sign the lexicon set aside as framed leaves the classifier free when the resident
-    # speaks of themselves in a later clause (session of 2026-12-04)
-    (
-        "min",
-        "suicide",
-        "ambo baco barito urang mambunuah diri di bukittinggi. ambo raso ambo pun nio baitu"
-        " juo, alah indak ado gunonyo",
-    ),
-    (
-        "mix",
-        "suicide",
-        "asking for a friend: kalo ada yg udh ngumpulin obat sebulan bahaya ga? ok jujur itu aku",
-    ),
 ]
 FIRE += NOT_SILENCED
 FIRE += [

@@ -615,26 +615,10 @@ class CrisisDetector:
             return None  # a short message whose words an idiom or a game explains
         if frame.figurative and not self._plan(found, message, frame):
             return None  # ashamed or hassled and laughing, with no plan: a figure of speech
-        if self._set_aside(found[_CRISIS], message, frame):
-            return None  # the lexicon saw a sign and set it aside (negated, framed)
+        for entry in found[_CRISIS]:
+            if next(self._occurrences(entry, message, frame.masked, False), None):
+                return None  # the lexicon saw a sign and set it aside (negated, framed)
         return self.model.probability(self._model_features(message, found, frame))
-
-    def _set_aside(self, entries: list[_Entry], message: _Message, frame: _Frame) -> bool:
-        """Whether the lexicon found a sign and set it aside: negated, or framed with the
-        resident not speaking of themselves in a later clause ("baca berita soal anak
-        terjun, aku juga pengen terjun malam ini" is left to the classifier)."""
-        for entry in entries:
-            every = list(self._occurrences(entry, message, frame.masked, False))
-            if not every:
-                continue
-            unnegated = list(self._occurrences(entry, message, frame.masked, True))
-            if len(unnegated) < len(every):
-                return True
-            for combo, _hi in unnegated:
-                end = max(o[-1] for o in combo)
-                if not self._resident_named(message, message.clause_hi[end], len(message.words)):
-                    return True
-        return False
 
     def model_features(self, text: str) -> list[str]:
         """The classifier's features of a message (flows/crisis/classifier.py), as the
