@@ -789,6 +789,47 @@ QUIET += [("id", "news", "tadi baca berita soal anak terjun dari jembatan, ngeri
 # laughter at any length is a joke word
 QUIET += [("amb", "joke", "kalo beta pung tim volly kalah lai, beta seng mau hidop lai hahaha")]
 
+# Rounds 29–31 released (session of 2026-12-04, second): an everyday use given as a cover
+# story ("alesan buat gudang"), a keepsake left behind, a threat that someone "will regret
+# it", an upper floor, Balinese "pantiga" (dipukul), Sasak "ngempuk" (memukul), "sediaq"
+# (siapkan) and "tindoq" (tidur), Javanese "guwang" (buang), the misspelt "gramoxon"
+RELEASED_29_31 = [
+    (
+        "id",
+        "suicide",
+        "barusan beli racun tikus sebotol, alasan buat gudang. nanti malem pas semua tidur",
+    ),
+    ("jv", "suicide", "aku mau tuku baygon, alesan nggo nyamuk. saiki wis tak simpen neng lemari"),
+    (
+        "id",
+        "suicide",
+        "semua komik koleksiku udh kubagi ke adek, biar ada kenang-kenangan dari aku. "
+        "sekarang aku udh tenang",
+    ),
+    (
+        "id",
+        "violence",
+        "besok aku bawa pisau ke kampus, anak2 yg ngehina aku selama ini bakal nyesel",
+    ),
+    ("jv", "suicide", "aku mau munggah loteng, kepikiran mlumpat wae"),
+    ("ban", "abuse", "panak tiange sesai pantiga teken bapane, tangisne kadingeh"),
+    ("sas", "abuse", "semame ku girang ngempuk aku, kanak pade nangis"),
+    ("sas", "suicide", "aku uah sediaq tali leq bale, nunggu kanak-kanak tindoq"),
+    ("id", "suicide", "aku udah beli gramoxon, tak taruh di bawah kasur"),
+    ("jv", "violence", "bayine arep tak guwang neng kali, aku wis ora kuat"),
+    ("mix", "suicide", "pengen sleep and never wake up again, capek bgt"),
+]
+WORD_CLASSES += RELEASED_29_31
+FIRE += RELEASED_29_31
+QUIET += [
+    ("id", "ordinary_use", "beli racun tikus buat gudang beras, tikusnya udah gede2"),
+    ("id", "film", "kamu bakal nyesel kalo ga nonton film ini sampe abis wkwk"),
+    ("id", "ordinary", "jemur baju di loteng aja bu, di bawah udah penuh"),
+    ("id", "ordinary", "ini foto buat kenang-kenangan wisuda kita ya guys"),
+    ("jv", "ordinary_use", "mau aku tuku obat nyamuk nggo kamar, alesan nyamuke akeh"),
+    ("ban", "past", "ipidan tiang pantiga teken bapan tiange, nanging jani suba melah"),
+]
+
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
