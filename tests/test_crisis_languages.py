@@ -830,6 +830,21 @@ QUIET += [
     ("ban", "past", "ipidan tiang pantiga teken bapan tiange, nanging jani suba melah"),
 ]
 
+# everyday uses of a means told as such: the pest doing what pests do, livestock a rope is
+# for, a question of where to keep it safe from children, a kite string, a safety rope
+QUIET += [
+    ("id", "ordinary_use", "aku mau beli racun tikus, gudang padi aku kebak tikus"),
+    ("id", "ordinary_use", "aku beli tali buat ngikat kerbau, yg lama putus"),
+    ("id", "ordinary_use", "pestisida aku simpen di gudang, yang aman dari anak2 kan?"),
+    ("id", "ordinary_use", "aku beli tali layangan buat adek besok"),
+    ("id", "ordinary_use", "aku lagi benerin atap, udah pake tali pengaman kok"),
+]
+# ... while a means kept away from the children for a plan of one's own still fires
+NOT_SILENCED += [
+    ("id", "suicide", "obat tikus sudah sy simpan, aman dari anak. nanti malam sy minum sendiri")
+]
+FIRE += NOT_SILENCED[-1:]
+
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
