@@ -845,6 +845,35 @@ NOT_SILENCED += [
 ]
 FIRE += NOT_SILENCED[-1:]
 
+# negations over more fillers: Madurese "ta' parnah kapèkkèr", Balinese "sing taen", "bukan
+# karena"; a question about it answered no ("aku jawab enggak", "and i said no")
+QUIET += [
+    ("mad", "negated", "Engko' ta' parnah kapèkkèr bunuh diri, coma lesso bi' lako"),
+    ("ban", "negated", "tiang sing taen ngenehang bunuh diri, tiang kenyel gen"),
+    (
+        "id",
+        "negated",
+        "aku ke konselor bukan karena mau bunuh diri kok, cuma pengen cerita soal kerjaan",
+    ),
+    (
+        "id",
+        "negated",
+        "dokter nanya apa aku pernah mikir bunuh diri, aku jawab enggak, emang enggak",
+    ),
+    (
+        "mix",
+        "negated",
+        "my sister asked if i wanted to kill myself and i said no, i'm just tired from work",
+    ),
+]
+# ... but a sign after the "no" or after "bukan karena …" is still the resident's own
+NOT_SILENCED += [
+    ("id", "suicide", "aku nangis bukan karena putus, tapi karena aku pengen mati"),
+    ("id", "suicide", "dia nanya aku kenapa, aku jawab enggak apa2, padahal aku pengen bunuh diri"),
+    ("mad", "suicide", "engko' ta' parnah cerita, tape engko' terro bunuh diri"),
+]
+FIRE += NOT_SILENCED[-3:]
+
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
