@@ -874,6 +874,20 @@ NOT_SILENCED += [
 ]
 FIRE += NOT_SILENCED[-3:]
 
+# pasung named as a subject or a programme ("soal pasung", Sundanese "ngeunaan pasung",
+# "desa bebas pasung") ...
+QUIET += [
+    ("id", "topic", "ada yang punya bahan bacaan soal pasung? buat lomba"),
+    ("su", "film", "kamari nonton pilem ngeunaan pasung, sedih pisan"),
+    ("id", "programme", "desa kami ikut lomba desa bebas pasung tahun ini"),
+]
+# ... while pasung done or planned still fires
+NOT_SILENCED += [
+    ("id", "abuse", "bapak mau pasung adek lagi malam ini, aku takut"),
+    ("id", "abuse", "soal pasung, adikku masih dipasung di belakang rumah sekarang"),
+]
+FIRE += NOT_SILENCED[-2:]
+
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
