@@ -888,6 +888,26 @@ NOT_SILENCED += [
 ]
 FIRE += NOT_SILENCED[-2:]
 
+# a word a regional language lists as a person is only that person there: Malay and Betawi
+# "die" is dia, not the English "die" ...
+QUIET += [
+    ("mly", "question", "macam mane nak buat die tido lame sikit? anak kamek tak nak tido"),
+    ("mly", "helper", "macam mane nak tolong kawan? die sedih sikit, kamek nak ajak die keluar"),
+]
+# ... so a farewell there is read by what it does: a pet or an account handed on ("kasi
+# ke"), "maapin aye ye"
+REGIONAL_FAREWELLS = [
+    (
+        "bew",
+        "suicide",
+        "burung perkutut aye kasih ke bang Mamat aje, aye kaga bakal ade lagi buat ngerawat",
+    ),
+    ("mly", "suicide", "akun game kamek dah kamek kasi ke adek, kamek tak main agik, selamanya"),
+    ("bew", "suicide", "nyak, maapin aye ye selama ini. aye titip bocah aye ame nyak"),
+]
+WORD_CLASSES += REGIONAL_FAREWELLS
+FIRE += REGIONAL_FAREWELLS
+
 
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:

@@ -261,6 +261,7 @@ class CrisisDetector:
         self._purpose = context["purpose"]
         self._self = context["self"]
         self._other = context["other_person"]
+        self._persons = self._self | self._other
         self._past = context["past"]
         self._game = context["game"]
         self._reflexives = context["reflexive"]
@@ -501,7 +502,11 @@ class CrisisDetector:
                 if word in language.fillers:
                     message.keys[i] = message.keys[i] | _FILLER
                 own = self._own_keys(language, word, message.keys[i])
-                if own and word in language.words:
+                if own and word in language.words and own & self._persons:
+                    # a word this language lists as a person is only that person here:
+                    # Malay and Betawi "die" is dia, not the English "die"
+                    message.keys[i] = own
+                elif own and word in language.words:
                     # a pronoun or negation another language reads into a word this language
                     # lists does not hold here: Minang and Banjar "urang" is orang, not aku
                     foreign = (message.keys[i] & (self._self | self._negation)) - own
