@@ -79,7 +79,7 @@ def in_ci() -> bool:
 
 @pytest.fixture
 def backend(request) -> str:
-    """ "sqlite", or per test marked `both_backends` also "postgres"."""
+    """"sqlite", or per test marked `both_backends` also "postgres"."""
     return getattr(request, "param", "sqlite")
 
 

@@ -19,7 +19,9 @@ async def test_the_runtime_answers_and_escalates_on_each_backend(
 ):
     monkeypatch.setenv(SECRET_ENV, "a-shared-secret")
     monkeypatch.setenv(KEY_ENV, generate_key())
-    runtime = await build_runtime(parse_config({}), content_dir=REAL_CONTENT, db_path=str(database))
+    runtime = await build_runtime(
+        parse_config({}), content_dir=REAL_CONTENT, db_path=str(database)
+    )
     try:
         assert runtime.database.postgres is (backend == "postgres")
         await runtime.conversations.handle("telegram", "42", Inbound(text="/start"))

@@ -154,10 +154,10 @@ def violations(modules: dict[str, Module]) -> list[str]:
                 and not _under(name, CHANNEL_IMPORTERS)
             ):
                 found.append(f"{where}: only bot/app.py wires channels, not {name} ({target})")
-            if _under(
-                name,
-                ("bot.cases", "bot.rights", "bot.reports", "bot.followups", "bot.conversations"),
-            ) and (top in CHANNEL_LIBRARIES):
+            if _under(name, ("bot.cases", "bot.rights", "bot.reports", "bot.followups",
+                             "bot.conversations")) and (
+                top in CHANNEL_LIBRARIES
+            ):
                 found.append(f"{where}: {name} uses a channel library ({target})")
             if name == "bot.conversations" and top == "bot":
                 found.append(f"{where}: the turn path imports {target}")

@@ -20,14 +20,8 @@ from tests.conftest import ROOT
 
 def run_backup(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMANJIWA_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "backup", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run([sys.executable, "-m", "bot.cli", "backup", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 async def test_backups_taken_while_turns_are_written_are_whole_and_consistent(tmp_path):
@@ -59,9 +53,8 @@ async def test_backups_taken_while_turns_are_written_are_whole_and_consistent(tm
         folder = tmp_path / "backups"
         folder.mkdir()
         for n in range(3):
-            done = await asyncio.to_thread(
-                run_backup, str(tmp_path / f"copy{n}.db"), "--db", str(db)
-            )
+            done = await asyncio.to_thread(run_backup, str(tmp_path / f"copy{n}.db"),
+                                           "--db", str(db))
             assert done.returncode == 0, done.stderr
             assert "integrity ok" in done.stdout and ".secret" in done.stderr
             copies.append((tmp_path / f"copy{n}.db", written))

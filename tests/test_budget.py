@@ -35,18 +35,12 @@ async def test_consent_fits_the_budget_and_details_are_one_button_away():
 
 
 async def test_severe_phq9_turns_fit_the_budget_and_say_not_alone_once():
-    consent = (
-        Inbound(text="/start phq9"),
-        Inbound(choice="setuju"),
-        Inbound(choice="dewasa"),
-        Inbound(choice="lewati"),
-        Inbound(choice="mulai"),
-    )
+    consent = (Inbound(text="/start phq9"), Inbound(choice="setuju"),
+               Inbound(choice="dewasa"), Inbound(choice="lewati"), Inbound(choice="mulai"))
     flagged = await real_turns(*consent, *[Inbound(choice="hampir_tiap_hari")] * PHQ9_ITEMS)
     assert flagged.replies[-1].node == "crisis.cek_hasil"
-    unflagged = await real_turns(
-        *consent, *[Inbound(choice="hampir_tiap_hari")] * 8, Inbound(choice="tidak_pernah")
-    )
+    unflagged = await real_turns(*consent, *[Inbound(choice="hampir_tiap_hari")] * 8,
+                                 Inbound(choice="tidak_pernah"))
     assert unflagged.replies[-1].node == "tawar_sapa.tanya"
     for turn in (flagged, unflagged):
         chars, bubbles = sizes(turn)
@@ -69,14 +63,8 @@ def test_lint_warns_about_a_turn_over_the_budget(tmp_path):
     text = quiz.read_text()
     old = "    say: Tes {today|date}\n"
     assert old in text
-    quiz.write_text(
-        text.replace(
-            old,
-            "    say:\n"
-            + "".join(f'      - "{long}{i}"\n' for i in range(4))
-            + "      - Tes {today|date}\n",
-        )
-    )
+    quiz.write_text(text.replace(old, "    say:\n" + "".join(
+        f"      - \"{long}{i}\"\n" for i in range(4)) + "      - Tes {today|date}\n"))
     problems = lint_directory(content)
     assert not [p for p in problems if p.severity == "error"], [str(p) for p in problems]
     budget = [p for p in problems if "before the first button" in p.message]

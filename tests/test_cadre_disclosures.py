@@ -91,7 +91,7 @@ async def test_a_second_disclosure_edits_the_card_and_posts_a_notice(system: Sys
     assert "menyakiti diri · TINGGI" in lines[first_at] and "WIB" in lines[first_at]
     assert "penganiayaan / pelecehan · TINGGI" in lines[second_at]
     first_block = "\n".join(lines[first_at:second_at])
-    second_block = "\n".join(lines[second_at : second_at + 3])
+    second_block = "\n".join(lines[second_at:second_at + 3])
     assert "terluka = tidak" in first_block and "aman saat ini = ya" in first_block
     assert "Kata-kata warga: warga tidak setuju dibagikan" in first_block
     assert "aman membalas chat = ya" in second_block

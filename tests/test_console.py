@@ -24,24 +24,10 @@ from tests.conftest import FIXTURE_CONTENT, REAL_CONTENT, ROOT
 def start(tmp_path, *extra):
     env = dict(os.environ, TEMANJIWA_SECRET="console-test", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "chat",
-            "--jsonl",
-            "--db",
-            str(tmp_path / "c.db"),
-            "--content",
-            str(FIXTURE_CONTENT),
-            *extra,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(tmp_path / "c.db"),
+         "--content", str(FIXTURE_CONTENT), *extra],
+        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )
 
 
@@ -69,10 +55,8 @@ def test_protocol_shapes_and_events(tmp_path):
     assert all(o["type"] == "message" for o in out)
     last = out[-1]
     assert last["node"] == "consent.ask"
-    assert last["choices"] == [
-        {"id": "setuju", "label": "Setuju"},
-        {"id": "tolak", "label": "Tidak setuju"},
-    ]
+    assert last["choices"] == [{"id": "setuju", "label": "Setuju"},
+                               {"id": "tolak", "label": "Tidak setuju"}]
     for choice in ("setuju", "dewasa", "lewati", "mulai"):
         out = send(proc, {"choice": choice})
     assert out[-1]["node"] == "quiz.q1"
@@ -80,14 +64,8 @@ def test_protocol_shapes_and_events(tmp_path):
     send(proc, {"choice": "hampir_tiap_hari"})
     out = send(proc, {"choice": "beberapa_hari"})
     events = [o for o in out if o["type"] == "event"]
-    assert {
-        "type": "event",
-        "name": "screening_completed",
-        "instrument": "quiz",
-        "score": 4,
-        "band": "high",
-        "flags": ["self_harm_item"],
-    } in events
+    assert {"type": "event", "name": "screening_completed", "instrument": "quiz", "score": 4,
+            "band": "high", "flags": ["self_harm_item"]} in events
     assert any(e["name"] == "crisis_detected" and e["level"] == "check" for e in events)
     out = send(proc, {"oops": 1})
     assert out[0]["type"] == "error"
@@ -99,13 +77,8 @@ def test_protocol_shapes_and_events(tmp_path):
 def test_killed_mid_flow_resumes_at_the_same_node(tmp_path):
     proc = start(tmp_path)
     read_until_await(proc)
-    for message in (
-        {"text": "/start quiz"},
-        {"choice": "setuju"},
-        {"choice": "dewasa"},
-        {"choice": "lewati"},
-        {"choice": "mulai"},
-    ):
+    for message in ({"text": "/start quiz"}, {"choice": "setuju"}, {"choice": "dewasa"},
+                    {"choice": "lewati"}, {"choice": "mulai"}):
         out = send(proc, message)
     assert out[-1]["node"] == "quiz.q1"
     send(proc, {"choice": "lebih_separuh"})
@@ -148,20 +121,8 @@ def start_in_pty(tmp_path, content=FIXTURE_CONTENT):
     pid, fd = pty.fork()
     if pid == 0:  # the child: exec at once (nothing else may run in a forked test process)
         os.chdir(ROOT)
-        os.execve(
-            sys.executable,
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "chat",
-                "--db",
-                str(tmp_path / "i.db"),
-                "--content",
-                str(content),
-            ],
-            env,
-        )
+        os.execve(sys.executable, [sys.executable, "-m", "bot.cli", "chat", "--db",
+                                   str(tmp_path / "i.db"), "--content", str(content)], env)
     return pid, fd
 
 
@@ -246,9 +207,8 @@ def test_interactive_starts_quietly_and_ctrl_c_ends_at_once(tmp_path):
     assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
 
 
-@pytest.mark.skipif(
-    TGKILL is None or not sys.platform.startswith("linux"), reason="needs Linux tgkill"
-)
+@pytest.mark.skipif(TGKILL is None or not sys.platform.startswith("linux"),
+                    reason="needs Linux tgkill")
 def test_ctrl_c_that_lands_on_another_thread_still_ends_the_chat(tmp_path):
     """The stdin reader and the database threads can receive the terminal's SIGINT; the
     chat must wake and end all the same (it once slept in select until killed)."""
@@ -284,41 +244,16 @@ def test_interactive_resumes_where_the_resident_was_after_a_kill(tmp_path):
 
 def test_cadre_card_is_shown_once_per_change_in_the_turn_of_the_change(tmp_path):
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "chat",
-            "--jsonl",
-            "--db",
-            str(tmp_path / "a.db"),
-            "--content",
-            str(REAL_CONTENT),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, TEMANJIWA_SECRET="console-test"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(tmp_path / "a.db"),
+         "--content", str(REAL_CONTENT)],
+        cwd=ROOT, env=dict(os.environ, TEMANJIWA_SECRET="console-test"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     read_until_await(proc)
     alerts_per_turn = []
-    script = [
-        {"text": "/start"},
-        {"choice": "setuju"},
-        {"text": "menu"},
-        {"text": "aku pengen mati aja"},
-        {"choice": "boleh"},
-        {"choice": "ya"},
-        *[{"choice": "tidak"}] * 4,
-        {"choice": "ya"},
-        {"choice": "ya"},
-        {"choice": "ya"},
-        {"choice": "ya"},
-        {"text": "halo"},
-        {"text": "halo"},
-    ]
+    script = [{"text": "/start"}, {"choice": "setuju"}, {"text": "menu"},
+              {"text": "aku pengen mati aja"}, {"choice": "boleh"}, {"choice": "ya"},
+              *[{"choice": "tidak"}] * 4, {"choice": "ya"}, {"choice": "ya"}, {"choice": "ya"},
+              {"choice": "ya"}, {"text": "halo"}, {"text": "halo"}]
     for message in script:
         out = send(proc, message)
         alerts_per_turn.append([o["text"] for o in out if o["type"] == "cadre_alert"])

@@ -28,23 +28,21 @@ def make_driver():
     return default_driver_factory(REAL_CONTENT)
 
 
-@pytest.mark.parametrize(
-    "conv", TESTS, ids=[f"{t.file.rsplit('/', 1)[-1]}:{t.name}" for t in TESTS]
-)
+@pytest.mark.parametrize("conv", TESTS, ids=[f"{t.file.rsplit('/', 1)[-1]}:{t.name}"
+                                             for t in TESTS])
 async def test_conversation(conv, make_driver):
     driver = make_driver()
     failure = await run_test(conv, driver)
     assert failure is None, str(failure)
 
 
-async def test_a_failing_script_is_reported_with_file_line_and_what_was_said(make_driver, tmp_path):
+async def test_a_failing_script_is_reported_with_file_line_and_what_was_said(make_driver,
+                                                                             tmp_path):
     from flows.convtest import load_tests
 
     path = tmp_path / "t.yaml"
-    path.write_text(
-        "tests:\n  - name: salah\n    steps:\n      - send: halo\n"
-        "        expect: {says: 'kata yang tidak ada'}\n"
-    )
+    path.write_text("tests:\n  - name: salah\n    steps:\n      - send: halo\n"
+                    "        expect: {says: 'kata yang tidak ada'}\n")
     tests, _problems = load_tests(path)
     failure = await run_test(tests[0], make_driver())
     assert failure is not None and failure.line == 4

@@ -93,7 +93,9 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 )
 
 
-async def test_an_alias_bomb_saved_while_running_is_refused_and_the_bot_answers(content, tmp_path):
+async def test_an_alias_bomb_saved_while_running_is_refused_and_the_bot_answers(
+    content, tmp_path
+):
     runtime = await build_runtime(Config(), content_dir=content, db_path=tmp_path / "t.db")
     watcher = ContentWatcher(runtime.engine, content, tmp_path)
     (content / "flows" / "menu.yaml").write_text("flow: menu\n" + BOMB)

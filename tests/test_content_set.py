@@ -98,7 +98,8 @@ def test_a_passing_live_set_is_served_and_nothing_without_a_good_copy(live, tmp_
         load_serving_set(live, tmp_path / "none")
 
 
-def test_keep_last_good_replaces_the_copy_and_survives_a_crash_between_renames(live, tmp_path):
+def test_keep_last_good_replaces_the_copy_and_survives_a_crash_between_renames(live,
+                                                                               tmp_path):
     last_good = tmp_path / "content-last-good"
     keep_last_good(load_content_set(live), last_good)
     (live / "README.md").write_text("versi baru\n", encoding="utf-8")

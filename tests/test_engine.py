@@ -28,28 +28,16 @@ async def test_first_contact_shows_consent_and_no_screening_before_it(engine):
 
 
 async def test_deep_link_runs_after_consent_and_onboarding(engine):
-    turn = await talk(
-        engine,
-        None,
-        Inbound(text="/start quiz"),
-        Inbound(choice="setuju"),
-        Inbound(text="18 ke atas"),
-        Inbound(text="lewati"),
-    )
+    turn = await talk(engine, None, Inbound(text="/start quiz"), Inbound(choice="setuju"),
+                      Inbound(text="18 ke atas"), Inbound(text="lewati"))
     assert turn.replies[-1].node == "quiz.intro"
     assert turn.session.has_consent
     assert turn.session.profile == {"age_group": "dewasa", "area": "lewati"}
 
 
 async def test_scores_bands_flags_and_screening_event(engine):
-    turn = await talk(
-        engine,
-        consented(),
-        Inbound(text="/start quiz"),
-        Inbound(choice="mulai"),
-        Inbound(choice="hampir_tiap_hari"),
-        Inbound(choice="tidak_pernah"),
-    )
+    turn = await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"),
+                      Inbound(choice="hampir_tiap_hari"), Inbound(choice="tidak_pernah"))
     done = [e for e in turn.events if e.name == "screening_completed"]
     assert done[0].data == {"instrument": "quiz", "score": 3, "band": "high", "flags": []}
     assert "Skor 3, high" in turn.replies[0].text
@@ -58,22 +46,15 @@ async def test_scores_bands_flags_and_screening_event(engine):
 
 async def test_flag_hands_over_to_crisis_after_the_result(engine):
     # typed "1" and "2" pick the first and second answers (values 0 and 1)
-    turn = await talk(
-        engine,
-        consented(),
-        Inbound(text="/start quiz"),
-        Inbound(choice="mulai"),
-        Inbound(text="1"),
-        Inbound(text="2"),
-    )
+    turn = await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"),
+                      Inbound(text="1"), Inbound(text="2"))
     names = [e.name for e in turn.events]
     assert names.index("screening_completed") < names.index("crisis_detected")
     assert turn.replies[0].node == "quiz.hasil"
     assert turn.replies[-1].node == "crisis.ask"
     # answering yes raises the level and escalates, then the sub-flow returns to the quiz
-    turn = await talk(
-        engine, turn.session, Inbound(text="iya"), Inbound(text="ya"), Inbound(choice="lanjut")
-    )
+    turn = await talk(engine, turn.session, Inbound(text="iya"), Inbound(text="ya"),
+                      Inbound(choice="lanjut"))
     assert turn.replies[-1].node == "quiz.umur"
 
 
@@ -85,23 +66,16 @@ async def test_typed_number_label_and_synonyms_pick_choices(engine):
 
 
 async def test_unfit_input_gets_a_kind_reprompt_with_the_question(engine):
-    session = (
-        await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"))
-    ).session
+    session = (await talk(engine, consented(), Inbound(text="/start quiz"),
+                          Inbound(choice="mulai"))).session
     turn = await engine.handle(session, Inbound(text="entahlah"))
     assert "belum mengerti" in turn.replies[0].text
     assert turn.replies[-1].node == "quiz.q1" and len(turn.replies[-1].choices) == 4
 
 
 async def test_number_input_validates_range_and_reasks(engine):
-    turn = await talk(
-        engine,
-        consented(),
-        Inbound(text="/start quiz"),
-        Inbound(choice="mulai"),
-        Inbound(text="1"),
-        Inbound(text="1"),
-    )
+    turn = await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"),
+                      Inbound(text="1"), Inbound(text="1"))
     turn = await engine.handle(turn.session, Inbound(text="200"))
     assert "10 sampai 100" in turn.replies[0].text
     turn = await engine.handle(turn.session, Inbound(text="35 tahun"))
@@ -109,9 +83,8 @@ async def test_number_input_validates_range_and_reasks(engine):
 
 
 async def test_crisis_interrupts_a_button_wait_and_returns_to_it(engine):
-    session = (
-        await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"))
-    ).session
+    session = (await talk(engine, consented(), Inbound(text="/start quiz"),
+                          Inbound(choice="mulai"))).session
     turn = await engine.handle(session, Inbound(text="aku mau mati saja"))
     names = [e.name for e in turn.events]
     assert names == ["crisis_detected", "escalate"]
@@ -136,9 +109,8 @@ async def test_repeated_crisis_words_inside_the_protocol_repeat_hotlines(engine)
 
 
 async def test_global_commands_in_every_state(engine):
-    session = (
-        await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"))
-    ).session
+    session = (await talk(engine, consented(), Inbound(text="/start quiz"),
+                          Inbound(choice="mulai"))).session
     assert (await engine.handle(session, Inbound(text="MENU"))).replies[-1].node == "menu.main"
     helped = await talk(engine, session, Inbound(text="bantuan"))
     assert "SEJIWA" in helped.replies[0].text and helped.replies[-1].node == "quiz.q1"
@@ -149,9 +121,8 @@ async def test_global_commands_in_every_state(engine):
 
 
 async def test_delete_asks_for_confirmation_and_can_be_cancelled(engine):
-    session = (
-        await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"))
-    ).session
+    session = (await talk(engine, consented(), Inbound(text="/start quiz"),
+                          Inbound(choice="mulai"))).session
     turn = await engine.handle(session, Inbound(text="/hapus"))
     assert turn.replies[-1].node == "hapus.confirm" and not turn.events
     cancelled = await engine.handle(turn.session, Inbound(choice="batal"))
@@ -162,9 +133,8 @@ async def test_delete_asks_for_confirmation_and_can_be_cancelled(engine):
 
 
 async def test_stale_button_is_answered_politely(engine):
-    session = (
-        await talk(engine, consented(), Inbound(text="/start quiz"), Inbound(choice="mulai"))
-    ).session
+    session = (await talk(engine, consented(), Inbound(text="/start quiz"),
+                          Inbound(choice="mulai"))).session
     turn = await engine.handle(session, Inbound(choice="mulai", node="quiz.intro"))
     assert "pesan lama" in turn.replies[0].text and turn.replies[-1].node == "quiz.q1"
 
@@ -193,24 +163,16 @@ async def test_unknown_deep_link_explains_and_shows_menu(engine):
 async def test_dates_are_formatted_in_indonesian(engine):
     from datetime import UTC, datetime
 
-    turn = await engine.handle(
-        consented(), Inbound(text="/start quiz", at=datetime(2026, 8, 17, 3, tzinfo=UTC))
-    )
+    turn = await engine.handle(consented(), Inbound(text="/start quiz",
+                                                    at=datetime(2026, 8, 17, 3, tzinfo=UTC)))
     assert "17 Agustus 2026" in turn.replies[0].text
 
 
 async def test_session_round_trips_through_json(engine):
     import json
 
-    session = (
-        await talk(
-            engine,
-            consented(),
-            Inbound(text="/start quiz"),
-            Inbound(choice="mulai"),
-            Inbound(text="2"),
-        )
-    ).session
+    session = (await talk(engine, consented(), Inbound(text="/start quiz"),
+                          Inbound(choice="mulai"), Inbound(text="2"))).session
     restored = Session.from_dict(json.loads(json.dumps(session.to_dict())))
     assert restored == session
 

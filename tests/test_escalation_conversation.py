@@ -29,9 +29,7 @@ pytestmark = pytest.mark.both_backends
 @pytest.fixture
 async def h(tmp_path, database):
     harness = await make_harness(
-        tmp_path,
-        content_dir=REAL_CONTENT,
-        detector=load_detector(REAL_CONTENT),
+        tmp_path, content_dir=REAL_CONTENT, detector=load_detector(REAL_CONTENT),
         database=database,
     )
     yield harness

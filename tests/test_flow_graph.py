@@ -57,10 +57,8 @@ def test_quiz_graph_has_every_node_edge_and_line(fixture_content):
         assert graph.nodes[node_id].file.endswith("quiz.yaml")
     assert edges(graph, "intro") == {("next", "q1", "choice", "Mulai")}
     assert edges(graph, "q1") == {("next", "q2", "node", "")}
-    assert edges(graph, "hitung") == {
-        ("next", "hasil", "band", "low (0–2)"),
-        ("next", "hasil", "band", "high (3–6)"),
-    }
+    assert edges(graph, "hitung") == {("next", "hasil", "band", "low (0–2)"),
+                                      ("next", "hasil", "band", "high (3–6)")}
     assert edges(graph, "hasil") == {
         ("call", "crisis", "branch", '"self_harm_item" in flags'),
         ("return", "umur", "branch", '"self_harm_item" in flags'),
@@ -88,12 +86,8 @@ def test_unreachable_node_is_marked_like_the_linter_says(content_dir):
 
 
 def test_dead_ends_are_marked(content_dir):
-    edit(
-        content_dir,
-        QUIZ,
-        "    reask: Tulis angka 10 sampai 100.\n    end: true\n",
-        "    reask: Tulis angka 10 sampai 100.\n",
-    )
+    edit(content_dir, QUIZ, "    reask: Tulis angka 10 sampai 100.\n    end: true\n",
+         "    reask: Tulis angka 10 sampai 100.\n")
     edit(content_dir, QUIZ, "      - else: umur\n", "")
     graph = build_graph(read(content_dir), "quiz")
     assert graph.dead_ends == ["hasil", "umur"]  # no else: / asks but goes nowhere
@@ -101,12 +95,8 @@ def test_dead_ends_are_marked(content_dir):
 
 
 def test_a_choice_without_a_way_on_makes_a_dead_end(content_dir):
-    edit(
-        content_dir,
-        QUIZ,
-        "{id: mulai, label: Mulai, next: q1}",
-        "{id: mulai, label: Mulai, next: q1}, {id: nanti, label: Nanti}",
-    )
+    edit(content_dir, QUIZ, "{id: mulai, label: Mulai, next: q1}",
+         "{id: mulai, label: Mulai, next: q1}, {id: nanti, label: Nanti}")
     graph = build_graph(read(content_dir), "quiz")
     assert graph.dead_ends == ["intro"]
 

@@ -29,7 +29,8 @@ def classes(element: ET.Element) -> set[str]:
 
 
 def nodes(root: ET.Element) -> dict[str, ET.Element]:
-    return {g.get("data-node"): g for g in root.iterfind(".//svg:g", NS) if "node" in classes(g)}
+    return {g.get("data-node"): g for g in root.iterfind(".//svg:g", NS)
+            if "node" in classes(g)}
 
 
 def pills(root: ET.Element) -> list[ET.Element]:
@@ -83,13 +84,8 @@ def test_every_node_is_a_clickable_box_with_its_line_and_every_way_an_arrow(fixt
     assert "start" in classes(drawn["intro"]) and "START" in texts(drawn["intro"])
     assert "question" in classes(drawn["q1"]) and "Pertanyaan satu?" in texts(drawn["q1"])
     arrows = {(p.get("data-source"), p.get("data-target")) for p in edges(root)}
-    inside = {
-        ("intro", "q1"),
-        ("q1", "q2"),
-        ("q2", "hitung"),
-        ("hitung", "hasil"),
-        ("hasil", "umur"),
-    }
+    inside = {("intro", "q1"), ("q1", "q2"), ("q2", "hitung"), ("hitung", "hasil"),
+              ("hasil", "umur")}
     assert inside <= arrows
     # two band ranges and two branches to the same node are one arrow each, labels joined
     labels = [t.text for t in root.iterfind(".//svg:text", NS) if "label" in classes(t)]
@@ -109,11 +105,8 @@ def test_rows_follow_the_flow_from_the_start(fixture_content):
 
 
 def test_unreachable_nodes_get_their_own_marked_row(content_dir):
-    edit(
-        content_dir,
-        "  umur:\n",
-        "  lupa:\n    say: Tidak ada yang ke sini\n    end: true\n  umur:\n",
-    )
+    edit(content_dir, "  umur:\n", "  lupa:\n    say: Tidak ada yang ke sini\n    end: true\n"
+                                   "  umur:\n")
     _graph, root = quiz_map(content_dir)
     drawn = nodes(root)
     lost = drawn["lupa"]
@@ -125,11 +118,8 @@ def test_unreachable_nodes_get_their_own_marked_row(content_dir):
 
 
 def test_dead_ends_are_marked(content_dir):
-    edit(
-        content_dir,
-        "    reask: Tulis angka 10 sampai 100.\n    end: true\n",
-        "    reask: Tulis angka 10 sampai 100.\n",
-    )
+    edit(content_dir, "    reask: Tulis angka 10 sampai 100.\n    end: true\n",
+         "    reask: Tulis angka 10 sampai 100.\n")
     _graph, root = quiz_map(content_dir)
     drawn = nodes(root)
     assert "dead-end" in classes(drawn["umur"]) and "DEAD END" in texts(drawn["umur"])
@@ -146,7 +136,7 @@ def test_a_wrong_target_is_a_red_pill_and_arrow(content_dir):
 
 
 def test_text_is_escaped_not_markup(content_dir):
-    edit(content_dir, "    say: Pertanyaan satu?\n", '    say: "<b>satu</b> & dua"\n')
+    edit(content_dir, "    say: Pertanyaan satu?\n", "    say: \"<b>satu</b> & dua\"\n")
     _graph, root = quiz_map(content_dir)
     assert "<b>satu</b> & dua" in texts(nodes(root)["q1"])
 

@@ -48,13 +48,11 @@ def local(iso: str) -> datetime:
 
 async def test_accepting_after_a_crisis_schedules_the_content_days_and_seals_the_address(h):
     turn = await accept_crisis_series(h, USER)
-    assert any(e.name == "followup_accepted" and e.data["kind"] == "crisis" for e in turn.events)
+    assert any(e.name == "followup_accepted" and e.data["kind"] == "crisis"
+               for e in turn.events)
     (series,) = h.rows("SELECT * FROM followups")
-    assert (series["status"], series["kind"], series["route"]) == (
-        "active",
-        "crisis",
-        "kader_ngunut",
-    )
+    assert (series["status"], series["kind"], series["route"]) == ("active", "crisis",
+                                                                   "kader_ngunut")
     address = h.kit.sealer.open_json(bytes(series["address_enc"]))
     assert address == {"channel": "telegram", "id": USER}
     assert USER.encode() not in h.raw_bytes()  # sealed: the id itself is nowhere
@@ -75,10 +73,11 @@ async def test_the_series_fires_on_its_days_exactly_once_each(h):
     assert await scheduler(h).tick() == 0  # not twice
     h.clock.advance(hours=3)
     assert await scheduler(h).tick() == 0
-    ((how, to, replies),) = h.checkins.sent
+    (how, to, replies), = h.checkins.sent
     assert (how, to) == ("text", USER)
     assert "Bagaimana kabar Anda" in "\n".join(r.text for r in replies)
-    assert [c.id for c in replies[-1].choices] == ["lebih_baik", "sama", "lebih_berat", "berhenti"]
+    assert [c.id for c in replies[-1].choices] == ["lebih_baik", "sama", "lebih_berat",
+                                                   "berhenti"]
     states = [r["state"] for r in checkins(h)]
     assert states == ["sent", "pending", "pending", "pending"]
     for days in (6, 7, 16):  # day 7, 14, 30
@@ -127,26 +126,10 @@ async def test_two_schedulers_never_send_one_check_in_twice(h):
     for n in range(6):
         await accept_crisis_series(h, f"77{n}")
     h.clock.advance(days=1)
-    other = type(scheduler(h))(
-        h.store,
-        h.conversations,
-        h.conversations.engine,
-        h.config,
-        h.kit.sealer,
-        h.kit.followups.senders,
-        clock=h.clock,
-        batch=2,
-    )
-    first = type(scheduler(h))(
-        h.store,
-        h.conversations,
-        h.conversations.engine,
-        h.config,
-        h.kit.sealer,
-        h.kit.followups.senders,
-        clock=h.clock,
-        batch=2,
-    )
+    other = type(scheduler(h))(h.store, h.conversations, h.conversations.engine, h.config,
+                               h.kit.sealer, h.kit.followups.senders, clock=h.clock, batch=2)
+    first = type(scheduler(h))(h.store, h.conversations, h.conversations.engine, h.config,
+                               h.kit.sealer, h.kit.followups.senders, clock=h.clock, batch=2)
     totals = await asyncio.gather(*(s.tick() for s in (first, other, first, other, first)))
     assert sum(totals) == 6
     assert sorted(to for _how, to, _r in h.checkins.sent) == [f"77{n}" for n in range(6)]
@@ -199,8 +182,7 @@ async def test_stopping_deletes_the_address_and_every_pending_check_in(h, how):
     h.clock.advance(days=40)
     assert await scheduler(h).tick() == 0
     assert [how for how, _to, _r in h.checkins.sent if how == "text"] == (
-        ["text"] if how == "button" else []
-    )
+        ["text"] if how == "button" else [])
 
 
 async def test_a_check_in_cancelled_after_its_claim_is_never_sent(h):
@@ -208,9 +190,8 @@ async def test_a_check_in_cancelled_after_its_claim_is_never_sent(h):
     h.clock.advance(days=1)
     now = h.clock()
     async with h.store.transaction() as tx:
-        (claimed,) = await followups.claim_due(
-            tx, now, scheduler(h).token, now + timedelta(minutes=2), 10
-        )
+        (claimed,) = await followups.claim_due(tx, now, scheduler(h).token,
+                                               now + timedelta(minutes=2), 10)
     await h.say(USER, "berhenti")  # while the scheduler holds the claim
     assert await scheduler(h)._deliver(claimed, h.conversations.engine.content.followups) == 0
     assert h.checkins.sent == []
@@ -247,9 +228,8 @@ async def send_all(h, days=(1, 6, 7, 16)) -> None:
 
 
 def stats(h, stage: str) -> int:
-    rows = h.rows(
-        "SELECT n FROM stats WHERE metric = 'followup' AND dim1 = ? AND period LIKE '%-W%'", stage
-    )
+    rows = h.rows("SELECT n FROM stats WHERE metric = 'followup' AND dim1 = ? "
+                  "AND period LIKE '%-W%'", stage)
     return sum(r[0] for r in rows)
 
 
@@ -316,11 +296,8 @@ async def test_an_unanswered_last_check_in_of_a_crisis_series_is_a_task_for_the_
     h.clock.advance(minutes=1)  # the housekeeping runs once a minute
     await scheduler(h).tick()
     (task,) = h.rows("SELECT * FROM cases WHERE status = 'open'")
-    assert (task["level"], task["source"], task["route"]) == (
-        "check",
-        "followup_unanswered",
-        "kader_ngunut",
-    )
+    assert (task["level"], task["source"], task["route"]) == ("check", "followup_unanswered",
+                                                              "kader_ngunut")
     assert task["contact_enc"] is None and task["user_key"] == turn.user_key
     assert h.rows("SELECT count(*) FROM followups")[0][0] == 0
     h.sender.sent.clear()
@@ -336,7 +313,8 @@ async def test_an_unanswered_distress_series_just_ends(h):
     key = h.conversations.key_for("telegram", USER)
     async with h.store.transaction() as tx:  # as followup_accepted does for a PHQ-9 result
         ctx = _ctx(h, tx, key)
-        await h.kit.followups.effects.on_accepted(ctx, _event("followup_accepted", kind="distress"))
+        await h.kit.followups.effects.on_accepted(ctx, _event("followup_accepted",
+                                                              kind="distress"))
     assert [r["step"] for r in checkins(h)] == [1, 2, 3]
     await send_all(h, (1, 6, 23))
     h.clock.advance(days=4)
@@ -366,7 +344,8 @@ async def test_worse_in_a_crisis_series_opens_the_crisis_protocol(h):
     await scheduler(h).tick()
     turn = await h.say(USER, ("c", "lebih_berat"))
     assert turn.replies[-1].node == "crisis.cek"
-    assert any(e.name == "crisis_detected" and e.data["source"] == "followup" for e in turn.events)
+    assert any(e.name == "crisis_detected" and e.data["source"] == "followup"
+               for e in turn.events)
     assert checkins(h)[0]["state"] == "answered"
 
 
@@ -388,9 +367,8 @@ async def test_a_resolved_case_brings_one_offer_an_hour_later(h):
     text = h.checkins.texts()[0]
     assert "Boleh saya menyapa lagi" in text and "kasus" not in text
     turn = await h.say(USER, ("c", "ya"))
-    assert any(
-        e.name == "followup_accepted" and e.data["source"] == "case_resolved" for e in turn.events
-    )
+    assert any(e.name == "followup_accepted" and e.data["source"] == "case_resolved"
+               for e in turn.events)
     assert [r["step"] for r in checkins(h)] == [1, 2, 3, 4]
     assert h.rows("SELECT status FROM followups")[0][0] == "active"
 
@@ -469,14 +447,11 @@ async def test_the_report_counts_each_stage_with_small_cell_suppression(tmp_path
         await h.say("r2", "berhenti")
         today = (START + timedelta(days=7)).date()
         spec = default_spec(today, "week", date(2026, 11, 16), date(2026, 11, 29))
-        report = await build_report(
-            h.store.reader, make_config(), spec, now=h.clock.now + timedelta(days=7)
-        )
+        report = await build_report(h.store.reader, make_config(), spec,
+                                    now=h.clock.now + timedelta(days=7))
         grid = report.grids["followups"]
-        shown = {
-            name: [report.shown(k) for k in row]
-            for name, row in zip(grid.rows, grid.cells, strict=True)
-        }
+        shown = {name: [report.shown(k) for k in row] for name, row in zip(
+            grid.rows, grid.cells, strict=True)}
         assert shown["Ditawari sapaan lanjutan"] == [7, 0]
         assert shown["Setuju disapa lagi"] == [6, 0]
         assert shown["Tidak mau disapa"] == [PRIMARY, 0]
@@ -486,22 +461,15 @@ async def test_the_report_counts_each_stage_with_small_cell_suppression(tmp_path
         assert grid.col_totals is None  # the stages are not parts of one total
         assert not report.sup.check()
         rows = list(csv.reader(report_csv(report).splitlines()))
-        assert [
-            "Sapaan lanjutan",
-            "Sapaan terkirim",
-            "2026-W48",
-            "2026-11-23",
-            "2026-11-29",
-            "6",
-        ] in rows
+        assert ["Sapaan lanjutan", "Sapaan terkirim", "2026-W48", "2026-11-23", "2026-11-29",
+                "6"] in rows
         assert "5. Sapaan lanjutan" in render_html(report)
     finally:
         await h.close()
 
 
 async def test_workers_with_their_own_stores_share_the_check_ins_without_duplicates(
-    tmp_path, database
-):
+        tmp_path, database):
     """Two workers (two stores on one database: PostgreSQL skips rows another holds, SQLite
     serialises the claims) tick at the same moment; every check-in goes out once."""
     first = await make_harness(tmp_path, database=database)

@@ -29,9 +29,8 @@ def content(tmp_path):
 
 
 def errors(content) -> list[str]:
-    return [
-        f"{p.file}:{p.line}: {p.message}" for p in lint_directory(content) if p.severity == "error"
-    ]
+    return [f"{p.file}:{p.line}: {p.message}" for p in lint_directory(content)
+            if p.severity == "error"]
 
 
 def edit(path, old, new):
@@ -49,27 +48,18 @@ def test_the_shipped_schedule_is_read():
     assert (settings.send_from, settings.send_until) == (time(9), time(19))
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        ("days: [1, 7, 14, 30]", "days: [7, 1]", "each later than the one before"),
-        ("days: [1, 7, 14, 30]", "days: [1, 90]", "from 1 to 60"),
-        (
-            'hours: {from: "09:00", until: "19:00"}',
-            'hours: {from: "21:00", until: "07:00"}',
-            "hours.from must be before hours.until",
-        ),
-        (
-            'hours: {from: "09:00", until: "19:00"}',
-            'hours: {from: "9 pagi", until: "19:00"}',
-            "hours.from must be a time",
-        ),
-        ("answer_days: 3", "answer_days: 0", "answer_days must be a whole number from 1 to 14"),
-        ("checkin_flow: sapa", "checkin_flow: sapaan", "there is no such flow"),
-        ("  distress:\n    days: [1, 7, 30]\n", "", "series needs 'distress'"),
-        ("answer_days: 3", "answer_day: 3", "Unknown key 'answer_day'"),
-    ],
-)
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("days: [1, 7, 14, 30]", "days: [7, 1]", "each later than the one before"),
+    ("days: [1, 7, 14, 30]", "days: [1, 90]", "from 1 to 60"),
+    ('hours: {from: "09:00", until: "19:00"}', 'hours: {from: "21:00", until: "07:00"}',
+     "hours.from must be before hours.until"),
+    ('hours: {from: "09:00", until: "19:00"}', 'hours: {from: "9 pagi", until: "19:00"}',
+     "hours.from must be a time"),
+    ("answer_days: 3", "answer_days: 0", "answer_days must be a whole number from 1 to 14"),
+    ("checkin_flow: sapa", "checkin_flow: sapaan", "there is no such flow"),
+    ("  distress:\n    days: [1, 7, 30]\n", "", "series needs 'distress'"),
+    ("answer_days: 3", "answer_day: 3", "Unknown key 'answer_day'"),
+])
 def test_schedule_mistakes_are_named(content, old, new, message):
     edit(content / "followups.yaml", old, new)
     found = errors(content)
@@ -79,11 +69,8 @@ def test_schedule_mistakes_are_named(content, old, new, message):
 def test_the_follow_up_flows_must_run_without_consent_and_record_the_answers(content):
     edit(content / "flows" / "sapa.yaml", "consent: not_required\n", "")
     edit(content / "flows" / "sapa.yaml", "emit: {event: followup_stopped", "emit: {event: x")
-    edit(
-        content / "flows" / "tawar_sapa.yaml",
-        "params: [kind, category, source]",
-        "params: [kind, source]",
-    )
+    edit(content / "flows" / "tawar_sapa.yaml", "params: [kind, category, source]",
+         "params: [kind, source]")
     found = "\n".join(errors(content))
     assert "'sapa' must have 'consent: not_required'" in found
     assert "'sapa' never emits 'followup_stopped'" in found
@@ -112,7 +99,8 @@ async def test_interject_runs_over_the_question_and_brings_it_back():
     assert len(again.session.stack) == len(first.session.stack)  # replaced, not stacked
     assert again.session.top.vars["checkin"] == 6
     answered = await engine.handle(again.session, Inbound(choice="lebih_baik"))
-    assert [e.data.get("checkin") for e in answered.events if e.name == "followup_answered"] == [6]
+    assert [e.data.get("checkin") for e in answered.events if e.name == "followup_answered"] \
+        == [6]
     assert answered.session.position == question  # the interrupted question is back
 
 
@@ -127,16 +115,13 @@ async def test_a_checkin_step_needs_followups_yaml(tmp_path, content):
 
 
 # ---------------------------------------------------------------------------- the hours
-@pytest.mark.parametrize(
-    ("local", "expected"),
-    [
-        ("2026-11-23 14:05", "2026-11-23 14:05"),  # inside: unchanged
-        ("2026-11-23 02:00", "2026-11-23 09:00"),  # at night: that morning
-        ("2026-11-23 08:59", "2026-11-23 09:00"),
-        ("2026-11-23 19:00", "2026-11-24 09:00"),  # the end is not inside
-        ("2026-11-23 23:30", "2026-11-24 09:00"),
-    ],
-)
+@pytest.mark.parametrize(("local", "expected"), [
+    ("2026-11-23 14:05", "2026-11-23 14:05"),  # inside: unchanged
+    ("2026-11-23 02:00", "2026-11-23 09:00"),  # at night: that morning
+    ("2026-11-23 08:59", "2026-11-23 09:00"),
+    ("2026-11-23 19:00", "2026-11-24 09:00"),  # the end is not inside
+    ("2026-11-23 23:30", "2026-11-24 09:00"),
+])
 def test_within_hours_moves_a_time_to_a_decent_hour(local, expected):
     moment = datetime.fromisoformat(local).replace(tzinfo=WIB)
     got = within_hours(moment, WIB, time(9), time(19))

@@ -124,13 +124,5 @@ def test_the_lease_outlives_a_send():
     from bot.followups.scheduler import CheckinScheduler
 
     with pytest.raises(AssertionError):
-        CheckinScheduler(
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,  # type: ignore[arg-type]
-            lease=timedelta(seconds=30),
-            send_timeout=60,
-        )
+        CheckinScheduler(None, None, None, None, None, None,  # type: ignore[arg-type]
+                         lease=timedelta(seconds=30), send_timeout=60)

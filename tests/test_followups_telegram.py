@@ -72,9 +72,8 @@ async def test_a_resident_who_blocked_the_bot_ends_the_series(system: System):
     assert system.rows("SELECT count(*) AS n FROM followups")[0]["n"] == 0
     assert system.rows("SELECT count(*) AS n FROM checkins")[0]["n"] == 0
     assert system.channel.stats["first_blocked"] == 1
-    (row,) = system.rows(
-        "SELECT n FROM stats WHERE metric = 'followup' AND dim1 = 'blocked' AND period LIKE '%-W%'"
-    )
+    (row,) = system.rows("SELECT n FROM stats WHERE metric = 'followup' AND dim1 = 'blocked' "
+                         "AND period LIKE '%-W%'")
     assert row["n"] == 1
     system.tg.unblock_chat(RESIDENT)
     system.clock.advance(days=6)

@@ -42,11 +42,8 @@ class WhatsApp:
     async def say(self, text: str, *, button: bool = False) -> None:
         """The resident writes (Meta's timestamp is the clock's time)."""
         ts = int(self.clock().timestamp())
-        message = (
-            template_button(text, sender=RESIDENT, ts=ts)
-            if button
-            else text_message(text, sender=RESIDENT, ts=ts)
-        )
+        message = (template_button(text, sender=RESIDENT, ts=ts) if button
+                   else text_message(text, sender=RESIDENT, ts=ts))
         raw, headers = signed(payload([message], phone_number_id=PHONE_ID), SECRET)
         assert await self.parts.channel.handle_post(raw, headers) == 200
         await self.parts.channel.wait_idle()
@@ -67,10 +64,10 @@ class WhatsApp:
 async def start(tmp_path, graph: FakeGraphApi, template: bool) -> WhatsApp:
     clock = FakeClock()
     section = {"followup_template": TEMPLATE} if template else {}
-    config = make_config(whatsapp=section, **{k: v for k, v in CONFIG.items() if k == "routes"})
-    runtime = await build_runtime(
-        config, content_dir=REAL_CONTENT, db_path=tmp_path / "wa.db", clock=clock
-    )
+    config = make_config(whatsapp=section, **{k: v for k, v in CONFIG.items()
+                                              if k == "routes"})
+    runtime = await build_runtime(config, content_dir=REAL_CONTENT,
+                                  db_path=tmp_path / "wa.db", clock=clock)
     env = {
         "WHATSAPP_ACCESS_TOKEN": TOKEN,
         "WHATSAPP_APP_SECRET": SECRET,
@@ -101,8 +98,7 @@ async def agree_to_checkins(wa: WhatsApp) -> None:
 
 
 async def test_outside_the_window_the_template_goes_first_and_the_reply_opens_the_check_in(
-    tmp_path, graph
-):
+        tmp_path, graph):
     wa = await start(tmp_path, graph, template=True)
     try:
         await agree_to_checkins(wa)
@@ -118,13 +114,13 @@ async def test_outside_the_window_the_template_goes_first_and_the_reply_opens_th
         await wa.say("Lanjut", button=True)  # the template's quick-reply button
         assert "Bagaimana kabar Anda" in wa.texts(mark)
         (sent,) = await wa.runtime.store.reader.fetch(
-            "SELECT state, via FROM checkins WHERE step = 1"
-        )
+            "SELECT state, via FROM checkins WHERE step = 1")
         assert (sent["state"], sent["via"]) == ("sent", "template")  # opened, not answered
         mark = len(graph.delivered)
         await wa.say("lebih baik")
         assert "Senang mendengarnya" in wa.texts(mark)
-        (sent,) = await wa.runtime.store.reader.fetch("SELECT state FROM checkins WHERE step = 1")
+        (sent,) = await wa.runtime.store.reader.fetch(
+            "SELECT state FROM checkins WHERE step = 1")
         assert sent["state"] == "answered"
     finally:
         await wa.parts.aclose()
@@ -165,8 +161,7 @@ async def test_without_a_template_it_says_so_and_does_not_pretend(tmp_path, grap
         assert row["state"] == "skipped"  # …and nothing is recorded as sent
         assert wa.scheduler.health()["followups"]["skipped_no_template"] == 1
         sent = await wa.runtime.store.reader.fetch(
-            "SELECT n FROM stats WHERE metric = 'followup' AND dim1 = 'sent'"
-        )
+            "SELECT n FROM stats WHERE metric = 'followup' AND dim1 = 'sent'")
         assert sent == []
     finally:
         await wa.parts.aclose()

@@ -47,11 +47,8 @@ def _fields(text: str) -> list[str]:
         parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
         return [f"<unbalanced braces: {exc}>"]
-    return sorted(
-        f"{{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
-        for _lit, name, spec, conv in parsed
-        if name is not None
-    )
+    return sorted(f"{{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+                  for _lit, name, spec, conv in parsed if name is not None)
 
 
 def _brace_groups(text: str) -> list[str]:
@@ -65,7 +62,6 @@ def _translation() -> dict[str, str]:
 
 # -- the linter speaks the editors' language ----------------------------------------------
 
-
 @pytest.fixture
 def broken_content(tmp_path: Path) -> Path:
     """A copy of the fixture content with two mistakes: a wrong next: and a misspelt key."""
@@ -73,10 +69,8 @@ def broken_content(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURE_CONTENT, target)
     quiz = target / "flows" / "quiz.yaml"
     text = quiz.read_text(encoding="utf-8")
-    for old, new in [
-        ("    next: q2\n", "    next: q_2\n"),
-        ("    say: Pertanyaan dua?\n", "    say: Pertanyaan dua?\n    sya: x\n"),
-    ]:
+    for old, new in [("    next: q2\n", "    next: q_2\n"),
+                     ("    say: Pertanyaan dua?\n", "    say: Pertanyaan dua?\n    sya: x\n")]:
         assert old in text, f"tests/fixtures/content changed: {old!r} not in quiz.yaml"
         text = text.replace(old, new, 1)
     quiz.write_text(text, encoding="utf-8")
@@ -87,35 +81,25 @@ def _lint(directory: Path, lang: str | None) -> subprocess.CompletedProcess[str]
     env = {k: v for k, v in os.environ.items() if k != "TEMANJIWA_LANG"}
     if lang is not None:
         env["TEMANJIWA_LANG"] = lang
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lint", str(directory)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(directory)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
 
 
 def _expected(tr) -> list[str]:
     """The lines the broken content must produce, through the translation function `tr`."""
     return [
         tr("Node '{node}' goes to '{target}', but this flow has no such node.").format(
-            node="q1", target="q_2"
-        ),
+            node="q1", target="q_2"),
         tr("Unknown key '{key}' in {where}.").format(
-            key="sya", where=tr("node '{node}'").format(node="q2")
-        ),
+            key="sya", where=tr("node '{node}'").format(node="q2")),
         tr("Did you mean '{close}'?").format(close="say"),
     ]
 
 
 def _summary(tr) -> re.Pattern[str]:
     """The last line of a failed lint, any numbers and folder."""
-    template = tr(
-        "{errors} error(s), {warnings} warning(s) in {dir}. The bot will keep serving "
-        "the last good content until they are fixed."
-    )
+    template = tr("{errors} error(s), {warnings} warning(s) in {dir}. The bot will keep serving "
+                  "the last good content until they are fixed.")
     return re.compile(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(template)))
 
 
@@ -147,7 +131,6 @@ def test_lint_speaks_english_with_lang_en(broken_content):
 
 # -- the catalog is complete and correct ---------------------------------------------------
 
-
 def test_every_message_has_an_indonesian_translation_with_the_same_placeholders():
     template = _ids(_catalog(POT))
     po = {m.id: m for m in _catalog(PO) if m.id}
@@ -164,25 +147,16 @@ def test_every_message_has_an_indonesian_translation_with_the_same_placeholders(
         if message.fuzzy:
             problems.append(f"marked fuzzy (check it, then delete the '#, fuzzy' line): {msgid!r}")
         if _fields(text) != _fields(msgid):
-            problems.append(
-                f"placeholders differ: {msgid!r} has {_fields(msgid)}, "
-                f"the translation {text!r} has {_fields(text)}"
-            )
+            problems.append(f"placeholders differ: {msgid!r} has {_fields(msgid)}, "
+                            f"the translation {text!r} has {_fields(text)}")
         elif _brace_groups(text) != _brace_groups(msgid):
-            problems.append(
-                f"text in braces differs: {msgid!r} has {_brace_groups(msgid)}, "
-                f"the translation {text!r} has {_brace_groups(text)}"
-            )
+            problems.append(f"text in braces differs: {msgid!r} has {_brace_groups(msgid)}, "
+                            f"the translation {text!r} has {_brace_groups(text)}")
         if text.count("\n") != msgid.count("\n"):
             problems.append(f"line breaks differ: {msgid!r} → {text!r}")
-        for side, a, b in [
-            (
-                "leading",
-                msgid[: len(msgid) - len(msgid.lstrip())],
-                text[: len(text) - len(text.lstrip())],
-            ),
-            ("trailing", msgid[len(msgid.rstrip()) :], text[len(text.rstrip()) :]),
-        ]:
+        for side, a, b in [("leading", msgid[: len(msgid) - len(msgid.lstrip())],
+                            text[: len(text) - len(text.lstrip())]),
+                           ("trailing", msgid[len(msgid.rstrip()):], text[len(text.rstrip()):])]:
             if a != b:
                 problems.append(f"{side} spaces differ: {msgid!r} → {text!r}")
     stale = sorted(set(po) - template)
@@ -196,13 +170,10 @@ def test_mo_is_compiled_from_the_current_po():
         compiled = dict(gettext.GNUTranslations(f)._catalog)  # type: ignore[attr-defined]
     compiled.pop("", None)
     expected = _translation()
-    differ = sorted(
-        k for k in compiled.keys() | expected.keys() if compiled.get(k) != expected.get(k)
-    )
-    assert not differ, (
-        f"{MO.relative_to(ROOT)} does not match the .po for {differ[:5]} "
-        f"({len(differ)} messages): run scripts/update_catalog.sh"
-    )
+    differ = sorted(k for k in compiled.keys() | expected.keys()
+                    if compiled.get(k) != expected.get(k))
+    assert not differ, (f"{MO.relative_to(ROOT)} does not match the .po for {differ[:5]} "
+                        f"({len(differ)} messages): run scripts/update_catalog.sh")
 
 
 def test_the_program_finds_the_catalog():
@@ -212,30 +183,12 @@ def test_the_program_finds_the_catalog():
 
 # -- the catalog is in step with the source ------------------------------------------------
 
-
 def test_pot_is_up_to_date_with_the_source(tmp_path):
     fresh = tmp_path / "fresh.pot"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "--quiet",
-            "extract",
-            "-F",
-            "babel.cfg",
-            "-k",
-            "_",
-            "--no-location",
-            "-o",
-            str(fresh),
-            ".",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-m", "babel.messages.frontend", "--quiet", "extract", "-F",
+         "babel.cfg", "-k", "_", "--no-location", "-o", str(fresh), "."],
+        cwd=ROOT, check=True, capture_output=True, text=True, timeout=120,
     )
     source, committed = _ids(_catalog(fresh)), _ids(_catalog(POT))
     new, gone = sorted(source - committed), sorted(committed - source)
@@ -268,44 +221,24 @@ def test_every_gettext_call_can_be_extracted():
     for path in _source_files():
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         if any(isinstance(n, ast.ImportFrom) and n.module == "flows.i18n" for n in tree.body):
-            problems += [
-                f"{path.relative_to(ROOT)}:{n.lineno}: '_' is reassigned here, so the "
-                "_() calls of this module stop translating; use another throwaway name"
-                for n in ast.walk(tree)
-                if _binds_underscore(n)
-            ]
-        in_fstring = {
-            id(n)
-            for f in ast.walk(tree)
-            if isinstance(f, ast.JoinedStr)
-            for n in ast.walk(f)
-            if isinstance(n, ast.Call)
-        }
+            problems += [f"{path.relative_to(ROOT)}:{n.lineno}: '_' is reassigned here, so the "
+                         "_() calls of this module stop translating; use another throwaway name"
+                         for n in ast.walk(tree) if _binds_underscore(n)]
+        in_fstring = {id(n) for f in ast.walk(tree) if isinstance(f, ast.JoinedStr)
+                      for n in ast.walk(f) if isinstance(n, ast.Call)}
         for node in ast.walk(tree):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "_"
-            ):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "_"):
                 continue
             where = f"{path.relative_to(ROOT)}:{node.lineno}"
             args = node.args
-            if (
-                len(args) != 1
-                or node.keywords
-                or not (isinstance(args[0], ast.Constant) and isinstance(args[0].value, str))
-            ):
-                problems.append(
-                    f"{where}: _() must get one plain string literal, not "
-                    f"{ast.unparse(node)!r}; format it afterwards with .format()"
-                )
-            elif (
-                id(node) in in_fstring
-                and (str(path.relative_to(ROOT)), args[0].value) not in KNOWN_IN_FSTRING
-            ):
-                problems.append(
-                    f"{where}: _({args[0].value!r}) is inside an f-string, where "
-                    "Babel does not find it on Python 3.11; assign it to a variable "
-                    "first"
-                )
+            if len(args) != 1 or node.keywords or not (
+                    isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)):
+                problems.append(f"{where}: _() must get one plain string literal, not "
+                                f"{ast.unparse(node)!r}; format it afterwards with .format()")
+            elif (id(node) in in_fstring
+                  and (str(path.relative_to(ROOT)), args[0].value) not in KNOWN_IN_FSTRING):
+                problems.append(f"{where}: _({args[0].value!r}) is inside an f-string, where "
+                                "Babel does not find it on Python 3.11; assign it to a variable "
+                                "first")
     assert not problems, "\n".join(problems)

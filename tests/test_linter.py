@@ -64,21 +64,13 @@ def test_fixture_content_is_clean():
         ("{key: high, min: 3", "{key: high, min: 4", "key: high", "fall in no range"),
         ("{key: high, min: 3", "{key: high, min: 2", "key: high", "overlap"),
         ("Skor {total}", "Skor {totl}", "hasil:", "nothing in this flow sets it"),
-        (
-            "label: Mulai, next: q1}",
-            "label: Mulai sekarang juga ya teman, next: q1}",
-            "Mulai sekarang",
-            "WhatsApp button",
-        ),
+        ("label: Mulai, next: q1}", "label: Mulai sekarang juga ya teman, next: q1}",
+         "Mulai sekarang", "WhatsApp button"),
         ("{id: mulai,", "{id: mulai_" + "x" * 50 + ",", "mulai_", "too long for Telegram"),
         ("    end: true\n", "    say: selesai\n", "umur:", "does not say where to go"),
         ("say: Pertanyaan dua?", "say: ''", "say: ''", "empty"),
-        (
-            "    say: Pertanyaan dua?\n",
-            "    say: Pertanyaan dua?\n    sya: x\n",
-            "sya:",
-            "Did you mean 'say'",
-        ),
+        ("    say: Pertanyaan dua?\n", "    say: Pertanyaan dua?\n    sya: x\n", "sya:",
+         "Did you mean 'say'"),
     ],
 )
 def test_mistakes_in_a_flow_name_file_and_line(content, old, new, needle, words):
@@ -154,30 +146,18 @@ def test_unknown_hotline(content):
 
 
 def test_crisis_flow_must_show_hotlines_first(content):
-    edit(
-        content,
-        "flows/crisis.yaml",
-        '"Kamu tidak sendiri. {hotlines.crisis}"',
-        '"Kamu tidak sendiri."',
-    )
+    edit(content, "flows/crisis.yaml", '"Kamu tidak sendiri. {hotlines.crisis}"',
+         '"Kamu tidak sendiri."')
     assert any("hotline" in p.message for p in only_error(content))
 
 
 def test_lint_cli_exit_codes_and_no_traceback(content):
-    ok = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lint", str(content)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    ok = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                        capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     edit(content, QUIZ, "    say: Pertanyaan satu?", "    say: [Pertanyaan satu?")
-    bad = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lint", str(content)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    bad = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                         capture_output=True, text=True)
     assert bad.returncode == 1
     assert "quiz.yaml:" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
 
@@ -194,12 +174,8 @@ def test_lint_also_checks_the_crisis_lexicon(tmp_path):
 
 
 def test_flow_description_is_read_and_a_long_one_is_warned_about(content):
-    path = edit(
-        content,
-        QUIZ,
-        "title: Tes Singkat\n",
-        "title: Tes Singkat\ndescription: >-\n  Dua pertanyaan\n  singkat.\n",
-    )
+    path = edit(content, QUIZ, "title: Tes Singkat\n",
+                "title: Tes Singkat\ndescription: >-\n  Dua pertanyaan\n  singkat.\n")
     loaded = load_content(content)
     assert loaded.flows["quiz"].description == "Dua pertanyaan singkat."
     edit(content, QUIZ, "  Dua pertanyaan\n", "  " + "panjang " * 20 + "\n")
@@ -218,13 +194,9 @@ def test_an_open_word_must_be_one_word(content):
 
 # -- flows the engine relies on --------------------------------------------------------------
 
-
 @pytest.mark.parametrize("flow", ["crisis", "consent", "menu", "quiz"])
-@pytest.mark.parametrize(
-    "text",
-    ["", "\n\n", "# dikosongkan dulu\n", "null\n", "~\n", "---\n"],
-    ids=["empty", "blank", "comment", "null", "tilde", "document-marker"],
-)
+@pytest.mark.parametrize("text", ["", "\n\n", "# dikosongkan dulu\n", "null\n", "~\n", "---\n"],
+                         ids=["empty", "blank", "comment", "null", "tilde", "document-marker"])
 def test_an_empty_flow_file_is_an_error_with_file_and_line(content, flow, text):
     (content / "flows" / f"{flow}.yaml").write_text(text)
     problem = find(only_error(content), "empty")
@@ -236,13 +208,8 @@ def test_an_empty_flow_file_is_an_error_with_file_and_line(content, flow, text):
 
 def test_an_empty_crisis_flow_is_refused_by_the_cli(content):
     (content / "flows" / "crisis.yaml").write_text("# nanti diisi\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lint", str(content)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout
     assert "crisis.yaml:1:" in result.stdout and "Traceback" not in result.stderr
 
@@ -256,19 +223,11 @@ def test_flows_the_engine_starts_must_not_ask_for_consent(content, flow):
 
 
 def test_a_role_flow_cannot_expect_values_the_engine_does_not_give(content):
-    edit(
-        content,
-        "flows/bantuan.yaml",
-        "consent: not_required\n",
-        "consent: not_required\nparams: [nama]\n",
-    )
+    edit(content, "flows/bantuan.yaml", "consent: not_required\n",
+         "consent: not_required\nparams: [nama]\n")
     assert find(only_error(content), "expects nama").file.endswith("bantuan.yaml")
-    edit(
-        content,
-        "flows/crisis.yaml",
-        "params: [level, category, source]",
-        "params: [level, category, source, subject, umur]",
-    )
+    edit(content, "flows/crisis.yaml", "params: [level, category, source]",
+         "params: [level, category, source, subject, umur]")
     assert find(only_error(content), "expects umur").file.endswith("crisis.yaml")
 
 
@@ -287,17 +246,14 @@ def test_the_crisis_hotline_group_must_exist_and_not_be_empty(content):
     assert find(only_error(content), "no 'crisis' group").file.endswith("hotlines.yaml")
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "needle"),
-    [
-        ("stop: [stop, /stop, berhenti]", "stop: 2.5", "stop: 2.5"),
-        ("stop: [stop, /stop, berhenti]", "stop: [[stop], /stop]", "stop: [[stop]"),
-        ("flows: {consent: consent,", "flows: {consent: [consent],", "flows:"),
-        ("texts:\n", "texts: halo\nxtexts:\n", "texts: halo"),
-        ("minor_age_groups: [remaja]", "minor_age_groups: 17", "minor_age_groups"),
-        ('consent_version: "t1"', "consent_version: {v: 1}", "consent_version"),
-    ],
-)
+@pytest.mark.parametrize(("old", "new", "needle"), [
+    ("stop: [stop, /stop, berhenti]", "stop: 2.5", "stop: 2.5"),
+    ("stop: [stop, /stop, berhenti]", "stop: [[stop], /stop]", "stop: [[stop]"),
+    ("flows: {consent: consent,", "flows: {consent: [consent],", "flows:"),
+    ("texts:\n", "texts: halo\nxtexts:\n", "texts: halo"),
+    ("minor_age_groups: [remaja]", "minor_age_groups: 17", "minor_age_groups"),
+    ("consent_version: \"t1\"", "consent_version: {v: 1}", "consent_version"),
+])
 def test_wrong_types_in_system_yaml_are_reported_not_raised(content, old, new, needle):
     path = edit(content, "system.yaml", old, new)
     problems = [p for p in only_error(content) if p.file.endswith("system.yaml")]
@@ -305,21 +261,17 @@ def test_wrong_types_in_system_yaml_are_reported_not_raised(content, old, new, n
     assert problems[0].line == line_of(path, needle)
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("groups:\n  crisis: [sejiwa, darurat]", "groups: [crisis]"),
-        ("  crisis: [sejiwa, darurat]", "  crisis: [[sejiwa], darurat]"),
-        ('text: "SEJIWA 119 ext 8"', "text: [119]"),
-    ],
-)
+@pytest.mark.parametrize(("old", "new"), [
+    ("groups:\n  crisis: [sejiwa, darurat]", "groups: [crisis]"),
+    ("  crisis: [sejiwa, darurat]", "  crisis: [[sejiwa], darurat]"),
+    ('text: "SEJIWA 119 ext 8"', "text: [119]"),
+])
 def test_wrong_types_in_hotlines_yaml_are_reported_not_raised(content, old, new):
     edit(content, "hotlines.yaml", old, new)
     assert any(p.file.endswith("hotlines.yaml") and p.line for p in only_error(content))
 
 
 # -- what the loader refuses before it costs time or memory -----------------------------------
-
 
 def write_flow(content, text, name="x"):
     path = content / "flows" / f"{name}.yaml"
@@ -360,11 +312,8 @@ def test_a_few_aliases_that_expand_hugely_are_refused(content):
 
 def test_aliases_that_expand_hugely_are_refused_in_a_big_file_too(content):
     """The count of what aliases add must not be hidden by the many values written out."""
-    lines = [
-        "flow: bom",
-        "pad: [" + ", ".join(["1"] * 60_000) + "]",
-        "m0: &m0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
-    ]
+    lines = ["flow: bom", "pad: [" + ", ".join(["1"] * 60_000) + "]",
+             "m0: &m0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
     lines += [f"m{i}: &m{i} [*m{i - 1}, *m{i - 1}]" for i in range(1, 11)]
     lines += ["nodes:", "  a: {say: halo, end: true}"]
     write_flow(content, "\n".join(lines) + "\n")
@@ -378,25 +327,18 @@ def test_an_alias_inside_itself_is_refused(content):
 
 
 def test_a_few_small_aliases_still_work(content):
-    write_flow(
-        content,
-        "flow: x\nconsent: not_required\nnodes:\n"
-        "  a: {say: &tanya Apa kabar, choices: &ok [{id: baik, label: Baik}], next: b}\n"
-        "  b: {say: *tanya, choices: *ok, end: true}\n",
-    )
+    write_flow(content, "flow: x\nconsent: not_required\nnodes:\n"
+               "  a: {say: &tanya Apa kabar, choices: &ok [{id: baik, label: Baik}], next: b}\n"
+               "  b: {say: *tanya, choices: *ok, end: true}\n")
     assert [p for p in lint_directory(content) if p.file.endswith("x.yaml")] == []
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "flow: x\nnodes: {a: {say: " + "[" * 10_000 + "]" * 10_000 + "}}\n",
-        "flow: x\nnodes: {a: {say: " + "[" * 60 + "]" * 60 + "}}\n",
-        "flow: x\nnodes:\n  a:\n    say:\n      " + "- " * 10_000 + "x\n",
-        "flow: x\nnodes:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 400)),
-    ],
-    ids=["10000-flow", "60-flow", "10000-block", "400-indented"],
-)
+@pytest.mark.parametrize("text", [
+    "flow: x\nnodes: {a: {say: " + "[" * 10_000 + "]" * 10_000 + "}}\n",
+    "flow: x\nnodes: {a: {say: " + "[" * 60 + "]" * 60 + "}}\n",
+    "flow: x\nnodes:\n  a:\n    say:\n      " + "- " * 10_000 + "x\n",
+    "flow: x\nnodes:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 400)),
+], ids=["10000-flow", "60-flow", "10000-block", "400-indented"])
 def test_deep_nesting_is_refused_with_a_line(content, text):
     write_flow(content, text)
     problem = find(only_error(content), "nested more than 50 levels")
@@ -425,11 +367,8 @@ def test_too_many_flow_files_are_refused_together(content, monkeypatch):
 
 # -- what used to raise a traceback in the linter ----------------------------------------------
 
-
-@pytest.mark.parametrize(
-    ("char", "code"),
-    [("\x00", "U+0000"), ("\x1b", "U+001B"), ("\x07", "U+0007"), ("\ufffe", "U+FFFE")],
-)
+@pytest.mark.parametrize(("char", "code"), [("\x00", "U+0000"), ("\x1b", "U+001B"),
+                                            ("\x07", "U+0007"), ("\ufffe", "U+FFFE")])
 def test_control_characters_get_a_plain_message_with_the_line(content, char, code):
     path = edit(content, QUIZ, "say: Pertanyaan dua?", f"say: Pertanyaan{char} dua?")
     problem = find(only_error(content), code)
@@ -446,22 +385,13 @@ def test_a_list_or_block_as_a_key_gets_a_plain_message(content, key):
 
 
 def test_lint_cli_never_prints_a_traceback_for_hostile_files(content):
-    write_flow(content, 'flow: a\nnodes: {a: {say: "ha\x00lo", end: true}}\n', "nul")
+    write_flow(content, "flow: a\nnodes: {a: {say: \"ha\x00lo\", end: true}}\n", "nul")
     write_flow(content, "flow: b\nnodes: {[a]: {say: x, end: true}}\n", "kunci")
     write_flow(content, "flow: c\nnodes: {a: {say: " + "[" * 5000 + "]" * 5000 + "}}\n", "dalam")
-    write_flow(
-        content,
-        "flow: d\nx0: &x0 [a, b]\n"
-        + "".join(f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n" for i in range(1, 30)),
-        "bom",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lint", str(content)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    write_flow(content, "flow: d\nx0: &x0 [a, b]\n" + "".join(
+        f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n" for i in range(1, 30)), "bom")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     for name in ("nul", "kunci", "dalam", "bom"):
@@ -471,12 +401,8 @@ def test_lint_cli_never_prints_a_traceback_for_hostile_files(content):
 def test_a_loop_through_other_flows_that_never_waits(content):
     """Each flow alone is fine; together they spin until the engine gives up."""
     write_flow(content, "flow: a\nconsent: not_required\nnodes:\n  x: {say: satu, goto: b}\n", "a")
-    write_flow(
-        content,
-        "flow: b\nconsent: not_required\nnodes:\n  y: {say: dua, call: a, "
-        "next: z}\n  z: {say: tiga, end: true}\n",
-        "b",
-    )
+    write_flow(content, "flow: b\nconsent: not_required\nnodes:\n  y: {say: dua, call: a, "
+               "next: z}\n  z: {say: tiga, end: true}\n", "b")
     problem = find(only_error(content), "loop through other flows")
     assert problem.file.endswith(("a.yaml", "b.yaml")) and problem.line
 
@@ -487,25 +413,20 @@ def test_both_parsers_read_the_shipped_content_alike_and_keep_the_limits(loader)
     for path in sorted(REAL_CONTENT.rglob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         assert parse_yaml(text, path.name, loader) == parse_yaml(text, path.name), path
-    bomb = "x0: &x0 [a, b]\n" + "".join(
-        f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n" for i in range(1, 30)
-    )
+    bomb = "x0: &x0 [a, b]\n" + "".join(f"x{i}: &x{i} [*x{i - 1}, *x{i - 1}]\n"
+                                         for i in range(1, 30))
     deep = "a: " + "[" * 10_000 + "]" * 10_000 + "\n"
-    for text, words in [
-        (bomb, "aliases"),
-        (deep, "nested more than 50"),
-        ("[a]: 1\n", "not a name"),
-        ("a: {b: 1\n", "cannot be read"),
-    ]:
+    for text, words in [(bomb, "aliases"), (deep, "nested more than 50"),
+                        ("[a]: 1\n", "not a name"), ("a: {b: 1\n", "cannot be read")]:
         _data, problems = parse_yaml(text, "x.yaml", loader)
         assert problems and words in problems[0].message and problems[0].line, (words, problems)
 
 
 # ---------------------------------------------------------------- one cause, one report
-@pytest.mark.parametrize(
-    ("typo", "hint"), [("next: qq1", "Did you mean 'q1'"), ("next: zzz", "nodes in this flow")]
-)
-def test_a_misspelt_reference_is_one_error_without_follow_on_unreachable_nodes(content, typo, hint):
+@pytest.mark.parametrize(("typo", "hint"), [("next: qq1", "Did you mean 'q1'"),
+                                            ("next: zzz", "nodes in this flow")])
+def test_a_misspelt_reference_is_one_error_without_follow_on_unreachable_nodes(
+        content, typo, hint):
     path = edit(content, QUIZ, "next: q1}", typo + "}")
     problems = only_error(content)
     assert len(problems) == 1, [str(p) for p in problems]
@@ -520,31 +441,20 @@ def test_a_misspelt_goto_into_another_flow_is_one_error(content):
     assert "Did you mean 'quiz.intro'" in problems[0].hint
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        (
-            "choices: [{id: mulai, label: Mulai, next: q1}]",
-            'choices: [{id: mulai, label: "Mulai, next: q1}]',
-        ),
-        ("    say: Pertanyaan satu?", '    say: "Pertanyaan satu?'),
-        ("    say: Pertanyaan satu?", "    say: 'Pertanyaan satu?"),
-    ],
-)
+@pytest.mark.parametrize(("old", "new"), [
+    ("choices: [{id: mulai, label: Mulai, next: q1}]",
+     'choices: [{id: mulai, label: "Mulai, next: q1}]'),
+    ("    say: Pertanyaan satu?", '    say: "Pertanyaan satu?'),
+    ("    say: Pertanyaan satu?", "    say: 'Pertanyaan satu?"),
+])
 def test_a_missing_quote_is_reported_where_it_opens_in_indonesian(content, old, new):
     path = edit(content, QUIZ, old, new)
     opened = line_of(path, new.strip())
     problems = only_error(content)
     assert len(problems) == 1 and problems[0].line == opened, [str(p) for p in problems]
     env = dict(os.environ, TEMANJIWA_LANG="id")
-    out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lint", str(content)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "lint", str(content)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120).stdout
     assert f"quiz.yaml:{opened}: kesalahan: Tanda kutip" in out, out
     assert "expected" not in out and "while scanning" not in out, out
 
@@ -557,8 +467,7 @@ def test_files_the_loader_does_not_read_are_warned_about(content):
     problems = lint_directory(content)
     assert not [p for p in problems if p.severity == "error"]
     warned = {Path(p.file).name: p for p in problems if p.severity == "warning"}
-    assert set(warned) == {"lexicon_copy.yaml", "quiz.yml", "catatan.txt", "system.yml"}, [
-        str(p) for p in problems
-    ]  # one each: the copy's words are not read twice
+    assert set(warned) == {"lexicon_copy.yaml", "quiz.yml", "catatan.txt", "system.yml"}, (
+        [str(p) for p in problems])  # one each: the copy's words are not read twice
     assert "copy" in warned["lexicon_copy.yaml"].message
     assert ".yml" in warned["quiz.yml"].message and "quiz.yaml" in warned["quiz.yml"].hint

@@ -32,13 +32,8 @@ def _formatted(name: str, msg: str, *args, exc: BaseException | None = None) -> 
 
 
 def test_library_arguments_are_replaced_and_the_template_kept():
-    out = _formatted(
-        "telegram.ext.ExtBot",
-        "Calling `%s` with parameters `%r` (%d%%)",
-        "sendMessage",
-        {"chat_id": 5550123, "text": WORDS},
-        5,
-    )
+    out = _formatted("telegram.ext.ExtBot", "Calling `%s` with parameters `%r` (%d%%)",
+                     "sendMessage", {"chat_id": 5550123, "text": WORDS}, 5)
     assert out.strip() == "Calling `<…>` with parameters `<…>` (<…>%)"
 
 

@@ -40,9 +40,8 @@ def content():
 
 def decode(png: bytes) -> list[str]:
     image = Image.open(io.BytesIO(png))
-    return [
-        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
-    ]
+    return [r.text for r in zxingcpp.read_barcodes(image)
+            if r.format == zxingcpp.BarcodeFormat.QRCode]
 
 
 def test_telegram_poster_qr_decodes_to_the_deep_link(content):
@@ -55,8 +54,7 @@ def test_telegram_poster_qr_decodes_to_the_deep_link(content):
     assert round(image.info["dpi"][0]) == 300
     assert poster.lines("title") == ["Cek suasana hati (PHQ-9)"]
     assert poster.lines("description") and "Bukan diagnosis" in " ".join(
-        poster.lines("description")
-    )
+        poster.lines("description"))
     assert poster.lines("link") == [poster.link]
 
 
@@ -113,38 +111,27 @@ def test_pdf_is_one_a4_page(content):
 
 
 def test_a_deployment_hotline_text_is_printed(content):
-    poster = build_poster(
-        content,
-        "phq9",
-        "telegram",
-        telegram=BOT,
-        hotline_texts={"sejiwa": "SEJIWA Kabupaten Contoh: 0800-000"},
-    )
+    poster = build_poster(content, "phq9", "telegram", telegram=BOT,
+                          hotline_texts={"sejiwa": "SEJIWA Kabupaten Contoh: 0800-000"})
     assert any("SEJIWA Kabupaten Contoh: 0800-000" in line for line in poster.lines("hotline"))
 
 
-@pytest.mark.parametrize(
-    ("flow", "kwargs", "words"),
-    [
-        ("tidak_ada", {"telegram": BOT}, "There is no flow 'tidak_ada'"),
-        ("crisis", {"telegram": BOT}, "needs params"),
-        ("phq9", {}, "Telegram username is not known"),
-        ("phq9", {"telegram": "@x"}, "is not a Telegram username"),
-    ],
-)
+@pytest.mark.parametrize(("flow", "kwargs", "words"), [
+    ("tidak_ada", {"telegram": BOT}, "There is no flow 'tidak_ada'"),
+    ("crisis", {"telegram": BOT}, "needs params"),
+    ("phq9", {}, "Telegram username is not known"),
+    ("phq9", {"telegram": "@x"}, "is not a Telegram username"),
+])
 def test_telegram_poster_mistakes_are_explained(content, flow, kwargs, words):
     with pytest.raises(PosterError, match=words):
         build_poster(content, flow, "telegram", **kwargs)
 
 
-@pytest.mark.parametrize(
-    ("number", "words"),
-    [
-        (None, "WhatsApp number is not known"),
-        ("081234567890", "country code instead of the 0"),
-        ("62-abc", "is not a phone number"),
-    ],
-)
+@pytest.mark.parametrize(("number", "words"), [
+    (None, "WhatsApp number is not known"),
+    ("081234567890", "country code instead of the 0"),
+    ("62-abc", "is not a phone number"),
+])
 def test_whatsapp_poster_mistakes_are_explained(content, number, words):
     with pytest.raises(PosterError, match=words):
         deep_link(content, "phq9", "whatsapp", whatsapp=number)
@@ -158,13 +145,10 @@ def test_content_without_open_words_or_poster_texts_is_explained(fixture_content
 
 
 def test_config_posters_section_is_validated():
-    config = parse_config(
-        {"posters": {"telegram_username": "@TemanJiwaBot", "whatsapp_number": "+62 812 3456 7890"}}
-    )
+    config = parse_config({"posters": {"telegram_username": "@TemanJiwaBot",
+                                       "whatsapp_number": "+62 812 3456 7890"}})
     assert (config.posters.telegram_username, config.posters.whatsapp_number) == (
-        "TemanJiwaBot",
-        NUMBER,
-    )
+        "TemanJiwaBot", NUMBER)
     assert parse_config({}).posters.telegram_username is None
     with pytest.raises(ConfigError, match=r"posters\.whatsapp_number"):
         parse_config({"posters": {"whatsapp_number": "0812345678"}})

@@ -26,9 +26,8 @@ async def talk(engine: Engine, session: Session | None, *inbounds: Inbound):
 async def test_one_button_is_named_not_numbered():
     """No areas configured (the console's default): the area question has one button."""
     engine = Engine(load_content(REAL_CONTENT), EngineSettings())
-    turn = await talk(
-        engine, None, Inbound(text="/start"), Inbound(choice="setuju"), Inbound(choice="dewasa")
-    )
+    turn = await talk(engine, None, Inbound(text="/start"), Inbound(choice="setuju"),
+                      Inbound(choice="dewasa"))
     assert turn.replies[-1].node == "onboarding.daerah"
     assert [c.id for c in turn.replies[-1].choices] == ["lewati"]
     turn = await talk(engine, turn.session, Inbound(text="Kampung Melayu"))
@@ -45,9 +44,8 @@ async def test_several_buttons_name_the_last_number():
 
 
 def test_phrases_match_whole_words_and_not_after_a_negation():
-    settings = DistressSettings(
-        "dengar", {"tidur": (words_of("gak bisa tidur"),), "sedih": (words_of("sedih"),)}
-    )
+    settings = DistressSettings("dengar", {"tidur": (words_of("gak bisa tidur"),),
+                                           "sedih": (words_of("sedih"),)})
     assert find_topic(settings, "Aku GAK bisa tidur!!") == "tidur"
     assert find_topic(settings, "sedihhh banget") == "sedih"
     assert find_topic(settings, "aku gak sedih kok") is None

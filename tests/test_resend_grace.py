@@ -20,16 +20,15 @@ from storage.keys import SECRET_ENV
 from tests.conftest import REAL_CONTENT
 from tests.support.escalation import (
     escalation_harness,  # noqa: F401 (fixture h)
-)
+    )
 from tests.support.followups import CRISIS_WORDS
 
 pytestmark = pytest.mark.both_backends
 
 
 async def test_fresh_kept_replies_wait_for_the_grace_and_settled_ones_are_returned(h):
-    turn = await h.conversations.handle(
-        "telegram", "81001", Inbound(text="/start"), delivery_id="u1"
-    )
+    turn = await h.conversations.handle("telegram", "81001", Inbound(text="/start"),
+                                        delivery_id="u1")
     assert turn.kept == "u1"
     assert [k.delivery_id for k in await h.conversations.undelivered("telegram")] == ["u1"]
 
@@ -43,7 +42,8 @@ async def test_fresh_kept_replies_wait_for_the_grace_and_settled_ones_are_return
 async def test_only_a_shared_database_gets_a_grace(database, backend, monkeypatch):
     monkeypatch.setenv(SECRET_ENV, "a-shared-secret")
     monkeypatch.setenv(KEY_ENV, generate_key())
-    runtime = await build_runtime(parse_config({}), content_dir=REAL_CONTENT, db_path=str(database))
+    runtime = await build_runtime(parse_config({}), content_dir=REAL_CONTENT,
+                                  db_path=str(database))
     try:
         expected = SHARED_RESEND_GRACE if backend == "postgres" else timedelta(0)
         assert runtime.conversations.resend_grace == expected
@@ -65,9 +65,8 @@ async def test_an_ordinary_turn_a_newer_turn_overtook_is_dropped_not_sent_out_of
 async def test_a_crisis_turn_is_resent_even_after_a_newer_turn(h):
     await h.onboard("81003")
     h.clock.advance(seconds=5)
-    crisis = await h.conversations.handle(
-        "telegram", "81003", Inbound(text=CRISIS_WORDS), delivery_id="u2"
-    )
+    crisis = await h.conversations.handle("telegram", "81003", Inbound(text=CRISIS_WORDS),
+                                          delivery_id="u2")
     assert crisis.urgent
     h.clock.advance(seconds=5)
     await h.conversations.handle("telegram", "81003", Inbound(text="menu"), delivery_id="u3")

@@ -37,11 +37,8 @@ async def test_run_serves_telegram_and_whatsapp_in_one_process(tmp_path):
     port = free_port()
     async with FakeTelegram() as telegram, running_graph_api() as graph:
         env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("TEMANJIWA_", "WHATS", "TELEGRAM"))
-            },
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TEMANJIWA_", "WHATS",
+                                                                       "TELEGRAM"))},
             "TEMANJIWA_SECRET": "runner-secret",
             "TEMANJIWA_LANG": "en",
             "TELEGRAM_BOT_TOKEN": telegram.token,
@@ -53,27 +50,12 @@ async def test_run_serves_telegram_and_whatsapp_in_one_process(tmp_path):
             "WHATSAPP_API_BASE_URL": graph.base_url,
         }
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "run",
-                "--db",
-                str(tmp_path / "run.db"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            [sys.executable, "-m", "bot.cli", "run", "--db", str(tmp_path / "run.db"),
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-
                 async def healthy() -> bool:
                     try:
                         return (await http.get("/healthz")).status_code == 200
@@ -93,24 +75,18 @@ async def test_run_serves_telegram_and_whatsapp_in_one_process(tmp_path):
                 assert "telegram:polling" in health["worker"]["runs"]
 
                 pushed = telegram.push_message(5001, 5001, "/start")
-                call = await telegram.wait_for(
-                    "sendMessage", chat_id=5001, since=pushed, timeout=20
-                )
+                call = await telegram.wait_for("sendMessage", chat_id=5001, since=pushed,
+                                               timeout=20)
                 assert "Teman Jiwa" in call.text
 
-                raw, headers = signed(
-                    payload([text_message("halo", sender="6281200000001")]), APP_SECRET
-                )
+                raw, headers = signed(payload([text_message("halo", sender="6281200000001")]),
+                                      APP_SECRET)
                 response = await http.post("/whatsapp/webhook", content=raw, headers=headers)
                 assert response.status_code == 200
-                await wait_until(
-                    lambda: any(c.recipient == "6281200000001" for c in graph.delivered)
-                )
-                forged = await http.post(
-                    "/whatsapp/webhook",
-                    content=raw,
-                    headers={**headers, "X-Hub-Signature-256": "sha256=00"},
-                )
+                await wait_until(lambda: any(c.recipient == "6281200000001"
+                                             for c in graph.delivered))
+                forged = await http.post("/whatsapp/webhook", content=raw,
+                                         headers={**headers, "X-Hub-Signature-256": "sha256=00"})
                 assert forged.status_code == 403
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -58,11 +58,8 @@ async def test_workers_starting_together_migrate_once(postgres_server):
 
 def _columns(database) -> dict[str, set[str]]:
     if is_postgres(database):
-        found = rows(
-            database,
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema()",
-        )
+        found = rows(database, "SELECT table_name, column_name FROM information_schema.columns "
+                               "WHERE table_schema = current_schema()")
         tables: dict[str, set[str]] = {}
         for table, column in found:
             tables.setdefault(table, set()).add(column)
@@ -131,10 +128,9 @@ async def test_counters_are_written_last_in_one_order_whatever_order_turns_bump_
         await stats.bump(tx, ("2026-W47", "2026-11"), "", "served")
         assert await stats.stat_rows(tx, ["2026-W47"]) == []  # not before COMMIT
     assert sent == sorted(sent) and len(sent) == 3
-    counted = {
-        (r.period, r.metric): r.n
-        for r in await stats.stat_rows(store.reader, ["2026-W47", "2026-W48"])
-    }
+    counted = {(r.period, r.metric): r.n for r in await stats.stat_rows(store.reader,
+                                                                          ["2026-W47",
+                                                                           "2026-W48"])}
     assert counted == {("2026-W47", "served"): 1, ("2026-W48", "crisis"): 1}
 
 
@@ -170,18 +166,11 @@ def test_one_setting_selects_the_backend(tmp_path, monkeypatch):
     assert "secret" not in repr(PostgresStore("postgresql://bot:secret@db/tj"))
 
 
-async def test_conversation_state_and_results_persist_without_platform_ids(
-    conversations, store, database
-):
-    steps = [
-        Inbound(text="/start quiz"),
-        Inbound(choice="setuju"),
-        Inbound(choice="dewasa"),
-        Inbound(choice="lewati"),
-        Inbound(choice="mulai"),
-        Inbound(choice="hampir_tiap_hari"),
-        Inbound(choice="tidak_pernah"),
-    ]
+async def test_conversation_state_and_results_persist_without_platform_ids(conversations,
+                                                                          store, database):
+    steps = [Inbound(text="/start quiz"), Inbound(choice="setuju"), Inbound(choice="dewasa"),
+             Inbound(choice="lewati"), Inbound(choice="mulai"), Inbound(choice="hampir_tiap_hari"),
+             Inbound(choice="tidak_pernah")]
     for inbound in steps:
         turn = await conversations.handle("telegram", "987654321", inbound)
     assert any(e.name == "screening_completed" for e in turn.events)
@@ -193,15 +182,9 @@ async def test_conversation_state_and_results_persist_without_platform_ids(
 
 
 async def test_minors_results_are_not_stored(conversations, store):
-    steps = [
-        Inbound(text="/start quiz"),
-        Inbound(choice="setuju"),
-        Inbound(choice="remaja"),
-        Inbound(choice="lewati"),
-        Inbound(choice="mulai"),
-        Inbound(choice="tidak_pernah"),
-        Inbound(choice="tidak_pernah"),
-    ]
+    steps = [Inbound(text="/start quiz"), Inbound(choice="setuju"), Inbound(choice="remaja"),
+             Inbound(choice="lewati"), Inbound(choice="mulai"), Inbound(choice="tidak_pernah"),
+             Inbound(choice="tidak_pernah")]
     for inbound in steps:
         turn = await conversations.handle("telegram", "42", inbound)
     assert any(e.name == "screening_completed" for e in turn.events)
@@ -209,15 +192,9 @@ async def test_minors_results_are_not_stored(conversations, store):
 
 
 async def test_delete_removes_every_row_of_the_resident(conversations, store, database):
-    for inbound in [
-        Inbound(text="/start quiz"),
-        Inbound(choice="setuju"),
-        Inbound(choice="dewasa"),
-        Inbound(choice="lewati"),
-        Inbound(choice="mulai"),
-        Inbound(choice="tidak_pernah"),
-        Inbound(choice="tidak_pernah"),
-    ]:
+    for inbound in [Inbound(text="/start quiz"), Inbound(choice="setuju"),
+                    Inbound(choice="dewasa"), Inbound(choice="lewati"), Inbound(choice="mulai"),
+                    Inbound(choice="tidak_pernah"), Inbound(choice="tidak_pernah")]:
         turn = await conversations.handle("telegram", "7", inbound)
     assert rows(database, "SELECT count(*) FROM results WHERE user_key=?", turn.user_key)[0][0]
     for inbound in [Inbound(text="/hapus"), Inbound(choice="ya")]:
@@ -229,15 +206,9 @@ async def test_delete_removes_every_row_of_the_resident(conversations, store, da
 
 
 async def test_history_is_shown_from_storage(conversations):
-    for inbound in [
-        Inbound(text="/start quiz"),
-        Inbound(choice="setuju"),
-        Inbound(choice="dewasa"),
-        Inbound(choice="lewati"),
-        Inbound(choice="mulai"),
-        Inbound(choice="tidak_pernah"),
-        Inbound(choice="beberapa_hari"),
-    ]:
+    for inbound in [Inbound(text="/start quiz"), Inbound(choice="setuju"),
+                    Inbound(choice="dewasa"), Inbound(choice="lewati"), Inbound(choice="mulai"),
+                    Inbound(choice="tidak_pernah"), Inbound(choice="beberapa_hari")]:
         await conversations.handle("console", "h", inbound)
     turn = await conversations.handle("console", "h", Inbound(text="menu"))
     turn = await conversations.handle("console", "h", Inbound(choice="riwayat"))
@@ -261,27 +232,17 @@ async def test_per_resident_order_is_kept_under_concurrency(conversations):
 def _refuse_session_updates(database) -> None:
     """A trigger that makes every UPDATE of a session fail, as a broken disk would."""
     if is_postgres(database):
-        rows(
-            database,
-            "CREATE FUNCTION no_write() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'disk says no'; END $$",
-        )
-        rows(
-            database,
-            "CREATE TRIGGER no_write BEFORE UPDATE ON sessions "
-            "FOR EACH ROW EXECUTE FUNCTION no_write()",
-        )
+        rows(database, "CREATE FUNCTION no_write() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'disk says no'; END $$")
+        rows(database, "CREATE TRIGGER no_write BEFORE UPDATE ON sessions "
+                       "FOR EACH ROW EXECUTE FUNCTION no_write()")
     else:
-        rows(
-            database,
-            "CREATE TRIGGER no_write BEFORE UPDATE ON sessions "
-            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END",
-        )
+        rows(database, "CREATE TRIGGER no_write BEFORE UPDATE ON sessions "
+                       "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
 
 
 async def test_a_failed_write_still_answers_with_hotlines_and_keeps_the_session(
-    conversations, store, database
-):
+        conversations, store, database):
     await conversations.handle("console", "f", Inbound(text="halo"))
     before = await store.load_session(conversations.key_for("console", "f"))
     _refuse_session_updates(database)
@@ -395,7 +356,6 @@ async def test_a_statement_that_fails_at_commit_rolls_back_the_whole_batch(store
 
 def test_sqlite_files_stay_sqlite(tmp_path):
     """The embedded default is a plain SQLite file that sqlite3 can open."""
-
     async def make() -> None:
         async with SqliteStore(tmp_path / "plain.db") as s, s.transaction() as tx:
             await tx.save_session("k", Session(), datetime.now(UTC))

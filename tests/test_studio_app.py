@@ -88,15 +88,12 @@ def test_a_saved_mistake_shows_with_its_line_and_goes_when_fixed(studio, folder)
     assert get(studio + "/api/problems").json()["problems"] == before
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"Host": "evil.example:8080"},  # DNS rebinding: another name pointing at 127.0.0.1
-        {"Host": "127.0.0.1.evil.example"},
-        {"Origin": "http://evil.example"},
-        {"Origin": "http://localhost:1"},  # another local page
-    ],
-)
+@pytest.mark.parametrize("headers", [
+    {"Host": "evil.example:8080"},  # DNS rebinding: another name pointing at 127.0.0.1
+    {"Host": "127.0.0.1.evil.example"},
+    {"Origin": "http://evil.example"},
+    {"Origin": "http://localhost:1"},  # another local page
+])
 def test_requests_not_from_its_own_page_are_refused(studio, headers):
     response = get(studio + "/", headers=headers)
     assert response.status_code == 403
@@ -113,24 +110,9 @@ def test_its_own_origin_and_localhost_are_allowed(studio):
 def test_poster_command_writes_pdf_and_png(tmp_path):
     out = tmp_path / "poster.pdf"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "poster",
-            "phq9",
-            "--channel",
-            "whatsapp",
-            "--whatsapp-number",
-            "+62 812 3456 7890",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+        [sys.executable, "-m", "bot.cli", "poster", "phq9", "--channel", "whatsapp",
+         "--whatsapp-number", "+62 812 3456 7890", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"%PDF-")
     (found,) = zxingcpp.read_barcodes(Image.open(out.with_suffix(".png")))
@@ -138,12 +120,8 @@ def test_poster_command_writes_pdf_and_png(tmp_path):
     assert found.text in result.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "bot.cli", "poster", "phq9", "--out", str(tmp_path / "x.svg")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TEMANJIWA_CONFIG": ""},
-    )
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TEMANJIWA_CONFIG": ""})
     assert missing.returncode == 2 and "Telegram username is not known" in missing.stderr
     assert not (tmp_path / "x.svg").exists()
 
@@ -153,12 +131,8 @@ def test_studio_command_serves_on_a_free_local_port_and_stops_on_sigterm(folder,
     temp.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "studio", str(folder), "--no-browser"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TMPDIR": str(temp)},
-    )
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(temp)})
     try:
         line = process.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
@@ -166,12 +140,8 @@ def test_studio_command_serves_on_a_free_local_port_and_stops_on_sigterm(folder,
         base = match.group(0)
         page = get(base + "flows/menu", timeout=30)
         assert page.status_code == 200 and 'data-node="utama"' in page.text
-        state = httpx.post(
-            base + "api/simulator/restart",
-            json={"view": "telegram"},
-            headers={"Origin": base.rstrip("/")},
-            timeout=30,
-        ).json()
+        state = httpx.post(base + "api/simulator/restart", json={"view": "telegram"},
+                           headers={"Origin": base.rstrip("/")}, timeout=30).json()
         assert state["node"] == "consent.intro"
         assert [p.name[:17] for p in temp.iterdir()] == ["temanjiwa-studio-"]
         process.send_signal(signal.SIGTERM)

@@ -40,7 +40,8 @@ def test_click_a_node_to_see_its_text_and_file_line(folder, tmp_path):
         bubble = panel.locator(".bubble").first.inner_text()
         assert "3 dari 9" in bubble and "2 minggu terakhir" in bubble
         assert "Tidak sama sekali (tidak_pernah)" in panel.locator("ul.choices").inner_text()
-        assert page.locator('g.node[data-node="q3"]').get_attribute("class").endswith("selected")
+        assert page.locator('g.node[data-node="q3"]').get_attribute("class").endswith(
+            "selected")
         save_screenshot(page, "studio-flow-map-phq9")
         # Another node replaces the panel; the keyboard works too.
         page.focus('svg.flowmap g.node[data-node="hitung"]')
@@ -53,9 +54,8 @@ def test_marks_of_a_broken_flow_show_in_the_page(folder, tmp_path):
     path = folder / "flows" / "phq2.yaml"
     text = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
     line = text.count("\n") + 1
-    path.write_text(
-        text + "  lupa:\n    say: Tidak ada yang ke sini.\n    end: true\n", encoding="utf-8"
-    )
+    path.write_text(text + "  lupa:\n    say: Tidak ada yang ke sini.\n    end: true\n",
+                    encoding="utf-8")
     app = create_studio_app(folder)
     with serve_app(app) as base, chromium_page(tmp_path) as page:
         page.goto(base + "/flows/phq2")

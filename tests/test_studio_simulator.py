@@ -84,7 +84,8 @@ class Studio:
                     for row in (message["reply_markup"] or {}).get("inline_keyboard", []):
                         for button in row:
                             if button["text"] == label:
-                                return self.post("press", view=view, data=button["callback_data"])
+                                return self.post("press", view=view,
+                                                 data=button["callback_data"])
             else:
                 for body in item["whatsapp"]:
                     action = body.get("interactive", {}).get("action", {})
@@ -112,22 +113,13 @@ def test_a_phq9_by_buttons_gives_the_result_and_the_screening_event(studio):
     text = telegram_text(state)
     assert "9 dari 27" in text and "bukan diagnosis" in text
     (done,) = [e for e in state["events"] if e["name"] == "screening_completed"]
-    assert done["data"] == {
-        "instrument": "phq9",
-        "score": 9,
-        "band": "mild",
-        "flags": ["self_harm_item"],
-    }
+    assert done["data"] == {"instrument": "phq9", "score": 9, "band": "mild",
+                            "flags": ["self_harm_item"]}
     # Item 9 above 0: the crisis check follows the result, with the hotline.
     assert state["node"] == "crisis.cek_hasil" and "119" in text
     # The pressed message was edited as Telegram does: its answer under it, no keyboard.
-    q9 = [
-        m
-        for item in state["chat"]
-        if item["from"] == "bot"
-        for m in item["telegram"]
-        if "9 dari 9" in m["text"]
-    ][-1]
+    q9 = [m for item in state["chat"] if item["from"] == "bot" for m in item["telegram"]
+          if "9 dari 9" in m["text"]][-1]
     assert q9["reply_markup"] is None and q9["text"].endswith("➤ Beberapa hari")
     assert state["cards"] == []  # a "check" level: no case until the resident agrees
 
@@ -158,20 +150,15 @@ def test_each_turn_is_rendered_by_the_channels_own_renderers(studio, folder):
     assert state["chat"][-2] == {"from": "resident", "kind": "press", "text": "Mulai"}
     # The same conversation through the engine alone, rendered by the channels' code.
     content = load_content(REAL_CONTENT)
-    driver = EngineDriver(
-        content, Config().engine_settings(), load_detector(REAL_CONTENT / "crisis" / "lexicon.yaml")
-    )
+    driver = EngineDriver(content, Config().engine_settings(),
+                          load_detector(REAL_CONTENT / "crisis" / "lexicon.yaml"))
 
     async def replay():
         await driver.start({})
         replies = []
-        for inbound in (
-            Inbound(text="mulai phq9"),
-            Inbound(choice="setuju"),
-            Inbound(choice="dewasa"),
-            Inbound(choice="lewati"),
-            Inbound(choice="mulai"),
-        ):
+        for inbound in (Inbound(text="mulai phq9"), Inbound(choice="setuju"),
+                        Inbound(choice="dewasa"), Inbound(choice="lewati"),
+                        Inbound(choice="mulai")):
             replies, _events = await driver.send(inbound)
         return replies
 
@@ -180,8 +167,7 @@ def test_each_turn_is_rendered_by_the_channels_own_renderers(studio, folder):
     assert state["chat"][-1]["whatsapp"] == [b for r in replies for b in render_reply(r, to)]
     assert state["chat"][-1]["telegram"] == [
         {"text": m.text, "entities": list(m.entities), "reply_markup": m.reply_markup()}
-        for m in render_turn(replies, CallbackCodec())
-    ]
+        for m in render_turn(replies, CallbackCodec())]
     question = state["chat"][-1]["whatsapp"][-1]["interactive"]
     assert question["type"] == "list"  # four answers: more than three buttons
     assert all(len(row["title"]) <= 24 for row in question["action"]["sections"][0]["rows"])
@@ -194,9 +180,8 @@ def test_each_turn_is_rendered_by_the_channels_own_renderers(studio, folder):
     menu_file = folder / "flows" / "menu.yaml"
     text = menu_file.read_text(encoding="utf-8")
     last = "      - {id: hapus, label: Hapus data saya, goto: hapus}\n"
-    extra = "".join(
-        f"      - {{id: lain{i}, label: Pilihan lain {i}, next: utama}}\n" for i in range(1, 4)
-    )
+    extra = "".join(f"      - {{id: lain{i}, label: Pilihan lain {i}, next: utama}}\n"
+                    for i in range(1, 4))
     assert last in text
     menu_file.write_text(text.replace(last, last + extra), encoding="utf-8")
     state = studio.post("send", view="whatsapp", text="menu")
@@ -207,8 +192,7 @@ def test_each_turn_is_rendered_by_the_channels_own_renderers(studio, folder):
 
 
 def test_an_edit_is_used_from_the_next_message_and_a_broken_folder_keeps_the_last_good(
-    studio, folder
-):
+        studio, folder):
     consent = folder / "flows" / "consent.yaml"
     good = consent.read_text(encoding="utf-8")
     assert "Terima kasih atas kepercayaan Anda" in good
@@ -239,9 +223,8 @@ def test_an_edit_is_used_from_the_next_message_and_a_broken_folder_keeps_the_las
     assert problems["content"]["status"] == "ok"
 
 
-def test_the_database_is_temporary_and_the_folder_is_not_written(
-    folder, temp_root, tmp_path, monkeypatch
-):
+def test_the_database_is_temporary_and_the_folder_is_not_written(folder, temp_root,
+                                                                  tmp_path, monkeypatch):
     deployment_db = tmp_path / "deployment" / "temanjiwa.db"
     monkeypatch.setenv("TEMANJIWA_DB", str(deployment_db))
     before = sorted((p.relative_to(folder), p.stat().st_mtime_ns) for p in folder.rglob("*"))
@@ -261,8 +244,7 @@ def test_the_database_is_temporary_and_the_folder_is_not_written(
 
 
 def test_conversation_tests_run_from_the_page_and_a_failure_shows_its_first_difference(
-    studio, folder
-):
+        studio, folder):
     result = studio.http.post("/api/tests/run").json()
     assert result["status"] == "ran" and result["failed"] == [] and result["problems"] == []
     assert len(result["passed"]) > 50
@@ -274,9 +256,7 @@ def test_conversation_tests_run_from_the_page_and_a_failure_shows_its_first_diff
         "      - send: halo\n"
         "        expect: {node: consent.intro}\n"
         "      - press: setuju\n"
-        "        expect: {says: Selamat pagi}\n",
-        encoding="utf-8",
-    )
+        "        expect: {says: Selamat pagi}\n", encoding="utf-8")
     result = studio.http.post("/api/tests/run").json()
     (failed,) = result["failed"]
     assert failed["name"] == "Sapaan yang salah" and failed["step"] == 2
@@ -285,18 +265,15 @@ def test_conversation_tests_run_from_the_page_and_a_failure_shows_its_first_diff
     assert result["message"].endswith("1 failed")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/static/../app.py",
-        "/static/%2e%2e/app.py",
-        "/static/..%2fapp.py",
-        "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
-        "/flows/..%2f..%2fpyproject.toml",
-        "/flows/%2e%2e/map.svg",
-        "/flows/..%2fflows%2fphq9/poster.svg?channel=telegram",
-    ],
-)
+@pytest.mark.parametrize("path", [
+    "/static/../app.py",
+    "/static/%2e%2e/app.py",
+    "/static/..%2fapp.py",
+    "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+    "/flows/..%2f..%2fpyproject.toml",
+    "/flows/%2e%2e/map.svg",
+    "/flows/..%2fflows%2fphq9/poster.svg?channel=telegram",
+])
 def test_paths_outside_the_folder_cannot_be_read(shared_studio, path):
     studio = shared_studio
     response = httpx.get(studio.base + path, timeout=30)
@@ -306,31 +283,25 @@ def test_paths_outside_the_folder_cannot_be_read(shared_studio, path):
 
 def test_a_flow_name_with_a_path_is_refused(shared_studio):
     studio = shared_studio
-    response = studio.http.post(
-        "/api/simulator/restart", json={"view": "telegram", "flow": "../../etc/passwd"}
-    )
+    response = studio.http.post("/api/simulator/restart",
+                                json={"view": "telegram", "flow": "../../etc/passwd"})
     assert response.status_code == 400
     response = studio.http.post("/api/simulator/send", json={"view": "sms", "text": "halo"})
     assert response.status_code == 400
     assert studio.http.post("/api/simulator/send", content=b"not json").status_code == 400
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},  # a POST must say where it comes from
-        {"Origin": "http://evil.example"},
-        {"Origin": "null"},
-        {"Origin": "http://localhost:1"},
-    ],
-)
+@pytest.mark.parametrize("headers", [
+    {},  # a POST must say where it comes from
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Origin": "http://localhost:1"},
+])
 def test_posts_not_from_its_own_page_are_refused(shared_studio, headers):
     studio = shared_studio
-    for path, body in (
-        ("/api/simulator/restart", {"view": "telegram"}),
-        ("/api/simulator/send", {"view": "telegram", "text": CRISIS}),
-        ("/api/tests/run", {}),
-    ):
+    for path, body in (("/api/simulator/restart", {"view": "telegram"}),
+                       ("/api/simulator/send", {"view": "telegram", "text": CRISIS}),
+                       ("/api/tests/run", {})):
         response = httpx.post(studio.base + path, json=body, headers=headers, timeout=30)
         assert response.status_code == 403, path
     assert studio.http.get("/api/simulator").json()["chat"] == []  # nothing was sent

@@ -52,7 +52,8 @@ def test_phq9_by_clicking_a_crisis_message_and_the_whatsapp_view(folder, tmp_pat
         expect(event).to_contain_text("score=0")
         expect(event).to_contain_text('band="minimal"')
         # Each answered question shows its answer, as Telegram's edited message does.
-        expect(chat.locator(".msg.in", has_text="9 dari 9")).to_contain_text("➤ Tidak sama sekali")
+        expect(chat.locator(".msg.in", has_text="9 dari 9")).to_contain_text(
+            "➤ Tidak sama sekali")
         save_screenshot(page, "studio-simulator-phq9", full_page=False)
 
         page.fill("#text", "aku mau bunuh diri malam ini")
@@ -89,7 +90,8 @@ def test_phq9_by_clicking_a_crisis_message_and_the_whatsapp_view(folder, tmp_pat
         save_screenshot(page, "studio-simulator-whatsapp", full_page=False)
 
 
-def test_a_broken_file_shows_its_problem_and_the_simulator_keeps_the_last_good(folder, tmp_path):
+def test_a_broken_file_shows_its_problem_and_the_simulator_keeps_the_last_good(
+        folder, tmp_path):
     consent = folder / "flows" / "consent.yaml"
     good = consent.read_text(encoding="utf-8")
     broken = good.replace("next: tolak,", "next: tolak_hilang,", 1)
@@ -107,7 +109,8 @@ def test_a_broken_file_shows_its_problem_and_the_simulator_keeps_the_last_good(f
         save_screenshot(page, "studio-simulator-broken-file", full_page=False)
         press(page, "Setuju", "onboarding.usia")  # the last good version still runs
         consent.write_text(good, encoding="utf-8")
-        expect(page.locator("#problems li", has_text="tolak_hilang")).to_have_count(0, timeout=SOON)
+        expect(page.locator("#problems li", has_text="tolak_hilang")).to_have_count(
+            0, timeout=SOON)
         expect(page.locator("#problems li.error")).to_have_count(0)
         expect(page.locator("#sim-content")).to_have_attribute("data-status", "ok")
         # The flow map follows a saved text too, with the selected node's panel.
@@ -120,15 +123,14 @@ def test_a_broken_file_shows_its_problem_and_the_simulator_keeps_the_last_good(f
         expect(page.locator('g.node[data-node="setuju"] text.say')).to_contain_text("Makasih")
 
 
-def test_conversation_tests_from_the_page_show_a_failure_with_its_difference(folder, tmp_path):
+def test_conversation_tests_from_the_page_show_a_failure_with_its_difference(
+        folder, tmp_path):
     (folder / "tests" / "zz_salah.yaml").write_text(
         "tests:\n"
         "  - name: Sapaan yang salah\n"
         "    steps:\n"
         "      - send: halo\n"
-        "        expect: {says: Selamat pagi}\n",
-        encoding="utf-8",
-    )
+        "        expect: {says: Selamat pagi}\n", encoding="utf-8")
     with serve_app(create_studio_app(folder)) as base, chromium_page(tmp_path) as page:
         page.goto(base + "/")
         page.click('header a.nav[href="/tests"]')

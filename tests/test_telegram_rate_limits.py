@@ -24,14 +24,8 @@ def recorder(log: list[str]):
     return call
 
 
-async def send(
-    limits: TelegramLimits,
-    call,
-    name: str,
-    chat_id: int,
-    priority=None,
-    endpoint: str = "sendMessage",
-):
+async def send(limits: TelegramLimits, call, name: str, chat_id: int, priority=None,
+               endpoint: str = "sendMessage"):
     return await limits.process_request(
         call, (name,), {}, endpoint, {"chat_id": chat_id, "text": name}, priority
     )

@@ -231,9 +231,8 @@ async def test_two_webhook_workers_share_one_deduplication(tg, tmp_path) -> None
         headers = {SECRET_HEADER: SECRET}
         async with web_server(second) as http:  # started (and preloaded its ids) before
             async with web_server(first) as http_first:
-                assert (
-                    await http_first.post("/hooks/telegram", json=update, headers=headers)
-                ).status_code == 200
+                assert (await http_first.post("/hooks/telegram", json=update,
+                                              headers=headers)).status_code == 200
                 await first.settle()
             answered = len(first.texts(RESIDENT))
             assert answered >= 1
@@ -254,7 +253,6 @@ def test_several_workers_need_one_webhook_secret(conversations) -> None:
     with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
         prepare_telegram(conversations, env, webhook_url=WEBHOOK, shared=True)
     one = prepare_telegram(conversations, env, webhook_url=WEBHOOK)  # alone: a random one
-    shared = prepare_telegram(
-        conversations, {**env, "TELEGRAM_WEBHOOK_SECRET": SECRET}, webhook_url=WEBHOOK, shared=True
-    )
+    shared = prepare_telegram(conversations, {**env, "TELEGRAM_WEBHOOK_SECRET": SECRET},
+                              webhook_url=WEBHOOK, shared=True)
     assert one is not None and shared is not None and shared.webhook_route is not None

@@ -50,9 +50,8 @@ async def workers(database):
 
 async def put(store, delivery_id: str, user: str, text: str = "halo") -> bool:
     async with store.standalone() as tx:
-        return await inbox.put(
-            tx, "whatsapp", delivery_id, user, SEALER.seal_json({"text": text}), NOW
-        )
+        return await inbox.put(tx, "whatsapp", delivery_id, user, SEALER.seal_json(
+            {"text": text}), NOW)
 
 
 async def test_a_message_is_kept_sealed_once_and_leaves_with_its_turn(store, database):
@@ -83,9 +82,8 @@ async def test_one_claim_per_resident_until_released_or_its_lease_runs_out(worke
     async with b.standalone() as tx:  # 16 s on: A's lease would have run out, but renewed
         assert not await inbox.claim(tx, "warga", "B", NOW + timedelta(seconds=16), until)
     async with b.standalone() as tx:  # A died: nobody renews, the lease runs out
-        assert await inbox.claim(
-            tx, "warga", "B", later + timedelta(seconds=16), later + timedelta(seconds=31)
-        )
+        assert await inbox.claim(tx, "warga", "B", later + timedelta(seconds=16),
+                                 later + timedelta(seconds=31))
     async with a.standalone() as tx:
         await inbox.release(tx, "warga", "A")  # a late release of a lost claim changes nothing
     async with a.standalone() as tx:
@@ -107,14 +105,8 @@ async def test_workers_asking_at_the_same_moment_get_one_claim(workers):
 async def test_waiting_finds_messages_nobody_serves(store):
     for n, user in enumerate(("free", "served", "fresh")):
         async with store.standalone() as tx:
-            await inbox.put(
-                tx,
-                "telegram",
-                str(n),
-                user,
-                b"x",
-                NOW if user != "fresh" else NOW + timedelta(seconds=5),
-            )
+            await inbox.put(tx, "telegram", str(n), user, b"x", NOW if user != "fresh"
+                            else NOW + timedelta(seconds=5))
     async with store.standalone() as tx:
         await inbox.claim(tx, "served", "A", NOW, NOW + timedelta(seconds=15))
     now = NOW + timedelta(seconds=6)
@@ -169,7 +161,8 @@ async def test_messages_arriving_at_any_worker_are_handled_once_in_order(workers
         user = random.choice(list(sent))
         n = sent[user] = sent[user] + 1
         box = random.choice(boxes)
-        await box.put("whatsapp", f"{user}:{n}", user, {"user": user, "n": n, "id": f"{user}:{n}"})
+        await box.put("whatsapp", f"{user}:{n}", user, {"user": user, "n": n,
+                                                         "id": f"{user}:{n}"})
         if step % 7 == 0:
             await asyncio.sleep(0.005)
     for _ in range(3):  # whoever still waits for a claim elsewhere finishes too
@@ -187,14 +180,8 @@ async def test_a_dead_workers_residents_are_taken_over_when_its_lease_runs_out(w
     dead, alive, _ = inboxes(workers, recorder, clock=clock, lease=15.0)
     async with workers[0].standalone() as tx:  # the dead worker had claimed "warga"…
         await inbox.claim(tx, "warga", dead.worker_id, clock(), clock() + timedelta(seconds=15))
-        await inbox.put(
-            tx,
-            "whatsapp",
-            "m1",
-            "warga",
-            SEALER.seal_json({"user": "warga", "n": 1, "id": "m1"}),
-            clock(),
-        )
+        await inbox.put(tx, "whatsapp", "m1", "warga", SEALER.seal_json(
+            {"user": "warga", "n": 1, "id": "m1"}), clock())
     clock.advance(seconds=5)
     assert await alive.tick() == 0  # the claim is still alive: nobody takes over
     clock.advance(seconds=11)
@@ -208,14 +195,8 @@ async def test_a_message_that_keeps_killing_its_worker_is_given_up(store):
     recorder = Recorder()
     (box,) = inboxes([store], recorder)
     async with store.standalone() as tx:
-        await inbox.put(
-            tx,
-            "whatsapp",
-            "bad",
-            "warga",
-            SEALER.seal_json({"user": "warga", "n": 1, "id": "bad"}),
-            NOW,
-        )
+        await inbox.put(tx, "whatsapp", "bad", "warga", SEALER.seal_json(
+            {"user": "warga", "n": 1, "id": "bad"}), NOW)
         await tx.execute("UPDATE inbox SET attempts = ?", (box.max_attempts,))
     box.serve("warga")
     await box.wait_idle()
@@ -250,9 +231,8 @@ async def test_a_background_job_runs_on_one_worker_per_period(workers):
     assert await take(workers[1], "W9", NOW + timedelta(minutes=55))
 
 
-async def test_the_retention_schedule_purges_once_whatever_the_number_of_workers(
-    workers, monkeypatch
-):
+async def test_the_retention_schedule_purges_once_whatever_the_number_of_workers(workers,
+                                                                                 monkeypatch):
     from storage import retention
 
     runs: list[str] = []
@@ -262,10 +242,9 @@ async def test_the_retention_schedule_purges_once_whatever_the_number_of_workers
         return retention.PurgeReport()
 
     monkeypatch.setattr(retention, "purge", purge)
-    tasks = [
-        asyncio.create_task(run_retention_schedule(s, None, lambda: NOW, 3600, holder=f"W{i}"))
-        for i, s in enumerate(workers)
-    ]
+    tasks = [asyncio.create_task(run_retention_schedule(s, None, lambda: NOW, 3600,
+                                                        holder=f"W{i}"))
+             for i, s in enumerate(workers)]
     await asyncio.sleep(0.5)
     for task in tasks:
         task.cancel()
@@ -294,18 +273,12 @@ async def test_held_cards_windows_and_sent_messages_are_shared_and_sealed(worker
     await b.window_closed("6281200001111")
     assert await a.last_inbound("6281200001111") is None
 
-    sent = type(
-        "Sent",
-        (),
-        {"address": {"field": "to", "value": "6281200001111"}, "body": card, "tag": "card:TJ-7K3Q"},
-    )()
+    sent = type("Sent", (), {"address": {"field": "to", "value": "6281200001111"},
+                             "body": card, "tag": "card:TJ-7K3Q"})()
     await a.remember("wamid.C1", sent)
     back = await b.recall("wamid.C1")
     assert back is not None and (back.address, back.body, back.tag) == (
-        sent.address,
-        card,
-        "card:TJ-7K3Q",
-    )
+        sent.address, card, "card:TJ-7K3Q")
     assert await a.recall("wamid.C1") is None  # once
     await a.hold("6281200001111", [card], [None])
     stored = databases.stored_bytes(database)
@@ -352,19 +325,13 @@ async def graph():
 
 
 async def whatsapp_worker(database, graph, clock):
-    runtime = await build_runtime(
-        parse_config({"timezone": "WIB"}), content_dir=REAL_CONTENT, db_path=database, clock=clock
-    )
-    parts = build_whatsapp(
-        runtime,
-        {
-            "WHATSAPP_ACCESS_TOKEN": "test-token",
-            "WHATSAPP_APP_SECRET": "wa-secret",
-            "WHATSAPP_VERIFY_TOKEN": "v",
-            "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
-            "WHATSAPP_API_BASE_URL": graph.base_url,
-        },
-    )
+    runtime = await build_runtime(parse_config({"timezone": "WIB"}), content_dir=REAL_CONTENT,
+                                  db_path=database, clock=clock)
+    parts = build_whatsapp(runtime, {
+        "WHATSAPP_ACCESS_TOKEN": "test-token", "WHATSAPP_APP_SECRET": "wa-secret",
+        "WHATSAPP_VERIFY_TOKEN": "v", "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+        "WHATSAPP_API_BASE_URL": graph.base_url,
+    })
     assert parts is not None
     app = create_web_app(whatsapp=parts.channel)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wa.test")
@@ -372,8 +339,7 @@ async def whatsapp_worker(database, graph, clock):
 
 
 async def test_a_message_answered_200_by_a_worker_that_died_is_answered_by_the_next(
-    database, graph, monkeypatch, tmp_path
-):
+        database, graph, monkeypatch, tmp_path):
     monkeypatch.setenv("TEMANJIWA_SECRET", "shared-by-all-workers")
     monkeypatch.setenv("TEMANJIWA_ENCRYPTION_KEY", Fernet.generate_key().decode())
     clock = FakeClock(NOW)
@@ -384,12 +350,8 @@ async def test_a_message_answered_200_by_a_worker_that_died_is_answered_by_the_n
         await hang.wait()  # the process is killed here: no reply, no release, no renewal
 
     dying.inbox.register("whatsapp", dies_mid_turn)
-    raw, headers = signed(
-        payload(
-            [text_message("aku sedih sekali", sender="6281211112222", ts=int(NOW.timestamp()))]
-        ),
-        "wa-secret",
-    )
+    raw, headers = signed(payload([text_message("aku sedih sekali", sender="6281211112222",
+                                                ts=int(NOW.timestamp()))]), "wa-secret")
     response = await dying_http.post("/whatsapp/webhook", content=raw, headers=headers)
     assert response.status_code == 200  # Meta will not send it again
     await asyncio.sleep(0.05)
@@ -404,19 +366,14 @@ async def test_a_message_answered_200_by_a_worker_that_died_is_answered_by_the_n
         await parts.channel.wait_idle()
         answers = [c for c in graph.delivered if c.recipient == "6281211112222"]
         assert answers and "dengar.sedih" in str(answers[0].body)  # the kind answer to distress
-        assert await inbox.counts(runtime.store.reader) == {"inbox_waiting": 0, "inbox_claimed": 0}
+        assert await inbox.counts(runtime.store.reader) == {"inbox_waiting": 0,
+                                                            "inbox_claimed": 0}
         assert b"sedih sekali" not in databases.stored_bytes(database)
     finally:
         hang.set()
         await dying.inbox.drain(5)
-        for closing in (
-            dying_http.aclose(),
-            http.aclose(),
-            dying_parts.aclose(),
-            parts.aclose(),
-            dying.close(),
-            runtime.close(),
-        ):
+        for closing in (dying_http.aclose(), http.aclose(), dying_parts.aclose(),
+                        parts.aclose(), dying.close(), runtime.close()):
             await closing
 
 
@@ -441,37 +398,30 @@ def test_workers_starting_together_on_one_machine_all_keep_the_last_good_content
         thread.join()
     assert errors == []
     assert [p.name for p in tmp_path.iterdir()] == ["content-last-good"]
-    copied = sorted(
-        p.relative_to(tmp_path / "content-last-good")
-        for p in (tmp_path / "content-last-good").rglob("*.yaml")
-    )
+    copied = sorted(p.relative_to(tmp_path / "content-last-good")
+                    for p in (tmp_path / "content-last-good").rglob("*.yaml"))
     assert copied == sorted(p.relative_to(REAL_CONTENT) for p in REAL_CONTENT.rglob("*.yaml"))
 
 
-async def test_healthz_names_the_database_and_the_worker_and_fails_without_the_database(database):
+async def test_healthz_names_the_database_and_the_worker_and_fails_without_the_database(
+        database):
     store = make_store(database)
     await store.open()
     box = Inbox(store, SEALER, worker_id="host:1:abc")
     app = create_web_app(health=lambda: health(store, box, role="worker", runs=["inbox"]))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://w.test"
-    ) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://w.test") as http:
         ok = await http.get("/healthz")
         assert ok.status_code == 200
         body = ok.json()
         assert body["status"] == "ok"
-        assert body["database"]["backend"] == (
-            "postgresql" if databases.is_postgres(database) else "sqlite"
-        )
+        assert body["database"]["backend"] == ("postgresql" if databases.is_postgres(database)
+                                               else "sqlite")
         assert body["database"]["reachable"] is True
         assert body["database"]["schema_version"] == await store.schema_version() >= 4
         assert body["database"]["inbox_waiting"] == 0
-        assert body["worker"] == {
-            **body["worker"],
-            "id": "host:1:abc",
-            "role": "worker",
-            "runs": ["inbox"],
-        }
+        assert body["worker"] == {**body["worker"], "id": "host:1:abc", "role": "worker",
+                                  "runs": ["inbox"]}
         await store.close()  # the database is gone
         down = await http.get("/healthz")
         assert down.status_code == 503

@@ -59,12 +59,8 @@ TRAFFIC_S = 36.0  # residents write for this long while workers are being killed
 ANSWER_GUARD_S = 20.0  # a resident waits this long for an answer (a takeover takes ~5 s)
 CRISIS = "aku ingin bunuh diri"
 PROBES = {"menu": "M", "bantuan": "B", "layanan": "L", CRISIS: "C"}
-MARKERS = (
-    ("Terima kasih sudah memberi tahu saya", "C"),
-    ("Layanan nasional", "L"),
-    ("adalah program otomatis", "B"),
-    ("Menu utama", "M"),
-)
+MARKERS = (("Terima kasih sudah memberi tahu saya", "C"), ("Layanan nasional", "L"),
+           ("adalah program otomatis", "B"), ("Menu utama", "M"))
 CONFIG = {
     "timezone": "WIB",
     "areas": [{"id": "ngunut", "label": "Kec. Ngunut", "route": "kader_ngunut"}],
@@ -94,11 +90,8 @@ class Resident:
 def bot_texts(resident: Resident, telegram: FakeTelegram, graph) -> list[str]:
     """What the workers sent this resident, in the order the fakes received it."""
     if resident.channel == "telegram":
-        return [
-            c.result.get("text", "")
-            for c in telegram.calls
-            if c.method == "sendMessage" and c.ok and c.chat_id == int(resident.address)
-        ]
+        return [c.result.get("text", "") for c in telegram.calls
+                if c.method == "sendMessage" and c.ok and c.chat_id == int(resident.address)]
     out = []
     for call in graph.delivered:
         if call.recipient != resident.address:
@@ -129,9 +122,8 @@ async def seed(database_url: str, residents: list[Resident]) -> None:
     now has an answer that says which message it answers."""
     store = await open_store(database_url)
     try:
-        session = session_from_setup(
-            {"consent": True, "profile": {"age_group": "dewasa", "area": "ngunut"}}
-        )
+        session = session_from_setup({"consent": True,
+                                      "profile": {"age_group": "dewasa", "area": "ngunut"}})
         async with store.transaction() as tx:
             for resident in residents:
                 await tx.save_session(resident.key, session, datetime.now(UTC))
@@ -139,45 +131,27 @@ async def seed(database_url: str, residents: list[Resident]) -> None:
         await store.close()
 
 
-async def chat(
-    resident: Resident,
-    deployment: Deployment,
-    http: httpx.AsyncClient,
-    telegram: FakeTelegram,
-    graph,
-    until: float,
-) -> None:
+async def chat(resident: Resident, deployment: Deployment, http: httpx.AsyncClient,
+               telegram: FakeTelegram, graph, until: float) -> None:
     loop = asyncio.get_running_loop()
     n = 0
     while loop.time() < until or (resident.crisis_at is not None and "C" not in resident.sent):
         text = next_text(resident.sent)
-        if (
-            resident.crisis_at is not None
-            and n >= resident.crisis_at
-            and text == "menu"
-            and "C" not in resident.sent
-        ):
+        if resident.crisis_at is not None and n >= resident.crisis_at and text == "menu" \
+                and "C" not in resident.sent:
             text = CRISIS  # then "menu": a word the crisis flow's question also takes
         before = len(answers(bot_texts(resident, telegram, graph)))
         t0 = loop.time()
         if resident.channel == "telegram":
             update = telegram.push_message(int(resident.address), int(resident.address), text)
-            tries = await deployment.post(
-                http,
-                "/telegram/webhook",
-                content=json.dumps(update).encode(),
-                headers={
-                    "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
-                    "Content-Type": "application/json",
-                },
-            )
+            tries = await deployment.post(http, "/telegram/webhook",
+                                          content=json.dumps(update).encode(),
+                                          headers={"X-Telegram-Bot-Api-Secret-Token":
+                                                   TELEGRAM_SECRET,
+                                                   "Content-Type": "application/json"})
         else:
-            raw, headers = signed(
-                payload(
-                    [text_message(text, sender=resident.address)], phone_number_id=PHONE_NUMBER_ID
-                ),
-                WHATSAPP_APP_SECRET,
-            )
+            raw, headers = signed(payload([text_message(text, sender=resident.address)],
+                                          phone_number_id=PHONE_NUMBER_ID), WHATSAPP_APP_SECRET)
             tries = await deployment.post(http, "/whatsapp/webhook", content=raw, headers=headers)
         resident.log.append((round(t0, 1), PROBES[text], tries))
         resident.sent.append(PROBES[text])
@@ -229,19 +203,14 @@ def in_order_once(sent: list[str], got: list[str]) -> tuple[bool, int, int]:
 
 
 async def test_killed_workers_lose_no_crisis_message_and_repeat_answers_only_around_a_kill(
-    tmp_path: Path, postgres_server
-) -> None:
+        tmp_path: Path, postgres_server) -> None:
     url = postgres_server.create_database()
     config = tmp_path / "deployment.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    residents = [
-        Resident("telegram", str(810000 + i), random.randint(2, 6) if i < 5 else None)
-        for i in range(7)
-    ]
-    residents += [
-        Resident("whatsapp", f"62812000{i:05d}", random.randint(2, 6) if i < 5 else None)
-        for i in range(7)
-    ]
+    residents = [Resident("telegram", str(810000 + i), random.randint(2, 6) if i < 5 else None)
+                 for i in range(7)]
+    residents += [Resident("whatsapp", f"62812000{i:05d}", random.randint(2, 6) if i < 5 else None)
+                  for i in range(7)]
     await seed(url, residents)
     try:
         async with FakeTelegram() as telegram, running_graph_api() as graph:
@@ -251,14 +220,12 @@ async def test_killed_workers_lose_no_crisis_message_and_repeat_answers_only_aro
             try:
                 await deployment.start()
                 health = await deployment.wait_healthy(deployment.workers[0])
-                assert health["database"] == {
-                    **health["database"],
-                    "backend": "postgresql",
-                    "reachable": True,
-                    "schema_version": len(POSTGRES_MIGRATIONS),
-                }
+                assert health["database"] == {**health["database"], "backend": "postgresql",
+                                              "reachable": True,
+                                              "schema_version": len(POSTGRES_MIGRATIONS)}
                 assert health["worker"]["role"] == "worker"
-                assert {"telegram:webhook", "whatsapp", "inbox"} <= set(health["worker"]["runs"])
+                assert {"telegram:webhook", "whatsapp", "inbox"} <= set(
+                    health["worker"]["runs"])
                 async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
                     loop = asyncio.get_running_loop()
                     until = loop.time() + TRAFFIC_S
@@ -276,27 +243,25 @@ async def test_killed_workers_lose_no_crisis_message_and_repeat_answers_only_aro
         postgres_server.drop_database(url)
 
 
-async def settle(url: str, residents: list[Resident], telegram, graph, guard: float = 90.0) -> None:
+async def settle(url: str, residents: list[Resident], telegram, graph,
+                 guard: float = 90.0) -> None:
     """Until the inbox is empty, every alert went out and every crisis was answered."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + guard
     crisis = [r for r in residents if r.crisis_at is not None]
     while loop.time() < deadline:
         waiting = databases.rows(url, "SELECT count(*) FROM inbox")[0][0]
-        unsent = databases.rows(
-            url, "SELECT count(*) FROM outbox WHERE kind = 'alert' AND state != 'sent'"
-        )[0][0]
-        answered = all(
-            "C" in [m for m, _ in answers(bot_texts(r, telegram, graph))] for r in crisis
-        )
+        unsent = databases.rows(url, "SELECT count(*) FROM outbox WHERE kind = 'alert' "
+                                     "AND state != 'sent'")[0][0]
+        answered = all("C" in [m for m, _ in answers(bot_texts(r, telegram, graph))]
+                       for r in crisis)
         if not waiting and not unsent and answered:
             return
         await asyncio.sleep(0.2)
 
 
-def check(
-    url: str, residents: list[Resident], telegram, graph, deployment: Deployment, logs: str
-) -> None:
+def check(url: str, residents: list[Resident], telegram, graph, deployment: Deployment,
+          logs: str) -> None:
     assert deployment.kills >= 3, "the test must really kill workers"
     lost = repeated = 0
     for resident in residents:
@@ -304,16 +269,11 @@ def check(
         # A crisis answer kept by a killed worker goes out late even when the resident's
         # later messages were answered meanwhile (bot/conversations.py: the hotlines late
         # beat none); ordinary answers keep their order or are dropped.
-        ok, missing, again = in_order_once(
-            [m for m in resident.sent if m != "C"], [m for m, _ in got if m != "C"]
-        )
+        ok, missing, again = in_order_once([m for m in resident.sent if m != "C"],
+                                           [m for m, _ in got if m != "C"])
         repeated += again
-        assert ok, (
-            resident.channel,
-            resident.address,
-            "".join(resident.sent),
-            "".join(m for m, _ in got),
-        )
+        assert ok, (resident.channel, resident.address, "".join(resident.sent),
+                    "".join(m for m, _ in got))
         lost += missing
         if resident.crisis_at is not None:
             crisis = [text for m, text in got if m == "C"]
@@ -322,20 +282,12 @@ def check(
     late = sorted((round(at, 1), r.channel[0]) for r in residents for at in r.lost)
     for r in residents:
         if r.lost:
-            print(
-                r.channel,
-                r.address,
-                r.key[:12],
-                "".join(r.sent),
-                "".join(m for m, _ in answers(bot_texts(r, telegram, graph))),
-                r.log,
-            )
-    print(
-        f"\n{deployment.kills} kills at {[round(at, 1) for at, _w in deployment.killed_at]}, "
-        f"{deployment.retries} webhook retries, {lost} ordinary answers missing (lost "
-        f"between commit and send, or overtaken and dropped), {repeated} sent again after a "
-        f"kill; waited in vain at {late}"
-    )
+            print(r.channel, r.address, r.key[:12], "".join(r.sent),
+                  "".join(m for m, _ in answers(bot_texts(r, telegram, graph))), r.log)
+    print(f"\n{deployment.kills} kills at {[round(at, 1) for at, _w in deployment.killed_at]}, "
+          f"{deployment.retries} webhook retries, {lost} ordinary answers missing (lost "
+          f"between commit and send, or overtaken and dropped), {repeated} sent again after a "
+          f"kill; waited in vain at {late}")
     assert lost <= 3, (lost, logs)  # a rare window (module docstring), not a habit
     assert repeated <= 3, (repeated, logs)  # only around a kill
 
@@ -343,15 +295,11 @@ def check(
     cases = databases.rows(url, "SELECT user_key, code FROM cases ORDER BY user_key")
     assert sorted(r[0] for r in cases) == crisis_keys  # one case per crisis, none twice
     for _key, code in cases:
-        cards = [
-            c
-            for c in telegram.calls
-            if c.method == "sendMessage" and c.ok and c.chat_id == GROUP and code in (c.text or "")
-        ]
+        cards = [c for c in telegram.calls if c.method == "sendMessage" and c.ok
+                 and c.chat_id == GROUP and code in (c.text or "")]
         assert len(cards) == 1, (code, len(cards))
-    states = databases.rows(
-        url, "SELECT state, count(*) FROM outbox WHERE kind = 'alert' GROUP BY state"
-    )
+    states = databases.rows(url, "SELECT state, count(*) FROM outbox WHERE kind = 'alert' "
+                                 "GROUP BY state")
     assert [tuple(r) for r in states] == [("sent", len(cases))]
     assert databases.rows(url, "SELECT count(*) FROM inbox")[0][0] == 0
     assert b"bunuh diri" not in databases.stored_bytes(url)

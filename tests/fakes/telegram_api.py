@@ -614,11 +614,9 @@ class FakeTelegramProcess:
     async def reset_calls(self) -> None:
         await self._control("POST", "reset_calls")
 
-    async def auto_press(
-        self, presses: int | None = None, prefer: Iterable[str] = ()
-    ) -> dict[str, Any]:
+    async def auto_press(self, presses: int | None = None,
+                         prefer: Iterable[str] = ()) -> dict[str, Any]:
         """Start the closed-loop presser (`presses` in all; 0 stops it); None: its stats."""
-        body: dict[str, Any] = (
-            {} if presses is None else {"presses": presses, "prefer": list(prefer)}
-        )
+        body: dict[str, Any] = {} if presses is None else {"presses": presses,
+                                                           "prefer": list(prefer)}
         return await self._control("POST", "auto_press", json=body)

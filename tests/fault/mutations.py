@@ -65,70 +65,14 @@ CRISIS_MESSAGES = (
 
 # What a changed value becomes: other types, empty and odd texts, containers.
 ODD_VALUES: tuple[Any, ...] = (
-    0,
-    1,
-    -1,
-    7,
-    2.5,
-    10**30,
-    True,
-    False,
-    None,
-    "",
-    "   ",
-    "x",
-    "menu",
-    "{nama}",
-    "{hotline.tidak_ada}",
-    "a" * 300,
-    [],
-    {},
-    ["a"],
-    {"a": 1},
-    [[]],
-    {"say": "x"},
-    date(2024, 1, 31),
-    datetime(2024, 1, 31, 8, 0),
-    b"\x00biner",
-    {"satu", "dua"},
+    0, 1, -1, 7, 2.5, 10**30, True, False, None, "", "   ", "x", "menu", "{nama}",
+    "{hotline.tidak_ada}", "a" * 300, [], {}, ["a"], {"a": 1}, [[]], {"say": "x"},
+    date(2024, 1, 31), datetime(2024, 1, 31, 8, 0), b"\x00biner", {"satu", "dua"},
 )
-ODD_CHARACTERS = (
-    "\x00",
-    "\x07",
-    "\x1b",
-    "\t",
-    "\u00a0",
-    "\u200b",
-    "\u2028",
-    "\ufeff",
-    "\ud7ff",
-    "#",
-    ":",
-    "'",
-    '"',
-    "{",
-    "}",
-    "[",
-    "&a",
-    "*a",
-    "!!binary ",
-    "<<: ",
-)
-EMPTY_FILES = (
-    "",
-    "\n",
-    "# hanya komentar\n",
-    "null\n",
-    "~\n",
-    "---\n",
-    "[]\n",
-    "{}\n",
-    "flow: x\n",
-    "nodes:\n",
-    "- a\n- b\n",
-    "teks saja\n",
-    "0\n",
-)
+ODD_CHARACTERS = ("\x00", "\x07", "\x1b", "\t", "\u00a0", "\u200b", "\u2028", "\ufeff",
+                  "\ud7ff", "#", ":", "'", '"', "{", "}", "[", "&a", "*a", "!!binary ", "<<: ")
+EMPTY_FILES = ("", "\n", "# hanya komentar\n", "null\n", "~\n", "---\n", "[]\n", "{}\n",
+               "flow: x\n", "nodes:\n", "- a\n- b\n", "teks saja\n", "0\n")
 
 
 @dataclass(frozen=True)
@@ -196,18 +140,8 @@ def _slots(data: Any) -> Iterator[Slot]:
 
 
 def _misspell(rng: random.Random, word: str) -> str:
-    variants = [
-        word + "x",
-        word.upper(),
-        word[:-1],
-        word.replace("_", "-"),
-        " " + word,
-        word + ".x",
-        "menu." + word,
-        word + " ",
-        word.capitalize(),
-        word * 2,
-    ]
+    variants = [word + "x", word.upper(), word[:-1], word.replace("_", "-"), " " + word,
+                word + ".x", "menu." + word, word + " ", word.capitalize(), word * 2]
     return rng.choice([v for v in variants if v != word] or ["x"])
 
 
@@ -220,22 +154,14 @@ class Mutator:
 
     def operations(self) -> list[tuple[str, Callable[[str], tuple[str, str] | None]]]:
         return [
-            ("delete_key", self.delete_key),
-            ("change_type", self.change_type),
-            ("empty_string", self.empty_string),
-            ("swap_reference", self.swap_reference),
-            ("wrong_id", self.wrong_id),
-            ("rename_key", self.rename_key),
-            ("swap_values", self.swap_values),
-            ("drop_item", self.drop_item),
-            ("duplicate_item", self.duplicate_item),
-            ("copy_key", self.copy_key),
-            ("duplicate_line", self.duplicate_line),
-            ("delete_line", self.delete_line),
-            ("swap_lines", self.swap_lines),
-            ("reindent", self.reindent),
-            ("truncate", self.truncate),
-            ("insert_character", self.insert_character),
+            ("delete_key", self.delete_key), ("change_type", self.change_type),
+            ("empty_string", self.empty_string), ("swap_reference", self.swap_reference),
+            ("wrong_id", self.wrong_id), ("rename_key", self.rename_key),
+            ("swap_values", self.swap_values), ("drop_item", self.drop_item),
+            ("duplicate_item", self.duplicate_item), ("copy_key", self.copy_key),
+            ("duplicate_line", self.duplicate_line), ("delete_line", self.delete_line),
+            ("swap_lines", self.swap_lines), ("reindent", self.reindent),
+            ("truncate", self.truncate), ("insert_character", self.insert_character),
             ("empty_file", self.empty_file),
         ]
 
@@ -351,9 +277,8 @@ class Mutator:
         return text.splitlines(keepends=True)
 
     def _content_line(self, lines: list[str]) -> int | None:
-        candidates = [
-            i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")
-        ]
+        candidates = [i for i, line in enumerate(lines)
+                      if line.strip() and not line.lstrip().startswith("#")]
         return self.rng.choice(candidates) if candidates else None
 
     def duplicate_line(self, text: str):
@@ -436,20 +361,16 @@ class MutationRun:
         # One in four mutants hits a file the whole set depends on; the rest hit a flow.
         self.shared = ["system.yaml", "hotlines.yaml", "scales.yaml", LEXICON]
         self.flows = flows
-        self.originals = {
-            name: (source / name).read_text(encoding="utf-8") for name in [*self.shared, *flows]
-        }
+        self.originals = {name: (source / name).read_text(encoding="utf-8")
+                          for name in [*self.shared, *flows]}
         self.tests: list[ConvTest] = collect(source)[0]
         self.detector = load_detector(source / LEXICON)
         self.lexicon_problems = lint_lexicon(self.folder / LEXICON)
 
     def mutant(self, number: int) -> Mutant:
         while True:
-            name = (
-                self.rng.choice(self.shared)
-                if self.rng.random() < 0.25
-                else self.rng.choice(self.flows)
-            )
+            name = (self.rng.choice(self.shared) if self.rng.random() < 0.25
+                    else self.rng.choice(self.flows))
             operation, apply = self.rng.choice(self.mutator.operations())
             done = apply(self.originals[name])
             if done is not None and done[0] != self.originals[name]:
@@ -462,9 +383,8 @@ class MutationRun:
         content, problems = read_content(self.folder)
         if content is not None:
             problems = problems + lint_content(content)
-        lexicon = (
-            lint_lexicon(self.folder / LEXICON) if mutated == LEXICON else (self.lexicon_problems)
-        )
+        lexicon = lint_lexicon(self.folder / LEXICON) if mutated == LEXICON else (
+            self.lexicon_problems)
         return content, problems + lexicon
 
     @contextmanager
@@ -500,9 +420,8 @@ class MutationRun:
             if content is None:
                 raise AssertionError("no errors, yet no content")
             # load_content is read_content + lint_content, just done: the content is reused.
-            detector = (
-                load_detector(self.folder / LEXICON) if mutant.file == LEXICON else self.detector
-            )
+            detector = (load_detector(self.folder / LEXICON) if mutant.file == LEXICON
+                        else self.detector)
         except Exception as exc:
             return Verdict(mutant, "load_mismatch", _short_traceback(exc))
         return asyncio.run(self.serve(mutant, content, detector))
@@ -520,9 +439,8 @@ class MutationRun:
                         if problem:
                             return Verdict(mutant, problem[0], f"{test.name}: {problem[1]}")
                 message, level = CRISIS_MESSAGES[number % len(CRISIS_MESSAGES)]
-                problem = await _crisis_and_check(
-                    driver, message, level, hotline_texts, need_escalate=False
-                )
+                problem = await _crisis_and_check(driver, message, level, hotline_texts,
+                                                  need_escalate=False)
             except Exception as exc:
                 return Verdict(mutant, "engine_error", f"{test.name}: {_short_traceback(exc)}")
             if problem:
@@ -531,9 +449,8 @@ class MutationRun:
             for message, level in CRISIS_MESSAGES:
                 await driver.start(setup)
                 try:
-                    problem = await _crisis_and_check(
-                        driver, message, level, hotline_texts, need_escalate=True
-                    )
+                    problem = await _crisis_and_check(driver, message, level, hotline_texts,
+                                                      need_escalate=True)
                 except Exception as exc:
                     return Verdict(mutant, "engine_error", _short_traceback(exc))
                 if problem:
@@ -573,30 +490,21 @@ async def _send_and_check(driver: EngineDriver, inbound: Inbound) -> tuple[str, 
     return None
 
 
-async def _crisis_and_check(
-    driver: EngineDriver, message: str, level: str, hotlines: list[str], *, need_escalate: bool
-) -> tuple[str, str] | None:
+async def _crisis_and_check(driver: EngineDriver, message: str, level: str,
+                            hotlines: list[str], *, need_escalate: bool) -> tuple[str, str] | None:
     FAILURES.last = None
     replies, events = await driver.send(Inbound(text=message))
     names = [e.name for e in events]
     if "engine_error" in names:  # the crisis events and hotlines must come even so
         why = _short_traceback(FAILURES.last) if FAILURES.last else "?"
-        problem = _crisis_verdict(
-            replies, events, message, level, hotlines, need_escalate=need_escalate
-        )
+        problem = _crisis_verdict(replies, events, message, level, hotlines,
+                                  need_escalate=need_escalate)
         return problem or ("engine_error", f"answering {message!r}: {why}")
     return _crisis_verdict(replies, events, message, level, hotlines, need_escalate=need_escalate)
 
 
-def _crisis_verdict(
-    replies: list[Any],
-    events: list[Any],
-    message: str,
-    level: str,
-    hotlines: list[str],
-    *,
-    need_escalate: bool,
-) -> tuple[str, str] | None:
+def _crisis_verdict(replies: list[Any], events: list[Any], message: str, level: str,
+                          hotlines: list[str], *, need_escalate: bool) -> tuple[str, str] | None:
     names = [e.name for e in events]
     said = "\n".join(r.text for r in replies)
     if "crisis_detected" not in names:
@@ -626,10 +534,8 @@ def run(count: int, seed: int, workdir: Path) -> list[Verdict]:
 def summary(verdicts: list[Verdict]) -> str:
     outcomes = Counter(v.outcome for v in verdicts)
     passed = sum(n for o, n in outcomes.items() if o not in ("rejected", "lint_crash", "hang"))
-    lines = [
-        f"{len(verdicts)} mutants: {passed} passed lint; "
-        + ", ".join(f"{o} {n}" for o, n in sorted(outcomes.items()))
-    ]
+    lines = [f"{len(verdicts)} mutants: {passed} passed lint; " + ", ".join(
+        f"{o} {n}" for o, n in sorted(outcomes.items()))]
     lines += [f"  {v}" for v in verdicts if v.defect]
     return "\n".join(lines)
 

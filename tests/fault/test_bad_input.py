@@ -18,7 +18,8 @@ from tests.support.residents import GUARD
 from tests.support.whatsapp_driver import payload, signed, text_message
 
 TG_HOOK, WA_HOOK = "/telegram/webhook", "/whatsapp/webhook"
-TG_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET, "Content-Type": "application/json"}
+TG_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+              "Content-Type": "application/json"}
 FUZZ_INPUTS = 300  # per webhook
 SEED = 11
 
@@ -50,10 +51,9 @@ async def answers_whatsapp(graph, http: httpx.AsyncClient, number: str) -> bool:
 
 
 async def test_unreadable_bodies_are_answered_200_counted_and_the_bot_goes_on(tg, tmp_path):
-    async with (
-        running_graph_api() as graph,
-        BotProcess(tmp_path, telegram=tg, graph=graph, webhook=True) as bot,
-    ):
+    async with running_graph_api() as graph, BotProcess(
+        tmp_path, telegram=tg, graph=graph, webhook=True
+    ) as bot:
         await bot.start()
         async with httpx.AsyncClient(base_url=bot.url, timeout=GUARD) as http:
             deep = fuzz.deep_nesting()
@@ -103,11 +103,8 @@ async def test_an_update_the_library_cannot_read_does_not_freeze_long_polling(tg
         good = tg.push_message(860102, 860102, "/start")
         call = await tg.wait_for("sendMessage", chat_id=860102, since=good, timeout=GUARD)
         assert "Teman Jiwa" in (call.text or "")
-        await tg.wait_until(
-            lambda: tg.acked_offset > good["update_id"],
-            GUARD,
-            what="the offset confirmed past both",
-        )
+        await tg.wait_until(lambda: tg.acked_offset > good["update_id"], GUARD,
+                            what="the offset confirmed past both")
         polls = tg.method_counts["getUpdates"]
         await asyncio.sleep(1.0)
         assert tg.method_counts["getUpdates"] - polls < 5  # no refetch loop
@@ -120,35 +117,34 @@ async def test_an_update_the_library_cannot_read_does_not_freeze_long_polling(tg
     assert log.count("Traceback") <= 2  # PTB's own report of the one batch it could not read
 
 
-async def test_fuzzed_webhooks_never_500_never_traceback_and_the_bot_keeps_answering(tg, tmp_path):
+async def test_fuzzed_webhooks_never_500_never_traceback_and_the_bot_keeps_answering(
+    tg, tmp_path
+):
     rng = random.Random(SEED)
     statuses: dict[str, dict[int, int]] = {"telegram": {}, "whatsapp": {}}
     for chat in range(880000, 880040):
         tg.add_chat(chat, chat_type="private")
-    async with (
-        running_graph_api() as graph,
-        BotProcess(tmp_path, telegram=tg, graph=graph, webhook=True) as bot,
-    ):
+    async with running_graph_api() as graph, BotProcess(
+        tmp_path, telegram=tg, graph=graph, webhook=True
+    ) as bot:
         await bot.start()
         async with httpx.AsyncClient(base_url=bot.url, timeout=GUARD) as http:
             for n in range(FUZZ_INPUTS):
                 kind = fuzz.TELEGRAM_KINDS[n % len(fuzz.TELEGRAM_KINDS)]
-                doc = fuzz.mutate(
-                    rng,
-                    fuzz.telegram_update(700000 + n, 880000 + n % 40, kind),
-                    times=rng.randint(1, 3),
-                )
-                body = fuzz.deep_nesting(rng.randint(1, 3000)) if n % 50 == 49 else fuzz.encode(doc)
+                doc = fuzz.mutate(rng, fuzz.telegram_update(700000 + n, 880000 + n % 40, kind),
+                                  times=rng.randint(1, 3))
+                body = fuzz.deep_nesting(rng.randint(1, 3000)) if n % 50 == 49 else \
+                    fuzz.encode(doc)
                 status = (await http.post(TG_HOOK, content=body, headers=TG_HEADERS)).status_code
                 statuses["telegram"][status] = statuses["telegram"].get(status, 0) + 1
             for n in range(FUZZ_INPUTS):
-                doc = fuzz.mutate(
-                    rng,
-                    fuzz.whatsapp_payload(f"6281390{n % 40:05d}", f"wamid.FUZZ{n}"),
-                    times=rng.randint(1, 3),
-                )
-                raw = fuzz.deep_nesting(rng.randint(1, 3000)) if n % 50 == 49 else fuzz.encode(doc)
-                status = (await http.post(WA_HOOK, content=raw, headers=wa_signed(raw))).status_code
+                doc = fuzz.mutate(rng, fuzz.whatsapp_payload(f"6281390{n % 40:05d}",
+                                                             f"wamid.FUZZ{n}"),
+                                  times=rng.randint(1, 3))
+                raw = fuzz.deep_nesting(rng.randint(1, 3000)) if n % 50 == 49 else \
+                    fuzz.encode(doc)
+                status = (await http.post(WA_HOOK, content=raw,
+                                          headers=wa_signed(raw))).status_code
                 statuses["whatsapp"][status] = statuses["whatsapp"].get(status, 0) + 1
             telegram_ok = await answers_telegram(tg, http, 889999)
             whatsapp_ok = await answers_whatsapp(graph, http, "6281399999999")
@@ -157,15 +153,13 @@ async def test_fuzzed_webhooks_never_500_never_traceback_and_the_bot_keeps_answe
         log = bot.stderr()
     tracebacks = log.count("Traceback")
     failures = sum(n for by in statuses.values() for s, n in by.items() if s >= 500)
-    print(
-        f"\nwebhook fuzz (seed {SEED}): {2 * FUZZ_INPUTS} inputs, answers {statuses}, "
-        f"{failures} server errors, {tracebacks} tracebacks, still answering: "
-        f"telegram {telegram_ok}, whatsapp {whatsapp_ok}; counted: "
-        f"telegram unusable {health['telegram'].get('webhook_unusable', 0)}, whatsapp "
-        f"parse problems "
-        f"{health['whatsapp']['parse_problems']}"
-    )
-    assert tracebacks == 0, log[log.index("Traceback") - 300 :][:3000]
+    print(f"\nwebhook fuzz (seed {SEED}): {2 * FUZZ_INPUTS} inputs, answers {statuses}, "
+          f"{failures} server errors, {tracebacks} tracebacks, still answering: "
+          f"telegram {telegram_ok}, whatsapp {whatsapp_ok}; counted: "
+          f"telegram unusable {health['telegram'].get('webhook_unusable', 0)}, whatsapp "
+          f"parse problems "
+          f"{health['whatsapp']['parse_problems']}")
+    assert tracebacks == 0, log[log.index("Traceback") - 300:][:3000]
     assert failures == 0
-    assert tracebacks == 0, log[log.index("Traceback") - 300 :][:3000]
+    assert tracebacks == 0, log[log.index("Traceback") - 300:][:3000]
     assert telegram_ok and whatsapp_ok

@@ -44,22 +44,9 @@ def chat(tmp_path, lines: list[str], stdin_bytes: bytes = b"") -> tuple[list[dic
     env = dict(os.environ, TEMANJIWA_SECRET="console-test", PYTHONUNBUFFERED="1")
     data = stdin_bytes + "".join(lines).encode("utf-8", "surrogatepass")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "chat",
-            "--jsonl",
-            "--db",
-            str(tmp_path / "c.db"),
-            "--content",
-            str(FIXTURE_CONTENT),
-        ],
-        cwd=ROOT,
-        env=env,
-        input=data,
-        capture_output=True,
-        timeout=120,
+        [sys.executable, "-m", "bot.cli", "chat", "--jsonl", "--db", str(tmp_path / "c.db"),
+         "--content", str(FIXTURE_CONTENT)],
+        cwd=ROOT, env=env, input=data, capture_output=True, timeout=120,
     )
     out = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
     return out, result.stderr.decode("utf-8", "replace"), result.returncode
@@ -93,9 +80,8 @@ def test_every_bad_line_gets_an_error_and_the_chat_goes_on(tmp_path):
 
 def test_undecodable_bytes_and_an_overlong_line_are_errors(tmp_path):
     too_long = '{"text": "' + "a" * (1024 * 1024 + 10) + '"}\n'
-    out, stderr, code = chat(
-        tmp_path, [too_long, '{"text": "/start"}\n'], stdin_bytes=b'{"text": "\xff\xfe halo"}\n'
-    )
+    out, stderr, code = chat(tmp_path, [too_long, '{"text": "/start"}\n'],
+                             stdin_bytes=b'{"text": "\xff\xfe halo"}\n')
     assert code == 0 and "Traceback" not in stderr, stderr
     undecodable, long_line, good = turns(out)
     assert [o["type"] for o in undecodable] == ["error"]
@@ -105,9 +91,8 @@ def test_undecodable_bytes_and_an_overlong_line_are_errors(tmp_path):
 
 def test_a_stale_node_string_is_the_engine_s_business_not_an_error(tmp_path):
     """A well-formed press on a node that does not exist is valid protocol input."""
-    out, stderr, code = chat(
-        tmp_path, ['{"text": "/start"}\n', '{"choice": "setuju", "node": "tidak.ada"}\n']
-    )
+    out, stderr, code = chat(tmp_path, ['{"text": "/start"}\n',
+                                        '{"choice": "setuju", "node": "tidak.ada"}\n'])
     assert code == 0, stderr
     _start, press = turns(out)
     assert press and all(o["type"] == "message" for o in press)

@@ -28,12 +28,8 @@ async def test_a_crisis_message_the_crisis_flow_cannot_answer_still_escalates():
     session = consented()
     turn = await engine.handle(session, Inbound(text="aku mau mati saja"))
     assert [e.name for e in turn.events] == ["crisis_detected", "escalate", "engine_error"]
-    assert turn.events[0].data == {
-        "level": "high",
-        "category": "suicide",
-        "source": "free_text",
-        "subject": "self",
-    }
+    assert turn.events[0].data == {"level": "high", "category": "suicide",
+                                   "source": "free_text", "subject": "self"}
     assert turn.events[1].data == {"level": "high", "category": "suicide", "source": "free_text"}
     [reply] = turn.replies
     assert reply.text.startswith(FALLBACK_TEXT)

@@ -57,17 +57,9 @@ async def test_killed_after_commit_before_the_reply_every_resident_is_answered(t
         for chat in RESIDENTS:
             tg.push_message(chat, chat, CRISIS_TEXT)
         await tg.wait_until(
-            lambda: (
-                {
-                    c.chat_id
-                    for c in tg.calls[mark:]
-                    if c.method == "sendMessage" and not c.done and HOTLINE in (c.text or "")
-                }
-                >= set(RESIDENTS)
-            ),
-            GUARD,
-            what="every crisis reply in flight",
-        )
+            lambda: {c.chat_id for c in tg.calls[mark:] if c.method == "sendMessage"
+                     and not c.done and HOTLINE in (c.text or "")} >= set(RESIDENTS), GUARD,
+            what="every crisis reply in flight")
         bot.kill()
         assert sum(1 for c in RESIDENTS if crisis_replies(tg, c, mark)) == 0
         assert len(_rows(bot.db, "SELECT id FROM cases")) == len(RESIDENTS)  # committed
@@ -75,10 +67,8 @@ async def test_killed_after_commit_before_the_reply_every_resident_is_answered(t
 
         await bot.start()  # the restart: Telegram redelivers the unconfirmed updates
         answered = await wait_answered(tg, RESIDENTS, mark)
-        print(
-            f"\nkill after commit, before reply: {answered}/{len(RESIDENTS)} residents "
-            "answered after the restart"
-        )
+        print(f"\nkill after commit, before reply: {answered}/{len(RESIDENTS)} residents "
+              "answered after the restart")
         assert answered == len(RESIDENTS)
         assert len(_rows(bot.db, "SELECT id FROM cases")) == len(RESIDENTS)  # handled once
         await settled(bot)
@@ -95,12 +85,9 @@ async def test_killed_right_after_the_reply_arrived_every_resident_keeps_one(tg,
         mark = tg.mark()
 
         def kill_when_all_answered(call) -> None:
-            if (
-                call.ok
-                and call.method == "sendMessage"
-                and all(turn_complete(tg, c, mark) for c in RESIDENTS)
-                and bot.proc.poll() is None
-            ):
+            if call.ok and call.method == "sendMessage" and all(
+                turn_complete(tg, c, mark) for c in RESIDENTS
+            ) and bot.proc.poll() is None:
                 os.kill(bot.proc.pid, signal.SIGKILL)  # before the bot reads this answer
                 bot.proc.wait()
 
@@ -114,10 +101,8 @@ async def test_killed_right_after_the_reply_arrived_every_resident_keeps_one(tg,
         await settled(bot)
         answered = await wait_answered(tg, RESIDENTS, mark)
         twice = sum(1 for c in RESIDENTS if len(crisis_replies(tg, c, mark)) > 1)
-        print(
-            f"\nkill right after the reply: {answered}/{len(RESIDENTS)} answered, "
-            f"{twice} got the reply twice"
-        )
+        print(f"\nkill right after the reply: {answered}/{len(RESIDENTS)} answered, "
+              f"{twice} got the reply twice")
         assert answered == len(RESIDENTS)
         # A reply whose "delivered" was not yet recorded is sent once more, never more.
         assert all(len(crisis_replies(tg, c, mark)) <= 2 for c in RESIDENTS)
@@ -135,12 +120,8 @@ async def test_killed_after_the_card_was_posted_the_repeat_says_so(tg, tmp_path)
         mark = tg.mark()
 
         def kill_on_card(call) -> None:
-            if (
-                call.ok
-                and call.method == "sendMessage"
-                and call.chat_id == KADER_GROUP
-                and bot.proc.poll() is None
-            ):
+            if (call.ok and call.method == "sendMessage" and call.chat_id == KADER_GROUP
+                    and bot.proc.poll() is None):
                 os.kill(bot.proc.pid, signal.SIGKILL)  # posted; the bot never hears it
                 bot.proc.wait()
 
@@ -151,29 +132,20 @@ async def test_killed_after_the_card_was_posted_the_repeat_says_so(tg, tmp_path)
         (code,) = _rows(bot.db, "SELECT code FROM cases")[0]
         # The dead claim's lease (60 s) runs out: moved back instead of waited for.
         conn = sqlite3.connect(bot.db)
-        conn.execute(
-            "UPDATE outbox SET lease_until = '2000-01-01T00:00:00+00:00' WHERE state = 'sending'"
-        )
+        conn.execute("UPDATE outbox SET lease_until = '2000-01-01T00:00:00+00:00' "
+                     "WHERE state = 'sending'")
         conn.commit()
         conn.close()
         await bot.start()
 
         def cards():
-            return [
-                c.text
-                for c in tg.calls[mark:]
-                if c.method == "sendMessage"
-                and c.ok
-                and c.chat_id == KADER_GROUP
-                and code in (c.text or "")
-            ]
+            return [c.text for c in tg.calls[mark:] if c.method == "sendMessage" and c.ok
+                    and c.chat_id == KADER_GROUP and code in (c.text or "")]
 
         await tg.wait_until(lambda: len(cards()) >= 2, GUARD, what="the card posted again")
         first, second = cards()[:2]
-        print(
-            f"\nkill after the card was posted: {len(cards())} cards for the case; "
-            f"the second says (ulang): {'(ulang)' in second}"
-        )
+        print(f"\nkill after the card was posted: {len(cards())} cards for the case; "
+              f"the second says (ulang): {'(ulang)' in second}")
         assert "(ulang)" not in first and "(ulang)" in second.splitlines()[0]
         assert await wait_answered(tg, [chat], mark) == 1
         assert await bot.stop() == 0
@@ -193,22 +165,18 @@ async def test_whatsapp_killed_after_commit_before_the_reply_every_resident_is_a
         graph.fail_next("timeout", times=len(numbers))  # every first reply hangs
         async with httpx.AsyncClient(base_url=bot.url, timeout=GUARD) as http:
             for number in numbers:
-                raw, headers = signed(
-                    payload([text_message(CRISIS_TEXT, sender=number)]), APP_SECRET
-                )
-                assert (
-                    await http.post("/whatsapp/webhook", content=raw, headers=headers)
-                ).status_code == 200
+                raw, headers = signed(payload([text_message(CRISIS_TEXT, sender=number)]),
+                                      APP_SECRET)
+                assert (await http.post("/whatsapp/webhook", content=raw,
+                                        headers=headers)).status_code == 200
         await wait_for(lambda: sum(1 for c in graph.calls if c.status == 0) >= len(numbers))
         bot.kill()
         assert answered(graph) == set()
         assert len(_rows(bot.db, "SELECT 1 FROM pending_replies")) == len(numbers)
         await bot.start()
         await wait_for(lambda: answered(graph) >= set(numbers))
-        print(
-            f"\nWhatsApp kill after commit, before reply: {len(answered(graph))}/"
-            f"{len(numbers)} residents answered after the restart"
-        )
+        print(f"\nWhatsApp kill after commit, before reply: {len(answered(graph))}/"
+              f"{len(numbers)} residents answered after the restart")
         assert answered(graph) == set(numbers)
         await wait_for(lambda: not _rows(bot.db, "SELECT 1 FROM pending_replies"))
         assert await bot.stop() == 0

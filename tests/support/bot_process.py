@@ -79,49 +79,32 @@ class BotProcess:
     def env(self) -> dict[str, str]:
         env = base_env()
         if self.telegram is not None:
-            env |= {
-                "TELEGRAM_BOT_TOKEN": self.telegram.token,
-                "TELEGRAM_API_BASE_URL": self.telegram.base_url,
-            }
+            env |= {"TELEGRAM_BOT_TOKEN": self.telegram.token,
+                    "TELEGRAM_API_BASE_URL": self.telegram.base_url}
             if self.webhook:
-                env |= {
-                    "TELEGRAM_WEBHOOK_URL": f"{self.url}/telegram/webhook",
-                    "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                }
+                env |= {"TELEGRAM_WEBHOOK_URL": f"{self.url}/telegram/webhook",
+                        "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET}
         if self.graph is not None:
-            env |= {
-                "WHATSAPP_ACCESS_TOKEN": self.graph.token,
-                "WHATSAPP_APP_SECRET": APP_SECRET,
-                "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-                "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-                "WHATSAPP_API_BASE_URL": self.graph.base_url,
-            }
+            env |= {"WHATSAPP_ACCESS_TOKEN": self.graph.token,
+                    "WHATSAPP_APP_SECRET": APP_SECRET,
+                    "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+                    "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+                    "WHATSAPP_API_BASE_URL": self.graph.base_url}
         return env
 
     async def start(self, timeout: float = 60.0) -> None:
         """Start (or restart) the child and wait until /healthz answers."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.runs += 1
-        args = [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            "--db",
-            str(self.db),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
+        args = [sys.executable, "-m", "bot.cli", "run", "--db", str(self.db),
+                "--host", "127.0.0.1", "--port", str(self.port)]
         if self.config is not None:
             args += ["--config", str(self.config)]
         if self.verbose:
             args.append("-v")
         with open(self.stderr_path(), "wb") as err:
-            self.proc = subprocess.Popen(
-                args, cwd=ROOT, env=self.env(), stdout=subprocess.DEVNULL, stderr=err
-            )
+            self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env(),
+                                         stdout=subprocess.DEVNULL, stderr=err)
         deadline = asyncio.get_running_loop().time() + timeout
         async with httpx.AsyncClient(base_url=self.url, timeout=2) as http:
             while True:

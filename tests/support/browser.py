@@ -48,10 +48,8 @@ def require_chromium() -> Path:
     """The browser's path; skips the test without it (fails in CI)."""
     if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    message = (
-        f"{CHROMIUM} is not installed: browser tests need Debian's chromium package "
-        "(apt-get install chromium); .ci/run installs it"
-    )
+    message = (f"{CHROMIUM} is not installed: browser tests need Debian's chromium package "
+               "(apt-get install chromium); .ci/run installs it")
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)
@@ -90,9 +88,8 @@ def serve_app(app, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve an ASGI app with uvicorn in a thread on a free port; yields its base URL.
     The app's lifespan runs, so its shutdown (the studio deleting its temporary database)
     has happened when the block ends."""
-    config = uvicorn.Config(
-        app, host=host, port=0, log_level="warning", access_log=False, lifespan="on"
-    )
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False,
+                            lifespan="on")
     server = _ThreadServer(config)
     thread = threading.Thread(target=server.run, name="test-server", daemon=True)
     thread.start()
@@ -109,9 +106,8 @@ def serve_app(app, host: str = "127.0.0.1") -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def save_screenshot(
-    page: Page, name: str, directory: Path | None = None, *, full_page: bool = True
-) -> Path:
+def save_screenshot(page: Page, name: str, directory: Path | None = None, *,
+                    full_page: bool = True) -> Path:
     """A PNG under tests/artifacts/ (or `directory`), kept for people to look at.
 
     `full_page=False` for a bare SVG or image document, which has no page to scroll.

@@ -75,9 +75,8 @@ def _run(command: list[str], what: str) -> None:
         )
 
 
-def start_cluster(
-    directory: Path, bindir: Path | None = None, settings: tuple[str, ...] = SERVER_SETTINGS
-) -> str:
+def start_cluster(directory: Path, bindir: Path | None = None,
+                  settings: tuple[str, ...] = SERVER_SETTINGS) -> str:
     """initdb + pg_ctl start in `directory` (created if needed); returns the server's URL.
     `settings`: server options (default: the tests' fast, non-durable ones)."""
     bindir = bindir or find_bindir()

@@ -39,14 +39,8 @@ class RecordingCheckins:
     def _record(self, how: str, platform_id: str, replies: list[Reply]) -> str:
         self.sent.append((how, platform_id, replies))
         if self.path is not None:
-            line = json.dumps(
-                {
-                    "how": how,
-                    "to": platform_id,
-                    "pid": os.getpid(),
-                    "text": "\n".join(r.text for r in replies),
-                }
-            )
+            line = json.dumps({"how": how, "to": platform_id, "pid": os.getpid(),
+                               "text": "\n".join(r.text for r in replies)})
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
                 handle.flush()

@@ -15,26 +15,9 @@ from typing import Any
 DEEP = 100_000  # levels: json's recursion gives up long before
 
 _WEIRD_STRINGS = [
-    "",
-    " ",
-    "\x00",
-    "\ud800",
-    "a\udfffb",
-    "\u202e",
-    "\ufeff",
-    "x" * 5000,
-    "🙂" * 300,
-    "<b>",
-    "%s%s%n",
-    "{}",
-    "[]",
-    "null",
-    "1e309",
-    "../../etc/passwd",
-    "kd:ambil:TJ-XXXX",
-    "q.1|setuju",
-    "|",
-    "/start " + "x" * 200,
+    "", " ", "\x00", "\ud800", "a\udfffb", "\u202e", "\ufeff", "x" * 5000, "🙂" * 300,
+    "<b>", "%s%s%n", "{}", "[]", "null", "1e309", "../../etc/passwd", "kd:ambil:TJ-XXXX",
+    "q.1|setuju", "|", "/start " + "x" * 200,
 ]
 _WEIRD_NUMBERS = [0, -1, 2**31, 2**63 - 1, -(2**63), 2**64, 10**30, 1.5, -0.0, 1e308]
 
@@ -50,12 +33,8 @@ def weird_value(rng: random.Random, depth: int = 0) -> Any:
     if roll < 0.7 and depth < 3:
         return [weird_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
     if roll < 0.85 and depth < 3:
-        return {
-            rng.choice(["id", "text", "type", "from", "chat", "date", "data", "x"]): weird_value(
-                rng, depth + 1
-            )
-            for _ in range(rng.randint(0, 3))
-        }
+        return {rng.choice(["id", "text", "type", "from", "chat", "date", "data", "x"]):
+                weird_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
     return rng.choice(["text", 12345, {"id": 1}, [1, 2], "private", "group"])
 
 
@@ -99,73 +78,38 @@ def encode(doc: Any) -> bytes:
 def telegram_update(update_id: int, chat_id: int, kind: str) -> dict[str, Any]:
     user = {"id": chat_id, "is_bot": False, "first_name": "Warga"}
     chat = {"id": chat_id, "type": "private", "first_name": "Warga"}
-    message = {
-        "message_id": update_id,
-        "date": int(time.time()),
-        "chat": chat,
-        "from": user,
-        "text": "halo",
-    }
+    message = {"message_id": update_id, "date": int(time.time()), "chat": chat, "from": user,
+               "text": "halo"}
     if kind == "message":
         return {"update_id": update_id, "message": message}
     if kind == "caption":
         photo = [{"file_id": "F", "file_unique_id": "U", "width": 1, "height": 1}]
-        return {
-            "update_id": update_id,
-            "message": {
-                **{k: v for k, v in message.items() if k != "text"},
-                "photo": photo,
-                "caption": "lihat",
-            },
-        }
+        return {"update_id": update_id, "message": {**{k: v for k, v in message.items()
+                                                       if k != "text"},
+                                                    "photo": photo, "caption": "lihat"}}
     if kind == "edited_message":
         return {"update_id": update_id, "edited_message": {**message, "edit_date": 1}}
     if kind == "callback_query":
-        return {
-            "update_id": update_id,
-            "callback_query": {
-                "id": str(update_id),
-                "from": user,
-                "chat_instance": "1",
-                "data": "menu.utama|x",
-                "message": {**message, "from": {"id": 1, "is_bot": True, "first_name": "Bot"}},
-            },
-        }
-    member = {
-        "user": {"id": 1, "is_bot": True, "first_name": "Bot"},
-        "status": "kicked",
-        "until_date": 0,
-    }
-    return {
-        "update_id": update_id,
-        "my_chat_member": {
-            "chat": chat,
-            "from": user,
-            "date": int(time.time()),
-            "old_chat_member": {**member, "status": "member"},
-            "new_chat_member": member,
-        },
-    }
+        return {"update_id": update_id, "callback_query": {
+            "id": str(update_id), "from": user, "chat_instance": "1", "data": "menu.utama|x",
+            "message": {**message, "from": {"id": 1, "is_bot": True, "first_name": "Bot"}}}}
+    member = {"user": {"id": 1, "is_bot": True, "first_name": "Bot"}, "status": "kicked",
+              "until_date": 0}
+    return {"update_id": update_id, "my_chat_member": {
+        "chat": chat, "from": user, "date": int(time.time()),
+        "old_chat_member": {**member, "status": "member"}, "new_chat_member": member}}
 
 
 TELEGRAM_KINDS = ("message", "caption", "edited_message", "callback_query", "my_chat_member")
 
 
 def whatsapp_payload(number: str, mid: str) -> dict[str, Any]:
-    message = {
-        "from": number,
-        "id": mid,
-        "timestamp": str(int(time.time())),
-        "type": "text",
-        "text": {"body": "halo"},
-    }
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-        "contacts": [{"profile": {"name": "Warga"}, "wa_id": number}],
-        "messages": [message],
-    }
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
-    }
+    message = {"from": number, "id": mid, "timestamp": str(int(time.time())), "type": "text",
+               "text": {"body": "halo"}}
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "15550783881",
+                          "phone_number_id": "106540352242922"},
+             "contacts": [{"profile": {"name": "Warga"}, "wa_id": number}],
+             "messages": [message]}
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}]}

@@ -21,12 +21,8 @@ def spawn_script(tmp_path: Path, source: str, *args: object) -> subprocess.Popen
     env.pop("TEMANJIWA_ENCRYPTION_KEY", None)  # the key file beside the database is shared
     return subprocess.Popen(
         [sys.executable, str(script), str(tmp_path), *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )
 
 

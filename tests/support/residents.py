@@ -22,10 +22,8 @@ CRISIS_TEXT = "aku ingin bunuh diri malam ini"
 def write_config(tmp: Path) -> Path:
     """The test deployment (areas and cadre routes of tests/support/escalation.py), without
     WhatsApp cadre numbers."""
-    routes = {
-        k: {f: v for f, v in r.items() if f != "whatsapp_numbers"}
-        for k, r in CONFIG["routes"].items()
-    }
+    routes = {k: {f: v for f, v in r.items() if f != "whatsapp_numbers"}
+              for k, r in CONFIG["routes"].items()}
     path = tmp / "deploy.yaml"
     path.write_text(yaml.safe_dump({**CONFIG, "routes": routes}), encoding="utf-8")
     return path
@@ -50,11 +48,8 @@ def _keyboard_with(tg: FakeTelegram, chat: int, choice: str) -> dict[str, Any] |
 async def choose_all(tg: FakeTelegram, chats: Sequence[int], choice: str) -> None:
     """Every chat presses the button `choice` of its latest keyboard, once it is shown."""
     for chat in chats:
-        found = await tg.wait_until(
-            lambda c=chat: _keyboard_with(tg, c, choice),
-            GUARD,
-            what=f"button {choice} in chat {chat}",
-        )
+        found = await tg.wait_until(lambda c=chat: _keyboard_with(tg, c, choice), GUARD,
+                                    what=f"button {choice} in chat {chat}")
         tg.push_callback(chat, chat, found["data"], found["message_id"])
 
 
@@ -67,13 +62,13 @@ async def onboard_all(tg: FakeTelegram, chats: Sequence[int]) -> None:
     mark = tg.mark()
     await choose_all(tg, chats, "ngunut")
     # the last press is answered (the menu) before anyone writes again
-    await tg.wait_until(
-        lambda: all(_sent_since(tg, c, mark) for c in chats), GUARD, what="every resident onboarded"
-    )
+    await tg.wait_until(lambda: all(_sent_since(tg, c, mark) for c in chats), GUARD,
+                        what="every resident onboarded")
 
 
 def _sent_since(tg: FakeTelegram, chat: int, since: int) -> bool:
-    return any(c.method == "sendMessage" and c.ok and c.chat_id == chat for c in tg.calls[since:])
+    return any(c.method == "sendMessage" and c.ok and c.chat_id == chat
+               for c in tg.calls[since:])
 
 
 def crisis_replies(tg: FakeTelegram, chat: int, since: int) -> list[str]:
@@ -85,21 +80,18 @@ def crisis_replies(tg: FakeTelegram, chat: int, since: int) -> list[str]:
     ]
 
 
-async def wait_answered(
-    tg: FakeTelegram, chats: Sequence[int], since: int, guard: float = GUARD
-) -> int:
+async def wait_answered(tg: FakeTelegram, chats: Sequence[int], since: int,
+                        guard: float = GUARD) -> int:
     """Wait (bounded) until every chat has its crisis reply; the number that have one."""
     with contextlib.suppress(WaitTimeout):
-        await tg.wait_until(
-            lambda: all(crisis_replies(tg, c, since) for c in chats),
-            guard,
-            what="a crisis reply in every chat",
-        )
+        await tg.wait_until(lambda: all(crisis_replies(tg, c, since) for c in chats), guard,
+                            what="a crisis reply in every chat")
     await asyncio.sleep(0)
     return sum(1 for c in chats if crisis_replies(tg, c, since))
 
 
 def turn_complete(tg: FakeTelegram, chat: int, since: int) -> bool:
     """The crisis reply arrived whole: its last message (the question with buttons) too."""
-    sent = [c for c in tg.calls[since:] if c.method == "sendMessage" and c.ok and c.chat_id == chat]
+    sent = [c for c in tg.calls[since:]
+            if c.method == "sendMessage" and c.ok and c.chat_id == chat]
     return bool(crisis_replies(tg, chat, since)) and "reply_markup" in sent[-1].params

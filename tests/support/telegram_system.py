@@ -68,9 +68,8 @@ class System:
         tg.add_chat(OTHER_GROUP, chat_type="supergroup", title="Puskesmas Ngunut")
         cfg = make_config(**(config or {}))
         extra = {"clock": clock} if clock is not None else {}  # a controllable clock
-        self.runtime = await build_runtime(
-            cfg, content_dir=REAL_CONTENT, db_path=self.db_path, **extra
-        )
+        self.runtime = await build_runtime(cfg, content_dir=REAL_CONTENT, db_path=self.db_path,
+                                           **extra)
         self.kit = self.runtime.escalation
         self.kit.dispatcher.backoff = Backoff(base=0.01, factor=1.0, cap=0.01)
         full_env = {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url}

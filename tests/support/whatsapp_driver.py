@@ -221,14 +221,9 @@ class WhatsAppDriver:
                 kind = str(setup.get("followup") or "")
                 if kind:  # a series already runs (what {followup} reads); no address needed
                     status = "declined" if kind == "declined" else "active"
-                    await followups.start_series(
-                        tx,
-                        user_key=key,
-                        status=status,
-                        kind=kind if status == "active" else "crisis",
-                        now=now,
-                        address_enc=None,
-                    )
+                    await followups.start_series(tx, user_key=key, status=status,
+                                                 kind=kind if status == "active" else "crisis",
+                                                 now=now, address_enc=None)
 
     async def send(self, inbound: Inbound) -> tuple[list[Reply], list[Event]]:
         msg = self._message_for(inbound)

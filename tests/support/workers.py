@@ -40,48 +40,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def worker_env(
-    database_url: str,
-    config: Path,
-    telegram: Any = None,
-    graph: Any = None,
-    extra: dict[str, str] | None = None,
-) -> dict[str, str]:
+def worker_env(database_url: str, config: Path, telegram: Any = None,
+               graph: Any = None, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every worker shares (and nothing of the caller's own settings)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TEMANJIWA_", "WHATSAPP_", "TELEGRAM_"))
-    }
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "TEMANJIWA_LANG": "en",
-            "TEMANJIWA_DATABASE_URL": database_url,
-            "TEMANJIWA_SECRET": RESIDENT_SECRET,
-            "TEMANJIWA_ENCRYPTION_KEY": ENCRYPTION_KEY,
-            "TEMANJIWA_CONFIG": str(config),
-        }
-    )
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TEMANJIWA_", "WHATSAPP_", "TELEGRAM_"))}
+    env.update({
+        "PYTHONPATH": str(ROOT),
+        "TEMANJIWA_LANG": "en",
+        "TEMANJIWA_DATABASE_URL": database_url,
+        "TEMANJIWA_SECRET": RESIDENT_SECRET,
+        "TEMANJIWA_ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "TEMANJIWA_CONFIG": str(config),
+    })
     if telegram is not None:
-        env.update(
-            {
-                "TELEGRAM_BOT_TOKEN": telegram.token,
-                "TELEGRAM_API_BASE_URL": telegram.base_url,
-                "TELEGRAM_WEBHOOK_URL": "https://bot.example.test/telegram/webhook",
-                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
-            }
-        )
+        env.update({
+            "TELEGRAM_BOT_TOKEN": telegram.token,
+            "TELEGRAM_API_BASE_URL": telegram.base_url,
+            "TELEGRAM_WEBHOOK_URL": "https://bot.example.test/telegram/webhook",
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        })
     if graph is not None:
-        env.update(
-            {
-                "WHATSAPP_ACCESS_TOKEN": graph.token,
-                "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET,
-                "WHATSAPP_VERIFY_TOKEN": "verify",
-                "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-                "WHATSAPP_API_BASE_URL": graph.base_url,
-            }
-        )
+        env.update({
+            "WHATSAPP_ACCESS_TOKEN": graph.token,
+            "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET,
+            "WHATSAPP_VERIFY_TOKEN": "verify",
+            "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+            "WHATSAPP_API_BASE_URL": graph.base_url,
+        })
     env.update(extra or {})
     return env
 
@@ -125,22 +111,9 @@ class Deployment:
         worker.starts += 1
         log = open(worker.log_path(), "w", encoding="utf-8")  # noqa: SIM115 (kept by Popen)
         worker.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "run",
-                *self.db_arg,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(worker.port),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
+            [sys.executable, "-m", "bot.cli", "run", *self.db_arg, "--host", "127.0.0.1",
+             "--port", str(worker.port)],
+            cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         )
         log.close()
 
@@ -150,8 +123,7 @@ class Deployment:
             while True:
                 if not worker.alive:
                     raise AssertionError(
-                        f"worker {worker.index} ended: {worker.log_path().read_text()[-3000:]}"
-                    )
+                        f"worker {worker.index} ended: {worker.log_path().read_text()[-3000:]}")
                 with contextlib.suppress(httpx.HTTPError):
                     answer = await http.get(worker.url + "/healthz")
                     if answer.status_code == 200:
@@ -196,21 +168,12 @@ class Deployment:
         return codes
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text()[-4000:]}"
-            for p in sorted(self.log_dir.glob("worker*.log"))
-        )
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}"
+                         for p in sorted(self.log_dir.glob("worker*.log")))
 
     # ------------------------------------------------------------------ the platforms
-    async def post(
-        self,
-        http: httpx.AsyncClient,
-        path: str,
-        *,
-        content: bytes,
-        headers: dict[str, str],
-        guard: float = 90.0,
-    ) -> int:
+    async def post(self, http: httpx.AsyncClient, path: str, *, content: bytes,
+                   headers: dict[str, str], guard: float = 90.0) -> int:
         """Deliver one webhook as the platforms do: to any live worker, again until one
         answers 200 (a worker killed mid-request, a 5xx). Returns the attempts it took."""
         deadline = asyncio.get_running_loop().time() + guard
