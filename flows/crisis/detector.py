@@ -502,17 +502,19 @@ class CrisisDetector:
                 if word in language.fillers:
                     message.keys[i] = message.keys[i] | _FILLER
                 own = self._own_keys(language, word, message.keys[i])
-                if own and word in language.words and own & self._persons:
+                if not own:
+                    continue
+                if word not in language.words:
+                    message.keys[i] = message.keys[i] | own  # a stem or an ending it knows
+                elif own & self._persons:
                     # a word this language lists as a person is only that person here:
                     # Malay and Betawi "die" is dia, not the English "die"
                     message.keys[i] = own
-                elif own and word in language.words:
+                else:
                     # a pronoun or negation another language reads into a word this language
                     # lists does not hold here: Minang and Banjar "urang" is orang, not aku
                     foreign = (message.keys[i] & (self._self | self._negation)) - own
                     message.keys[i] = (message.keys[i] - foreign) | own
-                elif own:
-                    message.keys[i] = message.keys[i] | own
 
     def _marker_forms(self, word: str) -> tuple[str, ...]:
         """A typed word as a language marker: itself and without -ku/-nya ("siriku" is
@@ -574,9 +576,11 @@ class CrisisDetector:
         if self.model is not None and "model" in signals:
             if frame is None:
                 frame = self._frame(message, found)
-            probability = self.model_probability(message, found, frame)
-            if probability is not None and probability >= MODEL_THRESHOLD:
-                return self._model_verdict(message, found, frame, probability)
+            model_input = self._model_input(message, found, frame)
+            if model_input is not None:
+                probability = self.model.probability(model_input)
+                if probability >= MODEL_THRESHOLD:
+                    return self._model_verdict(message, model_input, probability)
         return None
 
     def _ordinary_purpose(self, category: str, features: list[str]) -> bool:
@@ -593,11 +597,20 @@ class CrisisDetector:
         self, message: _Message, found: list[list[_Entry]], frame: _Frame | None
     ) -> float | None:
         """The classifier's probability of a crisis, or None when the lexicon's reading of
-        context forbids it: a sign the lexicon found negated ("teu hayang paeh") or framed
-        (news, a lesson, a quote, a hypothetical, taken back, past and over)."""
+        context forbids it (see `_model_input`)."""
         assert self.model is not None
         if frame is None:
             frame = self._frame(message, found)
+        model_input = self._model_input(message, found, frame)
+        return None if model_input is None else self.model.probability(model_input)
+
+    def _model_input(
+        self, message: _Message, found: list[list[_Entry]], frame: _Frame
+    ) -> list[str] | None:
+        """The classifier's features of a message, or None when the lexicon's reading of
+        context forbids the classifier: a sign the lexicon found negated ("teu hayang
+        paeh") or framed (news, a lesson, a quote, a hypothetical, taken back, past and
+        over)."""
         if frame.helper:
             return None
         frame_ends = [
@@ -623,7 +636,7 @@ class CrisisDetector:
         for entry in found[_CRISIS]:
             if next(self._occurrences(entry, message, frame.masked, False), None):
                 return None  # the lexicon saw a sign and set it aside (negated, framed)
-        return self.model.probability(self._model_features(message, found, frame))
+        return self._model_features(message, found, frame)
 
     def model_features(self, text: str) -> list[str]:
         """The classifier's features of a message (flows/crisis/classifier.py), as the
@@ -641,12 +654,12 @@ class CrisisDetector:
         return features(words, message.keys) + cue_features(self._own_cues(found, message, frame))
 
     def _model_verdict(
-        self, message: _Message, found: list[list[_Entry]], frame: _Frame, probability: float
+        self, message: _Message, features: list[str], probability: float
     ) -> Detection | None:
-        """The classifier's verdict (flows/crisis/classifier.py): always `check`; none
-        when the message names an ordinary purpose for the category it chose."""
+        """The classifier's verdict on a message's `features` (flows/crisis/classifier.py):
+        always `check`; none when the message names an ordinary purpose for the category
+        it chose."""
         assert self.model is not None
-        features = self._model_features(message, found, frame)
         verdict = self.model.score(features, self._quiet)
         if self._ordinary_purpose(verdict.category, features):
             return None
