@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="check messages on stdin for crisis signs (JSON lines)")
     crisis.add_argument("--content", type=Path, default=None,
                         help="content folder whose crisis/lexicon.yaml to use")
+    crisis.add_argument("--signals", default=None,
+                        help="which signals decide, of lexicon, cues, model (default: all)")
     _cases_parser(sub)
     _data_parsers(sub)
     _studio_parsers(sub)
@@ -348,7 +350,8 @@ async def _cases(args: argparse.Namespace) -> int:
 
 def _crisis_check(args: argparse.Namespace) -> int:
     content = args.content or default_content_dir()
-    return crisis_main(["--lexicon", str(content / "crisis" / "lexicon.yaml")])
+    signals = ["--signals", args.signals] if args.signals else []
+    return crisis_main(["--lexicon", str(content / "crisis" / "lexicon.yaml"), *signals])
 
 
 def main(argv: list[str] | None = None) -> int:

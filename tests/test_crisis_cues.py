@@ -21,7 +21,8 @@ from flows.crisis import (
     load_crisis,
     load_detector,
 )
-from flows.crisis.classifier import Classifier, features, train_heads, write_weights
+from flows.crisis.classifier import BIAS, Classifier, features, train_heads, write_weights
+from flows.crisis.detector import MODEL_OVERRULES
 from flows.crisis.text import family
 from flows.crisis.train import TRAINING_DATA, training_sources
 from flows.linter import lint_directory
@@ -387,6 +388,46 @@ def test_a_model_verdict_is_a_check_that_names_its_reasons(tmp_path: Path) -> No
     assert found.matched[0].startswith("model 0.") and "server" in found.matched[0]
     detector.signals = ("lexicon", "cues")
     assert detector.detect("ganti server") is None
+
+
+OVERRULED_LEXICON = """\
+crisis:
+  suicide:
+    urgent:
+      - pengen mati + malam ini
+    check:
+      - pengen mati
+synonyms:
+  - [pengen, ingin, mau]
+context:
+  self: [aku]
+  recovered: [sekarang sudah baik]
+"""
+
+
+def test_the_model_overrules_only_a_short_weak_phrase_reading(tmp_path: Path) -> None:
+    """A classifier all but certain that a short message is no crisis sets aside a `check`
+    or `high` phrase reading (a teacher's question); never an `urgent` one, a long message
+    (a disclosure among ordinary words) or one told as past (it may have come back)."""
+    folder = crisis_folder(tmp_path, lexicon=OVERRULED_LEXICON)
+    # a classifier that has learnt "guru" to be a helper's word, by hand
+    heads = {"crisis": {BIAS: 0.0, "w:mati": 4.0, "w:guru": -14.0}, "suicide": {BIAS: 1.0}}
+    write_weights(heads, folder / "model" / "weights.tsv", [])
+    detector = load_detector(folder)
+    question = "guru tanya murid bilang pengen mati"
+    assert Classifier.load(folder / "model" / "weights.tsv").probability(
+        detector.model_features(question)
+    ) < MODEL_OVERRULES
+    assert detector.detect(question) is None
+    detector.signals = ("lexicon", "cues")
+    assert detector.detect(question) is not None  # the phrase alone still reads it
+    detector.signals = ("lexicon", "cues", "model")
+    urgent = detector.detect("guru tanya murid bilang pengen mati malam ini")
+    assert urgent is not None and urgent.level == "urgent"
+    long = "guru murid " * 15 + "aku pengen mati"
+    assert detector.detect(long) is not None
+    past = detector.detect("guru murid dulu aku pengen mati, sekarang sudah baik")
+    assert past is not None  # the phrase rules, not the classifier, read the past here
 
 
 def test_the_model_stays_quiet_on_a_self_harm_guess_with_only_an_ordinary_purpose(

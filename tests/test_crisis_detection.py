@@ -342,6 +342,22 @@ def test_crisis_check_main(
     assert results[0]["category"] == "abuse"
 
 
+def test_crisis_check_can_leave_the_classifier_out(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An editor sees what the phrases alone say of a message the classifier set aside."""
+    question = "beta guru, mau tanya bagimana bantu ana murid yang bilang mau mati\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(question))
+    assert crisis_check_main([]) == 0
+    assert json.loads(capsys.readouterr().out)["crisis"] is False
+    monkeypatch.setattr(sys, "stdin", io.StringIO(question))
+    assert crisis_check_main(["--signals", "lexicon,cues"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["crisis"] is True and result["matched"]
+    with pytest.raises(SystemExit):
+        crisis_check_main(["--signals", "lexicon,vibes"])
+
+
 def test_crisis_check_main_reports_a_broken_lexicon(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

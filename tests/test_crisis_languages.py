@@ -909,6 +909,34 @@ WORD_CLASSES += REGIONAL_FAREWELLS
 FIRE += REGIONAL_FAREWELLS
 
 
+# a short message the phrase rules read as a sign but the classifier is all but certain is no
+# crisis (a teacher's question, a joke, a lesson): the classifier overrules the phrase ...
+QUIET += [
+    ("kpg", "helper", "beta guru, mau tanya bagimana bantu ana murid yang bilang mau mati"),
+    ("id", "joke", "kill me now, traffic di boulevard parah banget hahaha"),
+    ("id", "lesson", "bikin tugas psikologi klinis ttg suicide risk assessment, ada referensi?"),
+]
+# ... never in a long message, where a disclosure sits among ordinary words the classifier
+# weighs as a whole, and never over the past: a thought told as past may have come back
+NOT_SILENCED += [
+    (
+        "id",
+        "suicide",
+        "kak mau tanya soal jadwal posyandu bulan depan, terus anakku yang kecil lagi batuk "
+        "pilek, obatnya apa ya yang aman buat balita. oh iya kak, jujur aku udah capek banget, "
+        "pengen mati aja rasanya. nanti kalau ke puskesmas harus bawa buku KIA atau cukup KTP "
+        "aja? makasih kak",
+    ),
+    (
+        "jv",
+        "suicide",
+        "Biyen aku tau arep nglalu, wis mari telung taun. Ning saiki kok bali maneh pikiran "
+        "kuwi, malah luwih abot. Aku wis ora kuat tenan",
+    ),
+]
+FIRE += NOT_SILENCED[-2:]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)

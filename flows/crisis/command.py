@@ -7,7 +7,9 @@
 Every input line gets exactly one output line (blank lines too), flushed at once, so it
 can be used interactively or in a pipe. Exit 2 when the crisis material has errors (listed
 on stderr with file and line), 0 otherwise. `--lexicon` takes the crisis folder or its
-lexicon.yaml (both read every file of the folder).
+lexicon.yaml (both read every file of the folder). `--signals lexicon,cues` leaves the
+classifier out: what the phrases and cue words alone say, for an editor asking why a phrase
+did not fire (the classifier may set aside a short message's `check` or `high` reading).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 
 from flows.crisis import load_detector
-from flows.crisis.detector import check_lines, dumps
+from flows.crisis.detector import SIGNALS, check_lines, dumps
 from flows.problems import ContentError
 
 DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "content" / "id" / "crisis"
@@ -37,13 +39,22 @@ def main(argv: list[str] | None = None) -> int:
             "default: content/id/crisis"
         ),
     )
+    parser.add_argument(
+        "--signals",
+        default=",".join(SIGNALS),
+        help="which signals decide, of lexicon, cues, model (default: all three)",
+    )
     args = parser.parse_args(argv)
+    signals = tuple(s.strip() for s in args.signals.split(",") if s.strip())
+    if not signals or set(signals) - set(SIGNALS):
+        parser.error(f"--signals takes a comma-separated choice of {', '.join(SIGNALS)}")
     try:
         detector = load_detector(args.lexicon)
     except ContentError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
+    detector.signals = signals
     for result in check_lines(detector, sys.stdin):
         sys.stdout.write(dumps(result) + "\n")
         sys.stdout.flush()
