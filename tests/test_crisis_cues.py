@@ -198,6 +198,35 @@ def test_a_class_counts_once_and_a_word_for_one_class(tmp_path: Path) -> None:
     assert detector.detect("racun besok") is not None  # racun = means, besok = time
 
 
+SHARED_WORD_CUES = """\
+cues:
+  delusion: [dipilih, tuhan + ngomong]
+  disorganized: [ngomong sendiri]
+cue_scores:
+  psychosis:
+    threshold: 3
+    needs: [delusion]
+    weights:
+      delusion: 1.5
+      disorganized: 1.5
+"""
+
+
+def test_a_class_gives_up_a_shared_word_when_another_of_its_phrases_is_there(
+    tmp_path: Path,
+) -> None:
+    """Each word counts for one class, but a class that found two phrases does not keep the
+    one whose word another class needs: "ngomong" goes to "ngomong sendiri", delusion keeps
+    "dipilih"."""
+    detector = load_detector(crisis_folder(tmp_path, cues=SHARED_WORD_CUES))
+    found = detector.detect("dia ngomong sendiri terus, katanya dipilih tuhan")
+    assert found is not None and found.category == "psychosis", found
+    assert "cue disorganized: ngomong sendiri" in found.matched
+    assert "cue delusion: dipilih" in found.matched
+    # with one delusion phrase only, the word stays with it and the message is short of 3
+    assert detector.detect("dia ngomong sendiri terus, katanya tuhan") is None
+
+
 def test_cues_far_apart_in_a_long_message_do_not_add_up(tmp_path: Path) -> None:
     detector = load_detector(crisis_folder(tmp_path, cues=CUES))
     near = "halo. racun sudah aku beli. besok."

@@ -937,6 +937,21 @@ NOT_SILENCED += [
 FIRE += NOT_SILENCED[-2:]
 
 
+# cue classes that share a word: a class with another phrase at hand leaves the word to the
+# class that needs it (the delusion "dipilih" beside "ngomong sendiri") ...
+WORD_CLASSES += [
+    (
+        "id",
+        "psychosis",
+        "adikku udh 5 malem gk tidur, ngomong sendiri, katanya dia dipilih tuhan dan harus "
+        "puasa air smpe mati biar kampung selamat. dia udh gk mau minum sama sekali",
+    ),
+]
+FIRE += WORD_CLASSES[-1:]
+# ... and a pet handed on is a farewell, a pest is not ("<peliharaan>", not "<hewan>")
+QUIET += [("bjn", "pest", "racun tikus di gudang padi habis, tolong nukarakan di pasar lah")]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)

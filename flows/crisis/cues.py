@@ -93,9 +93,34 @@ def _choose(rule: CueScore, window: list[CueHit]) -> dict[str, CueHit]:
         ),
     )
     for hit in ranked:
-        if hit.cue not in chosen and taken.isdisjoint(hit.words):
+        if hit.cue in chosen:
+            continue
+        if taken.isdisjoint(hit.words):
             chosen[hit.cue] = hit
             taken |= hit.words
+            continue
+        if weights[hit.cue] <= 0:
+            continue
+        # another phrase shares a word with it (not the same words: those are one reading,
+        # and it went to the heavier class) and its class can do with another phrase:
+        # "<tuhan> + ngomong" (delusion) leaves "ngomong sendiri" to disorganized when
+        # "dipilih" is a delusion too
+        rivals = [c for c, h in chosen.items() if not h.words.isdisjoint(hit.words)]
+        if len(rivals) != 1 or chosen[rivals[0]].words == hit.words:
+            continue
+        rival = rivals[0]
+        rest = taken - chosen[rival].words
+        alternative = next(
+            (
+                h
+                for h in ranked
+                if h.cue == rival and rest.isdisjoint(h.words) and h.words.isdisjoint(hit.words)
+            ),
+            None,
+        )
+        if alternative is not None:
+            chosen[rival], chosen[hit.cue] = alternative, hit
+            taken = rest | alternative.words | hit.words
     return chosen
 
 
