@@ -952,6 +952,76 @@ FIRE += WORD_CLASSES[-1:]
 QUIET += [("bjn", "pest", "racun tikus di gudang padi habis, tolong nukarakan di pasar lah")]
 
 
+# told as past and over: a hope against relapse ("biar gak kambuh") is no relapse, and
+# "udh 4 tahun lewat", "udah 2 tahun … clean" are recoveries ...
+QUIET += [
+    (
+        "id",
+        "past",
+        "mamaku dulu depresi berat sampe pernah coba bunuh diri waktu aku SD, sekarang udah "
+        "sehat dan aktif di gereja. aku pengen tau gimana cara dukung dia biar gak kambuh",
+    ),
+    (
+        "id",
+        "past",
+        "dulu jamanku SMP aku suka nyakitin diri, tp udh 4 tahun lewat, rutin ke psikolog dan "
+        "sekarang aku malah jadi relawan peer support. cuma mau share aja 😊",
+    ),
+    (
+        "btk",
+        "past",
+        "dulu waktu SMP awak pernah nyilet, sampe sekarang masih ada bekasnya. tapi udah 2 "
+        "tahun awak clean kak, rutin ke psikolog juga. cuma mau cerita aja bah, bangga awak",
+    ),
+]
+# ... while a relapse told after them still fires, and "lebih tenang" said of the family
+# the resident would leave is a burden, not a recovery
+NOT_SILENCED += [
+    ("id", "self_harm", "udah 2 tahun aku clean, tapi semalem aku nyilet lagi"),
+    (
+        "id",
+        "suicide",
+        "tadi sempet berhenti lama di atas jembatan, mikir kalo aku gk ada mungkin mereka lebih "
+        "tenang. trus aku pulang kok hehe. tp pikiran itu gk ilang2 sampe sekarang",
+    ),
+]
+FIRE += NOT_SILENCED[-2:]
+# Javanese "tak" is "I" in "wis tak pikir" (a decision), not the negation of Kupang
+# "sonde pikir"; Malay "saye" marks a Malay message (its "die" is dia); a Javanese pest
+# ("tikuse") is ordinary use; a voice that gives out ("suara ilang") is not a voice heard
+QUIET += [
+    (
+        "kpg",
+        "past",
+        "beta su sonde pikir mau bunuh diri lai ko, su 2 taun minum obat rutin deng iko "
+        "konseling. beta cuma mau bilang makasi par puskesmas",
+    ),
+    (
+        "mly",
+        "parenting",
+        "anak saye nak ujian SMA, die cemas sampai tak selera makan. macam mane saye nak "
+        "tolong die?",
+    ),
+    (
+        "jv",
+        "pest",
+        "racun tikus nang gudang gabah wes entek, sesuk tuku nang toko tani ngendi sing murah "
+        "ya? tikuse akeh banget musim iki",
+    ),
+    (
+        "id",
+        "anxiety",
+        "aku introvert, tiap disuruh presentasi di depan kelas deg-degan parah sampai tangan "
+        "gemeteran dan suara ilang. ada latihan yang bisa aku coba?",
+    ),
+]
+NOT_SILENCED += [
+    ("jv", "suicide", "aku wis tak pikir suwe, sesuk aku lunga selamane, titip anakku yo"),
+    ("id", "psychosis", "suaraku ilang gara2 teriak, tapi bisikan itu nyuruh aku loncat"),
+]
+FIRE += NOT_SILENCED[-2:]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)

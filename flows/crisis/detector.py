@@ -742,6 +742,7 @@ class CrisisDetector:
             min(span)
             for span in self._spans(found[_RELAPSE], message)
             if not self._negated(message, min(span), message.clause_lo[min(span)])
+            and not self._hoped_against(message, min(span))
         }  # "semoga ga kambuh lagi" hopes, it does not tell
         # a helper's question, unless it tells of danger now ("… mau gantung diri malam ini")
         frame.helper = bool(
@@ -1226,6 +1227,12 @@ class CrisisDetector:
             j -= 1
             steps += 1 if j + 1 not in message.light else 0
         return False
+
+    def _hoped_against(self, message: _Message, at: int) -> bool:
+        """ "biar gak kambuh", "supaya tidak kambuh lagi": a negation after a word of purpose
+        hopes against what follows (`_negated` reads it as asking, not denying)."""
+        keys, lo = message.keys, message.clause_lo[at]
+        return at - 2 >= lo and bool(keys[at - 1] & self._negation and keys[at - 2] & self._purpose)
 
     def _about_topic(
         self, message: _Message, topic: set[int], start: int, end: int, used: set[int]
