@@ -1022,6 +1022,30 @@ NOT_SILENCED += [
 FIRE += NOT_SILENCED[-2:]
 
 
+# "video" and "tanda" alone are no topic: a video call, a sign a resident sees or makes ...
+NOT_SILENCED += [
+    (
+        "id",
+        "abuse",
+        "ibu saya 70 tahun, tinggal sama abang. tadi saya video call, mukanya lebam, dia bilang "
+        "abang sering pukul kalau minta uang. sekarang abang lagi di rumah",
+    ),
+    ("id", "self_harm", "aku ngelakuin itu lagi pas video call sama mama selesai"),
+    (
+        "id",
+        "psychosis",
+        "aku dapet pesan dari Tuhan lewat nomer2 di plat motor, katanya aku harus ngorbanin "
+        "adikku biar dunia selamat. aku tau ini kedengeran aneh tp tandanya jelas bgt",
+    ),
+]
+FIRE += NOT_SILENCED[-3:]
+# ... while a video of someone, and the signs of a disorder asked about, still frame a sign
+QUIET += [
+    ("id", "news", "di grup wa keluarga ada yg nyebar video orang lompat dari jembatan, kok tega"),
+    ("id", "lesson", "apa tanda tanda orang mau bunuh diri? buat materi penyuluhan"),
+]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)
