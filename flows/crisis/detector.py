@@ -574,15 +574,18 @@ class CrisisDetector:
         if not self._cues_could_fire(cue_entries):
             cue_entries = []
         frame = self._frame(message, found) if candidates or cue_entries else None
+        overruled = False  # the classifier set the phrases aside: it will not fire itself
         if candidates:
             verdict = self._lexicon_verdict(candidates, message, found, frame)
-            if verdict is not None and not self._overruled(verdict, message, found, frame):
-                return verdict
+            if verdict is not None:
+                overruled = self._overruled(verdict, message, found, frame)
+                if not overruled:
+                    return verdict
         if cue_entries:
             verdict = self._cue_verdict(found, message, frame)
             if verdict is not None:
                 return verdict
-        if self.model is not None and "model" in signals:
+        if self.model is not None and "model" in signals and not overruled:
             if frame is None:
                 frame = self._frame(message, found)
             model_input = self._model_input(message, found, frame)
