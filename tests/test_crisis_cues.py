@@ -459,6 +459,42 @@ def test_the_model_overrules_only_a_short_weak_phrase_reading(tmp_path: Path) ->
     assert past is not None  # the phrase rules, not the classifier, read the past here
 
 
+OVERRULED_CUES = """\
+cues:
+  means: [tali]
+  prepare: [beli]
+  finality: [tidur selamanya]
+cue_scores:
+  suicide:
+    threshold: 2
+    weights:
+      means: 1
+      prepare: 1
+      finality: 2
+"""
+
+
+def test_the_model_overrules_a_short_cue_reading_unless_it_states_an_ending(
+    tmp_path: Path,
+) -> None:
+    """The cue scorer's `check` is set aside like a phrase reading ("beli tali jemuran" in
+    a short message the classifier is sure of), except when a cue states a decision or an
+    ending ("tidur selamanya"): those are asked about whatever the other words weigh."""
+    folder = crisis_folder(tmp_path, lexicon=OVERRULED_LEXICON, cues=OVERRULED_CUES)
+    heads = {"crisis": {BIAS: 0.0, "w:guru": -14.0}, "suicide": {BIAS: 1.0}}
+    write_weights(heads, folder / "model" / "weights.tsv", [])
+    detector = load_detector(folder)
+    assert detector.detect("guru beli tali") is None
+    found = detector.detect("aku beli tali")
+    assert found is not None and found.matched[0].startswith("cue "), found
+    detector.signals = ("lexicon", "cues")
+    assert detector.detect("guru beli tali") is not None  # the cues alone still read it
+    detector.signals = ("lexicon", "cues", "model")
+    ending = detector.detect("guru tidur selamanya")
+    assert ending is not None and "cue finality: tidur selamanya" in ending.matched
+    assert detector.detect("guru " * 30 + "beli tali") is not None  # long: never overruled
+
+
 def test_the_model_stays_quiet_on_a_self_harm_guess_with_only_an_ordinary_purpose(
     tmp_path: Path,
 ) -> None:
