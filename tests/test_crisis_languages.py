@@ -1046,6 +1046,99 @@ QUIET += [
 ]
 
 
+# released rounds 37-39: a knife sharpened for the kitchen (no person it is for), "ampir mati",
+# a lecture, a game skill, Sundanese "kantos ... kapengker" past and over, a Balinese memory of
+# the dead ("sane seda"), teaching a child ("ngajari", not "hajar"), a relapse only supposed
+# ("nek ana wong sing kumat maning"), a Malay "tapi dah selesai", a series' main character
+QUIET += [
+    (
+        "jv",
+        "kitchen",
+        "ladingku tumpul kabeh, nang endi ngasah lading sing apik? arep nyembelih ayam kanggo "
+        "kenduren",
+    ),
+    (
+        "bew",
+        "hyperbole",
+        "sumpe ampir mati aja gue tadi di kantor, bos ngamuk gara2 laporan telat sejam doang. "
+        "pulangnya macet dari kuningan ampe cawang, motor mogok pula. gue cuman pengen ngedumel "
+        "doang, ada rekomendasi pecel lele enak deket kalimalang kaga?",
+    ),
+    (
+        "id",
+        "lecture",
+        "selamat siang, saya dosen psikologi. semester ini ada mata kuliah psikologi klinis dan "
+        "mahasiswa saya ingin wawancara narasumber dari layanan ini soal cara membedakan curhat "
+        "biasa dengan risiko bunuh diri. apakah tim bersedia? wawancaranya online sekitar 45 "
+        "menit",
+    ),
+    (
+        "mix",
+        "game",
+        "bro td push rank sampe subuh, skill suicide bomb nya gk guna sama sekali, nerf dong "
+        "dev. ada yg mau mabar ntar malem? gw butuh satu lagi buat squad, yg jago tank aja, "
+        "sisanya udah lengkap. kabarin di grup ya",
+    ),
+    (
+        "su",
+        "past",
+        "abdi kantos mikir hoyong maot waktos SMA, tapi eta mah lami kapengker. ayeuna tos "
+        "damang, hatur nuhun",
+    ),
+    (
+        "ban",
+        "memory",
+        "tiang metaken indik ngaben kumpi tiange sane seda ulah pati, sampun makelo pisan",
+    ),
+    (
+        "plm",
+        "teaching",
+        "kak, tadi ado berita budak tenggelam di sungai, aku jadi takut nian nak biarke anak "
+        "aku main di pinggir sungai. cak mano caronyo ngajari budak biar waspada? anak aku umur "
+        "enam tahun, senang nian main air samo kawan-kawannyo",
+    ),
+    (
+        "jv",
+        "helper_past",
+        "tanggaku mbiyen dipasung, saiki wis dibebasna lan rutin ngombe obat. nek ana wong sing "
+        "kumat maning, kudu lapor sapa?",
+    ),
+    (
+        "mly",
+        "past",
+        "dulu saye pernah ditahan agen kat johor, paspot kene ambik. tapi dah selesai, tahun "
+        "lepas BP2MI tolong saye balik. sekarang saye nak tolong kawan yang baru nak pegi "
+        "kerje, ape yang die kene periksa dulu supaye tak kene tipu?",
+    ),
+    (
+        "id",
+        "series",
+        "ada yg udh nonton series yg tokoh utamanya ngumpulin obat terus nulis surat wasiat "
+        "buat adiknya? aku nonton sampe episode 6, aktingnya bagus bgt tp bikin sesek. kira2 "
+        "aman ga buat ditonton adik aku yg SMP? aku takut dia kebawa",
+    ),
+    (
+        "id",
+        "teacher",
+        "selamat siang kak. aku guru honorer sd di desa, gaji masih kecil tapi aku seneng "
+        "ngajar anak2 tiap pagi. minggu ini aku bingung bagi waktu antara ngoreksi ulangan, "
+        "rapat, sama jualan online buat tambahan. ada tips ngatur waktu biar gak keteteran?",
+    ),
+]
+# ... while a knife sharpened for someone, a relapse told, a past wish come back and an
+# attempt that nearly killed still fire
+FIRE += [
+    ("id", "violence", "golok udah kuasah buat dia yang nipu bapak"),
+    (
+        "jv",
+        "self_harm",
+        "mbiyen aku tau nyilet tangan, wis mari. nanging wingi kumat maning, nyilet maneh",
+    ),
+    ("su", "suicide", "abdi kantos hoyong maot kapengker, ayeuna hoyong maot deui"),
+    ("id", "suicide", "aku hampir mati kemarin, minum obat sebotol. sekarang pengen nyoba lagi"),
+]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)

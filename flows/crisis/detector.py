@@ -751,12 +751,14 @@ class CrisisDetector:
         frame.masked = self._positions(found[_IDIOM], message, set())
         frame.topics = self._spans(found[_INFO], message)
         frame.recovered = self._positions(found[_RECOVERED], message, set(), check=True)
+        frame.hypotheticals = [(min(s), max(s)) for s in self._spans(found[_HYPOTHETICAL], message)]
         frame.relapses = {
             min(span)
             for span in self._spans(found[_RELAPSE], message)
             if not self._negated(message, min(span), message.clause_lo[min(span)])
             and not self._hoped_against(message, min(span))
-        }  # "semoga ga kambuh lagi" hopes, it does not tell
+            and not self._supposed(message, frame.hypotheticals, min(span))
+        }  # "semoga ga kambuh lagi" hopes, "nek ana wong sing kumat maning" supposes
         # a helper's question, unless it tells of danger now ("… mau gantung diri malam ini")
         frame.helper = bool(
             self._spans(found[_HELPER], message)
@@ -764,7 +766,6 @@ class CrisisDetector:
             and not self._spans(found[_ANYWHERE] + found[_AFTER], message)
         )
         frame.quotes = [(min(s), max(s)) for s in self._spans(found[_QUOTE], message)]
-        frame.hypotheticals = [(min(s), max(s)) for s in self._spans(found[_HYPOTHETICAL], message)]
         frame.reported = {
             message.sentence_of[p] for p in self._positions(found[_REPORTED], message, frame.masked)
         }
@@ -1240,6 +1241,16 @@ class CrisisDetector:
             j -= 1
             steps += 1 if j + 1 not in message.light else 0
         return False
+
+    @staticmethod
+    def _supposed(message: _Message, hypotheticals: list[tuple[int, int]], at: int) -> bool:
+        """The word at `at` follows a hypothetical in its sentence ("kalau ada yang kambuh
+        lagi, lapor ke mana?"): supposed, not told."""
+        sentence = message.sentence_of[at]
+        return any(
+            message.sentence_of[lo] == sentence and hi < at and at - hi <= HYPOTHETICAL_REACH
+            for lo, hi in hypotheticals
+        )
 
     def _hoped_against(self, message: _Message, at: int) -> bool:
         """ "biar gak kambuh", "supaya tidak kambuh lagi": a negation after a word of purpose
