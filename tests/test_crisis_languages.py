@@ -1139,6 +1139,22 @@ FIRE += [
 ]
 
 
+# the growth card photographed (KMS is also "kill myself"), a mosquito coil, medicine run out
+QUIET += [
+    ("id", "kms", "bu, ini aku kirim foto KMS adek ya, garisnya masih hijau kan?"),
+    (
+        "id",
+        "coil",
+        "obat nyamuk bakar bikin anak batuk terus tiap malem, padahal nyamuk di rumah banyak "
+        "banget kalau musim hujan. ada alternatif yang lebih aman buat bayi dan balita gak ya bu? "
+        "yang murah aja soalnya lagi irit",
+    ),
+    ("mad", "medicine", "bu, obat dâri puskesmas kaulâ ampon tadâ', kadhi ponapa ngala' polè?"),
+]
+# ... while mosquito poison drunk still fires
+FIRE += [("id", "self_harm", "barusan aku minum obat nyamuk cair sebotol")]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)
