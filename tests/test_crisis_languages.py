@@ -1155,6 +1155,50 @@ QUIET += [
 FIRE += [("id", "self_harm", "barusan aku minum obat nyamuk cair sebotol")]
 
 
+# a Javanese "gak onok pikiran" denial, a status or a quote explained in its sentence, Cirebon
+# "laka" (tidak ada)
+QUIET += [
+    (
+        "jv",
+        "negated",
+        "ojo kuatir mas, aku gak onok pikiran bunuh diri, mek kesel kerjo. pengen curhat ae, "
+        "bojo lan anakku sehat kabeh. aku cuma butuh wong sing gelem ngrungokke, matur nuwun wis "
+        "gelem maca ceritaku sing dawa iki",
+    ),
+    (
+        "id",
+        "status",
+        'mamaku panik baca statusku "capek hidup", padahal maksudku capek kerja lembur terus. '
+        "aku gak kenapa2 kok kak, cuma mau tanya gimana jelasin ke mama biar gak khawatir lagi, "
+        "soalnya dia sampai telpon berkali kali tadi malam",
+    ),
+    (
+        "id",
+        "quote",
+        'status wa aku yang nulis "udah capek hidup" itu cuma quote dari drakor yang lagi aku '
+        "tonton. temen2 pada nanya aku kenapa, aku jadi gak enak sama mereka. aku baik2 aja kok, "
+        "gimana ya cara jelasinnya tanpa bikin heboh lagi?",
+    ),
+    (
+        "jv",
+        "negated",
+        "isun laka niat nglalu maning kaya taun wingi, obat sing dikasih dokter wis isun ombe "
+        "rutin lan wis bisa kerja maning ning pabrik. aja kuwatir ya kang, minggu ngarep isun "
+        "kontrol maning ning puskesmas bareng bojo",
+    ),
+]
+# ... while a status meant, a thought told and a wish explained still fire
+FIRE += [
+    (
+        "id",
+        "suicide",
+        'status aku "capek hidup" itu beneran, aku udah gak kuat dan pengen mati aja',
+    ),
+    ("jv", "suicide", "aku onok pikiran bunuh diri maneh bengi iki"),
+    ("id", "suicide", "aku pengen pergi selamanya, maksudku beneran pergi dari dunia ini"),
+]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)
