@@ -1199,6 +1199,31 @@ FIRE += [
 ]
 
 
+# no need of pasung said ("teu kudu dipasung", "tidak perlu dipasung")
+QUIET += [
+    (
+        "su",
+        "info",
+        "ceuk dokter di RSJ, pasien skizofrenia nu rutin nginum obat mah bisa hirup normal, "
+        "teu kudu dipasung. abdi bade nyebarkeun info ieu ka grup kader di desa, supados "
+        "kulawarga nu gaduh pasien teu isin deui ngiring berobat ka puskesmas",
+    ),
+    (
+        "id",
+        "info",
+        "kata dokter, pasien skizofrenia yang minum obat rutin tidak perlu dipasung dan bisa "
+        "kerja lagi. saya mau bagikan info ini ke grup kader di desa kami, supaya keluarga "
+        "yang punya pasien tidak malu lagi datang berobat ke puskesmas",
+    ),
+]
+# ... while no need to live, and pasung that must happen, still fire
+FIRE += [
+    ("id", "suicide", "aku gak perlu hidup lagi"),
+    ("id", "suicide", "udah gak perlu lagi aku di dunia ini"),
+    ("id", "abuse", "adikku harus dipasung lagi kata bapak, malam ini mau dirantai"),
+]
+
+
 @pytest.mark.parametrize(("lang", "category", "text"), FIRE)
 def test_fires(detector: CrisisDetector, lang: str, category: str, text: str) -> None:
     found = detector.detect(text)
