@@ -579,19 +579,19 @@ class CrisisDetector:
         if not self._cues_could_fire(cue_entries):
             cue_entries = []
         frame = self._frame(message, found) if candidates or cue_entries else None
-        overruled = False  # the classifier set the phrases aside: it will not fire itself
+        overruled = False  # the classifier set a reading aside: nothing else reads the message
         if candidates:
             verdict = self._lexicon_verdict(candidates, message, found, frame)
             if verdict is not None:
                 overruled = self._overruled(verdict, message, found, frame)
                 if not overruled:
                     return verdict
-        if cue_entries:
+        if cue_entries and not overruled:
             verdict = self._cue_verdict(found, message, frame)
             if verdict is not None:
-                if overruled or self._overruled(verdict, message, found, frame):
-                    return None
-                return verdict
+                overruled = self._overruled(verdict, message, found, frame)
+                if not overruled:
+                    return verdict
         if self.model is not None and "model" in signals and not overruled:
             if frame is None:
                 frame = self._frame(message, found)
